@@ -1,0 +1,251 @@
+"""Network-namespace lab: real BGP daemons on veth links, always torn down.
+
+Everything this module creates lives inside namespaces whose names start
+with a per-run tag, so two runs (or a crashed earlier run) never collide and
+teardown can find all of it.  Addresses are only ever configured inside
+those namespaces; nothing here sends traffic anywhere else.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FRR_DIR = Path("/usr/lib/frr")
+
+
+class LabError(RuntimeError):
+    pass
+
+
+def sh(*args: str, check: bool = True, ns: str | None = None, timeout: float = 30) -> str:
+    cmd = list(args)
+    if ns is not None:
+        cmd = ["ip", "netns", "exec", ns, *cmd]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise LabError(f"{' '.join(cmd)}: exit {proc.returncode}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """Poll predicate until it returns something truthy; bounded in time."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except Exception as exc:  # noqa: BLE001 - predicate failures are retried until the deadline
+            last_exc = exc
+        time.sleep(interval)
+    raise LabError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+
+
+@dataclass
+class Lab:
+    """A set of namespaces joined by point-to-point veth links."""
+
+    tag: str = field(default_factory=lambda: f"bs{os.getpid() % 100000}")
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bgpsteer-lab-")))
+    namespaces: list[str] = field(default_factory=list)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def ns(self, name: str) -> str:
+        full = f"{self.tag}-{name}"
+        if full not in self.namespaces:
+            sh("ip", "netns", "add", full)
+            self.namespaces.append(full)
+            sh("ip", "link", "set", "lo", "up", ns=full)
+        return full
+
+    def link(self, a: str, a_addr: str, b: str, b_addr: str) -> None:
+        """veth between namespaces a and b, addresses with prefix length (v4 or v6)."""
+        na, nb = self.ns(a), self.ns(b)
+        ia, ib = f"{b[:6]}{len(self.namespaces)}", f"{a[:6]}{len(self.namespaces)}"
+        tmp_a, tmp_b = f"{self.tag}a{len(self.namespaces)}{a[:2]}{b[:2]}"[:15], f"{self.tag}b{len(self.namespaces)}{a[:2]}{b[:2]}"[:15]
+        sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
+        sh("ip", "link", "set", tmp_a, "netns", na, "name", ia)
+        sh("ip", "link", "set", tmp_b, "netns", nb, "name", ib)
+        for nsname, ifname, addr in ((na, ia, a_addr), (nb, ib, b_addr)):
+            for one in addr.split(","):
+                extra = ["nodad"] if ":" in one else []
+                sh("ip", "addr", "add", one, "dev", ifname, *extra, ns=nsname)
+            sh("ip", "link", "set", ifname, "up", ns=nsname)
+
+    def path(self, name: str) -> Path:
+        p = self.workdir / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def spawn(self, ns: str, args: list[str], log: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        logf = open(self.path(log), "wb")  # noqa: SIM115 - owned by the child for its lifetime
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns(ns), *args],
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=full_env,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def alive(self, proc: subprocess.Popen[bytes], log: str) -> bool:
+        if proc.poll() is not None:
+            raise LabError(f"process exited with {proc.returncode}: {self.path(log).read_text()[-2000:]}")
+        return True
+
+    # -- daemons -------------------------------------------------------
+
+    def start_frr(self, ns: str, config: str) -> "Frr":
+        rundir = self.path(f"frr-{ns}")
+        rundir.mkdir(exist_ok=True)
+        shutil.chown(rundir, "frr", "frr")
+        conf = rundir / "frr.conf"
+        conf.write_text(config)
+        shutil.chown(conf, "frr", "frr")
+        nsname = self.ns(ns)
+        zsock = rundir / "zserv.api"
+        sh(str(FRR_DIR / "zebra"), "-d", "-u", "frr", "-g", "frr", "-f", str(conf), "-i", str(rundir / "zebra.pid"),
+           "--vty_socket", str(rundir), "-z", str(zsock), "--log", f"file:{rundir}/zebra.log", ns=nsname)
+        wait_for("zebra socket", zsock.exists, timeout=15)
+        sh(str(FRR_DIR / "bgpd"), "-d", "-u", "frr", "-g", "frr", "-f", str(conf), "-i", str(rundir / "bgpd.pid"),
+           "--vty_socket", str(rundir), "-z", str(zsock), "-p", "0", "--log", f"file:{rundir}/bgpd.log", ns=nsname)
+        frr = Frr(nsname, rundir)
+        wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
+        return frr
+
+    def start_bird(self, ns: str, config: str, name: str) -> "Bird":
+        conf = self.path(f"bird-{name}/bird.conf")
+        conf.write_text(config)
+        sock = conf.parent / "bird.ctl"
+        proc = self.spawn(ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(conf.parent / "bird.pid")], f"bird-{name}/bird.log")
+        wait_for(f"bird {name} control socket", lambda: self.alive(proc, f"bird-{name}/bird.log") and sock.exists(), timeout=15)
+        return Bird(self.ns(ns), conf, sock)
+
+    # -- teardown --------------------------------------------------------
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for nsname in self.namespaces:
+            pids = sh("ip", "netns", "pids", nsname, check=False).split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for nsname in self.namespaces:
+            sh("ip", "netns", "delete", nsname, check=False)
+        self.namespaces.clear()
+        self.procs.clear()
+
+
+@dataclass
+class Frr:
+    nsname: str
+    rundir: Path
+
+    def vtysh(self, command: str) -> Any:
+        out = sh("vtysh", "--vty_socket", str(self.rundir), "-c", command, ns=self.nsname, timeout=20)
+        return json.loads(out) if command.endswith("json") else out
+
+    def routes(self, family: str = "ipv4") -> dict[str, list[dict[str, Any]]]:
+        """prefix -> list of paths, as FRR's BGP RIB holds them."""
+        data = self.vtysh(f"show bgp {family} unicast json")
+        return dict(data.get("routes", {}))
+
+    def route_detail(self, prefix: str, family: str = "ipv4") -> dict[str, Any]:
+        return dict(self.vtysh(f"show bgp {family} unicast {prefix} json"))
+
+    def established(self, peer: str) -> bool:
+        data = self.vtysh("show bgp summary json")
+        for fam in data.values():
+            peer_data = fam.get("peers", {}).get(peer)
+            if peer_data and peer_data.get("state") == "Established":
+                return True
+        return False
+
+
+@dataclass
+class Bird:
+    nsname: str
+    conf: Path
+    sock: Path
+
+    def cmd(self, *args: str) -> str:
+        return sh("birdc", "-s", str(self.sock), *args, ns=self.nsname)
+
+    def reconfigure(self, config: str) -> None:
+        self.conf.write_text(config)
+        out = self.cmd("configure")
+        if "Reconfigured" not in out and "Reconfiguration in progress" not in out and "Reconfiguration" not in out:
+            raise LabError(f"bird reconfigure failed: {out}")
+
+    def established(self, protocol: str) -> bool:
+        return "Established" in self.cmd("show", "protocols", protocol)
+
+
+_live: list[Lab] = []
+
+
+def _cleanup_all() -> None:
+    for lab in list(_live):
+        lab.close()
+
+
+atexit.register(_cleanup_all)
+
+
+@contextmanager
+def lab(tag: str | None = None) -> Iterator[Lab]:
+    the_lab = Lab(tag=tag) if tag else Lab()
+    _live.append(the_lab)
+    prev = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: (_cleanup_all(), os._exit(143)))
+    try:
+        yield the_lab
+    finally:
+        the_lab.close()
+        _live.remove(the_lab)
+        signal.signal(signal.SIGTERM, prev)
+
+
+def remove_stale(prefix: str = "bs") -> list[str]:
+    """Remove namespaces left by an earlier run that was killed hard (SIGKILL)."""
+    removed = []
+    for line in sh("ip", "netns", "list", check=False).splitlines():
+        name = line.split()[0] if line.strip() else ""
+        if name.startswith(prefix) and "-" in name:
+            for pid in sh("ip", "netns", "pids", name, check=False).split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            sh("ip", "netns", "delete", name, check=False)
+            removed.append(name)
+    return removed
