@@ -63,6 +63,9 @@ class Lab:
     namespaces: list[str] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.workdir.chmod(0o755)  # FRR drops to user frr and must reach its run folder
+
     def ns(self, name: str) -> str:
         full = f"{self.tag}-{name}"
         if full not in self.namespaces:
@@ -125,7 +128,7 @@ class Lab:
            "--vty_socket", str(rundir), "-z", str(zsock), "--log", f"file:{rundir}/zebra.log", ns=nsname)
         wait_for("zebra socket", zsock.exists, timeout=15)
         sh(str(FRR_DIR / "bgpd"), "-d", "-u", "frr", "-g", "frr", "-f", str(conf), "-i", str(rundir / "bgpd.pid"),
-           "--vty_socket", str(rundir), "-z", str(zsock), "-p", "0", "--log", f"file:{rundir}/bgpd.log", ns=nsname)
+           "--vty_socket", str(rundir), "-z", str(zsock), "--log", f"file:{rundir}/bgpd.log", ns=nsname)
         frr = Frr(nsname, rundir)
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr

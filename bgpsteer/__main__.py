@@ -1,0 +1,3 @@
+from bgpsteer.cli import main
+
+main()

@@ -1,0 +1,235 @@
+"""The running helper: ExaBGP's pipe on stdin/stdout around the pure Engine.
+
+Reading ExaBGP's output never waits on anything else: lines are decoded and
+applied as they arrive, decisions are flushed whenever the input buffer runs
+dry (or every FLUSH_EVERY lines), and commands are written without blocking
+the reader.  Logs go to stderr (ExaBGP relays a helper's stderr).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bgpsteer import codec
+from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.core.engine import Engine
+from bgpsteer.core.events import Announce, Effect, Log, Teardown, Withdraw
+from bgpsteer.core.model import FAMILY_AFI, Config
+from bgpsteer.core.reconcile import Held, parse_held, stale
+
+log = logging.getLogger("bgpsteer")
+
+FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
+LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
+SETTLE_SECONDS = 5.0  # after start, how long relearning may take before stale routes go
+
+
+class Agent:
+    def __init__(self, config_path: str, config: Config, out: Callable[[bytes], None], clock: Callable[[], float] = time.time) -> None:
+        self.config_path = config_path
+        self.engine = Engine(config)
+        self.decoder = codec.Decoder()
+        self.out = out
+        self.clock = clock
+        self.malformed = 0
+        self.ignored = 0
+        self.acks_ok = 0
+        self.acks_error = 0
+        self.reload_failures = 0
+        self.pending: deque[str] = deque(maxlen=100_000)  # sent commands awaiting ack, for error reports
+        self.held: list[Held] | None = None  # adj-RIB-out of an earlier run, while reconciling
+        self.lines_since_flush = 0
+
+    # -- output ------------------------------------------------------------------
+
+    def send(self, line: str) -> None:
+        self.pending.append(line[:200])
+        self.out((line + "\n").encode())
+
+    def apply(self, effects: list[Effect]) -> None:
+        cores = self.engine.config.core_routers
+        for e in effects:
+            if isinstance(e, (Announce, Withdraw)):
+                for core in cores:
+                    if e.afi in [FAMILY_AFI[f] for f in core.families]:
+                        for line in codec.encode(e, core.address):
+                            self.send(line)
+            elif isinstance(e, Teardown):
+                self.send(codec.teardown(e.peer))
+            elif isinstance(e, Log):
+                getattr(log, e.level)("%s %s", e.message, " ".join(f"{k}={v}" for k, v in e.fields.items()))
+
+    # -- input -------------------------------------------------------------------
+
+    def on_line(self, line: str) -> None:
+        for item in self.decoder.decode(line):
+            if isinstance(item, codec.Ack):
+                self._ack(item)
+            elif isinstance(item, codec.Malformed):
+                if self.held is not None and (held := parse_held(item.line)) is not None:
+                    self.held.append(held)
+                    continue
+                self.malformed += 1
+                log.warning("skipped malformed line from ExaBGP (%s): %s", item.reason, item.line[:200])
+            elif isinstance(item, (codec.Ignored, codec.Answer)):
+                self.ignored += 1
+            else:
+                self.apply(self.engine.handle(item, self.clock()))
+        self.lines_since_flush += 1
+        if self.lines_since_flush >= FLUSH_EVERY:
+            self.flush()
+
+    def _ack(self, ack: codec.Ack) -> None:
+        cmd = self.pending.popleft() if self.pending else "?"
+        if ack.ok:
+            self.acks_ok += 1
+        else:
+            self.acks_error += 1
+            log.error("ExaBGP rejected command: %s", cmd)
+
+    def flush(self) -> None:
+        self.lines_since_flush = 0
+        self.apply(self.engine.flush(self.clock()))
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Ask ExaBGP what it still holds and ask cloud peers to resend their routes."""
+        self.held = []
+        self.send("show adj-rib out extensive")
+        for peer in self.engine.config.cloud_peers:
+            for fam in peer.families:
+                self.send(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
+
+    def finish_reconcile(self) -> None:
+        if self.held is None:
+            return
+        self.flush()
+        wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced()}
+        cores = {c.address for c in self.engine.config.core_routers}
+        withdrawals = stale(self.held, wanted, cores)
+        count = sum(len(w.prefixes) for ws in withdrawals.values() for w in ws)
+        log.info("reconciled with ExaBGP: %d routes held from before, %d stale withdrawn", len(self.held), count)
+        for neighbor, ws in withdrawals.items():
+            for w in ws:
+                for line in codec.encode(w, neighbor):
+                    self.send(line)
+        self.held = None
+
+    def reload(self) -> bool:
+        try:
+            config = load(self.config_path)
+        except ConfigError as exc:
+            self.reload_failures += 1
+            log.error("reload failed, running policy kept:\n%s", exc)
+            return False
+        self.flush()
+        self.apply(self.engine.reload(config, self.clock()))
+        return True
+
+    def snapshot(self) -> dict[str, Any]:
+        e = self.engine
+        return {
+            "time": self.clock(),
+            "config": {"file": e.config.source, "digest": e.config.digest},
+            "peers": {
+                i.peer.name: {"address": a, "state": i.state, "routes": i.routes, "accepted": i.accepted, "refused": i.refused, "reason": i.last_reason}
+                for a, i in e.peers.items()
+            },
+            "stats": vars(e.stats) | {"malformed_lines": self.malformed, "ignored_messages": self.ignored, "acks_ok": self.acks_ok,
+                                      "acks_error": self.acks_error, "reload_failures": self.reload_failures,
+                                      "policy_errors": e.importer.errors + e.exporter.errors},
+            "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in e.announced()],
+            "rejected": [{"prefix": p, "peer": peer, "trace": list(t)} for p, peer, t in e.rejected()],
+            "explain": {p: e.explain(p) for p in list(e.rib)[:10000]},
+        }
+
+    def dump(self) -> Path:
+        target = Path(self.engine.config.agent.state_dir) / "state.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.snapshot(), indent=1, default=str))
+        os.replace(tmp, target)
+        log.info("state written to %s", target)
+        return target
+
+
+async def _serve(agent: Agent, settle: float) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, agent.reload)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: _guard(agent.dump))
+    agent.start()
+    loop.call_later(settle, lambda: _guard(agent.finish_reconcile))
+    flush_scheduled = False
+
+    def do_flush() -> None:
+        nonlocal flush_scheduled
+        flush_scheduled = False
+        _guard(agent.flush)
+
+    async def read() -> None:
+        nonlocal flush_scheduled
+        while True:
+            try:
+                raw = await reader.readline()
+            except ValueError:  # a line longer than LINE_LIMIT: skip to its end
+                agent.malformed += 1
+                log.error("skipped a line longer than %d bytes", LINE_LIMIT)
+                continue
+            if not raw:
+                log.info("ExaBGP closed the pipe; exiting")
+                return
+            _guard(agent.on_line, raw.decode("utf-8", errors="replace"))
+            if not flush_scheduled:
+                # runs once the buffered input is consumed: one decision pass per burst
+                flush_scheduled = True
+                loop.call_soon(do_flush)
+
+    reading = asyncio.ensure_future(read())
+    stopping = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    reading.cancel()
+
+
+def _guard(fn: Callable[..., Any], *args: Any) -> None:
+    """The helper must never die on input: ExaBGP exits after 5 helper deaths a minute."""
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001
+        log.exception("internal error handled; continuing")
+
+
+def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
+    config = load(config_path)
+    logging.basicConfig(stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s")
+    loop = asyncio.new_event_loop()
+    transport_holder: list[asyncio.WriteTransport] = []
+
+    async def main() -> None:
+        transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
+        transport_holder.append(transport)
+        agent = Agent(config_path, config, transport.write)
+        log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
+                 len(config.cloud_peers), len(config.core_routers))
+        await _serve(agent, settle)
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return 0

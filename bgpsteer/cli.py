@@ -1,0 +1,119 @@
+"""The bgpsteer command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bgpsteer import __version__
+from bgpsteer.config.loader import ConfigError, load
+
+EXIT_CONFIG = 2
+
+
+def _load_or_exit(path: str) -> object:
+    try:
+        return load(path)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(exc.issues)} error(s) in {path}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="bgpsteer")
+def main() -> None:
+    """BGP route-server agent that steers multi-cloud VPN egress (runs under ExaBGP)."""
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def check(config: str, as_json: bool) -> None:
+    """Validate CONFIG; report every error (file:line:column key: message)."""
+    cfg = _load_or_exit(config)
+    from bgpsteer.core.model import Config
+
+    assert isinstance(cfg, Config)
+    summary = {
+        "file": config,
+        "digest": cfg.digest,
+        "local_asn": cfg.agent.local_asn,
+        "egresses": [{"id": e.id, "region": e.region, "jurisdiction": e.jurisdiction, "cost_per_gb": e.cost_per_gb,
+                      "next_hop": e.next_hop, "next_hop6": e.next_hop6, "path_id": e.path_id} for e in cfg.egresses],
+        "cloud_peers": [{"name": p.name, "address": p.address, "asn": p.asn, "egress": p.egress, "provider": p.provider,
+                         "region": p.region, "families": list(p.families)} for p in cfg.cloud_peers],
+        "core_routers": [{"name": c.name, "address": c.address, "asn": c.asn, "families": list(c.families)} for c in cfg.core_routers],
+        "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
+        "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
+    }
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})")
+    click.echo(f"  egresses     {len(cfg.egresses)}: " + ", ".join(f"{e.id} [{e.jurisdiction}, {e.region}, nh {e.next_hop}, path-id {e.path_id}]" for e in cfg.egresses))
+    click.echo(f"  cloud peers  {len(cfg.cloud_peers)}: " + ", ".join(f"{p.name} {p.address} AS{p.asn} via {p.egress}" for p in cfg.cloud_peers))
+    click.echo(f"  core routers {len(cfg.core_routers)}: " + ", ".join(f"{c.name} {c.address}" for c in cfg.core_routers))
+    for name, pol in (("import", cfg.import_policy), ("export", cfg.export_policy)):
+        click.echo(f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: " + ", ".join(s.name for s in pol.statements))
+
+
+@main.command("exabgp-config")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="Write exabgp.conf and exabgp.env into this directory.")
+@click.option("--command", help="Command line ExaBGP runs as the helper (default: this Python with -m bgpsteer run).")
+def exabgp_config(config: str, output: str | None, command: str | None) -> None:
+    """Render the ExaBGP configuration that runs bgpsteer for CONFIG."""
+    from bgpsteer.core.model import Config
+    from bgpsteer.exabgp_config import env_text, render
+
+    cfg = _load_or_exit(config)
+    assert isinstance(cfg, Config)
+    text = render(cfg, config, command)
+    if output is None:
+        click.echo(text)
+        return
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "exabgp.conf").write_text(text + "\n")
+    (out / "exabgp.env").write_text(env_text())
+    click.echo(f"wrote {out / 'exabgp.conf'} and {out / 'exabgp.env'}")
+
+
+@main.command()
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="bgpsteer YAML configuration.")
+@click.option("--settle", default=5.0, show_default=True, help="Seconds to relearn routes after start before withdrawing stale ones.")
+def run(config: str, settle: float) -> None:
+    """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
+    from bgpsteer.agent import run as run_agent
+
+    _load_or_exit(config)
+    sys.exit(run_agent(config, settle))
+
+
+@main.command()
+@click.argument("state", type=click.Path(dir_okay=False, exists=True))
+@click.option("--prefix", help="Explain one prefix.")
+@click.option("--rejected", is_flag=True, help="List rejected routes and why.")
+def inspect(state: str, prefix: str | None, rejected: bool) -> None:
+    """Read a state dump (written by the agent on SIGUSR1 to STATE_DIR/state.json)."""
+    data = json.loads(Path(state).read_text())
+    if prefix:
+        ex = data["explain"].get(prefix)
+        if ex is None:
+            click.echo(f"{prefix}: not in the RIB", err=True)
+            sys.exit(1)
+        click.echo(json.dumps(ex, indent=2))
+    elif rejected:
+        for r in data["rejected"]:
+            click.echo(f"{r['prefix']:<24} {r['peer']:<16} {r['trace'][-1]}")
+    else:
+        click.echo(json.dumps({k: data[k] for k in ("time", "config", "peers", "stats")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,248 @@
+"""Load and validate a bgpsteer YAML file into a Config, reporting every error.
+
+load() either returns a complete Config or raises ConfigError carrying every
+issue found (file:line:column, key path, message); nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
+from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
+from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety
+from bgpsteer.core.policy import Policy
+from bgpsteer.core.prefix import parse_address
+
+TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True}
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__(f"{len(issues)} configuration error(s)")
+        self.issues = issues
+
+    def __str__(self) -> str:
+        return "\n".join(str(i) for i in self.issues)
+
+
+def _address(cur: Cursor, afi: int | None = None) -> str | None:
+    text = cur.string()
+    if text is None:
+        return None
+    try:
+        got, _ = parse_address(text)
+    except ValueError as exc:
+        cur.error(str(exc))
+        return None
+    if afi is not None and got != afi:
+        cur.error(f"expected an IPv{afi} address, got {text!r}")
+        return None
+    return text
+
+
+def _families(cur: Cursor | None) -> tuple[str, ...] | None:
+    if cur is None:
+        return ("ipv4",)
+    fams = [f for f in (c.choice(("ipv4", "ipv6")) for c in cur.items(allow_scalar=True)) if f]
+    if len(set(fams)) != len(fams):
+        cur.error("a family is listed twice")
+    return tuple(dict.fromkeys(fams)) or None
+
+
+def _max_prefix(cur: Cursor) -> MaxPrefix | None:
+    if cur.is_null:
+        return None
+    m = cur.mapping({"limit": True, "action": False})
+    if not m or "limit" not in m:
+        return None
+    limit = m["limit"].integer(1, 100_000_000)
+    action = m["action"].choice(("warn", "stop", "teardown")) if "action" in m else "stop"
+    if limit is None or action is None:
+        return None
+    return MaxPrefix(limit, action)  # type: ignore[arg-type]
+
+
+def _agent(cur: Cursor) -> Agent | None:
+    m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False})
+    if m is None or "local_asn" not in m or "router_id" not in m:
+        return None
+    asn = m["local_asn"].integer(1, 0xFFFFFFFF)
+    rid = _address(m["router_id"], afi=4)
+    local = _address(m["local_address"]) if "local_address" in m else None
+    hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else 90
+    if hold is not None and 0 < hold < 3:
+        m["hold_time"].error("hold time must be 0 or at least 3 seconds (RFC 4271)")
+        hold = None
+    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else "info"
+    state_dir = m["state_dir"].string() if "state_dir" in m else "/var/lib/bgpsteer"
+    if None in (asn, rid, hold, level, state_dir):
+        return None
+    return Agent(asn, rid, local, hold, level, state_dir)  # type: ignore[arg-type]
+
+
+def _safety(cur: Cursor | None) -> Safety:
+    if cur is None:
+        return Safety()
+    keys = {"reject_special_purpose": False, "reject_private": False, "allow_default": False, "max_length": False,
+            "reject_martian_next_hop": False, "max_prefix": False}
+    m = cur.mapping(keys) or {}
+    d = Safety()
+    values: dict[str, object] = {}
+    for key in ("reject_special_purpose", "reject_private", "allow_default", "reject_martian_next_hop"):
+        if key in m:
+            v = m[key].boolean()
+            if v is not None:
+                values[key] = v
+    if "max_length" in m:
+        ml = m["max_length"].mapping({"ipv4": False, "ipv6": False}) or {}
+        if "ipv4" in ml and (v4 := ml["ipv4"].integer(8, 32)) is not None:
+            values["max_length_v4"] = v4
+        if "ipv6" in ml and (v6 := ml["ipv6"].integer(16, 128)) is not None:
+            values["max_length_v6"] = v6
+    if "max_prefix" in m:
+        values["default_max_prefix"] = _max_prefix(m["max_prefix"])
+    return Safety(**{**d.__dict__, **values})  # type: ignore[arg-type]
+
+
+def _egresses(cur: Cursor) -> list[Egress]:
+    out: list[Egress] = []
+    ids: dict[str, Cursor] = {}
+    pids: dict[int, Cursor] = {}
+    keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False}
+    for i, e in enumerate(cur.items()):
+        m = e.mapping(keys)
+        if m is None or any(k not in m for k, req in keys.items() if req):
+            continue
+        eid = m["id"].string()
+        if eid is not None:
+            if eid in ids:
+                m["id"].error(f"duplicate egress id {eid!r}")
+            ids[eid] = m["id"]
+        pid = m["path_id"].integer(1, 0xFFFFFFFF) if "path_id" in m else i + 1
+        if pid is not None:
+            if pid in pids:
+                (m["path_id"] if "path_id" in m else e).error(f"path_id {pid} is used by another egress")
+            pids[pid] = e
+        values = (
+            eid, m["region"].string(), m["jurisdiction"].string(),
+            m["cost_per_gb"].number(0) if "cost_per_gb" in m else 0.0,
+            _address(m["next_hop"], afi=4),
+            pid,
+            _address(m["next_hop6"], afi=6) if "next_hop6" in m else "",
+        )
+        if None not in values:
+            out.append(Egress(*values[:6], next_hop6=values[6] or None))  # type: ignore[arg-type]
+    if not out and not cur.issues:
+        cur.error("at least one egress is required")
+    return out
+
+
+def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None) -> list[CloudPeer]:
+    out: list[CloudPeer] = []
+    keys = {"name": True, "address": True, "asn": True, "egress": True, "provider": True, "region": True, "families": False,
+            "local_address": False, "password": False, "max_prefix": False, "description": False}
+    for p in cur.items():
+        m = p.mapping(keys)
+        if m is None or any(k not in m for k, req in keys.items() if req):
+            continue
+        asn = m["asn"].integer(1, 0xFFFFFFFF)
+        if asn is not None and asn == local_asn:
+            m["asn"].error("cloud peers are eBGP neighbours: asn must differ from agent.local_asn")
+        egress = m["egress"].string()
+        if egress is not None and egress not in egresses:
+            m["egress"].error(f"undefined egress {egress!r}; defined: {', '.join(sorted(egresses)) or 'none'}")
+            egress = None
+        fams = _families(m.get("families"))
+        values = (m["name"].string(), _address(m["address"]), asn, egress, m["provider"].string(), m["region"].string(), fams)
+        if fams and "ipv6" in fams and egress in egresses and egresses[egress].next_hop6 is None:
+            m["families"].error(f"family ipv6 needs egress {egress!r} to have a next_hop6")
+        if None in values:
+            continue
+        out.append(CloudPeer(
+            *values,  # type: ignore[arg-type]
+            local_address=_address(m["local_address"]) if "local_address" in m else None,
+            password=m["password"].string() if "password" in m else None,
+            max_prefix=_max_prefix(m["max_prefix"]) if "max_prefix" in m else None,
+            description=(m["description"].string() or "") if "description" in m else "",
+        ))
+    return out
+
+
+def _cores(cur: Cursor, local_asn: int | None) -> list[CoreRouter]:
+    out: list[CoreRouter] = []
+    keys = {"name": True, "address": True, "asn": True, "families": False, "local_address": False, "password": False}
+    for c in cur.items():
+        m = c.mapping(keys)
+        if m is None or any(k not in m for k, req in keys.items() if req):
+            continue
+        asn = m["asn"].integer(1, 0xFFFFFFFF)
+        if asn is not None and local_asn is not None and asn != local_asn:
+            m["asn"].error("core routers must be iBGP neighbours (asn equal to agent.local_asn): LOCAL_PREF, "
+                           "which carries the egress ranking, is only sent over iBGP")
+        values = (m["name"].string(), _address(m["address"]), asn, _families(m.get("families")))
+        if None in values:
+            continue
+        out.append(CoreRouter(
+            *values,  # type: ignore[arg-type]
+            local_address=_address(m["local_address"]) if "local_address" in m else None,
+            password=m["password"].string() if "password" in m else None,
+        ))
+    if not out and not cur.issues:
+        cur.error("at least one core router is required")
+    return out
+
+
+def _unique(issues: Issues, root: Cursor, items: list[tuple[str, str, str]]) -> None:
+    """items: (kind, value, where) -- report values used twice across sections."""
+    seen: dict[str, str] = {}
+    for kind, value, where in items:
+        if value in seen:
+            issues.add(root.node, where, f"{kind} {value!r} is also used by {seen[value]}")
+        else:
+            seen[value] = where
+
+
+def parse(text: str, filename: str = "<config>") -> Config:
+    issues = Issues(filename)
+    node = load_yaml(text, filename, issues)
+    if issues:
+        raise ConfigError(issues.sorted())
+    root = Cursor(node, "", issues)
+    top = root.mapping(TOP)
+    if top is None or any(k not in top for k, req in TOP.items() if req):
+        raise ConfigError(issues.sorted())
+    agent = _agent(top["agent"])
+    safety = _safety(top.get("safety"))
+    egresses = _egresses(top["egresses"])
+    by_id = {e.id: e for e in egresses}
+    peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None)
+    cores = _cores(top["core_routers"], agent.local_asn if agent else None)
+    _unique(issues, root, [("name", p.name, f"cloud_peers[{i}].name") for i, p in enumerate(peers)]
+            + [("name", c.name, f"core_routers[{i}].name") for i, c in enumerate(cores)])
+    _unique(issues, root, [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
+            + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)])
+    sets = load_sets(top["sets"]) if "sets" in top else Sets()
+    ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0)
+    pol = top["policy"].mapping({"import": True, "export": True})
+    import_policy = export_policy = Policy("none", [], "reject")
+    if pol and "import" in pol and "export" in pol:
+        import_policy = load_policy(pol["import"], "import", ctx)
+        export_policy = load_policy(pol["export"], "export", ctx)
+    if issues or agent is None:
+        raise ConfigError(issues.sorted())
+    return Config(
+        agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
+        import_policy=import_policy, export_policy=export_policy, safety=safety,
+        source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+    )
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Issue(str(p), 1, 1, "", f"cannot read file: {exc}")]) from exc
+    return parse(text, str(p))

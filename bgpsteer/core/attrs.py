@@ -1,0 +1,90 @@
+"""BGP path attributes as immutable, interned values.
+
+Routes that arrive in one UPDATE share one Attrs object; interning keeps
+memory per route to a pointer and makes policy results cacheable per
+attribute set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+Community = tuple[int, int]
+LargeCommunity = tuple[int, int, int]
+
+ORIGIN_RANK = {"igp": 0, "egp": 1, "incomplete": 2}
+
+WELL_KNOWN_COMMUNITIES: dict[str, Community] = {
+    "graceful-shutdown": (65535, 0),
+    "accept-own": (65535, 1),
+    "blackhole": (65535, 666),
+    "no-export": (65535, 65281),
+    "no-advertise": (65535, 65282),
+    "no-export-subconfed": (65535, 65283),
+    "no-peer": (65535, 65284),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Attrs:
+    next_hop: str = ""
+    origin: str = "igp"
+    as_path: tuple[int, ...] = ()
+    med: int | None = None
+    local_pref: int | None = None
+    communities: tuple[Community, ...] = ()
+    large_communities: tuple[LargeCommunity, ...] = ()
+
+    def evolve(self, **changes: Any) -> Attrs:
+        return replace(self, **changes)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "next_hop": self.next_hop,
+            "origin": self.origin,
+            "as_path": list(self.as_path),
+            "med": self.med,
+            "local_pref": self.local_pref,
+            "communities": [format_community(c) for c in self.communities],
+            "large_communities": [format_large(c) for c in self.large_communities],
+        }
+
+
+class Interner:
+    """Returns one shared instance per distinct value (bounded by distinct attribute sets)."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self) -> None:
+        self._table: dict[Attrs, Attrs] = {}
+
+    def __call__(self, attrs: Attrs) -> Attrs:
+        return self._table.setdefault(attrs, attrs)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+def parse_community(text: str) -> Community:
+    if text in WELL_KNOWN_COMMUNITIES:
+        return WELL_KNOWN_COMMUNITIES[text]
+    a, sep, b = text.partition(":")
+    if not sep or not a.isdigit() or not b.isdigit() or int(a) > 65535 or int(b) > 65535:
+        raise ValueError(f"invalid community {text!r}: expected A:B with 0-65535 each, or a well-known name")
+    return int(a), int(b)
+
+
+def parse_large_community(text: str) -> LargeCommunity:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) <= 0xFFFFFFFF for p in parts):
+        raise ValueError(f"invalid large community {text!r}: expected A:B:C with 0-4294967295 each")
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def format_community(c: Community) -> str:
+    return f"{c[0]}:{c[1]}"
+
+
+def format_large(c: LargeCommunity) -> str:
+    return f"{c[0]}:{c[1]}:{c[2]}"

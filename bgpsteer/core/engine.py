@@ -1,0 +1,302 @@
+"""The agent's pure state machine: events in, effects out.
+
+Holds the adj-RIB-in of every cloud peer (as per-prefix candidate lists), the
+import/export stages, and what has been announced to the core routers.
+``handle`` records changes and marks prefixes dirty; ``flush`` decides the
+dirty prefixes and returns the announcements and withdrawals that turn what
+was announced into what is wanted, batched by attribute set.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path, explain
+from bgpsteer.core.events import (
+    Announce,
+    Effect,
+    EndOfRib,
+    Event,
+    Log,
+    NotificationReceived,
+    PeerState,
+    RoutesAnnounced,
+    RoutesWithdrawn,
+    Teardown,
+    Withdraw,
+)
+from bgpsteer.core.importer import ImportStage
+from bgpsteer.core.model import Config, CloudPeer
+from bgpsteer.core.prefix import parse_prefix
+
+
+class Entry:
+    """One prefix: its candidate paths and what is announced for it."""
+
+    __slots__ = ("paths", "out")
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+        self.out: OutSet = EMPTY
+
+
+@dataclass
+class PeerInfo:
+    peer: CloudPeer
+    state: str = "idle"
+    routes: int = 0  # candidate paths held (accepted or not)
+    accepted: int = 0
+    eor: set[int] = field(default_factory=set)
+    max_prefix_hit: bool = False
+    refused: int = 0  # routes not stored because max-prefix (action stop) was reached
+    last_change: float = 0.0
+    last_reason: str = ""
+
+
+@dataclass
+class Stats:
+    routes_received: int = 0
+    routes_withdrawn: int = 0
+    announcements: int = 0
+    withdrawals: int = 0
+    decisions: int = 0
+    unknown_peer_events: int = 0
+    last_decision: float = 0.0
+
+
+def _afi(prefix: str) -> int:
+    return 6 if ":" in prefix else 4
+
+
+class Engine:
+    def __init__(self, config: Config) -> None:
+        self.rib: dict[str, Entry] = {}
+        self.dirty: set[str] = set()
+        self.stats = Stats()
+        self.peers: dict[str, PeerInfo] = {}
+        self._install(config)
+
+    def _install(self, config: Config) -> None:
+        self.config = config
+        self.egresses = {e.id: e for e in config.egresses}
+        self.importer = ImportStage(config.import_policy, config.safety)
+        self.exporter = ExportStage(config.export_policy, self.egresses)
+        old = self.peers
+        self.peers = {}
+        for p in config.cloud_peers:
+            info = old.get(p.address) or PeerInfo(p)
+            info.peer = p
+            self.peers[p.address] = info
+
+    # -- events -------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Effect]:
+        if isinstance(event, RoutesAnnounced):
+            return self._announced(event, now)
+        if isinstance(event, RoutesWithdrawn):
+            return self._withdrawn(event)
+        if isinstance(event, PeerState):
+            return self._peer_state(event, now)
+        if isinstance(event, EndOfRib):
+            info = self.peers.get(event.peer)
+            if info is not None:
+                info.eor.add(event.afi)
+            return []
+        if isinstance(event, NotificationReceived):
+            return [Log("warning", "notification received", {"peer": event.peer, "code": event.code, "subcode": event.subcode, "text": event.message})]
+        return []  # pragma: no cover - Event is a closed union
+
+    def _unknown(self, peer: str, what: str) -> list[Effect]:
+        self.stats.unknown_peer_events += 1
+        return [Log("warning", f"{what} from a peer that is not a configured cloud peer; ignored", {"peer": peer})]
+
+    def _announced(self, ev: RoutesAnnounced, now: float) -> list[Effect]:
+        info = self.peers.get(ev.peer)
+        if info is None:
+            return self._unknown(ev.peer, "routes")
+        peer = info.peer
+        egress = self.egresses[peer.egress]
+        limit = peer.max_prefix or self.config.safety.default_max_prefix
+        effects: list[Effect] = []
+        rib, dirty, evaluate = self.rib, self.dirty, self.importer.evaluate
+        attrs = ev.attrs
+        self.stats.routes_received += len(ev.prefixes)
+        for prefix in ev.prefixes:
+            entry = rib.get(prefix)
+            if entry is None:
+                entry = rib[prefix] = Entry()
+            existing = None
+            for p in entry.paths:
+                if p.peer is peer:
+                    existing = p
+                    break
+            if existing is None and limit is not None and info.routes >= limit.limit:
+                if not info.max_prefix_hit:
+                    info.max_prefix_hit = True
+                    effects.append(Log("warning", f"max-prefix {limit.limit} reached; action {limit.action}", {"peer": peer.name}))
+                    if limit.action == "teardown":
+                        effects.append(Teardown(peer.address, f"max-prefix {limit.limit} exceeded"))
+                        effects.extend(self._flush_peer(info, now, f"max-prefix {limit.limit} exceeded"))
+                        return effects
+                if limit.action == "stop":
+                    info.refused += 1
+                    if not entry.paths:
+                        del rib[prefix]
+                    continue
+            verdict = evaluate(peer, egress, prefix, attrs)
+            if existing is None:
+                entry.paths.append(Path(peer, attrs, verdict))
+                info.routes += 1
+                info.accepted += verdict.accepted
+            else:
+                info.accepted += verdict.accepted - existing.verdict.accepted
+                existing.attrs = attrs
+                existing.verdict = verdict
+            dirty.add(prefix)
+        return effects
+
+    def _withdrawn(self, ev: RoutesWithdrawn) -> list[Effect]:
+        info = self.peers.get(ev.peer)
+        if info is None:
+            return self._unknown(ev.peer, "withdrawals")
+        peer = info.peer
+        self.stats.routes_withdrawn += len(ev.prefixes)
+        for prefix in ev.prefixes:
+            entry = self.rib.get(prefix)
+            if entry is None:
+                continue
+            for i, p in enumerate(entry.paths):
+                if p.peer is peer:
+                    del entry.paths[i]
+                    info.routes -= 1
+                    info.accepted -= p.verdict.accepted
+                    self.dirty.add(prefix)
+                    break
+        return []
+
+    def _peer_state(self, ev: PeerState, now: float) -> list[Effect]:
+        info = self.peers.get(ev.peer)
+        if info is None:
+            return []  # core routers' state changes are not ours to track here
+        previous, info.state = info.state, ev.state
+        info.last_change, info.last_reason = now, ev.reason
+        effects: list[Effect] = [Log("info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason})]
+        if ev.state == "down":
+            effects.extend(self._flush_peer(info, now, ev.reason or "session down"))
+        return effects
+
+    def _flush_peer(self, info: PeerInfo, now: float, reason: str) -> list[Effect]:
+        """A session went down: forget everything it taught us."""
+        peer = info.peer
+        if info.routes:
+            for prefix, entry in self.rib.items():
+                before = len(entry.paths)
+                entry.paths = [p for p in entry.paths if p.peer is not peer]
+                if len(entry.paths) != before:
+                    self.dirty.add(prefix)
+        count = info.routes
+        info.routes = info.accepted = 0
+        info.eor.clear()
+        info.max_prefix_hit = False
+        return [Log("info", f"flushed {count} routes of peer {peer.name}", {"peer": peer.name, "reason": reason})] if count else []
+
+    # -- decisions ------------------------------------------------------------------
+
+    def flush(self, now: float) -> list[Effect]:
+        """Decide every dirty prefix; return the announcements and withdrawals needed."""
+        if not self.dirty:
+            return []
+        announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
+        withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
+        rib, decide = self.rib, self.exporter.decide
+        for prefix in self.dirty:
+            entry = rib.get(prefix)
+            if entry is None:
+                continue
+            new = decide(entry.paths, parse_prefix(prefix), prefix) if entry.paths else EMPTY
+            old = entry.out
+            if new is not old and new != old:
+                afi = _afi(prefix)
+                old_ids = dict(old)
+                for pid, attrs in new:
+                    if old_ids.pop(pid, None) != attrs:
+                        announce[(afi, pid, attrs)].append(prefix)
+                for pid in old_ids:
+                    withdraw[(afi, pid)].append(prefix)
+                entry.out = new
+            if not entry.paths:
+                del rib[prefix]
+        self.stats.decisions += len(self.dirty)
+        self.stats.last_decision = now
+        self.dirty.clear()
+        effects: list[Effect] = []
+        for (afi, pid), prefixes in withdraw.items():
+            self.stats.withdrawals += len(prefixes)
+            effects.append(Withdraw(afi, pid, prefixes))
+        for (afi, pid, attrs), prefixes in announce.items():
+            self.stats.announcements += len(prefixes)
+            effects.append(Announce(afi, pid, attrs, prefixes))
+        return effects
+
+    def reload(self, config: Config, now: float) -> list[Effect]:
+        """Swap in a validated config: re-evaluate every path and announce the difference.
+
+        The caller validates first; evaluation cannot fail (policy errors reject
+        the route), so the swap is all or nothing.
+        """
+        old_names = {p.address for p in self.config.cloud_peers}
+        self._install(config)
+        new_by_addr = {p.address: p for p in config.cloud_peers}
+        effects: list[Effect] = []
+        for prefix, entry in self.rib.items():
+            kept = []
+            for p in entry.paths:
+                peer = new_by_addr.get(p.peer.address)
+                if peer is None:
+                    continue
+                kept.append(Path(peer, p.attrs, self.importer.evaluate(peer, self.egresses[peer.egress], prefix, p.attrs)))
+            entry.paths = kept
+            self.dirty.add(prefix)
+        for info in self.peers.values():
+            info.routes = info.accepted = 0
+        for entry in self.rib.values():
+            for p in entry.paths:
+                info = self.peers[p.peer.address]
+                info.routes += 1
+                info.accepted += p.verdict.accepted
+        removed = old_names - set(new_by_addr)
+        if removed:
+            effects.append(Log("info", f"peers removed by reload: {', '.join(sorted(removed))}"))
+        effects.append(Log("info", "configuration reloaded", {"digest": config.digest}))
+        return effects + self.flush(now)
+
+    # -- inspection -------------------------------------------------------------------
+
+    def announced(self) -> Iterator[tuple[str, int, Attrs]]:
+        for prefix, entry in self.rib.items():
+            for pid, attrs in entry.out:
+                yield prefix, pid, attrs
+
+    def full_state(self) -> list[Effect]:
+        """Every current announcement, batched: used to re-sync ExaBGP."""
+        batches: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
+        for prefix, pid, attrs in self.announced():
+            batches[(_afi(prefix), pid, attrs)].append(prefix)
+        return [Announce(afi, pid, attrs, prefixes) for (afi, pid, attrs), prefixes in batches.items()]
+
+    def rejected(self, peer: str | None = None) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+        """(prefix, peer name, trace) of every route the import stage rejected."""
+        for prefix, entry in self.rib.items():
+            for p in entry.paths:
+                if not p.verdict.accepted and (peer is None or p.peer.name == peer):
+                    yield prefix, p.peer.name, p.verdict.trace
+
+    def explain(self, prefix: str) -> dict[str, Any] | None:
+        entry = self.rib.get(prefix)
+        if entry is None:
+            return None
+        return explain(self.exporter, entry.paths, parse_prefix(prefix), prefix, entry.out).as_dict()

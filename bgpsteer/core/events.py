@@ -1,0 +1,88 @@
+"""What goes into the core (events) and what comes out (effects).
+
+The codec turns ExaBGP's JSON into events; the agent turns effects into
+ExaBGP commands and log lines.  Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from bgpsteer.core.attrs import Attrs
+
+# -- events --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerState:
+    peer: str  # peer address as ExaBGP names it
+    state: str  # connected | up | down
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesAnnounced:
+    peer: str
+    afi: int
+    attrs: Attrs  # next_hop filled in; shared by every prefix of the batch
+    prefixes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutesWithdrawn:
+    peer: str
+    afi: int
+    prefixes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfRib:
+    peer: str
+    afi: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationReceived:
+    peer: str
+    code: int
+    subcode: int
+    message: str = ""
+
+
+Event = Union[PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, NotificationReceived]
+
+# -- effects --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """Announce prefixes (one family) with one attribute set and path id to core routers."""
+
+    afi: int
+    path_id: int
+    attrs: Attrs
+    prefixes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    afi: int
+    path_id: int
+    prefixes: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Teardown:
+    peer: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: str  # debug | info | warning | error
+    message: str
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+Effect = Union[Announce, Withdraw, Teardown, Log]
