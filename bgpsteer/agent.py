@@ -23,7 +23,7 @@ from typing import Any
 from bgpsteer import codec
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Effect, Log, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Effect, EndOfRib, Log, RoutesAnnounced, Teardown, Withdraw
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import Held, parse_held, stale
 
@@ -32,6 +32,7 @@ log = logging.getLogger("bgpsteer")
 FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 SETTLE_SECONDS = 5.0  # after start, how long relearning may take before stale routes go
+RECONCILE_ATTEMPTS = 12  # then held routes of egresses never heard from are withdrawn too
 
 
 class Agent:
@@ -48,6 +49,7 @@ class Agent:
         self.reload_failures = 0
         self.pending: deque[str] = deque(maxlen=100_000)  # sent commands awaiting ack, for error reports
         self.held: list[Held] | None = None  # adj-RIB-out of an earlier run, while reconciling
+        self.heard: set[str] = set()  # cloud peers that sent routes or EOR since start
         self.lines_since_flush = 0
 
     # -- output ------------------------------------------------------------------
@@ -84,6 +86,8 @@ class Agent:
             elif isinstance(item, (codec.Ignored, codec.Answer)):
                 self.ignored += 1
             else:
+                if isinstance(item, (RoutesAnnounced, EndOfRib)):
+                    self.heard.add(item.peer)
                 self.apply(self.engine.handle(item, self.clock()))
         self.lines_since_flush += 1
         if self.lines_since_flush >= FLUSH_EVERY:
@@ -111,20 +115,32 @@ class Agent:
             for fam in peer.families:
                 self.send(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
 
-    def finish_reconcile(self) -> None:
+    def finish_reconcile(self, final: bool) -> bool:
+        """Withdraw what ExaBGP holds from before and nobody wants now; True when done.
+
+        A held path is judged only once a cloud peer of its egress has been heard
+        from since start (or at the final call): a slow or failed route refresh
+        must not withdraw routes that are still wanted.
+        """
         if self.held is None:
-            return
+            return True
         self.flush()
+        egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
+        heard = {p.egress for p in self.engine.config.cloud_peers if p.address in self.heard}
+        ready = [h for h in self.held if final or egress_of.get(h[2]) in heard or h[2] not in egress_of]
+        waiting = [h for h in self.held if h not in set(ready)] if len(ready) != len(self.held) else []
         wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced()}
         cores = {c.address for c in self.engine.config.core_routers}
-        withdrawals = stale(self.held, wanted, cores)
+        withdrawals = stale(ready, wanted, cores)
         count = sum(len(w.prefixes) for ws in withdrawals.values() for w in ws)
-        log.info("reconciled with ExaBGP: %d routes held from before, %d stale withdrawn", len(self.held), count)
         for neighbor, ws in withdrawals.items():
             for w in ws:
                 for line in codec.encode(w, neighbor):
                     self.send(line)
-        self.held = None
+        log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn, %d waiting for their egress",
+                 len(ready), count, len(waiting))
+        self.held = waiting or None
+        return self.held is None
 
     def reload(self) -> bool:
         try:
@@ -174,7 +190,18 @@ async def _serve(agent: Agent, settle: float) -> None:
     loop.add_signal_handler(signal.SIGHUP, agent.reload)
     loop.add_signal_handler(signal.SIGUSR1, lambda: _guard(agent.dump))
     agent.start()
-    loop.call_later(settle, lambda: _guard(agent.finish_reconcile))
+
+    def reconcile(attempt: int) -> None:
+        final = attempt >= RECONCILE_ATTEMPTS
+        try:
+            done = agent.finish_reconcile(final)
+        except Exception:  # noqa: BLE001
+            log.exception("internal error handled; continuing")
+            done = final
+        if not done:
+            loop.call_later(settle, reconcile, attempt + 1)
+
+    loop.call_later(settle, reconcile, 1)
     flush_scheduled = False
 
     def do_flush() -> None:

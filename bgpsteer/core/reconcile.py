@@ -20,12 +20,17 @@ Held = tuple[str, str, int]  # (neighbor address, prefix, path id)
 def parse_held(line: str) -> Held | None:
     """Parse one `show adj-rib out extensive` line; None if it is not a unicast route.
 
-    e.g. 'neighbor 10.0.0.2 ipv4 unicast 10.1.0.0/24 path-information 0.0.0.1 next-hop 10.255.0.1 ...'
+    e.g. 'neighbor 10.0.0.2 local-ip ... ipv4 unicast 10.1.0.0/24 path-information 0.0.0.1 next-hop 10.255.0.1 ...'
     """
     words = line.split()
-    if len(words) < 5 or words[0] != "neighbor" or words[3] != "unicast" or words[2] not in ("ipv4", "ipv6"):
+    if "unicast" not in words or len(words) < 4:
         return None
-    neighbor, prefix = words[1], words[4]
+    i = words.index("unicast")
+    if i < 2 or i + 1 >= len(words) or words[i - 1] not in ("ipv4", "ipv6"):
+        return None
+    # 'neighbor ADDR local-ip ... ipv4 unicast PREFIX ...' (extensive) or 'ADDR ipv4 unicast PREFIX ...'
+    neighbor = words[1] if words[0] == "neighbor" else words[0]
+    prefix = words[i + 1]
     if "/" not in prefix:
         return None
     path_id = 0

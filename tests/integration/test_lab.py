@@ -1,0 +1,139 @@
+"""Real daemons: ExaBGP running bgpsteer, BIRD cloud gateways, an FRR core.
+
+Assertions read FRR's own RIB (vtysh ... json).  Namespaces are created by
+the lab fixture and removed afterwards, also on failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from lab.netlab import lab, wait_for
+from lab.topology import Topology, build
+
+pytestmark = pytest.mark.integration
+
+needs = [shutil.which(t) for t in ("bird", "birdc", "vtysh", "ip")]
+if os.geteuid() != 0 or not all(needs) or not os.path.exists("/usr/lib/frr/bgpd"):
+    pytest.skip("needs root, iproute2, BIRD and FRR (see README)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def topo() -> Iterator[Topology]:
+    with lab() as lb:
+        t = build(lb)
+        wait_for("steered routes on the core", lambda: len(t.core.routes()) == 5, timeout=60)
+        yield t
+
+
+def paths(t: Topology, prefix: str) -> dict[str, dict[str, Any]]:
+    """next-hop -> path, from FRR's RIB."""
+    out = {}
+    for p in t.core.routes().get(prefix, []):
+        out[p["nexthops"][0]["ip"]] = p
+    return out
+
+
+def detail(t: Topology, prefix: str) -> dict[str, dict[str, Any]]:
+    """next-hop -> detailed path (communities included)."""
+    data = t.core.route_detail(prefix)
+    return {p["nexthops"][0]["ip"]: p for p in data.get("paths", [])}
+
+
+FRA, AMS = "10.255.0.1", "10.255.0.2"
+
+
+def test_core_holds_every_egress_ranked(topo: Topology) -> None:
+    routes = topo.core.routes()
+    assert sorted(routes) == ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.20.1.0/24", "10.30.0.0/16"]
+    # provider affinity: AWS prefixes prefer the egress with the direct AWS interconnect
+    aws = paths(topo, "10.10.0.0/16")
+    assert set(aws) == {FRA, AMS}
+    assert aws[FRA]["locPrf"] == 200 and aws[FRA].get("bestpath") is True
+    assert aws[AMS]["locPrf"] == 160 and aws[AMS]["metric"] == 10
+    gcp = paths(topo, "10.20.0.0/16")
+    assert gcp[AMS]["locPrf"] == 200 and gcp[AMS].get("bestpath") is True
+    assert gcp[FRA]["locPrf"] == 150 and gcp[FRA]["metric"] == 20
+    # cost: neither has affinity, the cheaper egress ranks higher
+    both = paths(topo, "10.30.0.0/16")
+    assert (both[AMS]["locPrf"], both[FRA]["locPrf"]) == (160, 150)
+    assert (both[AMS]["metric"], both[FRA]["metric"]) == (10, 20)
+    assert both[AMS].get("bestpath") is True
+
+
+def test_import_safety_keeps_bogons_and_too_specifics_out(topo: Topology) -> None:
+    routes = topo.core.routes()
+    assert "192.0.2.0/24" not in routes
+    assert "10.10.9.0/28" not in routes
+
+
+def test_communities_reach_the_core(topo: Topology) -> None:
+    d = detail(topo, "10.10.0.0/16")
+    fra = d[FRA]
+    assert set(fra["community"]["list"]) == {"64512:100", "65000:100"}
+    assert fra["largeCommunity"]["list"] == ["65000:1:1"]
+    assert set(d[AMS]["community"]["list"]) == {"16550:100", "65000:100"}
+
+
+def test_rejected_routes_keep_their_reason(topo: Topology) -> None:
+    pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
+    state = "/tmp/bgpsteer-lab-state/state.json"
+    if os.path.exists(state):
+        os.unlink(state)
+    os.kill(pid, signal.SIGUSR1)
+    wait_for("state dump", lambda: os.path.exists(state), timeout=10)
+    data = json.loads(open(state).read())
+    reasons = {r["prefix"]: r["trace"][-1] for r in data["rejected"]}
+    assert "special-purpose" in reasons["192.0.2.0/24"]
+    assert "too specific" in reasons["10.10.9.0/28"]
+    trace = data["explain"]["10.10.0.0/16"]["candidates"]
+    assert any("aws-direct-via-fra" in step for c in trace for step in c["trace"])
+
+
+def test_malformed_line_is_counted_not_fatal(topo: Topology) -> None:
+    # the agent survives everything so far and still answers SIGUSR1 (it never crashed)
+    assert topo.exabgp.poll() is None
+    assert "Traceback" not in topo.agent_log()
+
+
+def test_withdraw_at_one_cloud_peer(topo: Topology) -> None:
+    from lab.topology import AWS_ROUTES
+
+    topo.aws_announce([r for r in AWS_ROUTES if r != "10.30.0.0/16"])
+    wait_for("FRA path of 10.30/16 withdrawn", lambda: set(paths(topo, "10.30.0.0/16")) == {AMS}, timeout=30)
+    assert set(paths(topo, "10.10.0.0/16")) == {FRA, AMS}  # nothing else moved
+
+
+def test_stopping_a_cloud_peer_removes_its_egress(topo: Topology) -> None:
+    topo.gcp.cmd("disable", "up4")
+    wait_for("AMS paths gone", lambda: all(AMS not in paths(topo, p) for p in topo.core.routes()), timeout=30)
+    routes = topo.core.routes()
+    assert "10.20.1.0/24" not in routes  # only GCP had it
+    assert set(paths(topo, "10.20.0.0/16")) == {FRA}
+    assert "10.30.0.0/16" not in routes  # AWS withdrew it earlier, GCP is gone now
+    topo.gcp.cmd("enable", "up4")
+    wait_for("AMS paths back", lambda: set(paths(topo, "10.20.0.0/16")) == {FRA, AMS}, timeout=60)
+
+
+def test_helper_restart_reconciles_without_flap(topo: Topology) -> None:
+    """Kill the helper; ExaBGP restarts it; stale routes go, wanted ones never leave the core."""
+    before = {p: set(paths(topo, p)) for p in topo.core.routes()}
+    # while the helper is down, AWS stops announcing 10.10.1.0/24
+    pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
+    os.kill(pid, signal.SIGKILL)
+    from lab.topology import AWS_ROUTES
+
+    topo.aws_announce([r for r in AWS_ROUTES if r not in ("10.30.0.0/16", "10.10.1.0/24")])
+    wait_for("helper restarted", lambda: "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1], timeout=60)
+    wait_for("stale 10.10.1.0/24 withdrawn", lambda: "10.10.1.0/24" not in topo.core.routes(), timeout=30)
+    after = {p: set(paths(topo, p)) for p in topo.core.routes()}
+    expected = {p: nhs for p, nhs in before.items() if p != "10.10.1.0/24"}
+    assert after == expected
