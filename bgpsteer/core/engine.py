@@ -217,7 +217,8 @@ class Engine:
             entry = rib.get(prefix)
             if entry is None:
                 continue
-            new = decide(entry.paths, parse_prefix(prefix), prefix) if entry.paths else EMPTY
+            # only accepted paths are decided, and only a parseable prefix is ever accepted
+            new = decide(entry.paths, parse_prefix(prefix), prefix) if any(p.verdict.accepted for p in entry.paths) else EMPTY
             old = entry.out
             if new is not old and new != old:
                 afi = _afi(prefix)

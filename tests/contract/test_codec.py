@@ -1,0 +1,107 @@
+"""Codec contract: real ExaBGP 5.0.15 lines in, exact command text out."""
+
+from pathlib import Path
+
+import exabgp.version
+import pytest
+
+from bgpsteer import codec
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.events import Announce, EndOfRib, NotificationReceived, PeerState, RoutesAnnounced, RoutesWithdrawn, Withdraw
+
+CAPTURE = Path(__file__).parent / "captures" / "exabgp-5.0.15.jsonl"
+
+
+def test_pinned_exabgp_matches_capture():
+    # a new ExaBGP needs a new capture (tests/contract/capture.py) and a look at what changed
+    assert exabgp.version.version == "5.0.15"
+
+
+def decoded():
+    d = codec.Decoder()
+    return [item for line in CAPTURE.read_text().splitlines() for item in d.decode(line)]
+
+
+def test_capture_decodes_completely():
+    items = decoded()
+    assert not [i for i in items if isinstance(i, codec.Malformed)]
+    kinds = {type(i) for i in items}
+    assert {PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, NotificationReceived} <= kinds
+
+
+def test_ipv4_update():
+    (v4,) = [i for i in decoded() if isinstance(i, RoutesAnnounced) and i.afi == 4]
+    assert v4.peer == "10.250.1.2"
+    assert sorted(v4.prefixes) == ["10.10.0.0/16", "10.10.1.0/24", "10.10.2.0/24"]
+    assert v4.attrs == Attrs(next_hop="10.250.1.2", origin="igp", as_path=(64512,), med=50,
+                             communities=((64512, 100), (65535, 0)), large_communities=((64512, 1, 2),))
+
+
+def test_ipv6_update_withdraw_eor_state():
+    items = decoded()
+    (v6,) = [i for i in items if isinstance(i, RoutesAnnounced) and i.afi == 6]
+    assert v6.attrs.next_hop == "fd00:250:1::2" and sorted(v6.prefixes) == ["fd10:10::/48", "fd10:11::/48"]
+    assert RoutesWithdrawn("fd00:250:1::2", 6, ["fd10:11::/48"]) in items
+    assert RoutesWithdrawn("10.250.1.2", 4, ["10.10.2.0/24"]) in items
+    assert EndOfRib("10.250.1.2", 4) in items and EndOfRib("fd00:250:1::2", 6) in items
+    assert PeerState("10.250.1.2", "down", "notification received (6,2)") in items
+    assert NotificationReceived("10.250.1.2", 6, 2, "") in items
+
+
+def test_attribute_sets_are_shared():
+    d = codec.Decoder()
+    line = [x for x in CAPTURE.read_text().splitlines() if '"ipv4 unicast": {' in x][0]
+    a = d.decode(line)[0]
+    b = d.decode(line)[0]
+    assert a.attrs is b.attrs
+
+
+def test_bird_ipv6_link_local_duplicate_is_dropped():
+    line = ('{"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "fd00::1", "peer": "fd00::2"}, '
+            '"message": {"update": {"attribute": {"origin": "igp"}, "announce": {"ipv6 unicast": {'
+            '"fe80::2": [{"nlri": "fd10::/48"}], "fd00::2": [{"nlri": "fd10::/48"}, {"nlri": "fd11::/48"}]}}}}}}')
+    (ev,) = codec.Decoder().decode(line)
+    assert ev.attrs.next_hop == "fd00::2" and ev.prefixes == ["fd10::/48", "fd11::/48"]
+
+
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ("{not json", "invalid JSON"),
+        ("hello", "not JSON and not an acknowledgement"),
+        ('{"type": "update", "neighbor": {}}', "unexpected message structure"),
+        ('{"type": "update", "neighbor": {"address": {"peer": "1.2.3.4"}, "message": {"update": {"attribute": {"origin": "x"}, '
+         '"announce": {"ipv4 unicast": {"1.2.3.4": [{"nlri": "10.0.0.0/8"}]}}}}}}', "unknown origin"),
+        ("[1, 2]", "not JSON and not an acknowledgement"),
+    ],
+)
+def test_malformed_lines_never_raise(line, reason):
+    (item,) = codec.Decoder().decode(line)
+    assert isinstance(item, codec.Malformed) and reason in item.reason
+
+
+def test_acks_and_shutdown():
+    d = codec.Decoder()
+    assert d.decode("done") == [codec.Ack(True, "done")]
+    assert d.decode("error") == [codec.Ack(False, "error")]
+    line = '{ "exabgp": "5.0.0", "time": 1.0, "type": "notification", "notification": "shutdown" }'
+    assert isinstance(d.decode(line)[0], codec.Ignored)
+
+
+def test_announce_command_text_is_exact():
+    attrs = Attrs(next_hop="10.255.0.1", origin="igp", as_path=(64512,), med=20, local_pref=200,
+                  communities=((64512, 100), (65000, 100)), large_communities=((65000, 1, 1),))
+    lines = list(codec.encode(Announce(4, 1, attrs, ["10.10.0.0/16", "10.10.1.0/24"]), "10.250.0.2"))
+    assert lines == [
+        "neighbor 10.250.0.2 announce attributes path-information 1 next-hop 10.255.0.1 origin igp as-path [ 64512 ] "
+        "med 20 local-preference 200 community [ 64512:100 65000:100 ] large-community [ 65000:1:1 ] "
+        "nlri 10.10.0.0/16 10.10.1.0/24"
+    ]
+
+
+def test_withdraw_command_text_and_batching():
+    lines = list(codec.encode(Withdraw(6, 2, ["fd10::/48", "fd11::/48", "fd12::/48"]), "fd00::2", size=2))
+    assert lines == [
+        "neighbor fd00::2 withdraw attributes path-information 2 next-hop :: nlri fd10::/48 fd11::/48",
+        "neighbor fd00::2 withdraw attributes path-information 2 next-hop :: nlri fd12::/48",
+    ]

@@ -1,0 +1,51 @@
+"""The agent adapter, driven line by line without ExaBGP: bad input never kills it."""
+
+from pathlib import Path
+
+from bgpsteer.agent import Agent
+from bgpsteer.config.loader import load
+
+ROOT = Path(__file__).resolve().parents[2]
+CAPTURE = ROOT / "tests/contract/captures/exabgp-5.0.15.jsonl"
+
+
+def make():
+    out: list[bytes] = []
+    cfg = load(ROOT / "lab/lab.yaml")
+    return Agent(str(ROOT / "lab/lab.yaml"), cfg, out.append, clock=lambda: 0.0), out
+
+
+def test_garbage_is_counted_and_skipped():
+    agent, out = make()
+    for line in ["{bad", "", "random words", '{"type": "update"}', "\x00\xff", "[]"]:
+        agent.on_line(line)
+    agent.flush()
+    assert agent.malformed == 5 and out == []
+
+
+def test_captured_session_produces_announcements():
+    agent, out = make()
+    lines = CAPTURE.read_text().splitlines()  # capture peer 10.250.1.2 is aws-tgw-fra in lab.yaml
+    for line in lines[: next(i for i, x in enumerate(lines) if '"withdraw"' in x)]:  # before the session ends
+        agent.on_line(line)
+    agent.flush()
+    text = b"".join(out).decode()
+    assert "neighbor 10.250.0.2 announce attributes path-information 1 next-hop 10.255.0.1" in text
+    assert "local-preference 0" in text  # the capture carries graceful-shutdown 65535:0
+
+
+def test_ack_errors_name_the_command():
+    agent, out = make()
+    agent.send("neighbor 10.250.0.2 announce attributes bogus")
+    agent.on_line("error")
+    assert agent.acks_error == 1
+
+
+def test_failed_reload_keeps_running_policy(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("agent: {local_asn: x}\n")
+    agent, _ = make()
+    before = agent.engine.config
+    agent.config_path = str(bad)
+    assert agent.reload() is False
+    assert agent.engine.config is before and agent.reload_failures == 1

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+
+from bgpsteer.config.loader import ConfigError, load, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        parse(text, "c.yaml")
+    return [str(i) for i in exc.value.issues]
+
+
+def test_shipped_configs_are_valid():
+    for path in [ROOT / "policies/example.yaml", ROOT / "lab/lab.yaml"]:
+        assert load(path).egresses
+
+
+BROKEN = """\
+agent:
+  local_asn: 65000
+  router_id: 10.0.0.1
+  router_id: 10.0.0.9
+egresses:
+  - {id: fra, region: eu, jurisdiction: EU, next_hop: 10.255.0.300, cost_per_gb: cheap}
+cloud_peers:
+  - {name: aws, address: 10.1.0.2, asn: 64512, egres: fra, provider: aws, region: x}
+core_routers:
+  - {name: core1, address: 10.0.0.2, asn: 65001}
+sets:
+  prefix:
+    empty: []
+policy:
+  import:
+    default: maybe
+    statements:
+      - name: a
+        match: {prefix: nope, peer: ghost}
+        set: {local_pref: -1}
+        then: accept
+  export: {default: accept}
+"""
+
+
+def test_all_errors_reported_at_once_with_positions():
+    got = errors(BROKEN)
+    expect = [
+        "c.yaml:4:3: agent.router_id: duplicate key",
+        "c.yaml:6:55: egresses[0].next_hop: invalid IPv4 address",
+        "c.yaml:6:82: egresses[0].cost_per_gb: expected a number",
+        "c.yaml:8:48: cloud_peers[0].egres: unknown key; did you mean 'egress'?",
+        "c.yaml:10:43: core_routers[0].asn: core routers must be iBGP",
+        "c.yaml:13:12: sets.prefix.empty: empty set",
+        "c.yaml:16:14: policy.import.default: 'maybe' is not one of",
+        "c.yaml:19:25: policy.import.statements[0].match.prefix: undefined prefix set 'nope'",
+        "c.yaml:19:37: policy.import.statements[0].match.peer: no peer named 'ghost'",
+        "c.yaml:20:27: policy.import.statements[0].set.local_pref: -1 is out of range",
+    ]
+    for e in expect:
+        assert any(g.startswith(e) for g in got), (e, got)
+    assert any("cloud_peers[0].egress: required key is missing" in g for g in got)
+
+
+def test_yaml_syntax_error_has_position():
+    (e,) = errors("agent: [1, 2\n")
+    assert e.startswith("c.yaml:2:1: YAML syntax error")
+
+
+@pytest.mark.parametrize(
+    "snippet,message",
+    [
+        ("set: {community: {add: ['1:2'], replace: ['3:4']}}\n        then: accept", "contradictory"),
+        ("match: {as_path_length: {min: 5, max: 2}}\n        then: reject", "greater than max"),
+        ("match: {as_path_regex: '('}\n        then: reject", "invalid regular expression"),
+        ("match: {provider: azure}\n        then: reject", "no provider named 'azure'"),
+        ("then: next", "does nothing"),
+        ("set: {med: 5}\n        then: reject", "has no use"),
+    ],
+)
+def test_semantic_errors(snippet, message):
+    from tests.unit.helpers import BASE
+
+    text = BASE + f"""
+policy:
+  import:
+    default: accept
+    statements:
+      - name: s
+        {snippet}
+  export: {{default: accept}}
+"""
+    assert any(message in g for g in errors(text)), errors(text)
+
+
+def test_unreadable_file():
+    with pytest.raises(ConfigError) as exc:
+        load("/nonexistent/bgpsteer.yaml")
+    assert "cannot read file" in str(exc.value)
