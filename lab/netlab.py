@@ -115,7 +115,7 @@ class Lab:
 
     # -- daemons -------------------------------------------------------
 
-    def start_frr(self, ns: str, config: str) -> "Frr":
+    def start_frr(self, ns: str, config: str) -> Frr:
         rundir = self.path(f"frr-{ns}")
         rundir.mkdir(exist_ok=True)
         shutil.chown(rundir, "frr", "frr")
@@ -133,7 +133,7 @@ class Lab:
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr
 
-    def start_bird(self, ns: str, config: str, name: str) -> "Bird":
+    def start_bird(self, ns: str, config: str, name: str) -> Bird:
         conf = self.path(f"bird-{name}/bird.conf")
         conf.write_text(config)
         sock = conf.parent / "bird.ctl"

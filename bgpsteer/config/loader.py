@@ -103,7 +103,7 @@ def _safety(cur: Cursor | None) -> Safety:
             values["max_length_v6"] = v6
     if "max_prefix" in m:
         values["default_max_prefix"] = _max_prefix(m["max_prefix"])
-    return Safety(**{**d.__dict__, **values})  # type: ignore[arg-type]
+    return Safety(**{**d.__dict__, **values})
 
 
 def _egresses(cur: Cursor) -> list[Egress]:

@@ -64,7 +64,7 @@ def load_sets(cur: Cursor) -> Sets:
         for name, members_cur in (names or {}).items():
             members: list[Any] = []
             for m in members_cur.items():
-                value = m.parsed(parse)  # type: ignore[arg-type]
+                value = m.parsed(parse)
                 if value is not None:
                     members.append(value)
             if isinstance(members_cur.node, SequenceNode) and not members_cur.node.value:
@@ -231,7 +231,7 @@ def _communities(cur: Cursor, parse: Any, table: dict[str, frozenset[Any]], larg
         else:
             replace = values
     cls = EditLargeCommunities if large else EditCommunities
-    return cls(tuple(add), frozenset(remove), tuple(replace) if replace is not None else None)  # type: ignore[arg-type]
+    return cls(tuple(add), frozenset(remove), tuple(replace) if replace is not None else None)
 
 
 def _actions(cur: Cursor, ctx: Context) -> list[Action]:

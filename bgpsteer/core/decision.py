@@ -69,7 +69,7 @@ class ExportStage:
     def __init__(self, policy: Policy, egresses: dict[str, Egress]) -> None:
         self.policy = policy
         self.egresses = egresses
-        self._cache: dict[tuple[object, ...], Verdict] = {}
+        self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}  # by id(attrs), as in ImportStage
         self._outs: dict[OutSet, OutSet] = {}
         self.errors = 0
 
@@ -78,16 +78,17 @@ class ExportStage:
         attrs = path.verdict.attrs
         assert attrs is not None
         r = RouteView(prefix, prefix_text, path.peer, egress, attrs)
-        key = (path.peer.name, attrs, self.policy.signature(r))
-        v = self._cache.get(key)
-        if v is None:
-            v = self.policy.evaluate(r)
-            if v.error:
-                self.errors += 1
-                return v
-            if v.accepted and v.attrs is not None:
-                v = Verdict(True, finalize(v.attrs, egress), v.trace)
-            self._cache[key] = v
+        key = (path.peer.name, id(attrs), self.policy.signature(r))
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is attrs:
+            return hit[1]
+        v = self.policy.evaluate(r)
+        if v.error:
+            self.errors += 1
+            return v
+        if v.accepted and v.attrs is not None:
+            v = Verdict(True, finalize(v.attrs, egress), v.trace)
+        self._cache[key] = (attrs, v)
         return v
 
     def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str) -> OutSet:

@@ -30,7 +30,7 @@ from bgpsteer.core.events import (
     Withdraw,
 )
 from bgpsteer.core.importer import ImportStage
-from bgpsteer.core.model import Config, CloudPeer
+from bgpsteer.core.model import CloudPeer, Config
 from bgpsteer.core.prefix import parse_prefix
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress, Safety
 from bgpsteer.core.policy import Policy, RouteView, Verdict
-from bgpsteer.core.prefix import MARTIAN_NEXT_HOP, PRIVATE_SET, SPECIAL_PURPOSE_SET, ParsedPrefix, parse_address, parse_prefix
+from bgpsteer.core.prefix import (
+    MARTIAN_NEXT_HOP,
+    PRIVATE_SET,
+    SPECIAL_PURPOSE_SET,
+    SPECIAL_PURPOSE_V4_FIRST_OCTETS,
+    ParsedPrefix,
+    parse_address,
+    parse_prefix,
+)
 
 
 def _reject(reason: str) -> Verdict:
@@ -21,10 +29,13 @@ class ImportStage:
     def __init__(self, policy: Policy, safety: Safety) -> None:
         self.policy = policy
         self.safety = safety
-        self._cache: dict[tuple[object, ...], Verdict] = {}
+        # keyed by id(attrs): Attrs are interned, and hashing a dataclass per route is costly;
+        # the entry keeps the Attrs alive so its id cannot be reused while cached
+        self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}
         self._nh_cache: dict[str, str | None] = {}
         self._rejections: dict[str, Verdict] = {}
         self.errors = 0  # policy evaluation errors (fail closed)
+        self._afis: dict[str, frozenset[int]] = {}
 
     def _rejection(self, reason: str) -> Verdict:
         # one shared Verdict per distinct reason keeps rejected routes cheap
@@ -41,7 +52,7 @@ class ImportStage:
         limit = s.max_length_v4 if afi == 4 else s.max_length_v6
         if length > limit:
             return f"import safety: too specific, /{length} is longer than /{limit}"
-        if s.reject_special_purpose and p in SPECIAL_PURPOSE_SET:
+        if s.reject_special_purpose and (afi == 6 or (p[1] >> 24) in SPECIAL_PURPOSE_V4_FIRST_OCTETS) and p in SPECIAL_PURPOSE_SET:
             match = SPECIAL_PURPOSE_SET.match(p)
             return f"import safety: special-purpose prefix (inside {match.prefix_text() if match else '?'})"
         if s.reject_private and p in PRIVATE_SET:
@@ -68,7 +79,10 @@ class ImportStage:
             parsed = parse_prefix(prefix)
         except ValueError as exc:
             return self._rejection(f"invalid prefix: {exc}")
-        if parsed[0] not in [FAMILY_AFI[f] for f in peer.families]:
+        afis = self._afis.get(peer.name)
+        if afis is None:
+            afis = self._afis[peer.name] = frozenset(FAMILY_AFI[f] for f in peer.families)
+        if parsed[0] not in afis:
             return self._rejection(f"family ipv{parsed[0]} not configured for peer {peer.name}")
         reason = self.prefix_safety(parsed) or self.next_hop_safety(attrs.next_hop)
         if reason is not None:
@@ -77,15 +91,16 @@ class ImportStage:
         if egress_nh is None:
             return self._rejection(f"egress {egress.id} has no IPv6 next-hop (next_hop6) for an IPv6 route")
         r = RouteView(parsed, prefix, peer, egress, attrs)
-        key = (peer.name, attrs, self.policy.signature(r))
-        verdict = self._cache.get(key)
-        if verdict is None:
-            verdict = self.policy.evaluate(r)
-            if verdict.error:
-                self.errors += 1  # errors are not cached: each failing route is counted
-                return verdict
-            if verdict.accepted and verdict.attrs is not None and verdict.attrs.next_hop == attrs.next_hop:
-                # the egress's next-hop replaces the cloud peer's unless policy chose one
-                verdict = Verdict(True, verdict.attrs.evolve(next_hop=egress_nh), verdict.trace)
-            self._cache[key] = verdict
+        key = (peer.name, id(attrs), self.policy.signature(r))
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is attrs:
+            return hit[1]
+        verdict = self.policy.evaluate(r)
+        if verdict.error:
+            self.errors += 1  # errors are not cached: each failing route is counted
+            return verdict
+        if verdict.accepted and verdict.attrs is not None and verdict.attrs.next_hop == attrs.next_hop:
+            # the egress's next-hop replaces the cloud peer's unless policy chose one
+            verdict = Verdict(True, verdict.attrs.evolve(next_hop=egress_nh), verdict.trace)
+        self._cache[key] = (attrs, verdict)
         return verdict

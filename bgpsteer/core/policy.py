@@ -148,7 +148,7 @@ class CommunityMatch:
     prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
-        return _set_match(r.attrs.communities, self.values, self.mode)  # type: ignore[arg-type]
+        return _set_match(r.attrs.communities, self.values, self.mode)
 
     def describe(self) -> str:
         return f"community {self.mode} of {self.name}"
@@ -162,7 +162,7 @@ class LargeCommunityMatch:
     prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
-        return _set_match(r.attrs.large_communities, self.values, self.mode)  # type: ignore[arg-type]
+        return _set_match(r.attrs.large_communities, self.values, self.mode)
 
     def describe(self) -> str:
         return f"large-community {self.mode} of {self.name}"

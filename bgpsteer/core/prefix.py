@@ -20,16 +20,14 @@ def _parse_v4(addr: str) -> int:
     parts = addr.split(".")
     if len(parts) != 4:
         raise ValueError(f"invalid IPv4 address {addr!r}")
-    value = 0
-    for part in parts:
-        # isdigit() rejects signs and blanks that int() would accept
-        if not part.isdigit() or len(part) > 3:
-            raise ValueError(f"invalid IPv4 address {addr!r}")
-        octet = int(part)
-        if octet > 255:
-            raise ValueError(f"invalid IPv4 address {addr!r}")
-        value = (value << 8) | octet
-    return value
+    a, b, c, d = parts
+    # isdigit() rejects signs and blanks that int() would accept; unrolled: this runs per route
+    if not (a.isdigit() and b.isdigit() and c.isdigit() and d.isdigit()) or max(len(a), len(b), len(c), len(d)) > 3:
+        raise ValueError(f"invalid IPv4 address {addr!r}")
+    ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
+    if ia > 255 or ib > 255 or ic > 255 or id_ > 255:
+        raise ValueError(f"invalid IPv4 address {addr!r}")
+    return (ia << 24) | (ib << 16) | (ic << 8) | id_
 
 
 def parse_address(addr: str) -> tuple[int, int]:
@@ -104,7 +102,7 @@ def parse_range(text: str) -> PrefixRange:
     rest = words[1:]
     if len(rest) % 2:
         raise ValueError(f"invalid prefix range {text!r}: expected 'PREFIX [ge N] [le N]'")
-    for key, value in zip(rest[::2], rest[1::2]):
+    for key, value in zip(rest[::2], rest[1::2], strict=True):
         if key not in ("ge", "le") or not value.isdigit():
             raise ValueError(f"invalid prefix range {text!r}: expected 'PREFIX [ge N] [le N]'")
         if key == "ge":
@@ -190,6 +188,8 @@ SPECIAL_PURPOSE = (
 )
 PRIVATE = ("10.0.0.0/8 le 32", "172.16.0.0/12 le 32", "192.168.0.0/16 le 32", "100.64.0.0/10 le 32", "fc00::/7 le 128")
 
+# First octets of IPv4 special-purpose space: most routes skip the set lookup.
+SPECIAL_PURPOSE_V4_FIRST_OCTETS = frozenset([0, 127, 169, 192, 198, 203, *range(224, 256)])
 SPECIAL_PURPOSE_SET = PrefixSet("special-purpose", (parse_range(r) for r in SPECIAL_PURPOSE))
 PRIVATE_SET = PrefixSet("private", (parse_range(r) for r in PRIVATE))
 # Next-hops that can never be a real gateway.
