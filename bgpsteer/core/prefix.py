@@ -145,7 +145,8 @@ class PrefixSet:
             for afi, by_len in index.items()
         }
 
-    def match(self, p: ParsedPrefix) -> PrefixRange | None:
+    def _span(self, p: ParsedPrefix) -> tuple[int, int, int] | None:
+        """(length, ge, le) of a matching range, or None."""
         afi, net, length = p
         for plen, shift, nets in self._index[afi]:
             if plen > length:
@@ -154,20 +155,15 @@ class PrefixSet:
             if spans:
                 for ge, le in spans:
                     if ge <= length <= le:
-                        return self._find(p, plen, ge, le)
+                        return plen, ge, le
         return None
 
+    def match(self, p: ParsedPrefix) -> PrefixRange | None:
+        span = self._span(p)
+        return self._find(p, *span) if span else None
+
     def __contains__(self, p: ParsedPrefix) -> bool:
-        afi, net, length = p
-        for plen, shift, nets in self._index[afi]:
-            if plen > length:
-                break
-            spans = nets.get(net >> shift)
-            if spans:
-                for ge, le in spans:
-                    if ge <= length <= le:
-                        return True
-        return False
+        return self._span(p) is not None
 
     def _find(self, p: ParsedPrefix, plen: int, ge: int, le: int) -> PrefixRange:
         for r in self.ranges:
