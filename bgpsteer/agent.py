@@ -127,8 +127,10 @@ class Agent:
         self.flush()
         egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
         heard = {p.egress for p in self.engine.config.cloud_peers if p.address in self.heard}
-        ready = [h for h in self.held if final or egress_of.get(h[2]) in heard or h[2] not in egress_of]
-        waiting = [h for h in self.held if h not in set(ready)] if len(ready) != len(self.held) else []
+        ready: list[Held] = []
+        waiting: list[Held] = []
+        for h in self.held:  # one pass: this can be every route ExaBGP held
+            (ready if final or h[2] not in egress_of or egress_of[h[2]] in heard else waiting).append(h)
         wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced()}
         cores = {c.address for c in self.engine.config.core_routers}
         withdrawals = stale(ready, wanted, cores)
