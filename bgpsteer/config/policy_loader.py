@@ -18,7 +18,6 @@ from bgpsteer.core.policy import (
     CommunityMatch,
     Condition,
     EditCommunities,
-    EditLargeCommunities,
     FamilyIs,
     FieldIn,
     LargeCommunityMatch,
@@ -230,8 +229,7 @@ def _communities(cur: Cursor, parse: Any, table: dict[str, frozenset[Any]], larg
             remove = set(values)
         else:
             replace = values
-    cls = EditLargeCommunities if large else EditCommunities
-    return cls(tuple(add), frozenset(remove), tuple(replace) if replace is not None else None)
+    return EditCommunities(tuple(add), frozenset(remove), tuple(replace) if replace is not None else None, large=large)
 
 
 def _actions(cur: Cursor, ctx: Context) -> list[Action]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol
 
-from bgpsteer.core.attrs import Attrs, Community, LargeCommunity, format_community, format_large
+from bgpsteer.core.attrs import Attrs, Community, LargeCommunity
 from bgpsteer.core.model import AFI_FAMILY, CloudPeer, Egress
 from bgpsteer.core.prefix import ParsedPrefix, PrefixSet
 
@@ -254,48 +254,32 @@ class SetMed:
 
 @dataclass(frozen=True)
 class EditCommunities:
-    add: tuple[Community, ...] = ()
-    remove: frozenset[Community] = frozenset()
-    replace: tuple[Community, ...] | None = None
+    """add / remove / replace on standard (large=False) or large (large=True) communities."""
+
+    add: tuple[tuple[int, ...], ...] = ()
+    remove: frozenset[tuple[int, ...]] = frozenset()
+    replace: tuple[tuple[int, ...], ...] | None = None
+    large: bool = False
 
     def apply(self, attrs: Attrs, r: RouteView) -> Attrs:
-        current = self.replace if self.replace is not None else attrs.communities
+        field = "large_communities" if self.large else "communities"
+        current = self.replace if self.replace is not None else getattr(attrs, field)
         kept = [c for c in current if c not in self.remove]
         kept.extend(c for c in self.add if c not in kept)
-        return attrs.evolve(communities=tuple(sorted(kept)))
+        return attrs.evolve(**{field: tuple(sorted(kept))})
 
     def describe(self) -> str:
+        def fmt(c: tuple[int, ...]) -> str:
+            return ":".join(map(str, c))  # A:B or A:B:C alike
+
         parts = []
         if self.replace is not None:
-            parts.append("replace " + " ".join(map(format_community, self.replace)))
+            parts.append("replace " + " ".join(map(fmt, self.replace)))
         if self.remove:
-            parts.append("remove " + " ".join(map(format_community, sorted(self.remove))))
+            parts.append("remove " + " ".join(map(fmt, sorted(self.remove))))
         if self.add:
-            parts.append("add " + " ".join(map(format_community, self.add)))
-        return "community " + ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class EditLargeCommunities:
-    add: tuple[LargeCommunity, ...] = ()
-    remove: frozenset[LargeCommunity] = frozenset()
-    replace: tuple[LargeCommunity, ...] | None = None
-
-    def apply(self, attrs: Attrs, r: RouteView) -> Attrs:
-        current = self.replace if self.replace is not None else attrs.large_communities
-        kept = [c for c in current if c not in self.remove]
-        kept.extend(c for c in self.add if c not in kept)
-        return attrs.evolve(large_communities=tuple(sorted(kept)))
-
-    def describe(self) -> str:
-        parts = []
-        if self.replace is not None:
-            parts.append("replace " + " ".join(map(format_large, self.replace)))
-        if self.remove:
-            parts.append("remove " + " ".join(map(format_large, sorted(self.remove))))
-        if self.add:
-            parts.append("add " + " ".join(map(format_large, self.add)))
-        return "large-community " + ", ".join(parts)
+            parts.append("add " + " ".join(map(fmt, self.add)))
+        return ("large-community " if self.large else "community ") + ", ".join(parts)
 
 
 @dataclass(frozen=True)
