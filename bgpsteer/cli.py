@@ -10,11 +10,12 @@ import click
 
 from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.core.model import Config
 
 EXIT_CONFIG = 2
 
 
-def _load_or_exit(path: str) -> object:
+def _load_or_exit(path: str) -> Config:
     try:
         return load(path)
     except ConfigError as exc:
@@ -36,9 +37,6 @@ def main() -> None:
 def check(config: str, as_json: bool) -> None:
     """Validate CONFIG; report every error (file:line:column key: message)."""
     cfg = _load_or_exit(config)
-    from bgpsteer.core.model import Config
-
-    assert isinstance(cfg, Config)
     summary = {
         "file": config,
         "digest": cfg.digest,
@@ -68,11 +66,9 @@ def check(config: str, as_json: bool) -> None:
 @click.option("--command", help="Command line ExaBGP runs as the helper (default: this Python with -m bgpsteer run).")
 def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     """Render the ExaBGP configuration that runs bgpsteer for CONFIG."""
-    from bgpsteer.core.model import Config
     from bgpsteer.exabgp_config import env_text, render
 
     cfg = _load_or_exit(config)
-    assert isinstance(cfg, Config)
     text = render(cfg, config, command)
     if output is None:
         click.echo(text)
