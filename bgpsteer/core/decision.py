@@ -16,6 +16,7 @@ from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
 
 DEFAULT_LOCAL_PREF = 100
+MEMO_LIMIT = 1 << 18
 
 OutSet = tuple[tuple[int, Attrs], ...]  # (path id, attributes), sorted by path id
 EMPTY: OutSet = ()
@@ -71,18 +72,20 @@ class ExportStage:
         self.egresses = egresses
         self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}  # by id(attrs), as in ImportStage
         self._outs: dict[OutSet, OutSet] = {}
+        # decide() memo: paths with the same peers, the same accepted attributes and the same
+        # export signature decide alike.  Keyed by ids; the value keeps those objects alive.
+        self._memo: dict[tuple[object, ...], tuple[list[object], OutSet]] = {}
         self.errors = 0
 
-    def evaluate(self, path: Path, prefix: ParsedPrefix, prefix_text: str) -> Verdict:
+    def evaluate(self, path: Path, prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...] | None = None) -> Verdict:
         egress = self.egresses[path.peer.egress]
         attrs = path.verdict.attrs
         assert attrs is not None
-        r = RouteView(prefix, prefix_text, path.peer, egress, attrs)
-        key = (path.peer.name, id(attrs), self.policy.signature(r))
+        key = (path.peer.name, id(attrs), self.policy.signature(prefix) if sig is None else sig)
         hit = self._cache.get(key)
         if hit is not None and hit[0] is attrs:
             return hit[1]
-        v = self.policy.evaluate(r)
+        v = self.policy.evaluate(RouteView(prefix, prefix_text, path.peer, egress, attrs))
         if v.error:
             self.errors += 1
             return v
@@ -91,10 +94,30 @@ class ExportStage:
         self._cache[key] = (attrs, v)
         return v
 
-    def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str) -> OutSet:
+    def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...]) -> OutSet:
+        """``sig``: the export policy's signature of the prefix (classify.py)."""
+        key: list[object] = [sig]
+        alive: list[object] = []
+        for p in paths:
+            v = p.verdict
+            if v.accepted:
+                key += (id(p.peer), id(v))
+                alive += (p.peer, v)
+        memo_key = tuple(key)
+        hit = self._memo.get(memo_key)
+        # list == compares identity first; equal-but-distinct objects would decide alike anyway
+        if hit is not None and hit[0] == alive:
+            return hit[1]
+        result = self._decide(paths, prefix, prefix_text, sig)
+        if len(self._memo) >= MEMO_LIMIT:
+            self._memo.clear()  # a bound, not an LRU: refilling costs one decision per shape
+        self._memo[memo_key] = (alive, result)
+        return result
+
+    def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...]) -> OutSet:
         out = []
         for egress_id, (path, _) in best_per_egress(paths).items():
-            v = self.evaluate(path, prefix, prefix_text)
+            v = self.evaluate(path, prefix, prefix_text, sig)
             if v.accepted and v.attrs is not None:
                 out.append((self.egresses[egress_id].path_id, v.attrs))
         if not out:

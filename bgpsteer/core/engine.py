@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.classify import Classifier
 from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path, explain
 from bgpsteer.core.events import (
     Announce,
@@ -31,15 +32,22 @@ from bgpsteer.core.events import (
 )
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.model import CloudPeer, Config
-from bgpsteer.core.prefix import parse_prefix
+from bgpsteer.core.prefix import ParsedPrefix, parse_prefix
 
 
 class Entry:
     """One prefix: its candidate paths and what is announced for it."""
 
-    __slots__ = ("paths", "out")
+    __slots__ = ("parsed", "klass", "paths", "out")
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str, classifier: Classifier) -> None:
+        # parsed and classified once for import and decision; an invalid prefix keeps its parse error
+        self.parsed: ParsedPrefix | str
+        try:
+            self.parsed = parse_prefix(prefix)
+        except ValueError as exc:
+            self.parsed = str(exc)
+        self.klass = classifier.classify(self.parsed)
         self.paths: list[Path] = []
         self.out: OutSet = EMPTY
 
@@ -85,6 +93,7 @@ class Engine:
         self.egresses = {e.id: e for e in config.egresses}
         self.importer = ImportStage(config.import_policy, config.safety)
         self.exporter = ExportStage(config.export_policy, self.egresses)
+        self.classifier = Classifier(self.importer.prefix_safety, config.import_policy, config.export_policy)
         old = self.peers
         self.peers = {}
         for p in config.cloud_peers:
@@ -123,12 +132,14 @@ class Engine:
         limit = peer.max_prefix or self.config.safety.default_max_prefix
         effects: list[Effect] = []
         rib, dirty, evaluate = self.rib, self.dirty, self.importer.evaluate
+        classifier = self.classifier
+        classes = classifier.classes
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             if entry is None:
-                entry = rib[prefix] = Entry()
+                entry = rib[prefix] = Entry(prefix, classifier)
             existing = None
             for p in entry.paths:
                 if p.peer is peer:
@@ -147,7 +158,8 @@ class Engine:
                     if not entry.paths:
                         del rib[prefix]
                     continue
-            verdict = evaluate(peer, egress, prefix, attrs)
+            kid = entry.klass
+            verdict = evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, attrs)
             if existing is None:
                 entry.paths.append(Path(peer, attrs, verdict))
                 info.routes += 1
@@ -212,13 +224,14 @@ class Engine:
             return []
         announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
         withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
-        rib, decide = self.rib, self.exporter.decide
+        rib, decide, classes = self.rib, self.exporter.decide, self.classifier.classes
         for prefix in self.dirty:
             entry = rib.get(prefix)
             if entry is None:
                 continue
-            # only accepted paths are decided, and only a parseable prefix is ever accepted
-            new = decide(entry.paths, parse_prefix(prefix), prefix) if any(p.verdict.accepted for p in entry.paths) else EMPTY
+            # only a parseable prefix is ever accepted; decide() looks at accepted paths only
+            parsed = entry.parsed
+            new = decide(entry.paths, parsed, prefix, classes[entry.klass].export_sig) if not isinstance(parsed, str) else EMPTY
             old = entry.out
             if new is not old and new != old:
                 afi = _afi(prefix)
@@ -253,13 +266,16 @@ class Engine:
         self._install(config)
         new_by_addr = {p.address: p for p in config.cloud_peers}
         effects: list[Effect] = []
+        classes = self.classifier.classes
         for prefix, entry in self.rib.items():
+            entry.klass = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
             kept = []
             for p in entry.paths:
                 peer = new_by_addr.get(p.peer.address)
                 if peer is None:
                     continue
-                kept.append(Path(peer, p.attrs, self.importer.evaluate(peer, self.egresses[peer.egress], prefix, p.attrs)))
+                egress = self.egresses[peer.egress]
+                kept.append(Path(peer, p.attrs, self.importer.evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, p.attrs)))
             entry.paths = kept
             self.dirty.add(prefix)
         for info in self.peers.values():
@@ -300,4 +316,6 @@ class Engine:
         entry = self.rib.get(prefix)
         if entry is None:
             return None
-        return explain(self.exporter, entry.paths, parse_prefix(prefix), prefix, entry.out).as_dict()
+        if isinstance(entry.parsed, str):
+            return {"prefix": prefix, "error": entry.parsed, "candidates": [], "egresses": [], "announced": []}
+        return explain(self.exporter, entry.paths, entry.parsed, prefix, entry.out).as_dict()

@@ -1,13 +1,14 @@
 """Import stage: RFC 7454 safety checks, then the import policy, cached.
 
-A verdict depends only on (peer, attribute set, the prefix's safety outcome,
-and the outcomes of the policy's prefix-dependent conditions).  Caching on
+A verdict depends only on (peer, attribute set, and the prefix class: family,
+safety outcome and policy signature; see classify.py).  Caching on
 that key makes the per-route cost a parse, a few set lookups and one dict hit.
 """
 
 from __future__ import annotations
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress, Safety
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import (
@@ -17,8 +18,9 @@ from bgpsteer.core.prefix import (
     SPECIAL_PURPOSE_V4_FIRST_OCTETS,
     ParsedPrefix,
     parse_address,
-    parse_prefix,
 )
+
+CACHE_LIMIT = 1 << 18
 
 
 def _reject(reason: str) -> Verdict:
@@ -74,33 +76,37 @@ class ImportStage:
             self._nh_cache[next_hop] = reason
         return reason
 
-    def evaluate(self, peer: CloudPeer, egress: Egress, prefix: str, attrs: Attrs) -> Verdict:
-        try:
-            parsed = parse_prefix(prefix)
-        except ValueError as exc:
-            return self._rejection(f"invalid prefix: {exc}")
+    def evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, kid: int, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+        """The verdict on one route; ``kid``/``pc`` are its prefix's class (see classify.py)."""
+        key = (peer.name, id(attrs), kid)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] is attrs:
+            return hit[1]
+        verdict = self._evaluate(peer, egress, parsed, pc, prefix, attrs)
+        if verdict.error:
+            self.errors += 1  # errors are not cached: each failing route is counted
+            return verdict
+        if len(self._cache) >= CACHE_LIMIT:
+            self._cache.clear()  # bounded: one attribute set per route must not grow it forever
+        self._cache[key] = (attrs, verdict)
+        return verdict
+
+    def _evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+        if isinstance(parsed, str) or pc.safety is not None:
+            return self._rejection(pc.safety or "invalid prefix")
         afis = self._afis.get(peer.name)
         if afis is None:
             afis = self._afis[peer.name] = frozenset(FAMILY_AFI[f] for f in peer.families)
         if parsed[0] not in afis:
             return self._rejection(f"family ipv{parsed[0]} not configured for peer {peer.name}")
-        reason = self.prefix_safety(parsed) or self.next_hop_safety(attrs.next_hop)
+        reason = self.next_hop_safety(attrs.next_hop)
         if reason is not None:
             return self._rejection(reason)
         egress_nh = egress.next_hop_for(parsed[0])
         if egress_nh is None:
             return self._rejection(f"egress {egress.id} has no IPv6 next-hop (next_hop6) for an IPv6 route")
-        r = RouteView(parsed, prefix, peer, egress, attrs)
-        key = (peer.name, id(attrs), self.policy.signature(r))
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] is attrs:
-            return hit[1]
-        verdict = self.policy.evaluate(r)
-        if verdict.error:
-            self.errors += 1  # errors are not cached: each failing route is counted
-            return verdict
+        verdict = self.policy.evaluate(RouteView(parsed, prefix, peer, egress, attrs))
         if verdict.accepted and verdict.attrs is not None and verdict.attrs.next_hop == attrs.next_hop:
             # the egress's next-hop replaces the cloud peer's unless policy chose one
             verdict = Verdict(True, verdict.attrs.evolve(next_hop=egress_nh), verdict.trace)
-        self._cache[key] = (attrs, verdict)
         return verdict

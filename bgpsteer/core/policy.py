@@ -51,8 +51,6 @@ class Verdict:
 
 
 class Condition(Protocol):
-    prefix_dependent: bool
-
     def __call__(self, r: RouteView) -> bool: ...
 
     def describe(self) -> str: ...
@@ -71,10 +69,12 @@ class Action(Protocol):
 class PrefixIn:
     prefix_set: PrefixSet
     invert: bool = False
-    prefix_dependent = True
 
     def __call__(self, r: RouteView) -> bool:
         return (r.prefix in self.prefix_set) != self.invert
+
+    def on_prefix(self, p: ParsedPrefix) -> bool:
+        return (p in self.prefix_set) != self.invert
 
     def describe(self) -> str:
         return f"prefix {'not ' if self.invert else ''}in {self.prefix_set.name}"
@@ -84,10 +84,12 @@ class PrefixIn:
 class PrefixLength:
     minimum: int
     maximum: int
-    prefix_dependent = True
 
     def __call__(self, r: RouteView) -> bool:
         return self.minimum <= r.prefix[2] <= self.maximum
+
+    def on_prefix(self, p: ParsedPrefix) -> bool:
+        return self.minimum <= p[2] <= self.maximum
 
     def describe(self) -> str:
         return f"prefix length {self.minimum}..{self.maximum}"
@@ -96,13 +98,19 @@ class PrefixLength:
 @dataclass(frozen=True)
 class FamilyIs:
     afi: int
-    prefix_dependent = True
 
     def __call__(self, r: RouteView) -> bool:
         return r.prefix[0] == self.afi
 
+    def on_prefix(self, p: ParsedPrefix) -> bool:
+        return p[0] == self.afi
+
     def describe(self) -> str:
         return f"family {AFI_FAMILY[self.afi]}"
+
+
+# Conditions that look only at the prefix (``on_prefix``): the per-prefix part of a cache key.
+PREFIX_CONDITIONS = (PrefixIn, PrefixLength, FamilyIs)
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,6 @@ class FieldIn:
 
     field: Literal["peer", "egress", "provider", "region", "jurisdiction", "egress_region"]
     values: frozenset[str]
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         f = self.field
@@ -145,7 +152,6 @@ class CommunityMatch:
     name: str
     values: frozenset[Community]
     mode: SetMode = "any"
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return _set_match(r.attrs.communities, self.values, self.mode)
@@ -159,7 +165,6 @@ class LargeCommunityMatch:
     name: str
     values: frozenset[LargeCommunity]
     mode: SetMode = "any"
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return _set_match(r.attrs.large_communities, self.values, self.mode)
@@ -177,7 +182,6 @@ def compile_as_path_regex(pattern: str) -> re.Pattern[str]:
 class AsPathRegex:
     pattern: str
     regex: re.Pattern[str]
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return self.regex.search(" ".join(map(str, r.attrs.as_path))) is not None
@@ -189,7 +193,6 @@ class AsPathRegex:
 @dataclass(frozen=True)
 class AsPathContains:
     asns: frozenset[int]
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return not self.asns.isdisjoint(r.attrs.as_path)
@@ -202,7 +205,6 @@ class AsPathContains:
 class AsPathLength:
     minimum: int
     maximum: int
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return self.minimum <= len(r.attrs.as_path) <= self.maximum
@@ -214,7 +216,6 @@ class AsPathLength:
 @dataclass(frozen=True)
 class OriginIs:
     origins: frozenset[str]
-    prefix_dependent = False
 
     def __call__(self, r: RouteView) -> bool:
         return r.attrs.origin in self.origins
@@ -325,13 +326,14 @@ class Policy:
         self.name = name
         self.statements = tuple(statements)
         self.default = default
-        seen: dict[int, Condition] = {}
+        seen: dict[int, PrefixIn | PrefixLength | FamilyIs] = {}
         for st in self.statements:
             for c in st.conditions:
-                if c.prefix_dependent:
+                if isinstance(c, PREFIX_CONDITIONS):
                     seen.setdefault(id(c), c)
         # The only inputs of a verdict that vary per prefix: used as a cache key.
-        self.prefix_conditions: tuple[Condition, ...] = tuple(seen.values())
+        self.prefix_conditions = tuple(seen.values())
+        self._prefix_tests = tuple(c.on_prefix for c in self.prefix_conditions)
 
     def evaluate(self, r: RouteView) -> Verdict:
         try:
@@ -359,5 +361,11 @@ class Policy:
         trace.append(f"{self.name} default {self.default}")
         return Verdict(self.default == "accept", attrs if self.default == "accept" else None, tuple(trace))
 
-    def signature(self, r: RouteView) -> tuple[bool, ...]:
-        return tuple(c(r) for c in self.prefix_conditions)
+    def signature(self, p: ParsedPrefix) -> tuple[bool, ...]:
+        """The outcomes of the prefix-dependent conditions: with peer and attributes, a cache key."""
+        tests = self._prefix_tests
+        if not tests:
+            return ()
+        if len(tests) == 1:
+            return (tests[0](p),)
+        return tuple([t(p) for t in tests])

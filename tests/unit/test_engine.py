@@ -149,8 +149,6 @@ def test_policy_runtime_error_fails_closed():
     eng = Engine(config(POLICY))
 
     class Boom:
-        prefix_dependent = False
-
         def __call__(self, r):
             raise RuntimeError("boom")
 
