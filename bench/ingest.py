@@ -27,18 +27,17 @@ CONFIG = Path(__file__).resolve().parent.parent / "lab" / "lab.yaml"
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550), ("10.250.3.2", 8075)]
 
 
-def lines(total: int, per_update: int = 500) -> list[str]:
+def lines(total: int, per_update: int = 500, v6: bool = True) -> list[str]:
     """Three peers share the prefix space: each prefix is announced by up to three peers."""
     out = []
     per_peer = total // 3
-    n_v6 = per_peer // 5  # a fifth IPv6
+    n_v6 = per_peer // 5 if v6 else 0  # a fifth IPv6
     for peer_index, (peer, asn) in enumerate(PEERS):
         made = 0
         seq = 0
         while made < per_peer:
             count = min(per_update, per_peer - made)
-            v6 = made >= per_peer - n_v6
-            if v6:
+            if made >= per_peer - n_v6:
                 nlri = [{"nlri": f"fd{(i >> 16) & 0xff:02x}:{i & 0xffff:x}::/48"} for i in range(made, made + count)]
                 family, nh = "ipv6 unicast", "fd00:250:1::2"
             else:
