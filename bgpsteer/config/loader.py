@@ -9,13 +9,15 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from bgpsteer.config import steering_loader
 from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import parse_address
 
-TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True}
+TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True,
+       "compliance": False, "steering": False}
 
 
 class ConfigError(Exception):
@@ -110,7 +112,8 @@ def _egresses(cur: Cursor) -> list[Egress]:
     out: list[Egress] = []
     ids: dict[str, Cursor] = {}
     pids: dict[int, Cursor] = {}
-    keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False}
+    keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False,
+            "probe": False, "health": False}
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
@@ -132,8 +135,10 @@ def _egresses(cur: Cursor) -> list[Egress]:
             pid,
             _address(m["next_hop6"], afi=6) if "next_hop6" in m else "",
         )
-        if None not in values:
-            out.append(Egress(*values[:6], next_hop6=values[6] or None))  # type: ignore[arg-type]
+        probe = steering_loader.probe(m["probe"]) if "probe" in m else None
+        health = steering_loader.health(m.get("health"))
+        if None not in values and health is not None:
+            out.append(Egress(*values[:6], next_hop6=values[6] or None, probe=probe, health=health))  # type: ignore[arg-type]
     if not out and not cur.issues:
         cur.error("at least one egress is required")
     return out
@@ -230,11 +235,13 @@ def parse(text: str, filename: str = "<config>") -> Config:
     if pol and "import" in pol and "export" in pol:
         import_policy = load_policy(pol["import"], "import", ctx)
         export_policy = load_policy(pol["export"], "export", ctx)
+    rules = steering_loader.compliance(top["compliance"], sets, egresses) if "compliance" in top else []
+    steer = steering_loader.steering(top.get("steering"), egresses)
     if issues or agent is None:
         raise ConfigError(issues.sorted())
     return Config(
         agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
-        import_policy=import_policy, export_policy=export_policy, safety=safety,
+        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer,
         source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16],
     )
 

@@ -9,9 +9,10 @@ cost of import is one dictionary lookup on (peer, attribute set, class).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from bgpsteer.core.model import Compliance
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import ParsedPrefix
 
@@ -21,13 +22,18 @@ class PrefixClass(NamedTuple):
     safety: str | None  # rejection reason, or None when the prefix passes import safety
     import_sig: tuple[bool, ...]
     export_sig: tuple[bool, ...]
+    allowed: frozenset[str] | None = None  # jurisdictions it may leave through (compliance), None: any
+    bound_by: tuple[str, ...] = ()  # the compliance rules that bind it
 
 
 class Classifier:
-    def __init__(self, safety_check: Callable[[ParsedPrefix], str | None], import_policy: Policy, export_policy: Policy) -> None:
+    def __init__(self, safety_check: Callable[[ParsedPrefix], str | None], import_policy: Policy, export_policy: Policy,
+                 compliance: Sequence[Compliance] = (), next_hops: Sequence[tuple[str, ParsedPrefix]] = ()) -> None:
         self._safety = safety_check
         self._import = import_policy
         self._export = export_policy
+        self._compliance = tuple(compliance)
+        self._next_hops = tuple(next_hops)
         self._ids: dict[PrefixClass, int] = {}
         self.classes: list[PrefixClass] = []
 
@@ -35,9 +41,26 @@ class Classifier:
         if isinstance(parsed, str):
             pc = PrefixClass(0, f"invalid prefix: {parsed}", (), ())
         else:
-            pc = PrefixClass(parsed[0], self._safety(parsed), self._import.signature(parsed), self._export.signature(parsed))
+            allowed: frozenset[str] | None = None
+            bound: list[str] = []
+            for rule in self._compliance:
+                if parsed in rule.prefixes:
+                    bound.append(rule.name)
+                    allowed = rule.jurisdictions if allowed is None else allowed & rule.jurisdictions
+            pc = PrefixClass(parsed[0], self._safety(parsed) or self._covers_next_hop(parsed), self._import.signature(parsed),
+                             self._export.signature(parsed), allowed, tuple(bound))
         k = self._ids.get(pc)
         if k is None:
             k = self._ids[pc] = len(self.classes)
             self.classes.append(pc)
         return k
+
+    def _covers_next_hop(self, p: ParsedPrefix) -> str | None:
+        """A cloud route covering an egress next-hop would keep it resolvable after its withdrawal."""
+        afi, net, length = p
+        if length == 0:
+            return None  # the default route: import safety decides; FRR does not resolve next-hops via it
+        for egress_id, (nafi, nh, bits) in self._next_hops:
+            if nafi == afi and length <= bits and (nh >> (bits - length)) == (net >> (bits - length)):
+                return f"import safety: covers next-hop of egress {egress_id}, which must resolve only via bgpsteer's next-hop route"
+        return None

@@ -7,10 +7,12 @@ so core routers hold the backups before they need them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import CloudPeer, Egress
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
@@ -57,19 +59,24 @@ def best_per_egress(paths: list[Path]) -> dict[str, tuple[Path, int]]:
     return best
 
 
-def finalize(attrs: Attrs, egress: Egress) -> Attrs:
-    return attrs.evolve(
-        local_pref=attrs.local_pref if attrs.local_pref is not None else DEFAULT_LOCAL_PREF,
-        next_hop=attrs.next_hop,
-    )
+GRACEFUL_SHUTDOWN = (65535, 0)  # RFC 8326
+
+
+def finalize(attrs: Attrs, egress: Egress, drained: bool) -> Attrs:
+    if drained:
+        # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
+        comms = attrs.communities if GRACEFUL_SHUTDOWN in attrs.communities else (*attrs.communities, GRACEFUL_SHUTDOWN)
+        return attrs.evolve(local_pref=0, communities=comms)
+    return attrs.evolve(local_pref=attrs.local_pref if attrs.local_pref is not None else DEFAULT_LOCAL_PREF)
 
 
 class ExportStage:
     """Export policy applied to each egress's best path, cached like import."""
 
-    def __init__(self, policy: Policy, egresses: dict[str, Egress]) -> None:
+    def __init__(self, policy: Policy, egresses: dict[str, Egress], drained: frozenset[str] = frozenset()) -> None:
         self.policy = policy
         self.egresses = egresses
+        self.drained = drained
         self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}  # by id(attrs), as in ImportStage
         self._outs: dict[OutSet, OutSet] = {}
         # decide() memo: paths with the same peers, the same accepted attributes and the same
@@ -90,13 +97,19 @@ class ExportStage:
             self.errors += 1
             return v
         if v.accepted and v.attrs is not None:
-            v = Verdict(True, finalize(v.attrs, egress), v.trace)
+            drained = egress.id in self.drained
+            v = Verdict(True, finalize(v.attrs, egress, drained), v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()))
         self._cache[key] = (attrs, v)
         return v
 
-    def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...]) -> OutSet:
-        """``sig``: the export policy's signature of the prefix (classify.py)."""
-        key: list[object] = [sig]
+    def set_drained(self, drained: frozenset[str]) -> None:
+        self.drained = drained
+        self._cache.clear()
+        self._memo.clear()
+
+    def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, kid: int, pc: PrefixClass) -> OutSet:
+        """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
+        key: list[object] = [kid]
         alive: list[object] = []
         for p in paths:
             v = p.verdict
@@ -108,16 +121,19 @@ class ExportStage:
         # list == compares identity first; equal-but-distinct objects would decide alike anyway
         if hit is not None and hit[0] == alive:
             return hit[1]
-        result = self._decide(paths, prefix, prefix_text, sig)
+        result = self._decide(paths, prefix, prefix_text, pc)
         if len(self._memo) >= MEMO_LIMIT:
             self._memo.clear()  # a bound, not an LRU: refilling costs one decision per shape
         self._memo[memo_key] = (alive, result)
         return result
 
-    def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...]) -> OutSet:
+    def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, pc: PrefixClass) -> OutSet:
         out = []
+        allowed = pc.allowed
         for egress_id, (path, _) in best_per_egress(paths).items():
-            v = self.evaluate(path, prefix, prefix_text, sig)
+            if allowed is not None and self.egresses[egress_id].jurisdiction not in allowed:
+                continue  # compliance is hard: a foreign egress is never announced, whatever else fails
+            v = self.evaluate(path, prefix, prefix_text, pc.export_sig)
             if v.accepted and v.attrs is not None:
                 out.append((self.egresses[egress_id].path_id, v.attrs))
         if not out:
@@ -139,7 +155,8 @@ class Explanation:
         return {"prefix": self.prefix, "candidates": self.candidates, "egresses": self.egresses, "announced": self.announced}
 
 
-def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, out: OutSet) -> Explanation:
+def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, out: OutSet, pc: PrefixClass,
+            in_service: Callable[[str], bool]) -> Explanation:
     candidates = [
         {
             "peer": p.peer.name,
@@ -152,13 +169,25 @@ def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix
     ]
     egresses = []
     for egress_id, (path, n) in sorted(best_per_egress(paths).items()):
-        v = export.evaluate(path, prefix, prefix_text)
+        e = export.egresses[egress_id]
+        checks = []
+        if pc.allowed is None:
+            checks.append("compliance: prefix not bound to a jurisdiction; pass")
+        elif e.jurisdiction in pc.allowed:
+            checks.append(f"compliance: {e.jurisdiction} in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); pass")
+        else:
+            checks.append(f"compliance: {e.jurisdiction} not in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); never announced")
+        v = export.evaluate(path, prefix, prefix_text, pc.export_sig)
+        checks.append(f"health: {'in service' if in_service(egress_id) else 'OUT OF SERVICE (next-hop ' + e.next_hop + ' withdrawn: the core cannot use this path)'}")
+        if egress_id in export.drained:
+            checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
         egresses.append(
             {
                 "egress": egress_id,
                 "best": path.peer.name,
                 "why": f"best of {n} accepted candidate(s) by local-pref, as-path length, origin, MED, peer name",
-                "exported": v.accepted,
+                "exported": v.accepted and (pc.allowed is None or e.jurisdiction in pc.allowed),
+                "checks": checks,
                 "trace": list(v.trace),
             }
         )

@@ -10,7 +10,7 @@ was announced into what is wanted, batched by attribute set.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +31,10 @@ from bgpsteer.core.events import (
     Withdraw,
 )
 from bgpsteer.core.importer import ImportStage
+from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import CloudPeer, Config
 from bgpsteer.core.prefix import ParsedPrefix, parse_prefix
+from bgpsteer.core.steering import SteeringState, nh_routes
 
 
 class Entry:
@@ -81,19 +83,21 @@ def _afi(prefix: str) -> int:
 
 
 class Engine:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, now: float = 0.0) -> None:
         self.rib: dict[str, Entry] = {}
         self.dirty: set[str] = set()
         self.stats = Stats()
         self.peers: dict[str, PeerInfo] = {}
+        self.steering = SteeringState(config, now)
         self._install(config)
 
     def _install(self, config: Config) -> None:
         self.config = config
         self.egresses = {e.id: e for e in config.egresses}
         self.importer = ImportStage(config.import_policy, config.safety)
-        self.exporter = ExportStage(config.export_policy, self.egresses)
-        self.classifier = Classifier(self.importer.prefix_safety, config.import_policy, config.export_policy)
+        self.exporter = ExportStage(config.export_policy, self.egresses, frozenset(self.steering.drained))
+        next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route in nh_routes(e)]
+        self.classifier = Classifier(self.importer.prefix_safety, config.import_policy, config.export_policy, config.compliance, next_hops)
         old = self.peers
         self.peers = {}
         for p in config.cloud_peers:
@@ -231,7 +235,8 @@ class Engine:
                 continue
             # only a parseable prefix is ever accepted; decide() looks at accepted paths only
             parsed = entry.parsed
-            new = decide(entry.paths, parsed, prefix, classes[entry.klass].export_sig) if not isinstance(parsed, str) else EMPTY
+            kid = entry.klass
+            new = decide(entry.paths, parsed, prefix, kid, classes[kid]) if not isinstance(parsed, str) else EMPTY
             old = entry.out
             if new is not old and new != old:
                 afi = _afi(prefix)
@@ -263,9 +268,9 @@ class Engine:
         the route), so the swap is all or nothing.
         """
         old_names = {p.address for p in self.config.cloud_peers}
+        effects: list[Effect] = self.steering.configure(config, now)
         self._install(config)
         new_by_addr = {p.address: p for p in config.cloud_peers}
-        effects: list[Effect] = []
         classes = self.classifier.classes
         for prefix, entry in self.rib.items():
             entry.klass = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
@@ -294,9 +299,11 @@ class Engine:
     # -- inspection -------------------------------------------------------------------
 
     def announced(self) -> Iterator[tuple[str, int, Attrs]]:
+        """Everything announced to core routers: steered paths and egress next-hop routes."""
         for prefix, entry in self.rib.items():
             for pid, attrs in entry.out:
                 yield prefix, pid, attrs
+        yield from self.steering.routes()
 
     def full_state(self) -> list[Effect]:
         """Every current announcement, batched: used to re-sync ExaBGP."""
@@ -318,4 +325,28 @@ class Engine:
             return None
         if isinstance(entry.parsed, str):
             return {"prefix": prefix, "error": entry.parsed, "candidates": [], "egresses": [], "announced": []}
-        return explain(self.exporter, entry.paths, entry.parsed, prefix, entry.out).as_dict()
+        pc = self.classifier.classes[entry.klass]
+        return explain(self.exporter, entry.paths, entry.parsed, prefix, entry.out, pc, self.steering.usable).as_dict()
+
+    # -- steering ---------------------------------------------------------------------
+
+    def start(self, now: float) -> list[Effect]:
+        """Effects to send once at start: the next-hop routes of the egresses in service."""
+        return self.steering.start(now)
+
+    def probe_round(self, egress: str, samples: Iterable[Sample], now: float) -> list[Effect]:
+        return self.steering.probe_round(egress, samples, now)
+
+    def tick(self, now: float) -> list[Effect]:
+        return self.steering.tick(now)
+
+    def drain(self, egress: str, on: bool, now: float) -> list[Effect]:
+        """Drain (RFC 8326) or undrain an egress: re-announce its paths, then flush."""
+        if egress not in self.egresses:
+            raise KeyError(egress)
+        log = self.steering.drain(egress, on)
+        self.exporter.set_drained(frozenset(self.steering.drained))
+        for prefix, entry in self.rib.items():
+            if any(p.peer.egress == egress for p in entry.paths):
+                self.dirty.add(prefix)
+        return [log, *self.flush(now)]

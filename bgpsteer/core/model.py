@@ -10,11 +10,49 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from bgpsteer.core.policy import Policy
+    from bgpsteer.core.prefix import PrefixSet
 
 Family = Literal["ipv4", "ipv6"]
 FAMILY_AFI: dict[str, int] = {"ipv4": 4, "ipv6": 6}
 AFI_FAMILY: dict[int, Family] = {4: "ipv4", 6: "ipv6"}
 MaxPrefixAction = Literal["warn", "stop", "teardown"]
+
+
+ProbeKind = Literal["icmp", "tcp", "udp", "http"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How an egress is measured: probes sent through its path to a few targets."""
+
+    kind: ProbeKind
+    targets: tuple[str, ...]
+    port: int | None = None  # tcp, udp, http
+    interval: float = 1.0  # seconds between rounds
+    timeout: float = 0.5
+    source: str | None = None  # bind to this source address (the egress's path)
+    device: str | None = None  # SO_BINDTODEVICE: an interface or VRF
+    min_up: int = 1  # a round is good when at least this many targets answered
+    window: int = 20  # samples per target for loss
+    http_path: str = "/"
+
+
+@dataclass(frozen=True)
+class Dampening:
+    """Flap dampening (RFC 2439 style): each failure adds penalty, which halves every half_life."""
+
+    penalty: float = 1000.0
+    half_life: float = 60.0
+    suppress: float = 3000.0
+    reuse: float = 750.0
+
+
+@dataclass(frozen=True)
+class Health:
+    rise: int = 3  # good rounds in a row before an egress counts as recovered
+    fall: int = 3  # bad rounds in a row before it counts as failed
+    hold_down: float = 10.0  # seconds recovered before traffic fails back
+    dampening: Dampening | None = field(default_factory=Dampening)
 
 
 @dataclass(frozen=True)
@@ -26,6 +64,8 @@ class Egress:
     next_hop: str
     path_id: int
     next_hop6: str | None = None
+    probe: Probe | None = None
+    health: Health = field(default_factory=Health)
 
     def next_hop_for(self, afi: int) -> str | None:
         return self.next_hop if afi == 4 else self.next_hop6
@@ -76,6 +116,21 @@ class Safety:
 
 
 @dataclass(frozen=True)
+class Compliance:
+    """Prefixes bound to jurisdictions: never announced through an egress outside them."""
+
+    name: str
+    prefixes: PrefixSet
+    jurisdictions: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Steering:
+    fail_static: bool = True  # when too many egresses fail at once, keep the last good state
+    max_down: int | None = None  # egresses that may fail together before fail static; None: all but one
+
+
+@dataclass(frozen=True)
 class Agent:
     local_asn: int
     router_id: str
@@ -94,6 +149,8 @@ class Config:
     import_policy: Policy
     export_policy: Policy
     safety: Safety = field(default_factory=Safety)
+    compliance: tuple[Compliance, ...] = ()
+    steering: Steering = field(default_factory=Steering)
     source: str = ""
     digest: str = ""
 

@@ -1,0 +1,115 @@
+"""Config sections for steering: egress probes and health, compliance, fail static."""
+
+from __future__ import annotations
+
+from bgpsteer.config.nodes import Cursor
+from bgpsteer.config.policy_loader import Sets
+from bgpsteer.core.model import Compliance, Dampening, Egress, Health, Probe, Steering
+from bgpsteer.core.prefix import parse_address
+
+PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False,
+              "min_up": False, "window": False, "http_path": False}
+DEFAULT_PORTS = {"tcp": None, "udp": None, "http": 80, "icmp": None}
+MIN_INTERVAL = 0.05  # probe traffic is bounded in rate: at most 20 rounds/s per egress
+
+
+def probe(cur: Cursor) -> Probe | None:
+    m = cur.mapping(PROBE_KEYS)
+    if m is None or any(k not in m for k, req in PROBE_KEYS.items() if req):
+        return None
+    kind = m["type"].choice(("icmp", "tcp", "udp", "http"))
+    targets = [t for t in (c.string() for c in m["targets"].items(allow_scalar=True)) if t]
+    if not targets and not m["targets"].issues:
+        m["targets"].error("at least one probe target is required")
+    if len(targets) > 16:
+        m["targets"].error("at most 16 targets per egress (probe traffic is bounded)")
+    port = m["port"].integer(1, 65535) if "port" in m else DEFAULT_PORTS.get(kind or "")
+    if kind in ("tcp", "udp") and port is None and "port" not in m:
+        cur.error(f"probe type {kind} needs a port")
+    interval = m["interval"].number(MIN_INTERVAL) if "interval" in m else 1.0
+    timeout = m["timeout"].number(0.001) if "timeout" in m else min(0.5, interval or 1.0)
+    if interval is not None and timeout is not None and timeout > interval:
+        m["timeout"].error(f"timeout {timeout:g}s is longer than the interval {interval:g}s: rounds would overlap")
+    source = None
+    if "source" in m and (text := m["source"].string()) is not None:
+        try:
+            parse_address(text)
+            source = text
+        except ValueError as exc:
+            m["source"].error(str(exc))
+    device = m["device"].string() if "device" in m else None
+    min_up = m["min_up"].integer(1, 16) if "min_up" in m else 1
+    if min_up is not None and targets and min_up > len(targets):
+        m["min_up"].error(f"min_up {min_up} is more than the {len(targets)} target(s)")
+    window = m["window"].integer(1, 10000) if "window" in m else 20
+    path = m["http_path"].string() if "http_path" in m else "/"
+    if None in (kind, interval, timeout, min_up, window, path) or not targets:
+        return None
+    return Probe(kind, tuple(targets), port, interval, timeout, source, device, min_up, window, path)  # type: ignore[arg-type]
+
+
+def health(cur: Cursor | None) -> Health | None:
+    if cur is None:
+        return Health()
+    m = cur.mapping({"rise": False, "fall": False, "hold_down": False, "dampening": False})
+    if m is None:
+        return None
+    d = Health()
+    rise = m["rise"].integer(1, 1000) if "rise" in m else d.rise
+    fall = m["fall"].integer(1, 1000) if "fall" in m else d.fall
+    hold = m["hold_down"].number(0) if "hold_down" in m else d.hold_down
+    damp: Dampening | None = d.dampening
+    if "dampening" in m:
+        dc = m["dampening"]
+        if dc.is_null or dc.kind().startswith("bool"):
+            if not dc.is_null and dc.boolean():
+                dc.error("dampening: true is not an option; give a mapping (or {} for the defaults), or false to turn it off")
+            damp = None
+        else:
+            dm = dc.mapping({"penalty": False, "half_life": False, "suppress": False, "reuse": False}) or {}
+            dd = Dampening()
+            vals = {k: (dm[k].number(0.001) if k in dm else getattr(dd, k)) for k in ("penalty", "half_life", "suppress", "reuse")}
+            if None in vals.values():
+                return None
+            damp = Dampening(**vals)  # type: ignore[arg-type]
+            if damp.reuse >= damp.suppress:
+                dc.error(f"dampening reuse ({damp.reuse:g}) must be below suppress ({damp.suppress:g})")
+    if None in (rise, fall, hold):
+        return None
+    return Health(rise, fall, hold, damp)  # type: ignore[arg-type]
+
+
+def compliance(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[Compliance]:
+    out: list[Compliance] = []
+    known = {e.jurisdiction for e in egresses}
+    names: set[str] = set()
+    for c in cur.items():
+        m = c.mapping({"name": True, "prefixes": True, "jurisdictions": True})
+        if m is None or not {"name", "prefixes", "jurisdictions"} <= set(m):
+            continue
+        name = m["name"].string()
+        if name in names:
+            m["name"].error(f"duplicate compliance rule {name!r}")
+        names.add(name or "")
+        set_name = m["prefixes"].string()
+        pset = sets.prefix.get(set_name or "")
+        if set_name is not None and pset is None:
+            m["prefixes"].error(f"undefined prefix set {set_name!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}")
+        js = [j for j in (x.string() for x in m["jurisdictions"].items(allow_scalar=True)) if j]
+        if not js and not m["jurisdictions"].issues:
+            m["jurisdictions"].error("at least one jurisdiction is required")
+        unknown = sorted(set(js) - known)
+        if unknown:
+            m["jurisdictions"].error(f"no egress has jurisdiction {', '.join(unknown)}; egresses have: {', '.join(sorted(known))}")
+        if name and pset is not None and js:
+            out.append(Compliance(name, pset, frozenset(js)))
+    return out
+
+
+def steering(cur: Cursor | None, egresses: list[Egress]) -> Steering:
+    if cur is None:
+        return Steering()
+    m = cur.mapping({"fail_static": False, "max_down": False}) or {}
+    fail_static = m["fail_static"].boolean() if "fail_static" in m else True
+    max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
+    return Steering(fail_static if fail_static is not None else True, max_down)

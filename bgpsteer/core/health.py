@@ -1,0 +1,108 @@
+"""Egress health: a pure state machine per egress, driven by probe rounds and the clock.
+
+    up --(fall bad rounds in a row)--> down --(rise good rounds)--> recovering
+    recovering --(hold_down seconds, still good, not suppressed)--> up
+    recovering --(a bad round)--> down
+
+Each up -> down transition adds dampening penalty; the penalty halves every
+half_life seconds; while it is above ``suppress`` (until it decays below
+``reuse``) the egress is held down however good its probes look.  Time comes
+in as ``now``; transitions go out as return values.
+
+An egress starts ``up``: a restarted agent must not withdraw everything until
+probes prove it right (fall rounds later it knows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bgpsteer.core.model import Health
+
+State = Literal["up", "down", "recovering"]
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    egress: str
+    old: State
+    new: State
+    reason: str
+
+
+class EgressHealth:
+    def __init__(self, egress: str, policy: Health, now: float) -> None:
+        self.egress = egress
+        self.policy = policy
+        self.state: State = "up"
+        self.since = now
+        self.good = 0  # consecutive good rounds
+        self.bad = 0  # consecutive bad rounds
+        self.penalty = 0.0
+        self._penalty_at = now
+        self.suppressed = False
+        self.flaps = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.state == "up"
+
+    def current_penalty(self, now: float) -> float:
+        d = self.policy.dampening
+        if d is None or self.penalty == 0.0:
+            return 0.0
+        return float(self.penalty * 0.5 ** (max(0.0, now - self._penalty_at) / d.half_life))
+
+    def _penalize(self, now: float) -> None:
+        d = self.policy.dampening
+        if d is None:
+            return
+        self.penalty = self.current_penalty(now) + d.penalty
+        self._penalty_at = now
+        if self.penalty >= d.suppress:
+            self.suppressed = True
+
+    def _update_suppression(self, now: float) -> None:
+        d = self.policy.dampening
+        if self.suppressed and d is not None and self.current_penalty(now) < d.reuse:
+            self.suppressed = False
+
+    def _go(self, new: State, now: float, reason: str) -> Transition:
+        t = Transition(self.egress, self.state, new, reason)
+        self.state, self.since = new, now
+        return t
+
+    def observe(self, good: bool, now: float, detail: str = "") -> Transition | None:
+        """One probe round's verdict for the egress; returns the state change, if any."""
+        p = self.policy
+        if good:
+            self.good, self.bad = self.good + 1, 0
+        else:
+            self.bad, self.good = self.bad + 1, 0
+        self._update_suppression(now)
+        if self.state == "up":
+            if self.bad >= p.fall:
+                self.flaps += 1
+                self._penalize(now)
+                return self._go("down", now, f"{self.bad} bad probe rounds in a row (fall {p.fall}){': ' + detail if detail else ''}")
+            return None
+        if self.state == "down":
+            if self.good >= p.rise:
+                return self._go("recovering", now, f"{self.good} good probe rounds in a row (rise {p.rise}); hold-down {p.hold_down:g}s")
+            return None
+        # recovering
+        if not good:
+            return self._go("down", now, f"probe round failed during hold-down{': ' + detail if detail else ''}")
+        return self.tick(now)
+
+    def tick(self, now: float) -> Transition | None:
+        """Let time pass: finish a hold-down (or a dampening suppression) that has run out."""
+        self._update_suppression(now)
+        if self.state == "recovering" and now - self.since >= self.policy.hold_down and not self.suppressed:
+            return self._go("up", now, f"recovered and stable for {now - self.since:.1f}s (hold-down {self.policy.hold_down:g}s)")
+        return None
+
+    def as_dict(self, now: float) -> dict[str, object]:
+        return {"state": self.state, "since": self.since, "good_rounds": self.good, "bad_rounds": self.bad,
+                "penalty": round(self.current_penalty(now), 1), "suppressed": self.suppressed, "flaps": self.flaps}

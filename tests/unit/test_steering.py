@@ -1,0 +1,204 @@
+"""Egress health, measurements, next-hop failover, drain, fail static and compliance."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bgpsteer.config.loader import ConfigError, parse
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.engine import Engine
+from bgpsteer.core.events import Announce, Log, RoutesAnnounced, Withdraw
+from bgpsteer.core.health import EgressHealth
+from bgpsteer.core.measure import Sample, TargetStats
+from bgpsteer.core.model import Dampening, Health
+from tests.unit.helpers import ACCEPT_ALL
+
+PROBES = """
+egresses:
+  - {id: fra, region: eu-central, jurisdiction: EU, next_hop: 10.255.0.1,
+     probe: {type: icmp, targets: [192.0.2.1]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+  - {id: ams, region: eu-west, jurisdiction: EU, next_hop: 10.255.0.2,
+     probe: {type: icmp, targets: [192.0.2.2]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+  - {id: iad, region: us-east, jurisdiction: US, next_hop: 10.255.0.3,
+     probe: {type: icmp, targets: [192.0.2.3]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+cloud_peers:
+  - {name: aws, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
+  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}
+  - {name: azure, address: 10.3.0.2, asn: 8075, egress: iad, provider: azure, region: eastus}
+core_routers:
+  - {name: core1, address: 10.0.0.2, asn: 65000}
+sets:
+  prefix:
+    eu-only: ["10.50.0.0/16 le 24"]
+compliance:
+  - {name: gdpr, prefixes: eu-only, jurisdictions: [EU]}
+"""
+PEERS = {"fra": "10.1.0.2", "ams": "10.2.0.2", "iad": "10.3.0.2"}
+
+
+def base_config(text: str = PROBES, extra: str = ""):
+    return parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + text + ACCEPT_ALL + extra, "t.yaml")
+
+
+def nh_changes(effects):
+    ann = {p for e in effects if isinstance(e, Announce) for p in e.prefixes if p.startswith("10.255.")}
+    wd = {p for e in effects if isinstance(e, Withdraw) for p in e.prefixes if p.startswith("10.255.")}
+    return ann, wd
+
+
+def rounds(eng, egress, good, n, t0, step=0.1):
+    effects = []
+    for i in range(n):
+        effects += eng.probe_round(egress, [Sample(f"t-{egress}", good, 1.0 if good else None, "" if good else "timeout")], t0 + i * step)
+    return effects
+
+
+# -- health state machine ----------------------------------------------------------
+
+def test_fall_rise_hold_down():
+    h = EgressHealth("fra", Health(rise=2, fall=3, hold_down=10, dampening=None), 0)
+    assert [h.observe(False, t) for t in (1, 2)] == [None, None] and h.usable
+    assert h.observe(False, 3).new == "down"
+    assert h.observe(True, 4) is None
+    assert h.observe(True, 5).new == "recovering" and not h.usable
+    assert h.observe(True, 14) is None  # 9 s into a 10 s hold-down
+    assert h.tick(15.0).new == "up" and h.usable
+
+
+def test_failure_during_hold_down_restarts_it():
+    h = EgressHealth("fra", Health(rise=1, fall=1, hold_down=10, dampening=None), 0)
+    h.observe(False, 1)
+    h.observe(True, 2)
+    assert h.observe(False, 5).new == "down"
+    h.observe(True, 6)
+    assert h.tick(12) is None and h.tick(16).new == "up"
+
+
+def test_dampening_suppresses_a_flapping_egress_until_the_penalty_decays():
+    d = Dampening(penalty=1000, half_life=10, suppress=2500, reuse=800)
+    h = EgressHealth("fra", Health(rise=1, fall=1, hold_down=0, dampening=d), 0)
+    for t in (1, 3, 5):  # three flaps: penalty about 2630 > suppress
+        h.observe(False, t)
+        h.observe(True, t + 1)
+        h.tick(t + 1.5)
+    assert h.suppressed and h.state == "recovering"
+    assert h.tick(10) is None
+    # 2630 * 2^(-t/10) < 800 after about 17 s
+    assert h.tick(30) is not None and h.usable and not h.suppressed
+
+
+def test_jitter_and_loss_follow_rfc3550_and_the_window():
+    s = TargetStats(window=4)
+    for rtt in (10.0, 20.0, 10.0, 20.0):
+        s.add(Sample("t", True, rtt))
+    assert s.loss_pct == 0 and 1.5 < s.jitter_ms < 2.0  # three |D|=10 steps at gain 1/16
+    s.add(Sample("t", False, None, "timeout"))
+    assert s.loss_pct == 25.0 and s.last_reason == "timeout"
+
+
+# -- next-hop failover ------------------------------------------------------------
+
+def started():
+    eng = Engine(base_config())
+    ann, wd = nh_changes(eng.start(0))
+    assert ann == {"10.255.0.1/32", "10.255.0.2/32", "10.255.0.3/32"} and not wd
+    return eng
+
+
+def test_failover_is_one_withdrawal_however_many_prefixes():
+    eng = started()
+    prefixes = [f"10.{i >> 8}.{i & 255}.0/24" for i in range(5000)]
+    eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), prefixes), 0)
+    eng.flush(0)
+    effects = rounds(eng, "fra", False, 3, 1)
+    route_effects = [e for e in effects if isinstance(e, (Announce, Withdraw))]
+    assert route_effects == [Withdraw(4, 1, ["10.255.0.1/32"])]
+    assert any(isinstance(e, Log) and "fra health up -> down" in e.message for e in effects)
+    # recovers only after rise and the hold-down
+    assert nh_changes(rounds(eng, "fra", True, 5, 2)) == (set(), set())
+    assert nh_changes(eng.tick(12.5)) == ({"10.255.0.1/32"}, set())
+
+
+def test_fail_static_keeps_the_last_good_state_when_every_egress_looks_dead():
+    eng = started()
+    rounds(eng, "fra", False, 3, 1)
+    rounds(eng, "ams", False, 3, 1)
+    effects = rounds(eng, "iad", False, 3, 1)
+    assert nh_changes(effects) == (set(), set())
+    assert any(isinstance(e, Log) and "FAIL STATIC" in e.message for e in effects)
+    assert eng.steering.usable("iad") and not eng.steering.usable("fra")
+
+
+def test_fail_static_can_be_turned_off():
+    eng = Engine(base_config(extra="steering: {fail_static: false}\n"))
+    eng.start(0)
+    for e in ("fra", "ams", "iad"):
+        rounds(eng, e, False, 3, 1)
+    assert not any(eng.steering.usable(e) for e in ("fra", "ams", "iad"))
+
+
+def test_drain_reannounces_with_graceful_shutdown_and_undrain_restores():
+    eng = started()
+    eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"]), ["10.1.0.0/24"]), 0)
+    eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"]), ["10.1.0.0/24"]), 0)
+    eng.flush(0)
+    drained = [e for e in eng.drain("fra", True, 1) if isinstance(e, Announce)]
+    assert len(drained) == 1 and drained[0].path_id == 1
+    assert drained[0].attrs.local_pref == 0 and (65535, 0) in drained[0].attrs.communities
+    restored = [e for e in eng.drain("fra", False, 2) if isinstance(e, Announce)]
+    assert restored[0].attrs.local_pref == 100 and (65535, 0) not in restored[0].attrs.communities
+    with pytest.raises(KeyError):
+        eng.drain("nowhere", True, 3)
+
+
+def test_cloud_route_covering_an_egress_next_hop_is_rejected():
+    eng = started()
+    eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"]), ["10.255.0.0/16"]), 0)
+    eng.flush(0)
+    (_, _, trace), = list(eng.rejected())
+    assert "covers next-hop of egress fra" in trace[-1]
+
+
+# -- compliance ---------------------------------------------------------------------
+
+@settings(max_examples=150, deadline=None)
+@given(
+    announcers=st.lists(st.sampled_from(["fra", "ams", "iad"]), min_size=1, max_size=3, unique=True),
+    fail_sequence=st.lists(st.tuples(st.sampled_from(["fra", "ams", "iad"]), st.booleans()), max_size=12),
+    third_octet=st.integers(0, 255),
+)
+def test_a_bound_prefix_never_leaves_through_a_foreign_egress(announcers, fail_sequence, third_octet):
+    """Under any sequence of egress failures and recoveries, an EU-bound prefix is never
+    announced via, nor resolvable through, the US egress; and with no EU egress in service
+    it has no usable path at all (withdrawn in effect, never moved abroad)."""
+    eng = started()
+    prefix = f"10.50.{third_octet}.0/24"
+    for egress in announcers:
+        eng.handle(RoutesAnnounced(PEERS[egress], 4, Attrs(next_hop=PEERS[egress]), [prefix]), 0)
+    eng.flush(0)
+    t = 1.0
+    for egress, good in fail_sequence:
+        rounds(eng, egress, good, 3, t)
+        eng.tick(t + 20)
+        t += 30
+        announced = {pid for p, pid, _ in eng.announced() if p == prefix}
+        assert 3 not in announced  # iad's path id
+        usable = {pid for pid in announced if eng.steering.usable({1: "fra", 2: "ams"}[pid])}
+        assert usable <= {1, 2}
+
+
+def test_compliance_config_errors_are_positioned():
+    bad = PROBES.replace("jurisdictions: [EU]", "jurisdictions: [EU, CH]").replace("prefixes: eu-only", "prefixes: eu-onyl")
+    with pytest.raises(ConfigError) as exc:
+        base_config(bad)
+    text = str(exc.value)
+    assert "compliance[0].prefixes" in text and "undefined prefix set 'eu-onyl'" in text
+    assert "compliance[0].jurisdictions" in text and "no egress has jurisdiction CH" in text
+
+
+def test_probe_config_errors_are_all_reported():
+    bad = PROBES.replace("probe: {type: icmp, targets: [192.0.2.1]}", "probe: {type: tcp, targets: [192.0.2.1], interval: 0.01, timeout: 2}")
+    with pytest.raises(ConfigError) as exc:
+        base_config(bad)
+    text = str(exc.value)
+    assert "egresses[0].probe.interval" in text and "egresses[0].probe" in text and "needs a port" in text
