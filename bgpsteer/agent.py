@@ -24,15 +24,18 @@ from bgpsteer import codec
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, EndOfRib, Log, RoutesAnnounced, Teardown, Withdraw
+from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import Held, parse_held, stale
+from bgpsteer.probes import ProbeRunner
 
 log = logging.getLogger("bgpsteer")
 
 FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 SETTLE_SECONDS = 5.0  # after start, how long relearning may take before stale routes go
-RECONCILE_ATTEMPTS = 12  # then held routes of egresses never heard from are withdrawn too
+RECONCILE_ATTEMPTS = 12
+TICK_SECONDS = 0.1  # hold-downs and dampening expire on the clock, between probe rounds  # then held routes of egresses never heard from are withdrawn too
 
 
 class Agent:
@@ -45,16 +48,19 @@ class Agent:
         self.malformed = 0
         self.ignored = 0
         self.acks_ok = 0
+        self.commands_sent = 0
         self.acks_error = 0
         self.reload_failures = 0
         self.pending: deque[str] = deque(maxlen=100_000)  # sent commands awaiting ack, for error reports
         self.held: list[Held] | None = None  # adj-RIB-out of an earlier run, while reconciling
         self.heard: set[str] = set()  # cloud peers that sent routes or EOR since start
         self.lines_since_flush = 0
+        self.probes: ProbeRunner | None = None
 
     # -- output ------------------------------------------------------------------
 
     def send(self, line: str) -> None:
+        self.commands_sent += 1
         self.pending.append(line[:200])
         self.out((line + "\n").encode())
 
@@ -108,12 +114,20 @@ class Agent:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Ask ExaBGP what it still holds and ask cloud peers to resend their routes."""
+        """Ask ExaBGP what it still holds and ask cloud peers to resend their routes;
+        announce the next-hop routes of the egresses in service."""
         self.held = []
         self.send("show adj-rib out extensive")
         for peer in self.engine.config.cloud_peers:
             for fam in peer.families:
                 self.send(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
+        self.apply(self.engine.start(self.clock()))
+
+    def on_probe(self, egress: str, samples: list[Sample]) -> None:
+        self.apply(self.engine.probe_round(egress, samples, self.clock()))
+
+    def tick(self) -> None:
+        self.apply(self.engine.tick(self.clock()))
 
     def finish_reconcile(self, final: bool) -> bool:
         """Withdraw what ExaBGP holds from before and nobody wants now; True when done.
@@ -153,6 +167,8 @@ class Agent:
             return False
         self.flush()
         self.apply(self.engine.reload(config, self.clock()))
+        if self.probes is not None:
+            self.probes.start(config.egresses)
         return True
 
     def snapshot(self) -> dict[str, Any]:
@@ -164,9 +180,10 @@ class Agent:
                 i.peer.name: {"address": a, "state": i.state, "routes": i.routes, "accepted": i.accepted, "refused": i.refused, "reason": i.last_reason}
                 for a, i in e.peers.items()
             },
-            "stats": vars(e.stats) | {"malformed_lines": self.malformed, "ignored_messages": self.ignored, "acks_ok": self.acks_ok,
+            "stats": vars(e.stats) | {"malformed_lines": self.malformed, "ignored_messages": self.ignored, "acks_ok": self.acks_ok, "commands_sent": self.commands_sent,
                                       "acks_error": self.acks_error, "reload_failures": self.reload_failures,
                                       "policy_errors": e.importer.errors + e.exporter.errors},
+            "egresses": {eid: e.steering.describe(eid, self.clock()) for eid in e.egresses},
             "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in e.announced()],
             "rejected": [{"prefix": p, "peer": peer, "trace": list(t)} for p, peer, t in e.rejected()],
             "explain": {p: e.explain(p) for p in list(e.rib)[:10000]},
@@ -204,6 +221,14 @@ async def _serve(agent: Agent, settle: float) -> None:
             loop.call_later(settle, reconcile, attempt + 1)
 
     loop.call_later(settle, reconcile, 1)
+    agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
+    agent.probes.start(agent.engine.config.egresses)
+
+    def tick() -> None:
+        _guard(agent.tick)
+        loop.call_later(TICK_SECONDS, tick)
+
+    loop.call_later(TICK_SECONDS, tick)
     flush_scheduled = False
 
     def do_flush() -> None:
@@ -233,6 +258,7 @@ async def _serve(agent: Agent, settle: float) -> None:
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     reading.cancel()
+    agent.probes.stop()
 
 
 def _guard(fn: Callable[..., Any], *args: Any) -> None:

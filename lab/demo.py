@@ -24,7 +24,7 @@ EGRESS = {"10.255.0.1": "fra (via AWS TGW)", "10.255.0.2": "ams (via GCP Cloud R
 def table(topo, title: str) -> None:
     print(f"\n== {title}: FRR core's BGP RIB (vtysh 'show bgp ipv4 unicast json')")
     print(f"   {'prefix':<16} {'egress':<28} {'LOCAL_PREF':>10} {'MED':>5}  best")
-    for prefix, paths in sorted(topo.core.routes().items()):
+    for prefix, paths in sorted(topo.steered().items()):
         for p in sorted(paths, key=lambda p: -p.get("locPrf", 0)):
             nh = p["nexthops"][0]["ip"]
             print(f"   {prefix:<16} {EGRESS.get(nh, nh):<28} {p.get('locPrf', ''):>10} {p.get('metric', ''):>5}  {'*' if p.get('bestpath') else ''}")
@@ -34,7 +34,7 @@ def main() -> None:
     with lab() as lb:
         print("building lab: namespaces rs (ExaBGP + bgpsteer), core (FRR), aws and gcp (BIRD) ...")
         topo = build(lb)
-        wait_for("steered routes on the core", lambda: len(topo.core.routes()) == 5, timeout=60)
+        wait_for("steered routes on the core", lambda: len(topo.steered()) == 5, timeout=60)
         time.sleep(1)
         table(topo, "steady state")
         pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
@@ -51,11 +51,11 @@ def main() -> None:
         print("\n== failover: the GCP gateway's BGP session goes down (birdc disable)")
         t0 = time.monotonic()
         topo.gcp.cmd("disable", "up4")
-        wait_for("ams paths gone", lambda: all(p["nexthops"][0]["ip"] != "10.255.0.2" for ps in topo.core.routes().values() for p in ps), timeout=30)
+        wait_for("ams paths gone", lambda: all(p["nexthops"][0]["ip"] != "10.255.0.2" for ps in topo.steered().values() for p in ps), timeout=30)
         print(f"   core moved every prefix off egress ams in {time.monotonic() - t0:.2f} s (session-down driven; probe-driven failover is issue #3)")
         table(topo, "after the GCP gateway failed")
         topo.gcp.cmd("enable", "up4")
-        wait_for("ams back", lambda: any(p["nexthops"][0]["ip"] == "10.255.0.2" for ps in topo.core.routes().values() for p in ps), timeout=60)
+        wait_for("ams back", lambda: any(p["nexthops"][0]["ip"] == "10.255.0.2" for ps in topo.steered().values() for p in ps), timeout=60)
         time.sleep(1)
         table(topo, "after the GCP gateway recovered")
         print("\ntearing down the lab (all namespaces removed)")

@@ -5,18 +5,24 @@
     gcp (BIRD, AS16550) --10.250.2.0/30--+
 
 Egress next-hops 10.255.0.1 (fra, via aws) and 10.255.0.2 (ams, via gcp) are
-reachable from the core through rs.  All of it lives in namespaces created
-here and removed by Lab.close().
+resolved on the core only through the host routes bgpsteer announces for the
+egresses in service (next-hop indirection): no other route may cover them.
+All of it lives in namespaces created here and removed by Lab.close().
 """
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lab.netlab import Bird, Frr, Lab, wait_for
+from bgpsteer.config.loader import load
+from lab.netlab import Bird, Frr, Lab, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
@@ -24,6 +30,7 @@ LAB_CONFIG = HERE / "lab.yaml"
 AWS_ROUTES = ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.30.0.0/16",
               "192.0.2.0/24",  # documentation space: import safety rejects it
               "10.10.9.0/28"]  # too specific: rejected
+NH_ROUTES = {"10.255.0.1/32", "10.255.0.2/32"}  # announced by bgpsteer for the egresses in service
 GCP_ROUTES = ["10.20.0.0/16", "10.20.1.0/24", "10.10.0.0/16", "10.30.0.0/16"]
 
 BIRD = """
@@ -68,22 +75,52 @@ class Topology:
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
 
+    def steered(self) -> dict[str, list[dict[str, Any]]]:
+        """The core's BGP RIB without the egress next-hop routes."""
+        return {p: v for p, v in self.core.routes().items() if p not in NH_ROUTES}
+
+    def helper_pid(self) -> int:
+        """The bgpsteer process ExaBGP runs, found among this lab's processes only."""
+        for pid in sh("ip", "netns", "pids", self.lab.ns("rs")).split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if b"bgpsteer run --config" in cmdline:
+                return int(pid)
+        raise LookupError("bgpsteer helper not running")
+
+    def dump_state(self) -> dict[str, Any]:
+        """SIGUSR1: the helper writes its state (config agent.state_dir) and we read it."""
+        state = Path(load(self.config).agent.state_dir) / "state.json"
+        state.unlink(missing_ok=True)
+        os.kill(self.helper_pid(), signal.SIGUSR1)
+        wait_for("state dump", state.exists, timeout=10)
+        return dict(json.loads(state.read_text()))
+
     def agent_log(self) -> str:
         return self.lab.path("exabgp.log").read_text(errors="replace")
 
+    def block_probes(self, ns: str, on: bool) -> None:
+        """Drop ICMP echo requests arriving in a cloud namespace: its egress's probes fail
+        while its BGP session stays up (a data-plane failure BGP alone would not see)."""
+        full = self.lab.ns(ns)
+        if on:
+            sh("nft", "add table inet bgpsteer_lab", ns=full)
+            sh("nft", "add chain inet bgpsteer_lab input { type filter hook input priority 0 ; }", ns=full)
+            sh("nft", "add rule inet bgpsteer_lab input icmp type echo-request drop", ns=full)
+        else:
+            sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
-def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable) -> Topology:
+
+def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
+          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES) -> Topology:
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
     lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
     lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
-    core_ns = lb.ns("core")
-    for nh in ("10.255.0.1/32", "10.255.0.2/32"):
-        # the egress next-hops are reached through the route server's namespace
-        lb_sh = ["ip", "netns", "exec", core_ns, "ip", "route", "add", nh, "via", "10.250.0.1"]
-        subprocess.run(lb_sh, check=True)
     core = lb.start_frr("core", FRR)
-    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", AWS_ROUTES), "aws")
-    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", GCP_ROUTES), "gcp")
+    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes), "aws")
+    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", gcp_routes), "gcp")
     confdir = lb.path("exabgp")
     confdir.mkdir(exist_ok=True)
     command = f"{python} -m bgpsteer run --config {config} --settle 2"

@@ -9,7 +9,6 @@ from bgpsteer.core.prefix import parse_address
 
 PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False,
               "min_up": False, "window": False, "http_path": False}
-DEFAULT_PORTS = {"tcp": None, "udp": None, "http": 80, "icmp": None}
 MIN_INTERVAL = 0.05  # probe traffic is bounded in rate: at most 20 rounds/s per egress
 
 
@@ -23,7 +22,7 @@ def probe(cur: Cursor) -> Probe | None:
         m["targets"].error("at least one probe target is required")
     if len(targets) > 16:
         m["targets"].error("at most 16 targets per egress (probe traffic is bounded)")
-    port = m["port"].integer(1, 65535) if "port" in m else DEFAULT_PORTS.get(kind or "")
+    port = m["port"].integer(1, 65535) if "port" in m else None  # http: 80, or 443 for https:// targets
     if kind in ("tcp", "udp") and port is None and "port" not in m:
         cur.error(f"probe type {kind} needs a port")
     interval = m["interval"].number(MIN_INTERVAL) if "interval" in m else 1.0

@@ -6,11 +6,9 @@ the lab fixture and removed afterwards, also on failure.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,14 +28,14 @@ if os.geteuid() != 0 or not all(needs) or not os.path.exists("/usr/lib/frr/bgpd"
 def topo() -> Iterator[Topology]:
     with lab() as lb:
         t = build(lb)
-        wait_for("steered routes on the core", lambda: len(t.core.routes()) == 5, timeout=60)
+        wait_for("steered routes on the core", lambda: len(t.steered()) == 5, timeout=60)
         yield t
 
 
 def paths(t: Topology, prefix: str) -> dict[str, dict[str, Any]]:
     """next-hop -> path, from FRR's RIB."""
     out = {}
-    for p in t.core.routes().get(prefix, []):
+    for p in t.steered().get(prefix, []):
         out[p["nexthops"][0]["ip"]] = p
     return out
 
@@ -52,7 +50,7 @@ FRA, AMS = "10.255.0.1", "10.255.0.2"
 
 
 def test_core_holds_every_egress_ranked(topo: Topology) -> None:
-    routes = topo.core.routes()
+    routes = topo.steered()
     assert sorted(routes) == ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.20.1.0/24", "10.30.0.0/16"]
     # provider affinity: AWS prefixes prefer the egress with the direct AWS interconnect
     aws = paths(topo, "10.10.0.0/16")
@@ -70,7 +68,7 @@ def test_core_holds_every_egress_ranked(topo: Topology) -> None:
 
 
 def test_import_safety_keeps_bogons_and_too_specifics_out(topo: Topology) -> None:
-    routes = topo.core.routes()
+    routes = topo.steered()
     assert "192.0.2.0/24" not in routes
     assert "10.10.9.0/28" not in routes
 
@@ -84,13 +82,7 @@ def test_communities_reach_the_core(topo: Topology) -> None:
 
 
 def test_rejected_routes_keep_their_reason(topo: Topology) -> None:
-    pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
-    state = "/tmp/bgpsteer-lab-state/state.json"
-    if os.path.exists(state):
-        os.unlink(state)
-    os.kill(pid, signal.SIGUSR1)
-    wait_for("state dump", lambda: os.path.exists(state), timeout=10)
-    data = json.loads(open(state).read())
+    data = topo.dump_state()
     reasons = {r["prefix"]: r["trace"][-1] for r in data["rejected"]}
     assert "special-purpose" in reasons["192.0.2.0/24"]
     assert "too specific" in reasons["10.10.9.0/28"]
@@ -114,8 +106,8 @@ def test_withdraw_at_one_cloud_peer(topo: Topology) -> None:
 
 def test_stopping_a_cloud_peer_removes_its_egress(topo: Topology) -> None:
     topo.gcp.cmd("disable", "up4")
-    wait_for("AMS paths gone", lambda: all(AMS not in paths(topo, p) for p in topo.core.routes()), timeout=30)
-    routes = topo.core.routes()
+    wait_for("AMS paths gone", lambda: all(AMS not in paths(topo, p) for p in topo.steered()), timeout=30)
+    routes = topo.steered()
     assert "10.20.1.0/24" not in routes  # only GCP had it
     assert set(paths(topo, "10.20.0.0/16")) == {FRA}
     assert "10.30.0.0/16" not in routes  # AWS withdrew it earlier, GCP is gone now
@@ -125,15 +117,14 @@ def test_stopping_a_cloud_peer_removes_its_egress(topo: Topology) -> None:
 
 def test_helper_restart_reconciles_without_flap(topo: Topology) -> None:
     """Kill the helper; ExaBGP restarts it; stale routes go, wanted ones never leave the core."""
-    before = {p: set(paths(topo, p)) for p in topo.core.routes()}
+    before = {p: set(paths(topo, p)) for p in topo.steered()}
     # while the helper is down, AWS stops announcing 10.10.1.0/24
-    pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
-    os.kill(pid, signal.SIGKILL)
+    os.kill(topo.helper_pid(), signal.SIGKILL)
     from lab.topology import AWS_ROUTES
 
     topo.aws_announce([r for r in AWS_ROUTES if r not in ("10.30.0.0/16", "10.10.1.0/24")])
     wait_for("helper restarted", lambda: "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1], timeout=60)
-    wait_for("stale 10.10.1.0/24 withdrawn", lambda: "10.10.1.0/24" not in topo.core.routes(), timeout=30)
-    after = {p: set(paths(topo, p)) for p in topo.core.routes()}
+    wait_for("stale 10.10.1.0/24 withdrawn", lambda: "10.10.1.0/24" not in topo.steered(), timeout=30)
+    after = {p: set(paths(topo, p)) for p in topo.steered()}
     expected = {p: nhs for p, nhs in before.items() if p != "10.10.1.0/24"}
     assert after == expected

@@ -1,0 +1,79 @@
+"""Probe-driven failover on real daemons, 10,000 prefixes, O(1) BGP work.
+
+Both cloud gateways announce the same 10,000 prefixes; the core prefers the
+ams egress (cheaper).  ams's probes are then blocked by an nftables rule in
+the gcp namespace (its BGP session stays up: a data-plane failure), and FRR's
+own RIB must move every prefix to fra.  When the rule goes, traffic fails back
+only after the hold-down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab.netlab import lab, wait_for
+from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, build
+
+pytestmark = pytest.mark.integration
+if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft")):
+    pytest.skip("needs root, BIRD, FRR and nftables (see README)", allow_module_level=True)
+
+N = 10_000
+PREFIXES = [f"10.{100 + i // 256}.{i % 256}.0/24" for i in range(N)]
+FRA, AMS = "10.255.0.1", "10.255.0.2"
+HOLD_DOWN = 5.0
+
+
+@pytest.fixture(scope="module")
+def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    config = tmp_path_factory.mktemp("cfg") / "failover.yaml"
+    config.write_text(LAB_CONFIG.read_text().replace("max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 20000, action: stop}"))
+    with lab() as lb:
+        t = build(lb, Path(config), aws_routes=PREFIXES, gcp_routes=PREFIXES)
+        wait_for(f"{N} prefixes best via ams", lambda: best(t).get(AMS) == N, timeout=120, interval=1)
+        yield t
+
+
+def best(t: Topology) -> Counter[str]:
+    """Best path's next-hop -> number of steered prefixes, from FRR's RIB ('none': no valid path)."""
+    count: Counter[str] = Counter()
+    for prefix, paths in t.core.routes().items():
+        if prefix in NH_ROUTES:
+            continue
+        chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
+        count[chosen[0] if chosen else "none"] += 1
+    return count
+
+
+def test_a_failed_egress_moves_every_prefix_and_fails_back_after_hold_down(topo: Topology) -> None:
+    assert best(topo) == {AMS: N}
+    sent_before = topo.dump_state()["stats"]["commands_sent"]
+    topo.block_probes("gcp", True)
+    moved = wait_for("every prefix moved to fra", lambda: best(topo) == {FRA: N}, timeout=30, interval=0.5)
+    assert moved
+    log = topo.agent_log()
+    assert "egress ams health up -> down" in log and "next-hop route withdrawn" in log
+    # the ams paths are still held by the core (backups cost nothing to keep), just unusable
+    assert all(len(paths) == 2 for p, paths in topo.core.routes().items() if p not in NH_ROUTES)
+    state = topo.dump_state()
+    assert state["stats"]["commands_sent"] - sent_before == 1, "failover must cost one BGP command, not one per prefix"
+    assert state["egresses"]["ams"]["health"]["state"] == "down" and not state["egresses"]["ams"]["in_service"]
+    assert state["egresses"]["ams"]["targets"]["10.250.2.2"]["last_failure"].startswith("timeout")
+    sent_before = state["stats"]["commands_sent"]
+
+    topo.block_probes("gcp", False)
+    recovered_at = wait_for("ams recovering", lambda: "egress ams health down -> recovering" in topo.agent_log() and time.monotonic(),
+                            timeout=30, interval=0.1)
+    time.sleep(HOLD_DOWN / 2)
+    assert best(topo) == {FRA: N}, "failed back before the hold-down"
+    wait_for("every prefix back on ams", lambda: best(topo) == {AMS: N}, timeout=30, interval=0.5)
+    assert time.monotonic() - recovered_at >= HOLD_DOWN - 0.5
+    assert "egress ams health recovering -> up" in topo.agent_log()
+    assert topo.dump_state()["stats"]["commands_sent"] - sent_before == 1, "failback must cost one BGP command"

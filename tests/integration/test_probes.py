@@ -1,0 +1,32 @@
+"""Every probe kind, and every way a probe can fail, inside a namespace of the test's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.netlab import lab, sh
+
+pytestmark = pytest.mark.integration
+if os.geteuid() != 0:
+    pytest.skip("needs root for network namespaces", allow_module_level=True)
+
+
+def test_probe_kinds_and_failures() -> None:
+    with lab() as lb:
+        ns = lb.ns("probe")
+        out = json.loads(sh(sys.executable, str(Path(__file__).with_name("probe_check.py")), ns=ns, timeout=60))
+    for kind in ("icmp", "icmp6", "tcp", "udp", "http"):
+        ok, reason, rtt = out[kind]
+        assert ok and rtt is not None and rtt >= 0, (kind, reason)
+    assert out["tcp_refused"][0] is False and "refused" in out["tcp_refused"][1].lower()
+    assert out["http_404"][0] is False and out["http_404"][1] == "HTTP: status 404"
+    assert out["udp_hang"][0] is False and out["udp_hang"][1] == "timeout after 300 ms"
+    assert out["dns"][0] is False and out["dns"][1].startswith("DNS:")
+    assert out["device_gone"][0] is False and "bind to the egress path" in out["device_gone"][1]
+    assert out["bad_source"][0] is False and "bind to the egress path" in out["bad_source"][1]
+    assert out["runner_rounds"] == [2, 2, 2, 2, 2]
