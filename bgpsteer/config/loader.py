@@ -113,7 +113,7 @@ def _egresses(cur: Cursor) -> list[Egress]:
     ids: dict[str, Cursor] = {}
     pids: dict[int, Cursor] = {}
     keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False,
-            "probe": False, "health": False}
+            "probe": False, "health": False, "gateway": False, "gateway6": False}
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
@@ -138,7 +138,10 @@ def _egresses(cur: Cursor) -> list[Egress]:
         probe = steering_loader.probe(m["probe"]) if "probe" in m else None
         health = steering_loader.health(m.get("health"))
         if None not in values and health is not None:
-            out.append(Egress(*values[:6], next_hop6=values[6] or None, probe=probe, health=health))  # type: ignore[arg-type]
+            gw = _address(m["gateway"], afi=4) if "gateway" in m else "self"
+            gw6 = _address(m["gateway6"], afi=6) if "gateway6" in m else "self"
+            out.append(Egress(*values[:6], next_hop6=values[6] or None, probe=probe, health=health,  # type: ignore[arg-type]
+                              gateway=gw or "self", gateway6=gw6 or "self"))
     if not out and not cur.issues:
         cur.error("at least one egress is required")
     return out

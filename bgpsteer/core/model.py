@@ -66,6 +66,10 @@ class Egress:
     next_hop6: str | None = None
     probe: Probe | None = None
     health: Health = field(default_factory=Health)
+    # where the core really forwards traffic for this egress: the next-hop of the NH_E host
+    # route ("self": bgpsteer's own session address, when the route server also forwards)
+    gateway: str = "self"
+    gateway6: str = "self"
 
     def next_hop_for(self, afi: int) -> str | None:
         return self.next_hop if afi == 4 else self.next_hop6

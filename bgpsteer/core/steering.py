@@ -22,14 +22,11 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
 from bgpsteer.core.model import Config, Egress
 
-NH_SELF = Attrs(next_hop="self", origin="igp")
-
-
-def nh_routes(e: Egress) -> list[tuple[int, str]]:
-    """(afi, host route) for each next-hop of the egress."""
-    out = [(4, f"{e.next_hop}/32")]
+def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
+    """(afi, host route, attributes) for each next-hop of the egress: it resolves via the gateway."""
+    out = [(4, f"{e.next_hop}/32", Attrs(next_hop=e.gateway, origin="igp"))]
     if e.next_hop6:
-        out.append((6, f"{e.next_hop6}/128"))
+        out.append((6, f"{e.next_hop6}/128", Attrs(next_hop=e.gateway6, origin="igp")))
     return out
 
 
@@ -51,7 +48,7 @@ class SteeringState:
         for eid in sorted(self.announced):
             old = self.egresses[eid]
             if eid not in new or nh_routes(new[eid]) != nh_routes(old) or new[eid].path_id != old.path_id:
-                effects += [Withdraw(afi, old.path_id, [route]) for afi, route in nh_routes(old)]
+                effects += [Withdraw(afi, old.path_id, [route]) for afi, route, _ in nh_routes(old)]
                 self.announced.discard(eid)
         old_health, old_stats = self.health, self.stats
         self.config = config
@@ -147,11 +144,11 @@ class SteeringState:
             return effects
         for eid in sorted(wanted - self.announced):
             e = self.egresses[eid]
-            effects += [Announce(afi, e.path_id, NH_SELF, [route]) for afi, route in nh_routes(e)]
+            effects += [Announce(afi, e.path_id, attrs, [route]) for afi, route, attrs in nh_routes(e)]
             effects.append(Log("info", f"egress {eid} in service: next-hop route announced", {"egress": eid}))
         for eid in sorted(self.announced - wanted):
             e = self.egresses[eid]
-            effects += [Withdraw(afi, e.path_id, [route]) for afi, route in nh_routes(e)]
+            effects += [Withdraw(afi, e.path_id, [route]) for afi, route, _ in nh_routes(e)]
             effects.append(Log("warning", f"egress {eid} out of service: next-hop route withdrawn, the core fails over to its backup paths",
                                {"egress": eid}))
         self.announced = wanted
@@ -161,8 +158,8 @@ class SteeringState:
         """The next-hop routes announced now: (prefix, path id, attrs)."""
         for eid in sorted(self.announced):
             e = self.egresses[eid]
-            for _, route in nh_routes(e):
-                yield route, e.path_id, NH_SELF
+            for _, route, attrs in nh_routes(e):
+                yield route, e.path_id, attrs
 
     def describe(self, egress: str, now: float) -> dict[str, object]:
         e = self.egresses[egress]
