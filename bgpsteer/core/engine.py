@@ -19,6 +19,8 @@ from bgpsteer.core.classify import Classifier
 from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path, explain
 from bgpsteer.core.events import (
     Announce,
+    Change,
+    Changed,
     Effect,
     EndOfRib,
     Event,
@@ -76,7 +78,14 @@ class Stats:
     decisions: int = 0
     unknown_peer_events: int = 0
     last_decision: float = 0.0
+    decision_id: int = 0
+    # announcements / withdrawals by what triggered them (a small fixed set of kinds)
+    by_reason: dict[str, list[int]] = field(default_factory=dict)
+    # paths announced now per path id (egress)
+    paths_by_path_id: dict[int, int] = field(default_factory=dict)
 
+
+MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
 
 def _afi(prefix: str) -> int:
     return 6 if ":" in prefix else 4
@@ -88,8 +97,22 @@ class Engine:
         self.dirty: set[str] = set()
         self.stats = Stats()
         self.peers: dict[str, PeerInfo] = {}
-        self.steering = SteeringState(config, now)
+        self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
+        self._more_triggers = 0
+        self.steering = SteeringState(config, now, self._next_decision)
         self._install(config)
+
+    def _next_decision(self) -> int:
+        self.stats.decision_id += 1
+        return self.stats.decision_id
+
+    def _trigger(self, kind: str, reason: str) -> None:
+        if reason in self._triggers:
+            return
+        if len(self._triggers) < MAX_TRIGGERS:
+            self._triggers[reason] = kind
+        else:
+            self._more_triggers += 1
 
     def _install(self, config: Config) -> None:
         self.config = config
@@ -140,6 +163,7 @@ class Engine:
         classes = classifier.classes
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
+        self._trigger("update", f"update from {peer.name}")
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             if entry is None:
@@ -181,6 +205,7 @@ class Engine:
             return self._unknown(ev.peer, "withdrawals")
         peer = info.peer
         self.stats.routes_withdrawn += len(ev.prefixes)
+        self._trigger("withdraw", f"withdraw from {peer.name}")
         for prefix in ev.prefixes:
             entry = self.rib.get(prefix)
             if entry is None:
@@ -208,6 +233,7 @@ class Engine:
     def _flush_peer(self, info: PeerInfo, now: float, reason: str) -> list[Effect]:
         """A session went down: forget everything it taught us."""
         peer = info.peer
+        self._trigger("peer_down", f"peer {peer.name} down: {reason}")
         if info.routes:
             for prefix, entry in self.rib.items():
                 before = len(entry.paths)
@@ -225,9 +251,11 @@ class Engine:
     def flush(self, now: float) -> list[Effect]:
         """Decide every dirty prefix; return the announcements and withdrawals needed."""
         if not self.dirty:
+            self._triggers.clear()
             return []
         announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
         withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
+        changes: list[Change] = []
         rib, decide, classes = self.rib, self.exporter.decide, self.classifier.classes
         for prefix in self.dirty:
             entry = rib.get(prefix)
@@ -242,23 +270,41 @@ class Engine:
                 afi = _afi(prefix)
                 old_ids = dict(old)
                 for pid, attrs in new:
-                    if old_ids.pop(pid, None) != attrs:
+                    before = old_ids.pop(pid, None)
+                    if before != attrs:
                         announce[(afi, pid, attrs)].append(prefix)
-                for pid in old_ids:
+                        changes.append((prefix, pid, before, attrs))
+                for pid, before in old_ids.items():
                     withdraw[(afi, pid)].append(prefix)
+                    changes.append((prefix, pid, before, None))
                 entry.out = new
             if not entry.paths:
                 del rib[prefix]
-        self.stats.decisions += len(self.dirty)
-        self.stats.last_decision = now
+        stats = self.stats
+        stats.decisions += len(self.dirty)
+        stats.last_decision = now
         self.dirty.clear()
         effects: list[Effect] = []
+        kind = next(iter(self._triggers.values()), "other")
+        counts = stats.by_reason.setdefault(kind, [0, 0])
+        per_pid = stats.paths_by_path_id
         for (afi, pid), prefixes in withdraw.items():
-            self.stats.withdrawals += len(prefixes)
+            stats.withdrawals += len(prefixes)
+            counts[1] += len(prefixes)
+            per_pid[pid] = per_pid.get(pid, 0) - len(prefixes)
             effects.append(Withdraw(afi, pid, prefixes))
         for (afi, pid, attrs), prefixes in announce.items():
-            self.stats.announcements += len(prefixes)
+            stats.announcements += len(prefixes)
+            counts[0] += len(prefixes)
             effects.append(Announce(afi, pid, attrs, prefixes))
+        for _, pid, before, _ in changes:
+            if before is None:
+                per_pid[pid] = per_pid.get(pid, 0) + 1
+        if changes:
+            reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
+            effects.append(Changed(self._next_decision(), now, reason or "decision", changes))
+        self._triggers.clear()
+        self._more_triggers = 0
         return effects
 
     def reload(self, config: Config, now: float) -> list[Effect]:
@@ -294,6 +340,8 @@ class Engine:
         if removed:
             effects.append(Log("info", f"peers removed by reload: {', '.join(sorted(removed))}"))
         effects.append(Log("info", "configuration reloaded", {"digest": config.digest}))
+        self._triggers.clear()
+        self._trigger("reload", f"reload (config digest {config.digest})")
         return effects + self.flush(now)
 
     # -- inspection -------------------------------------------------------------------
@@ -346,6 +394,7 @@ class Engine:
             raise KeyError(egress)
         log = self.steering.drain(egress, on)
         self.exporter.set_drained(frozenset(self.steering.drained))
+        self._trigger("drain", f"{'drain' if on else 'undrain'} egress {egress}")
         for prefix, entry in self.rib.items():
             if any(p.peer.egress == egress for p in entry.paths):
                 self.dirty.add(prefix)

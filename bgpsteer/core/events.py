@@ -85,4 +85,30 @@ class Log:
     fields: dict[str, object] = field(default_factory=dict)
 
 
-Effect = Union[Announce, Withdraw, Teardown, Log]
+Change = tuple[str, int, "Attrs | None", "Attrs | None"]  # prefix, path id, old, new (None: not announced)
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """What one decision pass changed, for the journal: every announcement's old -> new."""
+
+    decision: int  # decision id, increasing
+    time: float
+    reason: str  # what triggered the pass (the events since the previous one)
+    changes: list[Change]
+
+
+@dataclass(frozen=True, slots=True)
+class EgressChanged:
+    """An egress changed health or service state (its paths all follow, in O(1))."""
+
+    decision: int
+    time: float
+    egress: str
+    old: str
+    new: str
+    in_service: bool
+    reason: str
+
+
+Effect = Union[Announce, Withdraw, Teardown, Log, Changed, EgressChanged]

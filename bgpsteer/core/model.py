@@ -158,6 +158,9 @@ class Config:
     source: str = ""
     digest: str = ""
 
+    def egress_ids(self) -> list[str]:
+        return [e.id for e in self.egresses]
+
     def egress(self, egress_id: str) -> Egress:
         for e in self.egresses:
             if e.id == egress_id:

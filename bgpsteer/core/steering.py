@@ -14,13 +14,14 @@ stays announced and an alarm is raised.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
-from bgpsteer.core.events import Announce, Effect, Log, Withdraw
+from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
 from bgpsteer.core.model import Config, Egress
+
 
 def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
     """(afi, host route, attributes) for each next-hop of the egress: it resolves via the gateway."""
@@ -31,7 +32,8 @@ def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
 
 
 class SteeringState:
-    def __init__(self, config: Config, now: float) -> None:
+    def __init__(self, config: Config, now: float, next_decision: Callable[[], int]) -> None:
+        self._next_decision = next_decision
         self.health: dict[str, EgressHealth] = {}
         self.stats: dict[str, EgressStats] = {}
         self.drained: set[str] = set()
@@ -133,15 +135,18 @@ class SteeringState:
         return healthy, alarm
 
     def _after(self, transitions: list[Transition], now: float) -> list[Effect]:
-        effects: list[Effect] = [
-            Log("warning" if t.new == "down" else "info", f"egress {t.egress} health {t.old} -> {t.new}: {t.reason}", {"egress": t.egress})
-            for t in transitions
-        ]
+        effects: list[Effect] = []
+        for t in transitions:
+            effects.append(Log("warning" if t.new == "down" else "info", f"egress {t.egress} health {t.old} -> {t.new}: {t.reason}", {"egress": t.egress}))
         wanted, alarm = self._wanted()
         if alarm is not None:
             effects.append(alarm)
         if not self.started:
             return effects
+        for t in transitions:
+            in_service = t.egress in wanted
+            why = t.reason if in_service != (t.egress in self.announced) or not self.fail_static else t.reason + "; FAIL STATIC: kept in service"
+            effects.append(EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why))
         for eid in sorted(wanted - self.announced):
             e = self.egresses[eid]
             effects += [Announce(afi, e.path_id, attrs, [route]) for afi, route, attrs in nh_routes(e)]

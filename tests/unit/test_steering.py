@@ -202,3 +202,40 @@ def test_probe_config_errors_are_all_reported():
         base_config(bad)
     text = str(exc.value)
     assert "egresses[0].probe.interval" in text and "egresses[0].probe" in text and "needs a port" in text
+
+
+# -- simulate -----------------------------------------------------------------------
+
+def test_simulate_predicts_moves_and_compliance_withdrawals_without_touching_anything():
+    eng = started()
+    eu = Attrs(next_hop="x", as_path=(64512,))
+    eng.handle(RoutesAnnounced(PEERS["fra"], 4, eu.evolve(next_hop=PEERS["fra"]), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
+    eng.handle(RoutesAnnounced(PEERS["iad"], 4, eu.evolve(next_hop=PEERS["iad"], as_path=(8075,)), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
+    eng.flush(0)
+    before = sorted(eng.announced())
+    from bgpsteer.core.simulate import simulate
+    r = simulate(eng, {"fra"}, 1)
+    assert sorted(eng.announced()) == before and eng.steering.usable("fra")  # nothing changed
+    assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "fra", "to": "iad", "tie": False}]
+    (w,) = r["withdrawn"]
+    assert w["prefix"] == "10.50.1.0/24" and "compliance (gdpr)" in w["reason"] and "iad never used" in w["reason"]
+    assert r["bgp_updates"] == 1 and not r["fail_static"]
+    everything = simulate(eng, {"fra", "ams", "iad"}, 1)
+    assert everything["fail_static"] and everything["moved"] == [] and everything["withdrawn"] == []
+    with pytest.raises(KeyError):
+        simulate(eng, {"nowhere"}, 1)
+
+
+def test_simulate_a_new_config():
+    eng = started()
+    eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), ["10.1.0.0/24"]), 0)
+    eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"], as_path=(16550,)), ["10.1.0.0/24"]), 0)
+    eng.flush(0)
+    prefer_ams = ACCEPT_ALL.replace("import: {default: accept}",
+                                    "import:\n    default: accept\n    statements:\n      - {name: ams-first, match: {egress: ams}, set: {local_pref: 300}, then: accept}")
+    new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_ams, "new.yaml")
+    from bgpsteer.core.simulate import simulate
+    r = simulate(eng, set(), 1, new)
+    # before: equal local-pref from different neighbour ASes: a tie the core breaks (reported), fra first
+    assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "fra", "to": "ams", "tie": False}]
+    assert r["bgp_updates_detail"]["path_changes"] == 1  # the ams path's local-pref changes

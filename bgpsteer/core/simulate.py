@@ -1,0 +1,134 @@
+"""What-if: which egress each prefix would leave through if egresses failed or the config changed.
+
+Pure: works on a copy of the decision inputs and touches nothing on the wire.
+The prediction models the core router's BGP decision over the paths bgpsteer
+announced whose next-hop still resolves: highest LOCAL_PREF, shortest AS path,
+lowest origin, then MED between paths from the same neighbour AS; a tie after
+that is reported as such (the router's own tie-breaks decide).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.decision import DEFAULT_LOCAL_PREF, OutSet
+from bgpsteer.core.events import PeerState, RoutesAnnounced
+from bgpsteer.core.model import Config
+
+if TYPE_CHECKING:
+    from bgpsteer.core.engine import Engine
+
+LIST_LIMIT = 1000
+
+
+def _rank(a: Attrs) -> tuple[int, int, int]:
+    return (-(a.local_pref if a.local_pref is not None else DEFAULT_LOCAL_PREF), len(a.as_path), ORIGIN_RANK.get(a.origin, 3))
+
+
+def core_choice(out: OutSet, usable: set[int]) -> tuple[int | None, bool]:
+    """(path id the core would use, whether that is a tie it breaks by itself)."""
+    cands = [(pid, a) for pid, a in out if pid in usable]
+    if not cands:
+        return None, False
+    top = min(_rank(a) for _, a in cands)
+    best = [(pid, a) for pid, a in cands if _rank(a) == top]
+    if len(best) > 1:
+        first_as = {a.as_path[0] if a.as_path else 0 for _, a in best}
+        if len(first_as) == 1:  # MED is compared only between paths from the same neighbour AS
+            low = min(a.med or 0 for _, a in best)
+            best = [(pid, a) for pid, a in best if (a.med or 0) == low]
+    return best[0][0], len(best) > 1
+
+
+def _replay(engine: Engine, config: Config, now: float) -> dict[str, OutSet]:
+    """Decide the current RIB under another config, in a scratch engine."""
+    from bgpsteer.core.engine import Engine
+
+    scratch = Engine(config, now)
+    scratch.exporter.set_drained(frozenset(engine.steering.drained & {e.id for e in config.egresses}))
+    groups: dict[tuple[str, int, int], tuple[Attrs, list[str]]] = {}
+    for prefix, entry in engine.rib.items():
+        afi = 6 if ":" in prefix else 4
+        for p in entry.paths:
+            key = (p.peer.address, afi, id(p.attrs))
+            groups.setdefault(key, (p.attrs, []))[1].append(prefix)
+    for address in {a for a, _, _ in groups}:
+        scratch.handle(PeerState(address, "up"), now)
+    for (address, afi, _), (attrs, prefixes) in groups.items():
+        scratch.handle(RoutesAnnounced(address, afi, attrs, prefixes), now)
+    scratch.flush(now)
+    return {prefix: entry.out for prefix, entry in scratch.rib.items()}
+
+
+def simulate(engine: Engine, fail: set[str], now: float, config: Config | None = None) -> dict[str, Any]:
+    st = engine.steering
+    cur = engine.config
+    new = config or cur
+    unknown = sorted(fail - {e.id for e in new.egresses})
+    if unknown:
+        raise KeyError(", ".join(unknown))
+    usable_now = set(st.announced)
+    down_after = {e for e in st.probed if e not in usable_now} | (fail & set(st.probed))
+    limit = new.steering.max_down if new.steering.max_down is not None else len(st.probed) - 1
+    fail_static = bool(new.steering.fail_static and st.probed and fail and len(down_after) > limit)
+    usable_after = usable_now if fail_static else (usable_now - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    pid_now = {cur.egress(e).path_id for e in usable_now}
+    new_ids = {e.id: e for e in new.egresses}
+    pid_after = {new_ids[e].path_id for e in usable_after if e in new_ids}
+    egress_now = {e.path_id: e.id for e in cur.egresses}
+    egress_after = {e.path_id: e.id for e in new.egresses}
+    outs_after = _replay(engine, config, now) if config is not None else {p: e.out for p, e in engine.rib.items()}
+
+    moved: list[dict[str, Any]] = []
+    withdrawn: list[dict[str, Any]] = []
+    unchanged = gained = moved_total = withdrawn_total = 0
+    announce_diff = 0
+    classes = engine.classifier.classes
+    for prefix in engine.rib.keys() | outs_after.keys():
+        entry = engine.rib.get(prefix)
+        out_now = entry.out if entry else ()
+        out_after = outs_after.get(prefix, ())
+        if config is not None and out_now != out_after:
+            d_now, d_after = dict(out_now), dict(out_after)
+            announce_diff += sum(1 for pid in d_now.keys() | d_after.keys() if d_now.get(pid) != d_after.get(pid))
+        before, _ = core_choice(out_now, pid_now)
+        after, tie = core_choice(out_after, pid_after)
+        e_before = egress_now.get(before) if before is not None else None
+        e_after = egress_after.get(after) if after is not None else None
+        if e_before == e_after:
+            unchanged += 1
+            continue
+        if e_after is None:
+            reason = "no announced path through an egress in service"
+            if entry is not None and not isinstance(entry.parsed, str):
+                pc = classes[entry.klass]
+                foreign = {p.peer.egress for p in entry.paths if p.verdict.accepted} - {egress_after.get(pid, "") for pid, _ in out_after}
+                if pc.allowed is not None and foreign:
+                    reason = (f"compliance ({', '.join(pc.bound_by)}): only [{', '.join(sorted(pc.allowed))}] allowed; "
+                              f"{', '.join(sorted(foreign))} never used")
+            withdrawn_total += 1
+            if len(withdrawn) < LIST_LIMIT:
+                withdrawn.append({"prefix": prefix, "from": e_before, "reason": reason})
+            continue
+        if e_before is None:
+            gained += 1
+        moved_total += 1
+        if len(moved) < LIST_LIMIT:
+            moved.append({"prefix": prefix, "from": e_before, "to": e_after, "tie": tie})
+    cores = len(new.core_routers)
+    nh_updates = sum(2 if cur.egress(e).next_hop6 else 1 for e in usable_now - usable_after) * cores
+    return {
+        "fail": sorted(fail),
+        "config": new.source if config is not None else None,
+        "fail_static": fail_static,
+        "in_service_after": sorted(usable_after),
+        "moved": moved,
+        "moved_total": moved_total,
+        "withdrawn": withdrawn,
+        "withdrawn_total": withdrawn_total,
+        "unchanged": unchanged,
+        "newly_reachable": gained,
+        "bgp_updates": nh_updates + announce_diff * cores,
+        "bgp_updates_detail": {"next_hop_withdrawals": nh_updates, "path_changes": announce_diff * cores},
+    }

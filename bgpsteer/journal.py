@@ -1,0 +1,105 @@
+"""Decision journal: every change of an announcement, as JSON lines, rotated, kept across restarts.
+
+Two kinds of records:
+    {"t": time, "id": decision, "kind": "route", "prefix": P, "path_id": N, "egress": E,
+     "old": attrs|null, "new": attrs|null, "reason": why}
+    {"t": time, "id": decision, "kind": "egress", "egress": E, "old": state, "new": state,
+     "in_service": bool, "reason": why}
+An egress record stands for every path through that egress (failover is O(1)
+on the wire, so it is one record here too); ``history PREFIX`` shows both.
+
+The file is appended to and rotated at ``max_bytes`` (journal.jsonl ->
+journal.jsonl.1 -> ... up to ``keep`` files), so its size is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bgpsteer.core.events import Changed, EgressChanged
+
+MAX_BYTES = 64 * 1024 * 1024
+KEEP = 4
+
+
+class Journal:
+    def __init__(self, path: Path, egress_of: dict[int, str], max_bytes: int = MAX_BYTES, keep: int = KEEP) -> None:
+        self.path = path
+        self.egress_of = egress_of  # path id -> egress id
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.errors = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "ab")  # noqa: SIM115 - kept open for the agent's lifetime
+
+    def record(self, effect: Changed | EgressChanged) -> None:
+        try:
+            if isinstance(effect, Changed):
+                eg = self.egress_of
+                lines = [
+                    orjson.dumps({"t": effect.time, "id": effect.decision, "kind": "route", "prefix": prefix, "path_id": pid,
+                                  "egress": eg.get(pid, "?"), "old": old.describe() if old else None,
+                                  "new": new.describe() if new else None, "reason": effect.reason})
+                    for prefix, pid, old, new in effect.changes
+                ]
+            else:
+                lines = [orjson.dumps({"t": effect.time, "id": effect.decision, "kind": "egress", "egress": effect.egress,
+                                       "old": effect.old, "new": effect.new, "in_service": effect.in_service, "reason": effect.reason})]
+            self._fh.write(b"\n".join(lines) + b"\n")
+            self._fh.flush()
+            if self._fh.tell() >= self.max_bytes:
+                self._rotate()
+        except OSError:
+            self.errors += 1  # a full disk must not stop steering; counted and exported as a metric
+
+    def _rotate(self) -> None:
+        self._fh.close()
+        for i in range(self.keep - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        last = self.path.with_name(f"{self.path.name}.{self.keep + 1}")
+        last.unlink(missing_ok=True)
+        self._fh = open(self.path, "ab")  # noqa: SIM115
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def files(path: Path, keep: int = KEEP) -> list[Path]:
+    """Journal files oldest first."""
+    rotated = [path.with_name(f"{path.name}.{i}") for i in range(keep, 0, -1)]
+    return [p for p in [*rotated, path] if p.exists()]
+
+
+def read(path: Path, keep: int = KEEP) -> Iterator[dict[str, Any]]:
+    for f in files(path, keep):
+        with open(f, "rb") as fh:
+            for line in fh:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    continue  # a torn last line after a crash
+
+
+def history(path: Path, prefix: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Records about one prefix, plus the egress events of every egress it was announced through."""
+    out: list[dict[str, Any]] = []
+    egresses: set[str] = set()
+    egress_events: list[dict[str, Any]] = []
+    for r in read(path):
+        if r.get("kind") == "route" and r.get("prefix") == prefix:
+            out.append(r)
+            egresses.add(r.get("egress", ""))
+        elif r.get("kind") == "egress":
+            egress_events.append(r)
+    out += [e for e in egress_events if e.get("egress") in egresses]
+    out.sort(key=lambda r: (r.get("t", 0), r.get("id", 0)))
+    return out[-limit:]
