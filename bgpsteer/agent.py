@@ -22,11 +22,14 @@ from typing import Any
 
 from bgpsteer import codec
 from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.control import ControlServer
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Effect, EndOfRib, Log, RoutesAnnounced, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, EndOfRib, Log, PeerState, RoutesAnnounced, Teardown, Withdraw
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import Held, parse_held, stale
+from bgpsteer.journal import Journal
+from bgpsteer.metrics import Metrics
 from bgpsteer.probes import ProbeRunner
 
 log = logging.getLogger("bgpsteer")
@@ -56,6 +59,18 @@ class Agent:
         self.heard: set[str] = set()  # cloud peers that sent routes or EOR since start
         self.lines_since_flush = 0
         self.probes: ProbeRunner | None = None
+        self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
+        self.started_at = clock()
+        self.journal: Journal | None = None
+        self.metrics: Metrics | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.engine.config.agent.state_dir) / "journal.jsonl"
+
+    def open_journal(self) -> None:
+        cfg = self.engine.config
+        self.journal = Journal(self.journal_path, {e.path_id: e.id for e in cfg.egresses}, cfg.agent.journal_max_bytes)
 
     # -- output ------------------------------------------------------------------
 
@@ -76,6 +91,11 @@ class Agent:
                 self.send(codec.teardown(e.peer))
             elif isinstance(e, Log):
                 getattr(log, e.level)("%s %s", e.message, " ".join(f"{k}={v}" for k, v in e.fields.items()))
+            elif isinstance(e, (Changed, EgressChanged)):
+                if self.journal is not None:
+                    self.journal.record(e)
+                if self.metrics is not None:
+                    self.metrics.record(e)
 
     # -- input -------------------------------------------------------------------
 
@@ -94,7 +114,11 @@ class Agent:
             else:
                 if isinstance(item, (RoutesAnnounced, EndOfRib)):
                     self.heard.add(item.peer)
+                elif isinstance(item, PeerState) and item.peer not in self.engine.peers:
+                    self.core_state[item.peer] = item.state
                 self.apply(self.engine.handle(item, self.clock()))
+        if self.metrics is not None and self.decoder.last_time is not None:
+            self.metrics.lag(self.clock() - self.decoder.last_time)
         self.lines_since_flush += 1
         if self.lines_since_flush >= FLUSH_EVERY:
             self.flush()
@@ -109,7 +133,11 @@ class Agent:
 
     def flush(self) -> None:
         self.lines_since_flush = 0
-        self.apply(self.engine.flush(self.clock()))
+        t0 = time.perf_counter()
+        effects = self.engine.flush(self.clock())
+        if self.metrics is not None and effects:
+            self.metrics.decision(time.perf_counter() - t0)
+        self.apply(effects)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -165,11 +193,17 @@ class Agent:
             self.reload_failures += 1
             log.error("reload failed, running policy kept:\n%s", exc)
             return False
+        self.apply_config(config)
+        return True
+
+    def apply_config(self, config: Config) -> None:
+        """Swap in a validated config: decisions, probes and journal follow it."""
         self.flush()
         self.apply(self.engine.reload(config, self.clock()))
         if self.probes is not None:
             self.probes.start(config.egresses)
-        return True
+        if self.journal is not None:
+            self.journal.egress_of = {e.path_id: e.id for e in config.egresses}
 
     def snapshot(self) -> dict[str, Any]:
         e = self.engine
@@ -221,6 +255,16 @@ async def _serve(agent: Agent, settle: float) -> None:
             loop.call_later(settle, reconcile, attempt + 1)
 
     loop.call_later(settle, reconcile, 1)
+    control = ControlServer(agent, agent.engine.config.agent.socket_path, agent.engine.config.agent.control_group)
+    try:
+        await control.start()
+    except OSError as exc:  # steering goes on without the CLI rather than not at all
+        log.error("control socket %s unavailable: %s", control.path, exc)
+    if agent.engine.config.agent.metrics:
+        try:
+            await agent.metrics.serve(agent.engine.config.agent.metrics)  # type: ignore[union-attr]
+        except OSError as exc:
+            log.error("metrics listener %s unavailable: %s", agent.engine.config.agent.metrics, exc)
     agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
     agent.probes.start(agent.engine.config.egresses)
 
@@ -259,6 +303,7 @@ async def _serve(agent: Agent, settle: float) -> None:
     await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
     reading.cancel()
     agent.probes.stop()
+    control.close()
 
 
 def _guard(fn: Callable[..., Any], *args: Any) -> None:
@@ -279,6 +324,11 @@ def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
         transport_holder.append(transport)
         agent = Agent(config_path, config, transport.write)
+        agent.metrics = Metrics(agent)
+        try:
+            agent.open_journal()
+        except OSError as exc:
+            log.error("decision journal unavailable: %s", exc)
         log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
                  len(config.cloud_peers), len(config.core_routers))
         await _serve(agent, settle)

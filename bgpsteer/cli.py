@@ -111,5 +111,14 @@ def inspect(state: str, prefix: str | None, rejected: bool) -> None:
         click.echo(json.dumps({k: data[k] for k in ("time", "config", "peers", "stats")}, indent=2))
 
 
+def _register() -> None:
+    from bgpsteer.noc import COMMANDS
+
+    for cmd in COMMANDS:
+        main.add_command(cmd)
+
+
+_register()
+
 if __name__ == "__main__":
     main()

@@ -69,6 +69,7 @@ Decoded = Union[Event, Ack, Malformed, Ignored, Answer]
 class Decoder:
     def __init__(self) -> None:
         self.intern = Interner()
+        self.last_time: float | None = None  # ExaBGP's timestamp of the last JSON message (for lag)
 
     def decode(self, line: str) -> list[Decoded]:
         text = line.strip()
@@ -90,6 +91,8 @@ class Decoder:
     def _message(self, msg: Any) -> list[Decoded]:
         if not isinstance(msg, dict):
             return [Malformed("JSON value is not an object", str(msg)[:200])]
+        t = msg.get("time")
+        self.last_time = float(t) if isinstance(t, (int, float)) else None
         kind = msg.get("type")
         if kind is None:
             return [Answer(msg)]

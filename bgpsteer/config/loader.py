@@ -67,7 +67,8 @@ def _max_prefix(cur: Cursor) -> MaxPrefix | None:
 
 
 def _agent(cur: Cursor) -> Agent | None:
-    m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False})
+    m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False,
+                     "control_socket": False, "control_group": False, "metrics": False, "journal_max_bytes": False})
     if m is None or "local_asn" not in m or "router_id" not in m:
         return None
     asn = m["local_asn"].integer(1, 0xFFFFFFFF)
@@ -79,9 +80,29 @@ def _agent(cur: Cursor) -> Agent | None:
         hold = None
     level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else "info"
     state_dir = m["state_dir"].string() if "state_dir" in m else "/var/lib/bgpsteer"
-    if None in (asn, rid, hold, level, state_dir):
+    sock = m["control_socket"].string() if "control_socket" in m else None
+    group = m["control_group"].string() if "control_group" in m else None
+    metrics = _listen(m["metrics"]) if "metrics" in m and not m["metrics"].is_null else None
+    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else 64 * 1024 * 1024
+    if None in (asn, rid, hold, level, state_dir, jmax):
         return None
-    return Agent(asn, rid, local, hold, level, state_dir)  # type: ignore[arg-type]
+    return Agent(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax)  # type: ignore[arg-type]
+
+
+def _listen(cur: Cursor) -> str | None:
+    text = cur.string()
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        cur.error(f"expected ADDRESS:PORT (e.g. 127.0.0.1:9474), got {text!r}")
+        return None
+    try:
+        parse_address(host.strip("[]"))
+    except ValueError as exc:
+        cur.error(str(exc))
+        return None
+    return text
 
 
 def _safety(cur: Cursor | None) -> Safety:

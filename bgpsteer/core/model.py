@@ -142,6 +142,14 @@ class Agent:
     hold_time: int = 90
     log_level: str = "info"
     state_dir: str = "/var/lib/bgpsteer"
+    control_socket: str | None = None  # None: STATE_DIR/control.sock
+    control_group: str | None = None  # group allowed to use the control socket (mode 0660)
+    metrics: str | None = None  # "ADDRESS:PORT" for Prometheus; None: no listener
+    journal_max_bytes: int = 64 * 1024 * 1024  # per file; 4 rotated files are kept
+
+    @property
+    def socket_path(self) -> str:
+        return self.control_socket or f"{self.state_dir.rstrip('/')}/control.sock"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,163 @@
+"""The control socket: a unix socket (mode 0660, optional group) the CLI talks to.
+
+One JSON request per line, ``{"cmd": NAME, "args": {...}}``; one JSON answer per
+line, ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": TEXT, "code": N}``.
+Requests run on the agent's event loop between ExaBGP lines; the one that can
+take long (simulate, which may re-decide the whole RIB under a new config)
+runs in a forked child working on a copy-on-write snapshot, so the ExaBGP
+pipe is never left unread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import json
+import logging
+import os
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bgpsteer import journal, queries
+from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.core.simulate import simulate
+
+if TYPE_CHECKING:
+    from bgpsteer.agent import Agent
+
+log = logging.getLogger("bgpsteer.control")
+REQUEST_LIMIT = 1024 * 1024
+
+
+class ControlServer:
+    def __init__(self, agent: Agent, path: str, group: str | None = None) -> None:
+        self.agent = agent
+        self.path = Path(path)
+        self.group = group
+        self.server: asyncio.AbstractServer | None = None
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "status": lambda a: queries.status(self.agent),
+            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit", 1000))),
+            "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
+            "peers": lambda a: queries.peers(self.agent),
+            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"])),
+            "drain": lambda a: self._drain(str(a["egress"]), True),
+            "undrain": lambda a: self._drain(str(a["egress"]), False),
+            "reload": lambda a: self._reload(),
+        }
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+        self.server = await asyncio.start_unix_server(self._client, str(self.path), limit=REQUEST_LIMIT)
+        gid = grp.getgrnam(self.group).gr_gid if self.group else -1
+        os.chown(self.path, -1, gid)
+        os.chmod(self.path, 0o660)
+        log.info("control socket %s (mode 0660%s)", self.path, f", group {self.group}" if self.group else "")
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        self.path.unlink(missing_ok=True)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while line := await reader.readline():
+                writer.write(json.dumps(await self._answer(line), default=str).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, ValueError):
+            pass  # a client that went away or sent an oversized line
+        finally:
+            writer.close()
+
+    async def _answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            req = json.loads(line)
+            cmd, args = req["cmd"], req.get("args") or {}
+        except (ValueError, KeyError, TypeError):
+            return {"ok": False, "error": "bad request: expected {\"cmd\": NAME, \"args\": {...}}", "code": 2}
+        try:
+            if cmd == "simulate":
+                return {"ok": True, "result": await self._forked(lambda: self._simulate(args))}
+            if cmd == "history":
+                path = self.agent.journal_path
+                result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), int(args.get("limit", 200)))
+                return {"ok": True, "result": {"prefix": args["prefix"], "records": result, "journal": str(path)}}
+            handler = self.handlers.get(cmd)
+            if handler is None:
+                return {"ok": False, "error": f"unknown command {cmd!r}", "code": 2}
+            return {"ok": True, "result": handler(args)}
+        except queries.QueryError as exc:
+            return {"ok": False, "error": str(exc), "code": exc.code}
+        except KeyError as exc:
+            return {"ok": False, "error": f"missing or unknown: {exc.args[0]}", "code": 2}
+        except Exception as exc:  # noqa: BLE001 - the agent never dies on a request
+            log.exception("control request %s failed", cmd)
+            return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
+
+    def _drain(self, egress: str, on: bool) -> dict[str, Any]:
+        if egress not in self.agent.engine.egresses:
+            raise queries.QueryError(f"unknown egress {egress!r}; egresses: {', '.join(self.agent.engine.egresses)}", 2)
+        sent = self.agent.commands_sent
+        self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock()))
+        return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
+                "paths": self.agent.engine.stats.paths_by_path_id.get(self.agent.engine.egresses[egress].path_id, 0)}
+
+    def _reload(self) -> dict[str, Any]:
+        before = self.agent.engine.stats
+        ann, wd = before.announcements, before.withdrawals
+        try:
+            config = load(self.agent.config_path)
+        except ConfigError as exc:
+            self.agent.reload_failures += 1
+            raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), 4) from None
+        old = self.agent.engine.config.digest
+        self.agent.apply_config(config)
+        after = self.agent.engine.stats
+        return {"old_digest": old, "new_digest": config.digest, "announced": after.announcements - ann, "withdrawn": after.withdrawals - wd}
+
+    def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
+        config = None
+        if args.get("config"):
+            try:
+                config = load(str(args["config"]))
+            except ConfigError as exc:
+                raise queries.QueryError("the new configuration has errors:\n" + str(exc), 2) from None
+        fail = set(args.get("fail") or [])
+        try:
+            return simulate(self.agent.engine, fail, self.agent.clock(), config)
+        except KeyError as exc:
+            raise queries.QueryError(f"unknown egress {exc.args[0]}; egresses: {', '.join(self.agent.engine.egresses)}", 2) from None
+
+    async def _forked(self, work: Callable[[], Any]) -> Any:
+        """Run work() in a forked child (a copy-on-write snapshot of the state); await its answer."""
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: compute, send, leave without running any parent cleanup
+            os.close(rfd)
+            try:
+                payload = pickle.dumps(("ok", work()))
+            except queries.QueryError as exc:
+                payload = pickle.dumps(("query", (str(exc), exc.code)))
+            except BaseException as exc:  # noqa: BLE001
+                payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+            with os.fdopen(wfd, "wb") as out:
+                out.write(payload)
+            os._exit(0)
+        os.close(wfd)
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 30)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(rfd, "rb"))
+        try:
+            data = await reader.read()
+        finally:
+            transport.close()
+            await loop.run_in_executor(None, os.waitpid, pid, 0)
+        kind, value = pickle.loads(data)
+        if kind == "query":
+            raise queries.QueryError(*value)
+        if kind == "error":
+            raise RuntimeError(value)
+        return value

@@ -1,0 +1,270 @@
+"""NOC commands of the CLI: they ask the running agent over its control socket.
+
+For people: aligned tables, colour only on a terminal.  For tools: ``--json``.
+Exit codes: 0 ok, 1 not found, 2 usage (unknown egress, bad argument), 3 agent
+unreachable (socket absent or not permitted), 4 refused (e.g. reload of a bad
+config: nothing changed), 70 internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from bgpsteer.ctl import CtlError, call, socket_path
+
+
+def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @click.option("--socket", "sock", help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).")
+    @click.option("--config", "config", type=click.Path(dir_okay=False), help="Take the control socket path from this config.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+    @functools.wraps(fn)
+    def wrapper(sock: str | None, config: str | None, as_json: bool, **kw: Any) -> None:
+        try:
+            path = socket_path(sock, config)
+            fn(lambda cmd, **args: call(path, cmd, **args), as_json, **kw)
+        except CtlError as exc:
+            click.echo(f"bgpsteer: {exc}", err=True)
+            sys.exit(exc.code)
+    return wrapper
+
+
+COLOURS = {"up": "green", "in service": "green", "down": "red", "OUT": "red", "recovering": "yellow", "idle": "yellow", "connected": "yellow"}
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Aligned columns; state words coloured after padding (click drops colour when not on a terminal)."""
+    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = [click.style("  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)).rstrip(), bold=True)]
+    for r in cells[1:]:
+        padded = [click.style(c, fg=COLOURS[c]) + " " * (w - len(c)) if c in COLOURS else c.ljust(w) for c, w in zip(r, widths, strict=True)]
+        lines.append("  ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def _emit(as_json: bool, data: Any, human: Callable[[Any], str]) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else human(data))
+
+
+def _ago(t: float | None) -> str:
+    return "never" if not t else f"{time.time() - t:.1f}s ago"
+
+
+@click.command()
+@_opts
+def status(ask: Callable[..., Any], as_json: bool) -> None:
+    """Sessions, egress health, route counts, last decision, config hash."""
+    def human(s: dict[str, Any]) -> str:
+        out = [f"config {s['config']['file']} digest {s['config']['digest']}; up {s['uptime_s']}s; last decision {_ago(s['last_decision'])} "
+               f"(id {s['decision_id']}); prefixes {s['routes']['prefixes']}"]
+        if s["fail_static"]:
+            out.append(click.style("FAIL STATIC: probes say too many egresses are down; the last good state is kept", fg="red", bold=True))
+        out += ["", table([[e["egress"], e["health"], "in service" if e["in_service"] else "OUT", "yes" if e["drained"] else "",
+                            e["paths"]] for e in s["egresses"]], ["EGRESS", "HEALTH", "SERVICE", "DRAINED", "PATHS"])]
+        out += ["", table([[p["name"], p["address"], p["egress"], p["state"], p["routes"], p["accepted"]] for p in s["cloud_peers"]]
+                          + [[c["name"], c["address"], "(core)", c["state"], "", ""] for c in s["core_routers"]],
+                          ["PEER", "ADDRESS", "EGRESS", "STATE", "ROUTES", "ACCEPTED"])]
+        return "\n".join(out)
+    _emit(as_json, ask("status"), human)
+
+
+@click.group()
+def show() -> None:
+    """Show routes, egresses or peers of the running agent."""
+
+
+def _routes_human(r: dict[str, Any]) -> str:
+    rows = []
+    for route in r["routes"]:
+        if not route["paths"]:
+            why = "rejected" if not any(c["accepted"] for c in route["candidates"]) else "not exported"
+            rows.append([route["prefix"], f"(none: {why}; see explain)", None, None, None, None])
+        for p in route["paths"]:
+            primary = "*" if p["egress"] == route["primary"] else ""
+            rows.append([route["prefix"], primary + p["egress"], "in service" if p["in_service"] else "OUT", p["local_pref"], p["med"],
+                         " ".join(map(str, p["as_path"]))])
+    text = table(rows, ["PREFIX", "EGRESS", "SERVICE", "LOCPRF", "MED", "AS PATH"])
+    if r["match"]:
+        text = f"longest match {r['match']}\n" + text
+    if r["truncated"]:
+        text += f"\n... {r['total'] - len(r['routes'])} more (--limit)"
+    return text + "\n(* the egress the core routers use)"
+
+
+@show.command("routes")
+@click.argument("target", required=False)
+@click.option("--egress", help="Only prefixes announced through this egress.")
+@click.option("--peer", help="Only prefixes learned from this cloud peer.")
+@click.option("--class", "cls", help="Application class (not implemented yet: rejected).")
+@click.option("--limit", default=1000, show_default=True)
+@_opts
+def show_routes(ask: Callable[..., Any], as_json: bool, target: str | None, egress: str | None, peer: str | None, cls: str | None,
+                limit: int) -> None:
+    """Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS')."""
+    if cls:
+        raise CtlError("application classes are not implemented in this version; --class is not available", 2)
+    _emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit), _routes_human)
+
+
+@show.command("egress")
+@click.argument("egress", required=False)
+@_opts
+def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> None:
+    """Live probe statistics, health state, dampening and drain of egresses."""
+    def human(r: dict[str, Any]) -> str:
+        rows = []
+        for e in r["egresses"]:
+            m, h = e["measured"], e["health"]
+            rows.append([e["egress"], e["jurisdiction"], h["state"], "in service" if e["in_service"] else "OUT",
+                         "yes" if e["drained"] else "", None if m["latency_ms"] is None else f"{m['latency_ms']:.2f}",
+                         None if m["jitter_ms"] is None else f"{m['jitter_ms']:.2f}", None if m["loss_pct"] is None else f"{m['loss_pct']:.1f}",
+                         h["penalty"], h["flaps"], e["paths"]])
+        text = table(rows, ["EGRESS", "JURIS", "HEALTH", "SERVICE", "DRAINED", "LAT ms", "JIT ms", "LOSS %", "PENALTY", "FLAPS", "PATHS"])
+        for e in r["egresses"]:
+            for t, s in e["targets"].items():
+                if s["last_failure"]:
+                    text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
+        return text
+    _emit(as_json, ask("egress", egress=egress), human)
+
+
+@show.command("peers")
+@_opts
+def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
+    """BGP sessions: cloud peers and core routers."""
+    def human(r: dict[str, Any]) -> str:
+        rows = [[p["name"], p["address"], p["asn"], p["egress"], f"{p['provider']}/{p['region']}", p["state"], p["routes"], p["accepted"],
+                 p["refused"], p["reason"]] for p in r["cloud_peers"]]
+        rows += [[c["name"], c["address"], c["asn"], "(core)", "", c["state"], "", "", "", ""] for c in r["core_routers"]]
+        return table(rows, ["PEER", "ADDRESS", "ASN", "EGRESS", "PROVIDER", "STATE", "ROUTES", "ACCEPTED", "REFUSED", "LAST REASON"])
+    _emit(as_json, ask("peers"), human)
+
+
+@click.command()
+@click.argument("target")
+@click.option("--class", "cls", help="Application class (not implemented yet: rejected).")
+@_opts
+def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None) -> None:
+    """Why a prefix (or address) leaves through its egress: candidates, policy, checks, ranking."""
+    if cls:
+        raise CtlError("application classes are not implemented in this version; --class is not available", 2)
+
+    def human(x: dict[str, Any]) -> str:
+        out = [click.style(f"{x['match']}", bold=True) + (f" (longest match for {target})" if x["match"] != target else "")
+               + f": leaves through {click.style(str(x['primary']), bold=True)}" + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")]
+        out.append("\ncandidates (as learned, import policy):")
+        for c in x["candidates"]:
+            out.append(f"  {c['peer']} via {c['egress']}: {'accepted' if c['accepted'] else 'REJECTED'}; as-path {c['received']['as_path']}")
+            out += [f"      {step}" for step in c["trace"]]
+        out.append("\nper egress (best candidate, checks, export policy):")
+        for e in x["egresses"]:
+            out.append(f"  {e['egress']}: best {e['best']} ({e['why']}); {'exported' if e['exported'] else 'NOT exported'}")
+            out += [f"      {step}" for step in e.get("checks", []) + e["trace"]]
+        out.append("\nranking at the core (local-pref, as-path, MED; out-of-service last):")
+        out += [f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
+                f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}"
+                for r in x["ranking"]] or ["  nothing announced"]
+        out.append("\nannounced to core routers:")
+        out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
+        return "\n".join(out)
+    _emit(as_json, ask("explain", target=target), human)
+
+
+@click.command()
+@click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
+@click.option("--degrade", "degrade", multiple=True, help="E:latency=80ms,loss=2% (needs application classes: not implemented yet).")
+@click.option("--new-config", "new_config", type=click.Path(dir_okay=False, exists=True), help="A candidate config to compare with the running one.")
+@_opts
+def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None) -> None:
+    """What-if on the live state; touches nothing on the network."""
+    if degrade:
+        raise CtlError("--degrade needs application classes with SLA thresholds, which are not implemented in this version", 2)
+    if not fail and not new_config:
+        raise CtlError("nothing to simulate: give --fail EGRESS and/or --new-config FILE", 2)
+    import os
+    r = ask("simulate", fail=list(fail), config=os.path.abspath(new_config) if new_config else None)
+
+    def human(r: dict[str, Any]) -> str:
+        what = " + ".join(([f"fail {', '.join(r['fail'])}"] if r["fail"] else []) + ([f"config {r['config']}"] if r["config"] else []))
+        out = [f"simulation: {what}"]
+        if r["fail_static"]:
+            out.append(click.style("fail static would hold: too many egresses down at once; nothing would move (alarm raised)", fg="yellow"))
+        out.append(f"{r['moved_total']} prefix(es) would move, {r['withdrawn_total']} would have no usable path, {r['unchanged']} unchanged; "
+                   f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_withdrawals']} next-hop withdrawal(s), "
+                   f"{r['bgp_updates_detail']['path_changes']} path change(s))")
+        if r["moved"]:
+            out += ["", table([[m["prefix"], m["from"], m["to"], "tie" if m["tie"] else ""] for m in r["moved"]], ["PREFIX", "FROM", "TO", ""])]
+        if r["withdrawn"]:
+            out += ["", table([[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"])]
+        return "\n".join(out)
+    _emit(as_json, r, human)
+
+
+@click.command()
+@click.argument("egress")
+@_opts
+def drain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
+    """Drain EGRESS for maintenance: GRACEFUL_SHUTDOWN (65535:0) and lowest preference on its paths."""
+    _emit(as_json, ask("drain", egress=egress), lambda r: f"egress {r['egress']} drained: {r['paths']} path(s) re-announced "
+                                                          f"with 65535:0 and local-pref 0 ({r['commands_sent']} command(s))")
+
+
+@click.command()
+@click.argument("egress")
+@_opts
+def undrain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
+    """Return a drained EGRESS to service."""
+    _emit(as_json, ask("undrain", egress=egress), lambda r: f"egress {r['egress']} undrained ({r['commands_sent']} command(s))")
+
+
+@click.command()
+@_opts
+def reload(ask: Callable[..., Any], as_json: bool) -> None:
+    """Validate the agent's config file and apply it atomically (a bad config changes nothing)."""
+    _emit(as_json, ask("reload"), lambda r: f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; "
+                                            f"{r['announced']} path(s) announced, {r['withdrawn']} withdrawn")
+
+
+@click.command()
+@click.argument("prefix")
+@click.option("--limit", default=200, show_default=True)
+@_opts
+def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> None:
+    """What changed for PREFIX and when, from the decision journal (with its egresses' events)."""
+    def human(r: dict[str, Any]) -> str:
+        if not r["records"]:
+            return f"{prefix}: no journal records in {r['journal']}"
+        rows = []
+        for x in r["records"]:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["t"]))
+            if x["kind"] == "route":
+                def brief(a: dict[str, Any] | None) -> str:
+                    return "-" if a is None else f"lp {a['local_pref']} med {a['med']}"
+                rows.append([when, x["id"], x["egress"], f"{brief(x['old'])} -> {brief(x['new'])}", x["reason"]])
+            else:
+                rows.append([when, x["id"], x["egress"], f"egress {x['old']} -> {x['new']}{'' if x['in_service'] else ' (out of service)'}", x["reason"]])
+        return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
+    _emit(as_json, ask("history", prefix=prefix, limit=limit), human)
+
+
+@click.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: eval "$(bgpsteer completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    from bgpsteer.cli import main
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(main, {}, "bgpsteer", "_BGPSTEER_COMPLETE").source())
+
+
+COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, completion]

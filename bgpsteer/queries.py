@@ -1,0 +1,154 @@
+"""Answers to the NOC's questions, computed from the running engine's state.
+
+No I/O: the control socket (control.py) calls these and sends the result.
+Every answer is a JSON-ready dict; the CLI renders it as a table or JSON.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import TYPE_CHECKING, Any
+
+from bgpsteer.core.simulate import core_choice
+
+if TYPE_CHECKING:
+    from bgpsteer.agent import Agent
+    from bgpsteer.core.engine import Engine
+
+
+class QueryError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _egress_of(engine: Engine) -> dict[int, str]:
+    return {e.path_id: e.id for e in engine.config.egresses}
+
+
+def _usable_pids(engine: Engine) -> set[int]:
+    return {engine.config.egress(e).path_id for e in engine.steering.announced}
+
+
+def status(agent: Agent) -> dict[str, Any]:
+    e = agent.engine
+    now = agent.clock()
+    return {
+        "time": now,
+        "uptime_s": round(now - agent.started_at, 1),
+        "config": {"file": e.config.source, "digest": e.config.digest, "reload_failures": agent.reload_failures},
+        "last_decision": e.stats.last_decision or None,
+        "decision_id": e.stats.decision_id,
+        "fail_static": e.steering.fail_static,
+        "cloud_peers": [{"name": i.peer.name, "address": a, "egress": i.peer.egress, "state": i.state, "routes": i.routes,
+                         "accepted": i.accepted, "refused": i.refused} for a, i in e.peers.items()],
+        "core_routers": [{"name": c.name, "address": c.address, "state": agent.core_state.get(c.address, "idle")} for c in e.config.core_routers],
+        "egresses": [{"egress": x.id, "health": e.steering.health[x.id].state, "in_service": e.steering.usable(x.id),
+                      "drained": x.id in e.steering.drained, "paths": e.stats.paths_by_path_id.get(x.path_id, 0)} for x in e.config.egresses],
+        "routes": {"prefixes": len(e.rib), "received": e.stats.routes_received, "announced_paths": e.stats.announcements - e.stats.withdrawals},
+        "pipe": {"malformed_lines": agent.malformed, "commands_sent": agent.commands_sent, "acks_ok": agent.acks_ok, "acks_error": agent.acks_error},
+    }
+
+
+def longest_match(engine: Engine, text: str) -> str | None:
+    """The RIB prefix an address (or prefix) falls in, longest first, as a router's 'show ip bgp ADDRESS'."""
+    net = ipaddress.ip_network(text, strict=False)
+    for length in range(net.prefixlen, -1, -1):
+        candidate = str(net.supernet(new_prefix=length)) if length < net.prefixlen else str(net)
+        if candidate in engine.rib:
+            return candidate
+    return None
+
+
+def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[int]) -> dict[str, Any]:
+    entry = engine.rib[prefix]
+    primary, tie = core_choice(entry.out, usable)
+    return {
+        "prefix": prefix,
+        "primary": egress_of.get(primary) if primary is not None else None,
+        "tie": tie,
+        "paths": [{"egress": egress_of.get(pid, "?"), "path_id": pid, "in_service": pid in usable, "local_pref": a.local_pref, "med": a.med,
+                   "as_path": list(a.as_path), "communities": a.describe()["communities"]} for pid, a in entry.out],
+        "candidates": [{"peer": p.peer.name, "egress": p.peer.egress, "accepted": p.verdict.accepted} for p in entry.paths],
+    }
+
+
+def routes(engine: Engine, target: str | None = None, egress: str | None = None, peer: str | None = None,
+           limit: int = 1000) -> dict[str, Any]:
+    if egress is not None and egress not in engine.egresses:
+        raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", 2)
+    if peer is not None and peer not in {p.peer.name for p in engine.peers.values()}:
+        raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", 2)
+    egress_of, usable = _egress_of(engine), _usable_pids(engine)
+    if target is not None:
+        try:
+            prefix = longest_match(engine, target)
+        except ValueError as exc:
+            raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
+        if prefix is None:
+            raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+        return {"match": prefix, "routes": [_route(engine, prefix, egress_of, usable)], "total": 1, "truncated": False}
+    out: list[dict[str, Any]] = []
+    total = 0
+    pid = engine.egresses[egress].path_id if egress else None
+    for prefix, entry in engine.rib.items():
+        if pid is not None and all(p != pid for p, _ in entry.out):
+            continue
+        if peer is not None and all(p.peer.name != peer for p in entry.paths):
+            continue
+        total += 1
+        if len(out) < limit:
+            out.append(_route(engine, prefix, egress_of, usable))
+    return {"match": None, "routes": out, "total": total, "truncated": total > len(out)}
+
+
+def egresses(engine: Engine, now: float, egress: str | None = None) -> dict[str, Any]:
+    ids = engine.config.egress_ids()
+    if egress is not None:
+        if egress not in ids:
+            raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(ids)}", 2)
+        ids = [egress]
+    out = []
+    for eid in ids:
+        d = engine.steering.describe(eid, now)
+        e = engine.egresses[eid]
+        d.update({"region": e.region, "jurisdiction": e.jurisdiction, "cost_per_gb": e.cost_per_gb, "next_hop": e.next_hop,
+                  "paths": engine.stats.paths_by_path_id.get(e.path_id, 0)})
+        out.append(d)
+    return {"egresses": out}
+
+
+def peers(agent: Agent) -> dict[str, Any]:
+    e = agent.engine
+    return {
+        "cloud_peers": [{"name": i.peer.name, "address": a, "asn": i.peer.asn, "egress": i.peer.egress, "provider": i.peer.provider,
+                         "region": i.peer.region, "state": i.state, "since": i.last_change or None, "reason": i.last_reason,
+                         "routes": i.routes, "accepted": i.accepted, "refused": i.refused, "eor": sorted(i.eor)} for a, i in e.peers.items()],
+        "core_routers": [{"name": c.name, "address": c.address, "asn": c.asn, "state": agent.core_state.get(c.address, "idle")}
+                         for c in e.config.core_routers],
+    }
+
+
+def explain(engine: Engine, target: str) -> dict[str, Any]:
+    try:
+        prefix = longest_match(engine, target)
+    except ValueError as exc:
+        raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
+    if prefix is None:
+        raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+    ex = engine.explain(prefix)
+    assert ex is not None
+    egress_of, usable = _egress_of(engine), _usable_pids(engine)
+    entry = engine.rib[prefix]
+    primary, tie = core_choice(entry.out, usable)
+    ranking = sorted(entry.out, key=lambda pa: (pa[0] not in usable, -(pa[1].local_pref or 0), len(pa[1].as_path), pa[1].med or 0))
+    ex["ranking"] = [{"rank": i + 1, "egress": egress_of.get(pid, "?"), "local_pref": a.local_pref, "med": a.med, "in_service": pid in usable}
+                     for i, (pid, a) in enumerate(ranking)]
+    ex["primary"] = egress_of.get(primary) if primary is not None else None
+    ex["tie"] = tie
+    ex["match"] = prefix
+    afi = 6 if ":" in prefix else 4
+    ex["core_routers"] = [{"name": c.name, "address": c.address,
+                           "announced": [egress_of.get(pid, "?") for pid, _ in entry.out] if f"ipv{afi}" in c.families else []}
+                          for c in engine.config.core_routers]
+    return ex
