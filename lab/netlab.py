@@ -166,6 +166,10 @@ class Lab:
             sh("ip", "netns", "delete", nsname, check=False)
         self.namespaces.clear()
         self.procs.clear()
+        if os.environ.get("BGPSTEER_KEEP_LAB"):
+            print(f"lab files kept in {self.workdir} (BGPSTEER_KEEP_LAB is set)")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @dataclass

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bgpsteer.config.loader import load
+from bgpsteer.core.model import Agent as AgentSettings
 from lab.netlab import Bird, Frr, Lab, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -92,11 +95,34 @@ class Topology:
 
     def dump_state(self) -> dict[str, Any]:
         """SIGUSR1: the helper writes its state (config agent.state_dir) and we read it."""
-        state = Path(load(self.config).agent.state_dir) / "state.json"
+        state = Path(self.settings.state_dir) / "state.json"
         state.unlink(missing_ok=True)
         os.kill(self.helper_pid(), signal.SIGUSR1)
         wait_for("state dump", state.exists, timeout=10)
         return dict(json.loads(state.read_text()))
+
+    @cached_property
+    def settings(self) -> AgentSettings:
+        """The agent section of the config as the lab started it (tests may rewrite the file later)."""
+        return load(self.config).agent
+
+    @property
+    def socket(self) -> str:
+        return self.settings.socket_path
+
+    def cli(self, *args: str, socket: str | None = None, user: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the bgpsteer CLI as a NOC engineer would (optionally as another user)."""
+        cmd = [sys.executable, "-m", "bgpsteer", *args, "--socket", socket or self.socket]
+        if user:
+            cmd = ["setpriv", f"--reuid={user}", "--regid=65534", "--clear-groups", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    def metrics(self) -> str:
+        """Scrape the agent's Prometheus endpoint from inside the route server's namespace."""
+        listen = self.settings.metrics
+        assert listen, "metrics not configured"
+        code = f"import urllib.request; print(urllib.request.urlopen('http://{listen}/metrics', timeout=5).read().decode())"
+        return sh(sys.executable, "-c", code, ns=self.lab.ns("rs"))
 
     def agent_log(self) -> str:
         return self.lab.path("exabgp.log").read_text(errors="replace")
@@ -121,6 +147,10 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     core = lb.start_frr("core", FRR)
     aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes), "aws")
     gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", gcp_routes), "gcp")
+    # a copy of the config whose state (control socket, journal, dumps) lives in this lab's folder
+    text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
+    config = lb.path("bgpsteer.yaml")
+    config.write_text(text)
     confdir = lb.path("exabgp")
     confdir.mkdir(exist_ok=True)
     command = f"{python} -m bgpsteer run --config {config} --settle 2"
