@@ -1,0 +1,45 @@
+"""The shipped Grafana dashboard queries only metrics the agent really exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bgpsteer.agent import Agent
+from bgpsteer.config.loader import load
+from bgpsteer.core.events import EgressChanged
+from bgpsteer.metrics import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",), "gauge": ("",)}
+
+
+def exported_names() -> set[str]:
+    agent = Agent(str(ROOT / "lab" / "lab.yaml"), load(ROOT / "lab" / "lab.yaml"), lambda b: None, clock=lambda: 0.0)
+    m = Metrics(agent)
+    m.record(EgressChanged(1, 0.0, "fra", "up", "down", False, "test"))
+    names: set[str] = set()
+    for fam in text_string_to_metric_families(m.render().decode()):
+        names.update(fam.name + s for s in SUFFIXES.get(fam.type, ("",)))
+        names.update(s.name for s in fam.samples)
+    return names
+
+
+def test_every_dashboard_query_uses_an_exported_metric() -> None:
+    dash = json.loads((ROOT / "grafana" / "bgpsteer.json").read_text())
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    used = {name for e in exprs for name in re.findall(r"\bbgpsteer_[a-z0-9_]+", e)}
+    assert len(used) >= 15
+    exported = exported_names()
+    assert used <= exported, f"dashboard queries unknown metrics: {sorted(used - exported)}"
+
+
+def test_metric_names_follow_prometheus_conventions() -> None:
+    for name in exported_names():
+        assert re.fullmatch(r"bgpsteer_[a-z0-9_]+", name), name
+        if name.endswith("_seconds"):
+            continue
+        assert not re.search(r"_(ms|milliseconds|percent)$", name), f"{name}: use base units (seconds, ratio)"
