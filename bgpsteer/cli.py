@@ -111,6 +111,36 @@ def inspect(state: str, prefix: str | None, rejected: bool) -> None:
         click.echo(json.dumps({k: data[k] for k in ("time", "config", "peers", "stats")}, indent=2))
 
 
+@main.command()
+@click.argument("kind", type=click.Choice(["icmp", "tcp", "udp", "http"]))
+@click.argument("target")
+@click.option("--port", type=int, help="Port (tcp, udp; http defaults to 80/443).")
+@click.option("--timeout", default=1.0, show_default=True, help="Seconds per probe.")
+@click.option("--source", help="Source address (the egress path).")
+@click.option("--device", help="Interface or VRF to bind to (SO_BINDTODEVICE).")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100), help="Probes, one per second at most.")
+def probe(kind: str, target: str, port: int | None, timeout: float, source: str | None, device: str | None, count: int) -> None:
+    """Send probes as the agent would (exit 0 if the last one answered): check a probe config by hand."""
+    import asyncio
+
+    from bgpsteer.core.model import Probe
+    from bgpsteer.probes import probe_once
+
+    spec = Probe(kind, (target,), port, 1.0, timeout, source, device)  # type: ignore[arg-type]
+
+    async def go() -> bool:
+        good = False
+        for i in range(count):
+            if i:
+                await asyncio.sleep(max(0.0, 1.0 - timeout))
+            s = await probe_once(spec, target)
+            good = s.ok
+            click.echo(f"{target}: {kind} {'%.3f ms' % s.rtt_ms if s.ok and s.rtt_ms is not None else 'FAILED: ' + s.reason}")
+        return good
+
+    sys.exit(0 if asyncio.run(go()) else 1)
+
+
 def _register() -> None:
     from bgpsteer.noc import COMMANDS
 
