@@ -98,3 +98,13 @@ def test_unreadable_file():
     with pytest.raises(ConfigError) as exc:
         load("/nonexistent/bgpsteer.yaml")
     assert "cannot read file" in str(exc.value)
+
+
+def test_shipped_exabgp_config_is_rendered_from_the_example():
+    """exabgp.conf.d must not drift from policies/example.yaml (render again when it changes)."""
+    from bgpsteer.exabgp_config import env_text, render
+
+    cfg = load(ROOT / "policies/example.yaml")
+    text = render(cfg, "policies/example.yaml", "bgpsteer run --config /etc/bgpsteer/bgpsteer.yaml")
+    assert (ROOT / "exabgp.conf.d/exabgp.conf").read_text() == text + "\n"
+    assert (ROOT / "exabgp.conf.d/exabgp.env").read_text() == env_text()
