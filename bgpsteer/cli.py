@@ -135,7 +135,8 @@ def probe(kind: str, target: str, port: int | None, timeout: float, source: str 
                 await asyncio.sleep(max(0.0, 1.0 - timeout))
             s = await probe_once(spec, target)
             good = s.ok
-            click.echo(f"{target}: {kind} {'%.3f ms' % s.rtt_ms if s.ok and s.rtt_ms is not None else 'FAILED: ' + s.reason}")
+            result = f"{s.rtt_ms:.3f} ms" if s.ok and s.rtt_ms is not None else f"FAILED: {s.reason}"
+            click.echo(f"{target}: {kind} {result}")
         return good
 
     sys.exit(0 if asyncio.run(go()) else 1)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgpsteer import journal, queries
 from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class ControlServer:
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),
+            "measure": lambda a: self._measure(str(a["egress"]), a.get("samples") or []),
         }
 
     async def start(self) -> None:
@@ -104,6 +106,33 @@ class ControlServer:
         self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock()))
         return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
                 "paths": self.agent.engine.stats.paths_by_path_id.get(self.agent.engine.egresses[egress].path_id, 0)}
+
+    def _measure(self, egress: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
+        """External measurements pushed by a monitoring tool: one probe round for one egress."""
+        e = self.agent.engine.egresses.get(egress)
+        if e is None:
+            raise queries.QueryError(f"unknown egress {egress!r}; egresses: {', '.join(self.agent.engine.egresses)}", 2)
+        if e.probe is None or e.probe.kind != "external":
+            raise queries.QueryError(f"egress {egress} is not configured with probe type external", 2)
+        samples = []
+        for s in raw:
+            target = str(s.get("target", ""))
+            if target not in e.probe.targets:
+                raise queries.QueryError(f"unknown target {target!r} for egress {egress}; targets: {', '.join(e.probe.targets)}", 2)
+            rtt = s.get("rtt_ms")
+            if not s.get("ok"):
+                samples.append(Sample(target, False, None, str(s.get("reason") or "reported lost")))
+                continue
+            if not isinstance(rtt, (int, float)) or not 0 <= rtt < 600_000:
+                raise queries.QueryError(f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", 2)
+            samples.append(Sample(target, True, float(rtt)))
+        if not samples:
+            raise queries.QueryError("no samples", 2)
+        if self.agent.probes is not None:
+            self.agent.probes.pushed(egress)
+        self.agent.on_probe(egress, samples)
+        return {"egress": egress, "samples": len(samples), "health": self.agent.engine.steering.health[egress].state,
+                "in_service": self.agent.engine.steering.usable(egress)}
 
     def _reload(self) -> dict[str, Any]:
         before = self.agent.engine.stats

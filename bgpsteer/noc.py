@@ -255,6 +255,29 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
 
 
 @click.command()
+@click.argument("egress")
+@click.option("--sample", "samples", multiple=True, required=True, metavar="TARGET=RTT_MS|lost",
+              help="One measurement, e.g. 10.99.1.10=12.5 or 10.99.1.11=lost (repeatable: one round).")
+@_opts
+def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[str, ...]) -> None:
+    """Push an external measurement round for an egress whose probe type is 'external'."""
+    parsed = []
+    for s in samples:
+        target, sep, value = s.partition("=")
+        if not sep:
+            raise CtlError(f"--sample {s!r}: expected TARGET=RTT_MS or TARGET=lost", 2)
+        if value == "lost":
+            parsed.append({"target": target, "ok": False, "reason": "reported lost"})
+        else:
+            try:
+                parsed.append({"target": target, "ok": True, "rtt_ms": float(value)})
+            except ValueError:
+                raise CtlError(f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", 2) from None
+    _emit(as_json, ask("measure", egress=egress, samples=parsed),
+          lambda r: f"egress {r['egress']}: {r['samples']} sample(s) taken; health {r['health']}, {'in service' if r['in_service'] else 'OUT of service'}")
+
+
+@click.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion(shell: str) -> None:
     """Print the shell completion script: eval "$(bgpsteer completion bash)"."""
@@ -267,4 +290,4 @@ def completion(shell: str) -> None:
     click.echo(cls(main, {}, "bgpsteer", "_BGPSTEER_COMPLETE").source())
 
 
-COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, completion]
+COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, completion]

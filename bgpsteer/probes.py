@@ -165,11 +165,13 @@ async def _http(probe: Probe, target: str) -> float:
             s.close()
 
 
-KINDS = {"icmp": _icmp, "tcp": _tcp, "udp": _udp, "http": _http}
+KINDS = {"icmp": _icmp, "tcp": _tcp, "udp": _udp, "http": _http}  # "external": pushed in, see ProbeRunner
 
 
 async def probe_once(probe: Probe, target: str) -> Sample:
     """One probe to one target: a Sample, whatever happens."""
+    if probe.kind not in KINDS:
+        return Sample(target, False, None, f"{probe.kind} measurements are pushed in, not probed")
     try:
         rtt = await asyncio.wait_for(KINDS[probe.kind](probe, target), probe.timeout)
         return Sample(target, True, rtt)
@@ -194,12 +196,32 @@ class ProbeRunner:
         self.report = report
         self.max_rounds = max_rounds  # bounded runs for tests and benchmarks
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.last_push: dict[str, float] = {}
 
     def start(self, egresses: tuple[Egress, ...]) -> None:
         self.stop()
         for e in egresses:
             if e.probe is not None:
-                self.tasks[e.id] = asyncio.ensure_future(self._loop(e.id, e.probe))
+                loop = self._external if e.probe.kind == "external" else self._loop
+                self.tasks[e.id] = asyncio.ensure_future(loop(e.id, e.probe))
+
+    def pushed(self, egress: str) -> None:
+        """An external measurement for the egress arrived (bgpsteer measure / the control socket)."""
+        self.last_push[egress] = asyncio.get_running_loop().time()
+
+    async def _external(self, egress: str, probe: Probe) -> None:
+        """Measurements come from outside; silence for 3 intervals is a failed round (a dead exporter
+        must not keep an egress in service forever; fail static guards against all of them dying)."""
+        loop = asyncio.get_running_loop()
+        self.last_push.setdefault(egress, loop.time())
+        n = 0
+        while self.max_rounds is None or n < self.max_rounds:
+            await asyncio.sleep(probe.interval)
+            n += 1
+            silent = loop.time() - self.last_push[egress]
+            if silent > 3 * probe.interval:
+                reason = f"no external measurement for {silent:.1f}s"
+                self.report(egress, [Sample(t, False, None, reason) for t in probe.targets])
 
     async def _loop(self, egress: str, probe: Probe) -> None:
         loop = asyncio.get_running_loop()

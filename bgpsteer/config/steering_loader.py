@@ -16,7 +16,7 @@ def probe(cur: Cursor) -> Probe | None:
     m = cur.mapping(PROBE_KEYS)
     if m is None or any(k not in m for k, req in PROBE_KEYS.items() if req):
         return None
-    kind = m["type"].choice(("icmp", "tcp", "udp", "http"))
+    kind = m["type"].choice(("icmp", "tcp", "udp", "http", "external"))
     targets = [t for t in (c.string() for c in m["targets"].items(allow_scalar=True)) if t]
     if not targets and not m["targets"].issues:
         m["targets"].error("at least one probe target is required")

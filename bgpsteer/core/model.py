@@ -18,7 +18,7 @@ AFI_FAMILY: dict[int, Family] = {4: "ipv4", 6: "ipv6"}
 MaxPrefixAction = Literal["warn", "stop", "teardown"]
 
 
-ProbeKind = Literal["icmp", "tcp", "udp", "http"]
+ProbeKind = Literal["icmp", "tcp", "udp", "http", "external"]
 
 
 @dataclass(frozen=True)

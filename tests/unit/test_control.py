@@ -1,0 +1,100 @@
+"""The control socket and external measurements, against an in-process agent (no BGP involved)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from bgpsteer.agent import Agent
+from bgpsteer.config.loader import parse
+from bgpsteer.control import ControlServer
+from bgpsteer.ctl import CtlError, call
+from bgpsteer.probes import ProbeRunner
+
+CONFIG = """
+agent: {local_asn: 65000, router_id: 10.0.0.1}
+egresses:
+  - {id: fra, region: eu-central, jurisdiction: EU, next_hop: 10.255.0.1,
+     probe: {type: external, targets: [smokeping-fra, thousandeyes-fra], interval: 0.05},
+     health: {rise: 1, fall: 3, hold_down: 0, dampening: false}}
+  - {id: ams, region: eu-west, jurisdiction: EU, next_hop: 10.255.0.2}
+cloud_peers:
+  - {name: aws, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
+core_routers:
+  - {name: core1, address: 10.0.0.2, asn: 65000}
+steering: {max_down: 1}  # one probed egress: let it fail without fail static
+policy:
+  import: {default: accept}
+  export: {default: accept}
+"""
+
+
+def raw(path: str, line: bytes) -> dict:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(path)
+        s.sendall(line)
+        return json.loads(s.makefile().readline())
+
+
+def test_external_measurements_and_errors(tmp_path: Path) -> None:
+    cfg = parse(CONFIG, "t.yaml")
+    sent: list[bytes] = []
+    sock = str(tmp_path / "control.sock")
+
+    async def scenario() -> dict:
+        loop = asyncio.get_running_loop()
+        agent = Agent("t.yaml", cfg, sent.append, clock=loop.time)
+        agent.engine.start(loop.time())
+        server = ControlServer(agent, sock)
+        await server.start()
+        agent.probes = ProbeRunner(agent.on_probe, max_rounds=40)  # bounded: 2 s at most
+        agent.probes.start(cfg.egresses)
+        ask = lambda cmd, **a: loop.run_in_executor(None, lambda: call(sock, cmd, **a))  # noqa: E731
+        out: dict = {"mode": stat.S_IMODE(os.stat(sock).st_mode)}
+        good = [{"target": "smokeping-fra", "ok": True, "rtt_ms": 12.5}, {"target": "thousandeyes-fra", "ok": False}]
+        out["first"] = await ask("measure", egress="fra", samples=good)
+        errors = {}
+        for name, args in {"icmp": {"egress": "ams", "samples": good}, "target": {"egress": "fra", "samples": [{"target": "x", "ok": True, "rtt_ms": 1}]},
+                           "rtt": {"egress": "fra", "samples": [{"target": "smokeping-fra", "ok": True}]}, "unknown": {"egress": "nope", "samples": good}}.items():
+            try:
+                await ask("measure", **args)
+            except CtlError as exc:
+                errors[name] = (exc.code, str(exc))
+        out["errors"] = errors
+        out["bad_request"] = await loop.run_in_executor(None, raw, sock, b"not json\n")
+        # stop pushing: three silent intervals fail a round each; fall 3 takes fra out of service
+        for _ in range(40):
+            await asyncio.sleep(0.05)
+            if not agent.engine.steering.usable("fra"):
+                break
+        out["usable_after_silence"] = agent.engine.steering.usable("fra")
+        out["egress"] = (await ask("egress", egress="fra"))["egresses"][0]
+        agent.probes.stop()
+        server.close()
+        return out
+
+    out = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert out["mode"] == 0o660
+    assert out["first"] == {"egress": "fra", "samples": 2, "health": "up", "in_service": True}
+    assert out["errors"]["icmp"][0] == 2 and "not configured with probe type external" in out["errors"]["icmp"][1]
+    assert out["errors"]["target"][0] == 2 and "unknown target 'x'" in out["errors"]["target"][1]
+    assert out["errors"]["rtt"][0] == 2 and "needs rtt_ms" in out["errors"]["rtt"][1]
+    assert out["errors"]["unknown"][0] == 2
+    assert out["bad_request"]["ok"] is False and out["bad_request"]["code"] == 2
+    assert out["usable_after_silence"] is False
+    assert out["egress"]["targets"]["smokeping-fra"]["last_failure"].startswith("no external measurement for")
+    assert out["egress"]["targets"]["smokeping-fra"]["latency_ms"] == 12.5
+    lines = b"".join(sent).decode().splitlines()
+    assert [x for x in lines if x.startswith("neighbor 10.0.0.2 withdraw") and x.endswith("nlri 10.255.0.1/32")], lines
+
+
+def test_cli_without_agent_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CtlError) as exc:
+        call(str(tmp_path / "absent.sock"), "status")
+    assert exc.value.code == 3 and "does not exist" in str(exc.value)
