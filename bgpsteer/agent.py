@@ -84,7 +84,7 @@ class Agent:
         for e in effects:
             if isinstance(e, (Announce, Withdraw)):
                 for core in cores:
-                    if e.afi in [FAMILY_AFI[f] for f in core.families]:
+                    if e.afi in [FAMILY_AFI[f] for f in core.families] and (e.scope is None or e.scope == (core.app_class or "")):
                         for line in codec.encode(e, core.address):
                             self.send(line)
             elif isinstance(e, Teardown):

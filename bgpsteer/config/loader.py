@@ -17,7 +17,7 @@ from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import parse_address
 
 TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True,
-       "compliance": False, "steering": False}
+       "compliance": False, "steering": False, "classes": False}
 
 
 class ConfigError(Exception):
@@ -199,9 +199,9 @@ def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None) -> l
     return out
 
 
-def _cores(cur: Cursor, local_asn: int | None) -> list[CoreRouter]:
+def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, str]]) -> list[CoreRouter]:
     out: list[CoreRouter] = []
-    keys = {"name": True, "address": True, "asn": True, "families": False, "local_address": False, "password": False}
+    keys = {"name": True, "address": True, "asn": True, "families": False, "local_address": False, "password": False, "class": False}
     for c in cur.items():
         m = c.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
@@ -217,7 +217,10 @@ def _cores(cur: Cursor, local_asn: int | None) -> list[CoreRouter]:
             *values,  # type: ignore[arg-type]
             local_address=_address(m["local_address"]) if "local_address" in m else None,
             password=m["password"].string() if "password" in m else None,
+            app_class=m["class"].string() if "class" in m else None,
         ))
+        if "class" in m:
+            class_refs.append((m["class"], out[-1].app_class or ""))
     if not out and not cur.issues:
         cur.error("at least one core router is required")
     return out
@@ -247,7 +250,8 @@ def parse(text: str, filename: str = "<config>") -> Config:
     egresses = _egresses(top["egresses"])
     by_id = {e.id: e for e in egresses}
     peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None)
-    cores = _cores(top["core_routers"], agent.local_asn if agent else None)
+    class_refs: list[tuple[Cursor, str]] = []
+    cores = _cores(top["core_routers"], agent.local_asn if agent else None, class_refs)
     _unique(issues, root, [("name", p.name, f"cloud_peers[{i}].name") for i, p in enumerate(peers)]
             + [("name", c.name, f"core_routers[{i}].name") for i, c in enumerate(cores)])
     _unique(issues, root, [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
@@ -261,11 +265,16 @@ def parse(text: str, filename: str = "<config>") -> Config:
         export_policy = load_policy(pol["export"], "export", ctx)
     rules = steering_loader.compliance(top["compliance"], sets, egresses) if "compliance" in top else []
     steer = steering_loader.steering(top.get("steering"), egresses)
+    classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
+    defined = {c.name for c in classes}
+    for ref, name in class_refs:
+        if name and name not in defined:
+            ref.error(f"undefined class {name!r}; defined: {', '.join(sorted(defined)) or 'none'}")
     if issues or agent is None:
         raise ConfigError(issues.sorted())
     return Config(
         agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
-        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer,
+        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, classes=tuple(classes),
         source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16],
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bgpsteer.config.nodes import Cursor
 from bgpsteer.config.policy_loader import Sets
-from bgpsteer.core.model import Compliance, Dampening, Egress, Health, Probe, Steering
+from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Probe, Steering
 from bgpsteer.core.prefix import parse_address
 
 PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False,
@@ -112,3 +112,67 @@ def steering(cur: Cursor | None, egresses: list[Egress]) -> Steering:
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
     return Steering(fail_static if fail_static is not None else True, max_down)
+
+
+CLASS_KEYS = {"name": True, "sla": False, "objective": False, "slack_pct": False, "slack_ms": False, "rise": False, "fall": False, "hold_down": False,
+              "fail_static": False, "match": False}
+
+
+def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClass]:
+    out: list[AppClass] = []
+    names: set[str] = set()
+    for c in cur.items():
+        m = c.mapping(CLASS_KEYS)
+        if m is None or "name" not in m:
+            continue
+        name = m["name"].string()
+        if name in names:
+            m["name"].error(f"duplicate class {name!r}")
+        names.add(name or "")
+        d = AppClass("")
+        sla = m["sla"].mapping({"latency_ms": False, "loss_pct": False, "jitter_ms": False}) if "sla" in m else {}
+        sla = sla or {}
+        lat = sla["latency_ms"].number(0) if "latency_ms" in sla else None
+        loss = sla["loss_pct"].number(0) if "loss_pct" in sla else None
+        if loss is not None and loss > 100:
+            sla["loss_pct"].error("loss_pct is a percentage (0..100)")
+        elif loss is not None:
+            # a loss ratio measured over too few samples is noise: one lost probe must not break the SLA alone
+            for e in egresses:
+                if e.probe is not None and e.probe.window * loss / 100 < 3:
+                    sla["loss_pct"].error(f"loss_pct {loss:g} is under 3 lost probes in egress {e.id}'s window of {e.probe.window}: "
+                                          f"one lost probe would be {100 / e.probe.window:g}%; raise probe.window to at least "
+                                          f"{int(300 / loss) + 1} or the threshold")
+                    break
+        jit = sla["jitter_ms"].number(0) if "jitter_ms" in sla else None
+        objective = m["objective"].choice(("performance", "cost")) if "objective" in m else d.objective
+        slack = m["slack_pct"].number(0) if "slack_pct" in m else d.slack_pct
+        slack_ms = m["slack_ms"].number(0) if "slack_ms" in m else d.slack_ms
+        rise = m["rise"].integer(1, 1000) if "rise" in m else d.rise
+        fall = m["fall"].integer(1, 1000) if "fall" in m else d.fall
+        hold = m["hold_down"].number(0) if "hold_down" in m else d.hold_down
+        fs = m["fail_static"].boolean() if "fail_static" in m else d.fail_static
+        match = m["match"].mapping({"dscp": False, "protocol": False, "ports": False, "prefixes": False}) if "match" in m else {}
+        match = match or {}
+        dscp = tuple(v for v in (x.integer(0, 63) for x in match["dscp"].items(allow_scalar=True)) if v is not None) if "dscp" in match else ()
+        protos = tuple(v for v in (x.choice(("tcp", "udp", "icmp", "sctp")) for x in match["protocol"].items(allow_scalar=True)) if v) \
+            if "protocol" in match else ()
+        ports = tuple(_ports(x) for x in match["ports"].items(allow_scalar=True)) if "ports" in match else ()
+        pset = match["prefixes"].string() if "prefixes" in match else None
+        if pset is not None and pset not in sets.prefix:
+            match["prefixes"].error(f"undefined prefix set {pset!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}")
+        values = (name, objective, slack, slack_ms, rise, fall, hold, fs)
+        if None in values or None in ports:
+            continue
+        out.append(AppClass(name, lat, loss, jit, objective, slack, slack_ms, rise, fall, hold, fs, dscp, protos,  # type: ignore[arg-type]
+                            tuple(p for p in ports if p), pset))
+    return out
+
+
+def _ports(cur: Cursor) -> str | None:
+    text = str(cur.node.value) if cur.node is not None and hasattr(cur.node, "value") else ""
+    lo, _, hi = text.partition("-")
+    if not lo.isdigit() or (hi and not hi.isdigit()) or not 0 < int(lo) <= 65535 or (hi and not int(lo) <= int(hi) <= 65535):
+        cur.error(f"expected a port or a range like 16384-32767, got {text!r}")
+        return None
+    return text

@@ -63,6 +63,7 @@ class Announce:
     path_id: int
     attrs: Attrs
     prefixes: list[str]
+    scope: str | None = None  # None: every core session; "": sessions without a class; else that class's sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class Withdraw:
     afi: int
     path_id: int
     prefixes: list[str]
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,4 +84,5 @@ class EgressStats:
             "latency_ms": median([t.latency_ms for t in ts if t.latency_ms is not None]),
             "jitter_ms": median([t.jitter_ms for t in ts]),
             "loss_pct": median([t.loss_pct for t in ts]),
+            "samples": float(min((len(t.window) for t in ts), default=0)),  # in the loss window
         }

@@ -104,6 +104,35 @@ class CoreRouter:
     families: tuple[Family, ...] = ("ipv4",)
     local_address: str | None = None
     password: str | None = None
+    app_class: str | None = None  # this session feeds the core's VRF for one application class
+
+
+Objective = Literal["performance", "cost"]
+
+
+@dataclass(frozen=True)
+class AppClass:
+    """An application class: SLA thresholds and an objective, served by per-class core sessions.
+
+    How its traffic is recognised (DSCP, protocol, ports, destination prefixes) is
+    applied on the core router, which puts matching traffic into the class's VRF;
+    bgpsteer records it to document and render that classification."""
+
+    name: str
+    max_latency_ms: float | None = None
+    max_loss_pct: float | None = None
+    max_jitter_ms: float | None = None
+    objective: Objective = "cost"
+    slack_pct: float = 20.0  # performance: an egress within this much (and slack_ms) of the best latency still qualifies
+    slack_ms: float = 5.0
+    rise: int = 5  # SLA rounds in a row that must fit / miss before the class moves (noise immunity)
+    fall: int = 5
+    hold_down: float = 30.0
+    fail_static: bool = True  # no egress meets the SLA: keep the last good set rather than none
+    dscp: tuple[int, ...] = ()
+    protocols: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    prefixes: str | None = None  # name of a destination prefix set
 
 
 @dataclass(frozen=True)
@@ -163,6 +192,7 @@ class Config:
     safety: Safety = field(default_factory=Safety)
     compliance: tuple[Compliance, ...] = ()
     steering: Steering = field(default_factory=Steering)
+    classes: tuple[AppClass, ...] = ()
     source: str = ""
     digest: str = ""
 

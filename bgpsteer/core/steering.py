@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.classes import ClassState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
@@ -37,7 +38,10 @@ class SteeringState:
         self.health: dict[str, EgressHealth] = {}
         self.stats: dict[str, EgressStats] = {}
         self.drained: set[str] = set()
-        self.announced: set[str] = set()  # egresses whose next-hop routes are announced
+        # scope -> egresses whose next-hop routes are announced there ("": sessions without a class)
+        self.in_service: dict[str, set[str]] = {"": set()}
+        self.classes: ClassState | None = None
+        self.class_static: set[str] = set()  # classes holding their last good set (no egress fits)
         self.fail_static = False
         self.started = False  # next-hop routes are sent only once the agent has started
         self.egresses: dict[str, Egress] = {}
@@ -47,11 +51,18 @@ class SteeringState:
         """Adopt a (re)loaded config; withdraw next-hop routes of egresses removed or renumbered."""
         effects: list[Effect] = []
         new = {e.id: e for e in config.egresses}
-        for eid in sorted(self.announced):
-            old = self.egresses[eid]
-            if eid not in new or nh_routes(new[eid]) != nh_routes(old) or new[eid].path_id != old.path_id:
-                effects += [Withdraw(afi, old.path_id, [route]) for afi, route, _ in nh_routes(old)]
-                self.announced.discard(eid)
+        for scope, egresses in self.in_service.items():
+            for eid in sorted(egresses):
+                old = self.egresses[eid]
+                if eid not in new or nh_routes(new[eid]) != nh_routes(old) or new[eid].path_id != old.path_id:
+                    effects += [Withdraw(afi, old.path_id, [route], scope) for afi, route, _ in nh_routes(old)]
+                    egresses.discard(eid)
+        names = {c.name for c in config.classes}
+        for scope in [s for s in self.in_service if s and s not in names]:
+            for eid in sorted(self.in_service.pop(scope)):
+                e = self.egresses[eid]
+                effects += [Withdraw(afi, e.path_id, [route], scope) for afi, route, _ in nh_routes(e)]
+        self.class_static &= names
         old_health, old_stats = self.health, self.stats
         self.config = config
         self.egresses = {e.id: e for e in config.egresses}
@@ -66,14 +77,20 @@ class SteeringState:
             window = e.probe.window if e.probe else 20
             self.stats[e.id] = old_stats.get(e.id) or EgressStats(window)
         self.drained &= set(self.egresses)
+        self.classes = ClassState(config.classes, list(self.egresses), now, self.classes)
         return effects + (self._after([], now) if self.started else [])
 
     @property
     def probed(self) -> list[str]:
         return [e.id for e in self.config.egresses if e.probe is not None]
 
-    def usable(self, egress: str) -> bool:
-        return egress in self.announced
+    @property
+    def announced(self) -> set[str]:
+        """Egresses in service for sessions without a class (health only)."""
+        return self.in_service[""]
+
+    def usable(self, egress: str, scope: str = "") -> bool:
+        return egress in self.in_service.get(scope, set())
 
     # -- inputs ----------------------------------------------------------------
 
@@ -94,11 +111,18 @@ class SteeringState:
         good = answered >= e.probe.min_up
         detail = f"{answered}/{len(e.probe.targets)} targets answered, need {e.probe.min_up}" + (f" ({'; '.join(failures)})" if failures else "")
         t = self.health[egress].observe(good, now, detail)
-        return self._after([t] if t else [], now)
+        ts = [t] if t else []
+        if self.classes is not None and self.classes.classes:
+            healthy = {eid for eid, h in self.health.items() if h.usable}
+            summaries = {eid: st.summary() for eid, st in self.stats.items()}
+            ts += self.classes.observe(egress, summaries, healthy, now)
+        return self._after(ts, now)
 
     def tick(self, now: float) -> list[Effect]:
         """Time passing: hold-downs and dampening that expire without a probe round."""
         ts = [t for h in self.health.values() if (t := h.tick(now)) is not None]
+        if self.classes is not None:
+            ts += self.classes.tick(now)
         return self._after(ts, now)
 
     def drain(self, egress: str, on: bool) -> Log:
@@ -134,34 +158,65 @@ class SteeringState:
             alarm = Log("warning", "fail static cleared: probes agree with the network again", {})
         return healthy, alarm
 
+    def _wanted_classes(self, base: set[str]) -> tuple[dict[str, set[str]], list[Effect]]:
+        """Per class: the egresses in service for its sessions (in service at all, and fitting its SLA)."""
+        out: dict[str, set[str]] = {}
+        alarms: list[Effect] = []
+        if self.classes is None:
+            return out, alarms
+        for name, c in self.classes.classes.items():
+            fit = {e for e in base if self.classes.fits(name, e)}
+            if fit or not base or not c.fail_static:
+                if name in self.class_static:
+                    self.class_static.discard(name)
+                    alarms.append(Log("warning", f"class {name}: an egress meets the SLA again; fail static cleared", {"class": name}))
+                out[name] = fit
+                continue
+            kept = (self.in_service.get(name, set()) & base) or set(base)
+            if name not in self.class_static:
+                self.class_static.add(name)
+                alarms.append(Log("error", f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(kept))} "
+                                           "(a degraded path beats none)", {"class": name}))
+            out[name] = kept
+        return out, alarms
+
     def _after(self, transitions: list[Transition], now: float) -> list[Effect]:
         effects: list[Effect] = []
         for t in transitions:
-            effects.append(Log("warning" if t.new == "down" else "info", f"egress {t.egress} health {t.old} -> {t.new}: {t.reason}", {"egress": t.egress}))
+            what = "SLA fit" if "/" in t.egress else "health"
+            effects.append(Log("warning" if t.new == "down" else "info", f"egress {t.egress} {what} {t.old} -> {t.new}: {t.reason}", {"egress": t.egress}))
         wanted, alarm = self._wanted()
         if alarm is not None:
             effects.append(alarm)
+        per_class, alarms = self._wanted_classes(wanted)
+        effects += alarms
         if not self.started:
             return effects
+        scopes = {"": wanted, **per_class}
         for t in transitions:
-            in_service = t.egress in wanted
-            why = t.reason if in_service != (t.egress in self.announced) or not self.fail_static else t.reason + "; FAIL STATIC: kept in service"
+            egress, _, scope = t.egress.partition("/")
+            in_service = egress in scopes.get(scope, set())
+            held = in_service and t.new != "up" and (self.fail_static or scope in self.class_static)
+            why = t.reason + ("; FAIL STATIC: kept in service" if held else "")
             effects.append(EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why))
-        for eid in sorted(wanted - self.announced):
-            e = self.egresses[eid]
-            effects += [Announce(afi, e.path_id, attrs, [route]) for afi, route, attrs in nh_routes(e)]
-            effects.append(Log("info", f"egress {eid} in service: next-hop route announced", {"egress": eid}))
-        for eid in sorted(self.announced - wanted):
-            e = self.egresses[eid]
-            effects += [Withdraw(afi, e.path_id, [route]) for afi, route, _ in nh_routes(e)]
-            effects.append(Log("warning", f"egress {eid} out of service: next-hop route withdrawn, the core fails over to its backup paths",
-                               {"egress": eid}))
-        self.announced = wanted
+        for scope, want in scopes.items():
+            have = self.in_service.get(scope, set())
+            where = f" for class {scope}" if scope else ""
+            for eid in sorted(want - have):
+                e = self.egresses[eid]
+                effects += [Announce(afi, e.path_id, attrs, [route], scope) for afi, route, attrs in nh_routes(e)]
+                effects.append(Log("info", f"egress {eid} in service{where}: next-hop route announced", {"egress": eid}))
+            for eid in sorted(have - want):
+                e = self.egresses[eid]
+                effects += [Withdraw(afi, e.path_id, [route], scope) for afi, route, _ in nh_routes(e)]
+                effects.append(Log("warning", f"egress {eid} out of service{where}: next-hop route withdrawn, the core fails over to its backup paths",
+                                   {"egress": eid}))
+            self.in_service[scope] = set(want)
         return effects
 
     def routes(self) -> Iterator[tuple[str, int, Attrs]]:
-        """The next-hop routes announced now: (prefix, path id, attrs)."""
-        for eid in sorted(self.announced):
+        """The next-hop routes announced now, in any scope: (prefix, path id, attrs)."""
+        for eid in sorted(set().union(*self.in_service.values())):
             e = self.egresses[eid]
             for _, route, attrs in nh_routes(e):
                 yield route, e.path_id, attrs
@@ -176,5 +231,9 @@ class SteeringState:
             "fail_static": self.fail_static,
             "probe": None if e.probe is None else {"kind": e.probe.kind, "targets": list(e.probe.targets), "interval": e.probe.interval},
             "measured": self.stats[egress].summary(),
+            "classes": {c: {"fits_sla": self.classes.fits(c, egress), "why": self.classes.why[(c, egress)],
+                            "sla_state": self.classes.fit[(c, egress)].state, "in_service": self.usable(egress, c),
+                            "fail_static": c in self.class_static}
+                        for c in self.classes.classes} if self.classes else {},
             "targets": {t: s.as_dict() for t, s in self.stats[egress].targets.items()},
         }

@@ -112,7 +112,7 @@ def test_failover_is_one_withdrawal_however_many_prefixes():
     eng.flush(0)
     effects = rounds(eng, "fra", False, 3, 1)
     route_effects = [e for e in effects if isinstance(e, (Announce, Withdraw))]
-    assert route_effects == [Withdraw(4, 1, ["10.255.0.1/32"])]
+    assert route_effects == [Withdraw(4, 1, ["10.255.0.1/32"], "")]  # sessions without a class
     assert any(isinstance(e, Log) and "fra health up -> down" in e.message for e in effects)
     # recovers only after rise and the hold-down
     assert nh_changes(rounds(eng, "fra", True, 5, 2)) == (set(), set())
