@@ -74,7 +74,7 @@ class Lab:
             sh("ip", "link", "set", "lo", "up", ns=full)
         return full
 
-    def link(self, a: str, a_addr: str, b: str, b_addr: str) -> None:
+    def link(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
         """veth between namespaces a and b, addresses with prefix length (v4 or v6)."""
         na, nb = self.ns(a), self.ns(b)
         ia, ib = f"{b[:6]}{len(self.namespaces)}", f"{a[:6]}{len(self.namespaces)}"
@@ -87,6 +87,7 @@ class Lab:
                 extra = ["nodad"] if ":" in one else []
                 sh("ip", "addr", "add", one, "dev", ifname, *extra, ns=nsname)
             sh("ip", "link", "set", ifname, "up", ns=nsname)
+        return ia, ib
 
     def path(self, name: str) -> Path:
         p = self.workdir / name
@@ -181,9 +182,9 @@ class Frr:
         out = sh("vtysh", "--vty_socket", str(self.rundir), "-c", command, ns=self.nsname, timeout=20)
         return json.loads(out) if command.endswith("json") else out
 
-    def routes(self, family: str = "ipv4") -> dict[str, list[dict[str, Any]]]:
-        """prefix -> list of paths, as FRR's BGP RIB holds them."""
-        data = self.vtysh(f"show bgp {family} unicast json")
+    def routes(self, family: str = "ipv4", vrf: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """prefix -> list of paths, as FRR's BGP RIB holds them (in a VRF if given)."""
+        data = self.vtysh(f"show bgp {'vrf ' + vrf + ' ' if vrf else ''}{family} unicast json")
         return dict(data.get("routes", {}))
 
     def route_detail(self, prefix: str, family: str = "ipv4") -> dict[str, Any]:

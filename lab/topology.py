@@ -62,6 +62,38 @@ router bgp 65000
 """
 
 
+# The core's realtime VRF.  This machine's kernel has no VRF devices, so a second FRR
+# instance in its own namespace plays the realtime VRF of the core (same AS, its own
+# session with bgpsteer, its own RIB): the same BGP behaviour, one table per class.
+FRR_REALTIME = FRR.replace("hostname core", "hostname core-realtime").replace("10.250.0.2", "10.250.8.2").replace("10.250.0.1", "10.250.8.1")
+
+CLASSES = """
+# Application classes (lab/topology.py adds this to lab.yaml for build(classes=True)).
+# Realtime traffic is put into VRF realtime on the core (by DSCP/protocol/ports,
+# a PBR rule there); that VRF has its own session with bgpsteer, which announces
+# an egress's next-hop route in it only while the egress meets the realtime SLA.
+classes:
+  - name: realtime
+    sla: {latency_ms: 40, loss_pct: 2, jitter_ms: 15}
+    objective: performance
+    rise: 5
+    fall: 5
+    hold_down: 5
+    match: {dscp: [46], protocol: udp, ports: ["16384-32767"]}
+  - name: bulk
+    sla: {latency_ms: 300, loss_pct: 10}
+    objective: cost
+"""
+
+
+def classes_config(text: str) -> str:
+    """lab.yaml with UDP probes to the reflectors, the two classes and the realtime core session."""
+    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace("timeout: 0.08}", "timeout: 0.095}")
+    text = text.replace("core_routers:\n", "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
+                                          "asn: 65000, class: realtime}\n")
+    return text + CLASSES
+
+
 def bird_config(rid: str, asn: int, local: str, peer: str, routes: list[str]) -> str:
     return BIRD.format(rid=rid, asn=asn, local=local, peer=peer, routes=" ".join(f"route {r} blackhole;" for r in routes))
 
@@ -74,6 +106,7 @@ class Topology:
     gcp: Bird
     exabgp: subprocess.Popen[bytes]
     config: Path
+    realtime: Frr | None = None  # the core's realtime VRF (build(classes=True))
 
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
@@ -127,6 +160,10 @@ class Topology:
     def agent_log(self) -> str:
         return self.lab.path("exabgp.log").read_text(errors="replace")
 
+    def impair(self, cloud: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        """Set the reflector's impairment in a cloud namespace (build(classes=True))."""
+        self.lab.path(f"reflector-{cloud}.json").write_text(json.dumps({"delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss}))
+
     def block_probes(self, ns: str, on: bool) -> None:
         """Drop ICMP echo requests arriving in a cloud namespace: its egress's probes fail
         while its BGP session stays up (a data-plane failure BGP alone would not see)."""
@@ -135,20 +172,33 @@ class Topology:
             sh("nft", "add table inet bgpsteer_lab", ns=full)
             sh("nft", "add chain inet bgpsteer_lab input { type filter hook input priority 0 ; }", ns=full)
             sh("nft", "add rule inet bgpsteer_lab input icmp type echo-request drop", ns=full)
+            sh("nft", "add rule inet bgpsteer_lab input udp dport 7 drop", ns=full)
         else:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
 
 def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
-          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES) -> Topology:
+          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False) -> Topology:
+    """The lab; with classes=True also VRF realtime on the core with its own session, and UDP
+    echo reflectors (lab/reflector.py) in the clouds that the egress probes measure."""
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
     lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
     lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
+    realtime = None
+    if classes:
+        lb.link("rs", "10.250.8.1/30", "corert", "10.250.8.2/30")
+        realtime = lb.start_frr("corert", FRR_REALTIME)
+        for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
+            control = lb.path(f"reflector-{cloud}.json")
+            control.write_text("{}")
+            lb.spawn(cloud, [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)], f"reflector-{cloud}.log")
     core = lb.start_frr("core", FRR)
     aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes), "aws")
     gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", gcp_routes), "gcp")
     # a copy of the config whose state (control socket, journal, dumps) lives in this lab's folder
     text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
+    if classes:
+        text = classes_config(text)
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
     confdir = lb.path("exabgp")
@@ -160,7 +210,9 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     env["exabgp_log_destination"] = "stderr"
     exabgp = str(Path(python).parent / "exabgp")
     proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
-    topo = Topology(lb, core, aws, gcp, proc, config)
+    topo = Topology(lb, core, aws, gcp, proc, config, realtime)
     wait_for("core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
+    if realtime is not None:
+        wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)
     wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
     return topo

@@ -1,0 +1,79 @@
+"""Application classes on real daemons: a degraded egress leaves the realtime class only.
+
+The lab runs with classes (lab/topology.py build(classes=True)): the default
+core session carries bulk traffic, a second FRR plays the core's realtime VRF
+with its own session.  Egress probes are UDP echoes to reflectors in the cloud
+namespaces, which inject delay, jitter and loss on demand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lab.netlab import Frr, lab, wait_for
+from lab.topology import NH_ROUTES, Topology, build
+
+pytestmark = pytest.mark.integration
+if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh")):
+    pytest.skip("needs root, BIRD and FRR (see README)", allow_module_level=True)
+
+FRA, AMS = "10.255.0.1", "10.255.0.2"
+
+
+@pytest.fixture(scope="module")
+def topo() -> Iterator[Topology]:
+    with lab() as lb:
+        t = build(lb, classes=True)
+        assert t.realtime is not None
+        wait_for("steered routes on both cores", lambda: len(t.steered()) == 5 and len(best(t.realtime)) == 5, timeout=60)
+        yield t
+
+
+def best(frr: Frr) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for prefix, paths in frr.routes().items():
+        if prefix in NH_ROUTES:
+            continue
+        chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
+        out[prefix] = chosen[0] if chosen else None
+    return out
+
+
+def test_noisy_probes_move_nothing(topo: Topology) -> None:
+    before = (best(topo.core), best(topo.realtime))  # type: ignore[arg-type]
+    moves = topo.agent_log().count("out of service")
+    topo.impair("aws", jitter_ms=3, loss=0.005)
+    topo.impair("gcp", jitter_ms=3, loss=0.005)
+    time.sleep(20)  # 200 probe rounds per egress
+    assert topo.agent_log().count("out of service") == moves
+    assert (best(topo.core), best(topo.realtime)) == before  # type: ignore[arg-type]
+
+
+def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
+    rt = topo.realtime
+    assert rt is not None
+    default_before = best(topo.core)
+    assert best(rt)["10.30.0.0/16"] == AMS and default_before["10.30.0.0/16"] == AMS
+    topo.impair("gcp", delay_ms=60, jitter_ms=2)  # over realtime's 40 ms, well inside bulk's 300 ms
+    t0 = time.monotonic()
+    wait_for("realtime off ams", lambda: AMS not in best(rt).values(), timeout=30, interval=0.2)
+    moved_after = time.monotonic() - t0
+    assert best(rt)["10.30.0.0/16"] == FRA and best(rt)["10.20.0.0/16"] == FRA
+    assert best(rt)["10.20.1.0/24"] is None  # only reachable via ams: no realtime path (default VRF still has it)
+    assert best(topo.core) == default_before, "bulk traffic must stay where it was"
+    log = topo.agent_log()
+    assert "egress ams/realtime SLA fit up -> down" in log and "egress ams out of service for class realtime" in log
+    assert "egress ams health up -> down" not in log.split("SLA fit up -> down")[-1]
+    state = topo.cli("show", "egress", "ams", "--json")
+    assert '"in_service": false' in state.stdout.split('"realtime"')[1].split("}")[0]
+
+    topo.impair("gcp")
+    t1 = time.monotonic()
+    wait_for("realtime back on ams", lambda: best(rt)["10.30.0.0/16"] == AMS, timeout=60, interval=0.2)
+    assert time.monotonic() - t1 >= 5, "realtime failed back before its 5 s hold-down"
+    print(f"realtime moved {moved_after:.2f}s after the delay was injected")
