@@ -40,10 +40,11 @@ class ControlServer:
         self.server: asyncio.AbstractServer | None = None
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
-            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit", 1000))),
+            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit", 1000)),
+                                               a.get("cls")),
             "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
-            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"])),
+            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"]), a.get("cls")),
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),
@@ -155,8 +156,9 @@ class ControlServer:
             except ConfigError as exc:
                 raise queries.QueryError("the new configuration has errors:\n" + str(exc), 2) from None
         fail = set(args.get("fail") or [])
+        degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
         try:
-            return simulate(self.agent.engine, fail, self.agent.clock(), config)
+            return simulate(self.agent.engine, fail, self.agent.clock(), config, degrade)
         except KeyError as exc:
             raise queries.QueryError(f"unknown egress {exc.args[0]}; egresses: {', '.join(self.agent.engine.egresses)}", 2) from None
 

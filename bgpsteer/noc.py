@@ -102,15 +102,13 @@ def _routes_human(r: dict[str, Any]) -> str:
 @click.argument("target", required=False)
 @click.option("--egress", help="Only prefixes announced through this egress.")
 @click.option("--peer", help="Only prefixes learned from this cloud peer.")
-@click.option("--class", "cls", help="Application class (not implemented yet: rejected).")
+@click.option("--class", "cls", help="As the sessions of this application class see them (which egresses are in service).")
 @click.option("--limit", default=1000, show_default=True)
 @_opts
 def show_routes(ask: Callable[..., Any], as_json: bool, target: str | None, egress: str | None, peer: str | None, cls: str | None,
                 limit: int) -> None:
     """Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS')."""
-    if cls:
-        raise CtlError("application classes are not implemented in this version; --class is not available", 2)
-    _emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit), _routes_human)
+    _emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
 
 
 @show.command("egress")
@@ -149,15 +147,14 @@ def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
 
 @click.command()
 @click.argument("target")
-@click.option("--class", "cls", help="Application class (not implemented yet: rejected).")
+@click.option("--class", "cls", help="Explain for this application class's sessions (its SLA checks and ranking).")
 @_opts
 def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None) -> None:
     """Why a prefix (or address) leaves through its egress: candidates, policy, checks, ranking."""
-    if cls:
-        raise CtlError("application classes are not implemented in this version; --class is not available", 2)
 
     def human(x: dict[str, Any]) -> str:
         out = [click.style(f"{x['match']}", bold=True) + (f" (longest match for {target})" if x["match"] != target else "")
+               + (f" [class {x['class']}]" if x.get("class") else "")
                + f": leaves through {click.style(str(x['primary']), bold=True)}" + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")]
         out.append("\ncandidates (as learned, import policy):")
         for c in x["candidates"]:
@@ -179,17 +176,15 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
 
 @click.command()
 @click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
-@click.option("--degrade", "degrade", multiple=True, help="E:latency=80ms,loss=2% (needs application classes: not implemented yet).")
+@click.option("--degrade", "degrade", multiple=True, help="E:latency=80ms,loss=2%,jitter=5ms: measurements to assume for an egress (repeatable).")
 @click.option("--new-config", "new_config", type=click.Path(dir_okay=False, exists=True), help="A candidate config to compare with the running one.")
 @_opts
 def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None) -> None:
     """What-if on the live state; touches nothing on the network."""
-    if degrade:
-        raise CtlError("--degrade needs application classes with SLA thresholds, which are not implemented in this version", 2)
-    if not fail and not new_config:
-        raise CtlError("nothing to simulate: give --fail EGRESS and/or --new-config FILE", 2)
+    if not fail and not new_config and not degrade:
+        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --new-config FILE", 2)
     import os
-    r = ask("simulate", fail=list(fail), config=os.path.abspath(new_config) if new_config else None)
+    r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None)
 
     def human(r: dict[str, Any]) -> str:
         what = " + ".join(([f"fail {', '.join(r['fail'])}"] if r["fail"] else []) + ([f"config {r['config']}"] if r["config"] else []))
@@ -197,14 +192,40 @@ def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degr
         if r["fail_static"]:
             out.append(click.style("fail static would hold: too many egresses down at once; nothing would move (alarm raised)", fg="yellow"))
         out.append(f"{r['moved_total']} prefix(es) would move, {r['withdrawn_total']} would have no usable path, {r['unchanged']} unchanged; "
-                   f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_withdrawals']} next-hop withdrawal(s), "
+                   f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_changes']} next-hop route change(s), "
                    f"{r['bgp_updates_detail']['path_changes']} path change(s))")
         if r["moved"]:
             out += ["", table([[m["prefix"], m["from"], m["to"], "tie" if m["tie"] else ""] for m in r["moved"]], ["PREFIX", "FROM", "TO", ""])]
         if r["withdrawn"]:
             out += ["", table([[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"])]
+        for name, c in r["classes"].items():
+            out.append(f"\nclass {name}: {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
+                       f"in service after: {', '.join(c['in_service_after']) or 'none'}")
+            if c["moved"]:
+                out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))
         return "\n".join(out)
     _emit(as_json, r, human)
+
+
+UNITS = {"latency": ("latency_ms", "ms"), "jitter": ("jitter_ms", "ms"), "loss": ("loss_pct", "%")}
+
+
+def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for spec in specs:
+        egress, sep, rest = spec.partition(":")
+        if not sep or not rest:
+            raise CtlError(f"--degrade {spec!r}: expected EGRESS:latency=80ms,loss=2%,jitter=5ms", 2)
+        for item in rest.split(","):
+            key, _, value = item.partition("=")
+            if key not in UNITS:
+                raise CtlError(f"--degrade {spec!r}: unknown measurement {key!r} (latency, loss, jitter)", 2)
+            field, unit = UNITS[key]
+            try:
+                out.setdefault(egress, {})[field] = float(value.removesuffix(unit))
+            except ValueError:
+                raise CtlError(f"--degrade {spec!r}: {value!r} is not a number of {unit}", 2) from None
+    return out
 
 
 @click.command()

@@ -26,8 +26,12 @@ def _egress_of(engine: Engine) -> dict[int, str]:
     return {e.path_id: e.id for e in engine.config.egresses}
 
 
-def _usable_pids(engine: Engine) -> set[int]:
-    return {engine.config.egress(e).path_id for e in engine.steering.announced}
+def _usable_pids(engine: Engine, cls: str | None = None) -> set[int]:
+    """Path ids whose next-hop route is announced in a scope (default sessions, or a class's)."""
+    if cls is not None and cls not in {c.name for c in engine.config.classes}:
+        names = ", ".join(c.name for c in engine.config.classes) or "none configured"
+        raise QueryError(f"unknown class {cls!r}; classes: {names}", 2)
+    return {engine.config.egress(e).path_id for e in engine.steering.in_service.get(cls or "", set())}
 
 
 def status(agent: Agent) -> dict[str, Any]:
@@ -74,12 +78,12 @@ def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[i
 
 
 def routes(engine: Engine, target: str | None = None, egress: str | None = None, peer: str | None = None,
-           limit: int = 1000) -> dict[str, Any]:
+           limit: int = 1000, cls: str | None = None) -> dict[str, Any]:
     if egress is not None and egress not in engine.egresses:
         raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", 2)
     if peer is not None and peer not in {p.peer.name for p in engine.peers.values()}:
         raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", 2)
-    egress_of, usable = _egress_of(engine), _usable_pids(engine)
+    egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     if target is not None:
         try:
             prefix = longest_match(engine, target)
@@ -87,7 +91,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
             raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
         if prefix is None:
             raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
-        return {"match": prefix, "routes": [_route(engine, prefix, egress_of, usable)], "total": 1, "truncated": False}
+        return {"match": prefix, "class": cls, "routes": [_route(engine, prefix, egress_of, usable)], "total": 1, "truncated": False}
     out: list[dict[str, Any]] = []
     total = 0
     pid = engine.egresses[egress].path_id if egress else None
@@ -99,7 +103,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
         total += 1
         if len(out) < limit:
             out.append(_route(engine, prefix, egress_of, usable))
-    return {"match": None, "routes": out, "total": total, "truncated": total > len(out)}
+    return {"match": None, "class": cls, "routes": out, "total": total, "truncated": total > len(out)}
 
 
 def egresses(engine: Engine, now: float, egress: str | None = None) -> dict[str, Any]:
@@ -129,7 +133,7 @@ def peers(agent: Agent) -> dict[str, Any]:
     }
 
 
-def explain(engine: Engine, target: str) -> dict[str, Any]:
+def explain(engine: Engine, target: str, cls: str | None = None) -> dict[str, Any]:
     try:
         prefix = longest_match(engine, target)
     except ValueError as exc:
@@ -138,17 +142,28 @@ def explain(engine: Engine, target: str) -> dict[str, Any]:
         raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
     ex = engine.explain(prefix)
     assert ex is not None
-    egress_of, usable = _egress_of(engine), _usable_pids(engine)
+    egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     entry = engine.rib[prefix]
     primary, tie = core_choice(entry.out, usable)
+    st = engine.steering
+    if st.classes is not None:
+        for e in ex["egresses"]:
+            for c in st.classes.classes:
+                if cls is None or c == cls:
+                    fits = st.classes.fits(c, e["egress"])
+                    e.setdefault("checks", []).append(
+                        f"class {c}: {'fits SLA' if fits else 'misses SLA'} ({st.classes.why[(c, e['egress'])] or 'not measured yet'}); "
+                        f"{'in service' if st.usable(e['egress'], c) else 'OUT of service'} for {c} sessions"
+                        + (" (class fail static)" if c in st.class_static else ""))
     ranking = sorted(entry.out, key=lambda pa: (pa[0] not in usable, -(pa[1].local_pref or 0), len(pa[1].as_path), pa[1].med or 0))
     ex["ranking"] = [{"rank": i + 1, "egress": egress_of.get(pid, "?"), "local_pref": a.local_pref, "med": a.med, "in_service": pid in usable}
                      for i, (pid, a) in enumerate(ranking)]
     ex["primary"] = egress_of.get(primary) if primary is not None else None
     ex["tie"] = tie
     ex["match"] = prefix
+    ex["class"] = cls
     afi = 6 if ":" in prefix else 4
-    ex["core_routers"] = [{"name": c.name, "address": c.address,
+    ex["core_routers"] = [{"name": c.name, "address": c.address, "class": c.app_class,
                            "announced": [egress_of.get(pid, "?") for pid, _ in entry.out] if f"ipv{afi}" in c.families else []}
                           for c in engine.config.core_routers]
     return ex

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.classes import sla_fit
 from bgpsteer.core.decision import DEFAULT_LOCAL_PREF, OutSet
 from bgpsteer.core.events import PeerState, RoutesAnnounced
 from bgpsteer.core.model import Config
@@ -61,11 +62,43 @@ def _replay(engine: Engine, config: Config, now: float) -> dict[str, OutSet]:
     return {prefix: entry.out for prefix, entry in scratch.rib.items()}
 
 
-def simulate(engine: Engine, fail: set[str], now: float, config: Config | None = None) -> dict[str, Any]:
+Degrade = dict[str, dict[str, float]]  # egress -> {"latency_ms": .., "loss_pct": .., "jitter_ms": ..}
+
+
+def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict[str, set[str]]:
+    """Per class: the egresses that would be in service if the degraded measurements held."""
+    st = engine.steering
+    out: dict[str, set[str]] = {}
+    if st.classes is None:
+        return out
+    summaries = {e: dict(s.summary()) for e, s in st.stats.items()}
+    for e, m in degrade.items():
+        summaries.setdefault(e, {}).update(m)
+        summaries[e]["samples"] = max(summaries[e].get("samples") or 0.0, 1e9)  # a stated loss is taken as measured
+    lats = [m["latency_ms"] for e, m in summaries.items() if e in base_after and m.get("latency_ms") is not None]
+    best = min(lats) if lats else None  # type: ignore[type-var]
+    for name, c in st.classes.classes.items():
+        fit = set()
+        for e in base_after:
+            if e in degrade:
+                fit_now = st.classes.fits(name, e)
+                if sla_fit(c, summaries[e], best, fit_now)[0]:
+                    fit.add(e)
+            elif st.classes.fits(name, e):
+                fit.add(e)
+        if not fit and base_after and c.fail_static:
+            fit = (st.in_service.get(name, set()) & base_after) or set(base_after)
+        out[name] = fit
+    return out
+
+
+def simulate(engine: Engine, fail: set[str], now: float, config: Config | None = None, degrade: Degrade | None = None) -> dict[str, Any]:
+    """Predict, per scope (default sessions and each class), where every prefix would leave."""
     st = engine.steering
     cur = engine.config
     new = config or cur
-    unknown = sorted(fail - {e.id for e in new.egresses})
+    degrade = degrade or {}
+    unknown = sorted((fail | set(degrade)) - {e.id for e in new.egresses})
     if unknown:
         raise KeyError(", ".join(unknown))
     usable_now = set(st.announced)
@@ -73,25 +106,53 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
     limit = new.steering.max_down if new.steering.max_down is not None else len(st.probed) - 1
     fail_static = bool(new.steering.fail_static and st.probed and fail and len(down_after) > limit)
     usable_after = usable_now if fail_static else (usable_now - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
-    pid_now = {cur.egress(e).path_id for e in usable_now}
+    scopes_now = {"": usable_now, **{c: set(v) for c, v in st.in_service.items() if c}}
+    scopes_after = {"": usable_after, **_class_after(engine, degrade, usable_after)}
     new_ids = {e.id: e for e in new.egresses}
-    pid_after = {new_ids[e].path_id for e in usable_after if e in new_ids}
     egress_now = {e.path_id: e.id for e in cur.egresses}
     egress_after = {e.path_id: e.id for e in new.egresses}
     outs_after = _replay(engine, config, now) if config is not None else {p: e.out for p, e in engine.rib.items()}
+    announce_diff = 0
+    if config is not None:
+        for prefix in engine.rib.keys() | outs_after.keys():
+            entry = engine.rib.get(prefix)
+            d_now, d_after = dict(entry.out if entry else ()), dict(outs_after.get(prefix, ()))
+            announce_diff += sum(1 for pid in d_now.keys() | d_after.keys() if d_now.get(pid) != d_after.get(pid))
 
+    results: dict[str, dict[str, Any]] = {}
+    nh_updates = 0
+    for scope, after in scopes_after.items():
+        now_set = scopes_now.get(scope, set())
+        pid_now = {cur.egress(e).path_id for e in now_set}
+        pid_after = {new_ids[e].path_id for e in after if e in new_ids}
+        results[scope] = _moves(engine, outs_after, pid_now, pid_after, egress_now, egress_after)
+        results[scope]["in_service_after"] = sorted(after)
+        sessions = sum(1 for c in new.core_routers if (c.app_class or "") == scope)
+        nh_updates += sum(2 if cur.egress(e).next_hop6 else 1 for e in (now_set - after) | (after - now_set) if e in cur.egress_ids()) * sessions
+    cores = len(new.core_routers)
+    default = results.pop("")
+    return {
+        "fail": sorted(fail),
+        "degrade": degrade,
+        "config": new.source if config is not None else None,
+        "fail_static": fail_static,
+        **default,
+        "classes": results,
+        "bgp_updates": nh_updates + announce_diff * cores,
+        "bgp_updates_detail": {"next_hop_changes": nh_updates, "path_changes": announce_diff * cores},
+    }
+
+
+def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid_after: set[int],
+           egress_now: dict[int, str], egress_after: dict[int, str]) -> dict[str, Any]:
     moved: list[dict[str, Any]] = []
     withdrawn: list[dict[str, Any]] = []
     unchanged = gained = moved_total = withdrawn_total = 0
-    announce_diff = 0
     classes = engine.classifier.classes
     for prefix in engine.rib.keys() | outs_after.keys():
         entry = engine.rib.get(prefix)
         out_now = entry.out if entry else ()
         out_after = outs_after.get(prefix, ())
-        if config is not None and out_now != out_after:
-            d_now, d_after = dict(out_now), dict(out_after)
-            announce_diff += sum(1 for pid in d_now.keys() | d_after.keys() if d_now.get(pid) != d_after.get(pid))
         before, _ = core_choice(out_now, pid_now)
         after, tie = core_choice(out_after, pid_after)
         e_before = egress_now.get(before) if before is not None else None
@@ -116,19 +177,5 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
         moved_total += 1
         if len(moved) < LIST_LIMIT:
             moved.append({"prefix": prefix, "from": e_before, "to": e_after, "tie": tie})
-    cores = len(new.core_routers)
-    nh_updates = sum(2 if cur.egress(e).next_hop6 else 1 for e in usable_now - usable_after) * cores
-    return {
-        "fail": sorted(fail),
-        "config": new.source if config is not None else None,
-        "fail_static": fail_static,
-        "in_service_after": sorted(usable_after),
-        "moved": moved,
-        "moved_total": moved_total,
-        "withdrawn": withdrawn,
-        "withdrawn_total": withdrawn_total,
-        "unchanged": unchanged,
-        "newly_reachable": gained,
-        "bgp_updates": nh_updates + announce_diff * cores,
-        "bgp_updates_detail": {"next_hop_withdrawals": nh_updates, "path_changes": announce_diff * cores},
-    }
+    return {"moved": moved, "moved_total": moved_total, "withdrawn": withdrawn, "withdrawn_total": withdrawn_total,
+            "unchanged": unchanged, "newly_reachable": gained}

@@ -8,6 +8,7 @@ namespaces, which inject delay, jitter and loss on demand.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -59,6 +60,11 @@ def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     assert rt is not None
     default_before = best(topo.core)
     assert best(rt)["10.30.0.0/16"] == AMS and default_before["10.30.0.0/16"] == AMS
+    sim = json.loads(topo.cli("simulate", "--degrade", "ams:latency=60ms", "--json").stdout)
+    assert sim["moved"] == [] and sim["bgp_updates"] == 1
+    predicted = {m["prefix"]: m["to"] for m in sim["classes"]["realtime"]["moved"]}
+    assert predicted == {"10.20.0.0/16": "fra", "10.30.0.0/16": "fra"}
+    assert [w["prefix"] for w in sim["classes"]["realtime"]["withdrawn"]] == ["10.20.1.0/24"]  # only ams has it
     topo.impair("gcp", delay_ms=60, jitter_ms=2)  # over realtime's 40 ms, well inside bulk's 300 ms
     t0 = time.monotonic()
     wait_for("realtime off ams", lambda: AMS not in best(rt).values(), timeout=30, interval=0.2)
@@ -69,8 +75,19 @@ def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     log = topo.agent_log()
     assert "egress ams/realtime SLA fit up -> down" in log and "egress ams out of service for class realtime" in log
     assert "egress ams health up -> down" not in log.split("SLA fit up -> down")[-1]
-    state = topo.cli("show", "egress", "ams", "--json")
-    assert '"in_service": false' in state.stdout.split('"realtime"')[1].split("}")[0]
+    state = json.loads(topo.cli("show", "egress", "ams", "--json").stdout)["egresses"][0]
+    assert state["classes"]["realtime"]["in_service"] is False and state["classes"]["bulk"]["in_service"] is True
+    assert state["in_service"] is True
+    # the prediction made before the degradation came true in the realtime table
+    for prefix, to in predicted.items():
+        assert best(rt)[prefix] == {"fra": FRA, "ams": AMS}[to]
+    routes = json.loads(topo.cli("show", "routes", "10.30.0.0/16", "--class", "realtime", "--json").stdout)
+    assert routes["routes"][0]["primary"] == "fra"
+    assert json.loads(topo.cli("show", "routes", "10.30.0.0/16", "--json").stdout)["routes"][0]["primary"] == "ams"
+    x = topo.cli("explain", "10.30.0.0/16", "--class", "realtime")
+    assert x.returncode == 0 and "leaves through fra" in x.stdout and "class realtime: misses SLA (latency" in x.stdout
+    unknown = topo.cli("show", "routes", "--class", "video")
+    assert unknown.returncode == 2 and "unknown class 'video'" in unknown.stderr
 
     topo.impair("gcp")
     t1 = time.monotonic()

@@ -131,3 +131,27 @@ def test_class_config_errors():
     with pytest.raises(ConfigError) as exc:
         parse(small, "t.yaml")
     assert "under 3 lost probes in egress fra's window of 50" in str(exc.value)
+
+
+def test_simulate_degrade_predicts_class_moves_only():
+    from bgpsteer.core.attrs import Attrs
+    from bgpsteer.core.events import RoutesAnnounced
+    from bgpsteer.core.simulate import simulate
+
+    cfg = CONFIG.replace("cloud_peers:\n", "cloud_peers:\n  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}\n")
+    cfg = cfg.replace("import: {default: accept}", "import:\n    default: accept\n    statements:\n"
+                                                   "      - {name: ams-cheaper, match: {egress: ams}, set: {local_pref: 160}, then: accept}")
+    eng = Engine(parse(cfg, "t.yaml"))
+    eng.start(0)
+    for peer in ("10.1.0.2", "10.2.0.2"):
+        eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(64512,)), ["10.30.0.0/16"]), 0)
+    eng.flush(0)
+    feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 12.0}, 0, 20)
+    r = simulate(eng, set(), 5, degrade={"ams": {"latency_ms": 60.0}})
+    assert r["moved"] == [] and r["withdrawn"] == []  # default sessions (bulk): nothing moves
+    assert r["classes"]["realtime"]["moved"] == [{"prefix": "10.30.0.0/16", "from": "ams", "to": "fra", "tie": False}]
+    assert r["classes"]["bulk"]["moved"] == []  # 60 ms is inside bulk's 400 ms
+    assert r["bgp_updates"] == 1  # one next-hop withdrawal, in the realtime session
+    # and it predicted what the engine then does
+    effects = feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 60.0}, 3, 40)
+    assert nh(effects, "realtime") == (set(), {"10.255.0.2/32"}) and nh(effects, "") == (set(), set())
