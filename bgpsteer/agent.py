@@ -181,6 +181,11 @@ class Agent:
             for w in ws:
                 for line in codec.encode(w, neighbor):
                     self.send(line)
+        if count and self.journal is not None:
+            gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
+            self.journal.record(Changed(self.engine.next_decision(), self.clock(),
+                                        "reconcile after restart: held in ExaBGP from before, no longer wanted",
+                                        [(p, pid, None, None) for p, pid in gone]))
         log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn, %d waiting for their egress",
                  len(ready), count, len(waiting))
         self.held = waiting or None

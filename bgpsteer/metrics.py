@@ -58,6 +58,15 @@ class _State(Collector):
             penalty.add_metric([x.id], h.current_penalty(now))
             paths.add_metric([x.id], e.stats.paths_by_path_id.get(x.path_id, 0))
         yield from (lat, jit, loss, health, service, drained, penalty, paths)
+        cls = GaugeMetricFamily("bgpsteer_class_egress_in_service", "1 when the egress is in service for the class's sessions (healthy and within its SLA)",
+                                labels=["class", "egress"])
+        fit = GaugeMetricFamily("bgpsteer_class_egress_sla_fit", "1 when the egress's measurements fit the class's SLA", labels=["class", "egress"])
+        if e.steering.classes is not None:
+            for cname in e.steering.classes.classes:
+                for x in e.config.egresses:
+                    cls.add_metric([cname, x.id], 1.0 if e.steering.usable(x.id, cname) else 0.0)
+                    fit.add_metric([cname, x.id], 1.0 if e.steering.classes.fits(cname, x.id) else 0.0)
+        yield from (cls, fit)
         yield GaugeMetricFamily("bgpsteer_fail_static", "1 while fail static holds the last good state", value=1.0 if e.steering.fail_static else 0.0)
         routes = GaugeMetricFamily("bgpsteer_peer_routes", "Candidate paths held from the cloud peer", labels=["peer", "egress"])
         accepted = GaugeMetricFamily("bgpsteer_peer_routes_accepted", "Paths from the cloud peer accepted by import", labels=["peer", "egress"])

@@ -1,63 +1,86 @@
-"""The lab demo: real daemons, bgpsteer steering, a failover shown, everything torn down.
+"""The lab demo: real daemons, bgpsteer steering, failovers shown, everything torn down.
 
     sudo bash lab/demo.sh
+
+Namespaces: rs (ExaBGP + bgpsteer), core (FRR: the default table, bulk traffic),
+corert (FRR: the core's realtime VRF), aws and gcp (BIRD cloud gateways, and a
+UDP reflector each that the egress probes measure and that injects delay).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab.netlab import lab, wait_for  # noqa: E402
-from lab.topology import build  # noqa: E402
+from lab.netlab import Frr, lab, wait_for  # noqa: E402
+from lab.topology import NH_ROUTES, Topology, build  # noqa: E402
 
 EGRESS = {"10.255.0.1": "fra (via AWS TGW)", "10.255.0.2": "ams (via GCP Cloud Router)"}
 
 
-def table(topo, title: str) -> None:
-    print(f"\n== {title}: FRR core's BGP RIB (vtysh 'show bgp ipv4 unicast json')")
-    print(f"   {'prefix':<16} {'egress':<28} {'LOCAL_PREF':>10} {'MED':>5}  best")
-    for prefix, paths in sorted(topo.steered().items()):
+def table(frr: Frr, title: str) -> None:
+    print(f"\n== {title}  (vtysh 'show bgp ipv4 unicast json' on that FRR)")
+    print(f"   {'prefix':<16} {'egress':<28} {'LOCAL_PREF':>10} {'MED':>5}  state")
+    for prefix, paths in sorted(frr.routes().items()):
+        if prefix in NH_ROUTES:
+            continue
         for p in sorted(paths, key=lambda p: -p.get("locPrf", 0)):
             nh = p["nexthops"][0]["ip"]
-            print(f"   {prefix:<16} {EGRESS.get(nh, nh):<28} {p.get('locPrf', ''):>10} {p.get('metric', ''):>5}  {'*' if p.get('bestpath') else ''}")
+            state = "BEST" if p.get("bestpath") and p.get("valid") else ("backup" if p.get("valid") else "unusable (egress next-hop withdrawn)")
+            print(f"   {prefix:<16} {EGRESS.get(nh, nh):<28} {p.get('locPrf', ''):>10} {p.get('metric', ''):>5}  {state}")
+
+
+def cli(topo: Topology, *args: str) -> None:
+    print(f"\n$ bgpsteer {' '.join(args)}")
+    p = topo.cli(*args)
+    print("   " + (p.stdout + p.stderr).rstrip().replace("\n", "\n   "))
+
+
+def moved_off(frr: Frr, nh: str) -> bool:
+    return all(not (p.get("bestpath") and p.get("valid") and p["nexthops"][0]["ip"] == nh)
+               for prefix, ps in frr.routes().items() if prefix not in NH_ROUTES for p in ps)
 
 
 def main() -> None:
     with lab() as lb:
-        print("building lab: namespaces rs (ExaBGP + bgpsteer), core (FRR), aws and gcp (BIRD) ...")
-        topo = build(lb)
-        wait_for("steered routes on the core", lambda: len(topo.steered()) == 5, timeout=60)
-        time.sleep(1)
-        table(topo, "steady state")
-        pid = int(subprocess.run(["pgrep", "-f", "bgpsteer run --config"], capture_output=True, text=True).stdout.split()[0])
-        os.kill(pid, signal.SIGUSR1)
-        state = Path("/tmp/bgpsteer-lab-state/state.json")
-        wait_for("state dump", state.exists, timeout=10)
-        data = json.loads(state.read_text())
-        print("\n== why does 10.10.0.0/16 prefer fra?  (bgpsteer inspect --prefix 10.10.0.0/16)")
-        for c in data["explain"]["10.10.0.0/16"]["candidates"]:
-            print(f"   {c['peer']:<12} via {c['egress']}: " + " | ".join(c["trace"]))
-        print("\n== rejected at import, with reasons  (bgpsteer inspect --rejected)")
-        for r in data["rejected"]:
-            print(f"   {r['prefix']:<16} from {r['peer']:<12} {r['trace'][-1]}")
-        print("\n== failover: the GCP gateway's BGP session goes down (birdc disable)")
+        print("building the lab: ExaBGP + bgpsteer, an FRR core (default table + realtime VRF), two BIRD cloud gateways ...")
+        topo = build(lb, classes=True)
+        rt = topo.realtime
+        assert rt is not None
+        wait_for("steered routes on the core", lambda: len(topo.steered()) == 5 and len(rt.routes()) >= 5, timeout=60)
+        time.sleep(2)
+        table(topo.core, "steady state, default table (bulk)")
+        cli(topo, "status")
+        cli(topo, "explain", "10.30.0.7")
+        cli(topo, "simulate", "--fail", "ams")
+
+        print("\n== failover: the GCP gateway stops answering probes (nftables drop); its BGP session stays up")
         t0 = time.monotonic()
-        topo.gcp.cmd("disable", "up4")
-        wait_for("ams paths gone", lambda: all(p["nexthops"][0]["ip"] != "10.255.0.2" for ps in topo.steered().values() for p in ps), timeout=30)
-        print(f"   core moved every prefix off egress ams in {time.monotonic() - t0:.2f} s (session-down driven; probe-driven failover is issue #3)")
-        table(topo, "after the GCP gateway failed")
-        topo.gcp.cmd("enable", "up4")
-        wait_for("ams back", lambda: any(p["nexthops"][0]["ip"] == "10.255.0.2" for ps in topo.steered().values() for p in ps), timeout=60)
-        time.sleep(1)
-        table(topo, "after the GCP gateway recovered")
+        topo.block_probes("gcp", True)
+        wait_for("core off ams", lambda: moved_off(topo.core, "10.255.0.2"), timeout=30, interval=0.05)
+        print(f"   the core moved every prefix off egress ams {time.monotonic() - t0:.2f} s after the drop "
+              "(probes every 100 ms, fall 3; one BGP withdrawal: ams's next-hop route)")
+        table(topo.core, "after ams failed")
+        cli(topo, "show", "egress")
+        topo.block_probes("gcp", False)
+        t1 = time.monotonic()
+        wait_for("ams back", lambda: not moved_off(topo.core, "10.255.0.2"), timeout=60, interval=0.1)
+        print(f"\n== ams recovered: traffic failed back {time.monotonic() - t1:.1f} s later (rise 3, then a 5 s hold-down)")
+
+        print("\n== degradation: ams gets 60 ms slower (the reflector adds delay): over realtime's 40 ms SLA, inside bulk's 300 ms")
+        cli(topo, "simulate", "--degrade", "ams:latency=60ms")
+        topo.impair("gcp", delay_ms=60, jitter_ms=2)
+        t2 = time.monotonic()
+        wait_for("realtime off ams", lambda: moved_off(rt, "10.255.0.2"), timeout=30, interval=0.1)
+        print(f"   realtime VRF moved off ams {time.monotonic() - t2:.2f} s after the delay began; the default table did not move")
+        table(rt, "realtime VRF")
+        table(topo.core, "default table (bulk), unchanged")
+        cli(topo, "explain", "10.30.0.0/16", "--class", "realtime")
+        topo.impair("gcp")
+        cli(topo, "history", "10.30.0.0/16")
         print("\ntearing down the lab (all namespaces removed)")
 
 

@@ -99,10 +99,10 @@ class Engine:
         self.peers: dict[str, PeerInfo] = {}
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
-        self.steering = SteeringState(config, now, self._next_decision)
+        self.steering = SteeringState(config, now, self.next_decision)
         self._install(config)
 
-    def _next_decision(self) -> int:
+    def next_decision(self) -> int:
         self.stats.decision_id += 1
         return self.stats.decision_id
 
@@ -302,7 +302,7 @@ class Engine:
                 per_pid[pid] = per_pid.get(pid, 0) + 1
         if changes:
             reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
-            effects.append(Changed(self._next_decision(), now, reason or "decision", changes))
+            effects.append(Changed(self.next_decision(), now, reason or "decision", changes))
         self._triggers.clear()
         self._more_triggers = 0
         return effects

@@ -128,3 +128,7 @@ def test_helper_restart_reconciles_without_flap(topo: Topology) -> None:
     after = {p: set(paths(topo, p)) for p in topo.steered()}
     expected = {p: nhs for p, nhs in before.items() if p != "10.10.1.0/24"}
     assert after == expected
+    # the decision journal survived the restart: the first announcement and the stale withdrawal are both there
+    import json as _json
+    hist = _json.loads(topo.cli("history", "10.10.1.0/24", "--json").stdout)["records"]
+    assert hist[0]["old"] is None and hist[0]["new"] is not None and hist[-1]["new"] is None
