@@ -27,19 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.netlab import Frr, lab, wait_for  # noqa: E402
-from lab.topology import NH_ROUTES, build  # noqa: E402
+from lab.netlab import lab, wait_for  # noqa: E402
+from lab.topology import best_paths as best  # noqa: E402
+from lab.topology import build  # noqa: E402
 
 AMS = "10.255.0.2"
-
-
-def best(frr: Frr) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for prefix, paths in frr.routes().items():
-        if prefix not in NH_ROUTES:
-            chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
-            out[prefix] = chosen[0] if chosen else None
-    return out
 
 
 def main() -> None:

@@ -45,7 +45,14 @@ def check(config: str, as_json: bool) -> None:
                       "next_hop": e.next_hop, "next_hop6": e.next_hop6, "path_id": e.path_id} for e in cfg.egresses],
         "cloud_peers": [{"name": p.name, "address": p.address, "asn": p.asn, "egress": p.egress, "provider": p.provider,
                          "region": p.region, "families": list(p.families)} for p in cfg.cloud_peers],
-        "core_routers": [{"name": c.name, "address": c.address, "asn": c.asn, "families": list(c.families)} for c in cfg.core_routers],
+        "core_routers": [{"name": c.name, "address": c.address, "asn": c.asn, "families": list(c.families), "class": c.app_class}
+                         for c in cfg.core_routers],
+        "probes": {e.id: None if e.probe is None else {"type": e.probe.kind, "targets": list(e.probe.targets), "interval": e.probe.interval,
+                                                        "fall": e.health.fall, "rise": e.health.rise, "hold_down": e.health.hold_down}
+                   for e in cfg.egresses},
+        "classes": [{"name": c.name, "latency_ms": c.max_latency_ms, "loss_pct": c.max_loss_pct, "jitter_ms": c.max_jitter_ms,
+                     "objective": c.objective} for c in cfg.classes],
+        "compliance": [{"name": r.name, "prefixes": r.prefixes.name, "jurisdictions": sorted(r.jurisdictions)} for r in cfg.compliance],
         "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
         "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
     }
@@ -55,7 +62,15 @@ def check(config: str, as_json: bool) -> None:
     click.echo(f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})")
     click.echo(f"  egresses     {len(cfg.egresses)}: " + ", ".join(f"{e.id} [{e.jurisdiction}, {e.region}, nh {e.next_hop}, path-id {e.path_id}]" for e in cfg.egresses))
     click.echo(f"  cloud peers  {len(cfg.cloud_peers)}: " + ", ".join(f"{p.name} {p.address} AS{p.asn} via {p.egress}" for p in cfg.cloud_peers))
-    click.echo(f"  core routers {len(cfg.core_routers)}: " + ", ".join(f"{c.name} {c.address}" for c in cfg.core_routers))
+    click.echo(f"  core routers {len(cfg.core_routers)}: " + ", ".join(f"{c.name} {c.address}" + (f" (class {c.app_class})" if c.app_class else "")
+                                                                   for c in cfg.core_routers))
+    probes = [f"{e.id}: {e.probe.kind} x{len(e.probe.targets)} every {e.probe.interval:g}s, fall {e.health.fall}" for e in cfg.egresses if e.probe]
+    click.echo(f"  probes       {', '.join(probes) or 'none: every egress is always in service'}")
+    if cfg.classes:
+        click.echo(f"  classes      {len(cfg.classes)}: " + ", ".join(f"{c.name} ({c.objective})" for c in cfg.classes))
+    if cfg.compliance:
+        click.echo(f"  compliance   {len(cfg.compliance)}: " + ", ".join(f"{r.name}: {r.prefixes.name} only via {'/'.join(sorted(r.jurisdictions))}"
+                                                                   for r in cfg.compliance))
     for name, pol in (("import", cfg.import_policy), ("export", cfg.export_policy)):
         click.echo(f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: " + ", ".join(s.name for s in pol.statements))
 

@@ -64,6 +64,17 @@ def longest_match(engine: Engine, text: str) -> str | None:
     return None
 
 
+def _resolve(engine: Engine, target: str) -> str:
+    """The RIB prefix for a prefix or address the user typed, or a QueryError saying why not."""
+    try:
+        prefix = longest_match(engine, target)
+    except ValueError as exc:
+        raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
+    if prefix is None:
+        raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+    return prefix
+
+
 def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[int]) -> dict[str, Any]:
     entry = engine.rib[prefix]
     primary, tie = core_choice(entry.out, usable)
@@ -85,12 +96,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
         raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", 2)
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     if target is not None:
-        try:
-            prefix = longest_match(engine, target)
-        except ValueError as exc:
-            raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
-        if prefix is None:
-            raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+        prefix = _resolve(engine, target)
         return {"match": prefix, "class": cls, "routes": [_route(engine, prefix, egress_of, usable)], "total": 1, "truncated": False}
     out: list[dict[str, Any]] = []
     total = 0
@@ -134,12 +140,7 @@ def peers(agent: Agent) -> dict[str, Any]:
 
 
 def explain(engine: Engine, target: str, cls: str | None = None) -> dict[str, Any]:
-    try:
-        prefix = longest_match(engine, target)
-    except ValueError as exc:
-        raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
-    if prefix is None:
-        raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+    prefix = _resolve(engine, target)
     ex = engine.explain(prefix)
     assert ex is not None
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)

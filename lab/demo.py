@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lab.netlab import Frr, lab, wait_for  # noqa: E402
-from lab.topology import NH_ROUTES, Topology, build  # noqa: E402
+from lab.topology import NH_ROUTES, Topology, best_paths, build  # noqa: E402
 
 EGRESS = {"10.255.0.1": "fra (via AWS TGW)", "10.255.0.2": "ams (via GCP Cloud Router)"}
 
@@ -40,8 +40,7 @@ def cli(topo: Topology, *args: str) -> None:
 
 
 def moved_off(frr: Frr, nh: str) -> bool:
-    return all(not (p.get("bestpath") and p.get("valid") and p["nexthops"][0]["ip"] == nh)
-               for prefix, ps in frr.routes().items() if prefix not in NH_ROUTES for p in ps)
+    return nh not in best_paths(frr).values()
 
 
 def main() -> None:

@@ -86,6 +86,17 @@ classes:
 """
 
 
+def best_paths(frr: Frr) -> dict[str, str | None]:
+    """prefix -> next-hop of the valid best path in that FRR's RIB (None: no usable path), steered prefixes only."""
+    out: dict[str, str | None] = {}
+    for prefix, paths in frr.routes().items():
+        if prefix in NH_ROUTES:
+            continue
+        chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
+        out[prefix] = chosen[0] if chosen else None
+    return out
+
+
 def classes_config(text: str) -> str:
     """lab.yaml with UDP probes to the reflectors, the two classes and the realtime core session."""
     text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace("timeout: 0.08}", "timeout: 0.095}")

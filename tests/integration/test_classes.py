@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.netlab import Frr, lab, wait_for
-from lab.topology import NH_ROUTES, Topology, build
+from lab.netlab import lab, wait_for
+from lab.topology import Topology, build
+from lab.topology import best_paths as best
 
 pytestmark = pytest.mark.integration
 if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh")):
@@ -33,16 +34,6 @@ def topo() -> Iterator[Topology]:
         assert t.realtime is not None
         wait_for("steered routes on both cores", lambda: len(t.steered()) == 5 and len(best(t.realtime)) == 5, timeout=60)
         yield t
-
-
-def best(frr: Frr) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for prefix, paths in frr.routes().items():
-        if prefix in NH_ROUTES:
-            continue
-        chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
-        out[prefix] = chosen[0] if chosen else None
-    return out
 
 
 def test_noisy_probes_move_nothing(topo: Topology) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from lab.netlab import lab, wait_for
-from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, build
+from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, best_paths, build
 
 pytestmark = pytest.mark.integration
 if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft")):
@@ -43,13 +43,7 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
 
 def best(t: Topology) -> Counter[str]:
     """Best path's next-hop -> number of steered prefixes, from FRR's RIB ('none': no valid path)."""
-    count: Counter[str] = Counter()
-    for prefix, paths in t.core.routes().items():
-        if prefix in NH_ROUTES:
-            continue
-        chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
-        count[chosen[0] if chosen else "none"] += 1
-    return count
+    return Counter(nh or "none" for nh in best_paths(t.core).values())
 
 
 def test_a_failed_egress_moves_every_prefix_and_fails_back_after_hold_down(topo: Topology) -> None:

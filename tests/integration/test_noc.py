@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from lab.netlab import lab, wait_for
-from lab.topology import NH_ROUTES, Topology, build
+from lab.topology import Topology, best_paths, build
 
 pytestmark = pytest.mark.integration
 if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft", "setpriv")):
@@ -41,14 +41,7 @@ def ok(t: Topology, *args: str) -> Any:
 
 
 def core_best(t: Topology) -> dict[str, str | None]:
-    """prefix -> next-hop of the core's valid best path (None: no usable path)."""
-    out: dict[str, str | None] = {}
-    for prefix, paths in t.core.routes().items():
-        if prefix in NH_ROUTES:
-            continue
-        best = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
-        out[prefix] = best[0] if best else None
-    return out
+    return best_paths(t.core)
 
 
 def test_status_peers_and_egresses(topo: Topology) -> None:
