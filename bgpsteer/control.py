@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from bgpsteer import journal, queries
 from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
 
@@ -30,6 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bgpsteer.control")
 REQUEST_LIMIT = 1024 * 1024
+
+
+def _brief(a: Attrs) -> str:
+    d = a.describe()
+    return f"lp {d['local_pref']} med {d['med']} comm {' '.join(d['communities']) or '-'}"
 
 
 class ControlServer:
@@ -144,9 +150,19 @@ class ControlServer:
             self.agent.reload_failures += 1
             raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), 4) from None
         old = self.agent.engine.config.digest
+        egress_of = {e.path_id: e.id for e in self.agent.engine.config.egresses}
+        held = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
         self.agent.apply_config(config)
         after = self.agent.engine.stats
-        return {"old_digest": old, "new_digest": config.digest, "announced": after.announcements - ann, "withdrawn": after.withdrawals - wd}
+        now = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
+        changes: list[dict[str, Any]] = []
+        for key in sorted(held.keys() | now.keys()):
+            if held.get(key) != now.get(key) and len(changes) < 200:
+                b, n = held.get(key), now.get(key)
+                changes.append({"prefix": key[0], "egress": egress_of.get(key[1], "?"),
+                                "old": _brief(b) if b else None, "new": _brief(n) if n else None})
+        return {"old_digest": old, "new_digest": config.digest, "announced": after.announcements - ann, "withdrawn": after.withdrawals - wd,
+                "changes": changes}
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
         config = None

@@ -22,7 +22,7 @@ from bgpsteer.ctl import CtlError, call, socket_path
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--socket", "sock", help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).")
-    @click.option("--config", "config", type=click.Path(dir_okay=False), help="Take the control socket path from this config.")
+    @click.option("--agent-config", "config", type=click.Path(dir_okay=False), help="Take the control socket path from the agent's config file.")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
     @functools.wraps(fn)
     def wrapper(sock: str | None, config: str | None, as_json: bool, **kw: Any) -> None:
@@ -177,12 +177,12 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
 @click.command()
 @click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
 @click.option("--degrade", "degrade", multiple=True, help="E:latency=80ms,loss=2%,jitter=5ms: measurements to assume for an egress (repeatable).")
-@click.option("--new-config", "new_config", type=click.Path(dir_okay=False, exists=True), help="A candidate config to compare with the running one.")
+@click.option("--config", "new_config", type=click.Path(dir_okay=False, exists=True), help="A candidate config (NEW.yaml) to compare with the running one.")
 @_opts
 def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None) -> None:
     """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade:
-        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --new-config FILE", 2)
+        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", 2)
     import os
     r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None)
 
@@ -249,8 +249,13 @@ def undrain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
 @_opts
 def reload(ask: Callable[..., Any], as_json: bool) -> None:
     """Validate the agent's config file and apply it atomically (a bad config changes nothing)."""
-    _emit(as_json, ask("reload"), lambda r: f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; "
-                                            f"{r['announced']} path(s) announced, {r['withdrawn']} withdrawn")
+    def human(r: dict[str, Any]) -> str:
+        text = f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; {r['announced']} path(s) announced, {r['withdrawn']} withdrawn"
+        if r["changes"]:
+            text += "\n" + table([[c["prefix"], c["egress"], c["old"] or "-", c["new"] or "-"] for c in r["changes"]],
+                                 ["PREFIX", "EGRESS", "BEFORE", "AFTER"])
+        return text
+    _emit(as_json, ask("reload"), human)
 
 
 @click.command()

@@ -128,6 +128,8 @@ def test_reload_good_and_bad(topo: Topology) -> None:
         topo.config.write_text(original.replace("local_pref: 160, med: 10", "local_pref: 160, med: 11"))
         r = ok(topo, "reload")
         assert r["new_digest"] != digest and r["announced"] == 2  # the two ams paths that the cost statement sets (10.10/16, 10.30/16)
+        assert sorted(c["prefix"] for c in r["changes"]) == ["10.10.0.0/16", "10.30.0.0/16"]
+        assert all(c["egress"] == "ams" and "med 10" in c["old"] and "med 11" in c["new"] for c in r["changes"])
         wait_for("new MED on the core", lambda: any(p.get("metric") == 11 for p in topo.core.routes()["10.30.0.0/16"]), timeout=30)
     finally:
         topo.config.write_text(original)
