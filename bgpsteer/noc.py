@@ -171,7 +171,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
         out.append("\nannounced to core routers:")
         out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
         return "\n".join(out)
-    _emit(as_json, ask("explain", target=target), human)
+    _emit(as_json, ask("explain", target=target, cls=cls), human)
 
 
 @click.command()

@@ -42,7 +42,8 @@ def test_noisy_probes_move_nothing(topo: Topology) -> None:
     topo.impair("aws", jitter_ms=3, loss=0.005)
     topo.impair("gcp", jitter_ms=3, loss=0.005)
     time.sleep(20)  # 200 probe rounds per egress
-    assert topo.agent_log().count("out of service") == moves
+    log = topo.agent_log()
+    assert log.count("out of service") == moves, [line for line in log.splitlines() if "->" in line and "egress" in line]
     assert (best(topo.core), best(topo.realtime)) == before  # type: ignore[arg-type]
 
 
