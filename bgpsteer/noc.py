@@ -187,7 +187,9 @@ def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degr
     r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None)
 
     def human(r: dict[str, Any]) -> str:
-        what = " + ".join(([f"fail {', '.join(r['fail'])}"] if r["fail"] else []) + ([f"config {r['config']}"] if r["config"] else []))
+        degraded = [f"{e} " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in m.items()) for e, m in r["degrade"].items()]
+        what = " + ".join(([f"fail {', '.join(r['fail'])}"] if r["fail"] else []) + ([f"degrade {'; '.join(degraded)}"] if degraded else [])
+                          + ([f"config {r['config']}"] if r["config"] else []))
         out = [f"simulation: {what}"]
         if r["fail_static"]:
             out.append(click.style("fail static would hold: too many egresses down at once; nothing would move (alarm raised)", fg="yellow"))
@@ -199,7 +201,8 @@ def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degr
         if r["withdrawn"]:
             out += ["", table([[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"])]
         for name, c in r["classes"].items():
-            out.append(f"\nclass {name}: {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
+            sessions = f"{c['sessions']} core session(s)" if c["sessions"] else "no core session: its traffic follows the default table"
+            out.append(f"\nclass {name} ({sessions}): {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
                        f"in service after: {', '.join(c['in_service_after']) or 'none'}")
             if c["moved"]:
                 out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))

@@ -80,11 +80,8 @@ def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict
     for name, c in st.classes.classes.items():
         fit = set()
         for e in base_after:
-            if e in degrade:
-                fit_now = st.classes.fits(name, e)
-                if sla_fit(c, summaries[e], best, fit_now)[0]:
-                    fit.add(e)
-            elif st.classes.fits(name, e):
+            # a degradation can only take an egress out of a class, never bring one in
+            if st.classes.fits(name, e) and (e not in degrade or sla_fit(c, summaries[e], best, True)[0]):
                 fit.add(e)
         if not fit and base_after and c.fail_static:
             fit = (st.in_service.get(name, set()) & base_after) or set(base_after)
@@ -128,6 +125,7 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
         results[scope] = _moves(engine, outs_after, pid_now, pid_after, egress_now, egress_after)
         results[scope]["in_service_after"] = sorted(after)
         sessions = sum(1 for c in new.core_routers if (c.app_class or "") == scope)
+        results[scope]["sessions"] = sessions
         nh_updates += sum(2 if cur.egress(e).next_hop6 else 1 for e in (now_set - after) | (after - now_set) if e in cur.egress_ids()) * sessions
     cores = len(new.core_routers)
     default = results.pop("")
