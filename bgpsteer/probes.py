@@ -4,26 +4,30 @@ Each egress with a ``probe`` gets one asyncio task that runs a round every
 ``interval``: one probe per target, concurrently, each bounded by ``timeout``.
 A round's samples go to a callback (the agent hands them to the core).  Probe
 kinds: ICMP echo, TCP connect, UDP echo, HTTP(S) (status and time to first
-byte).  Binding to the egress's path: ``source`` address and/or ``device``
-(SO_BINDTODEVICE, an interface or a VRF).
+byte).  Binding to the egress's path: ``source`` address, ``device``
+(SO_BINDTODEVICE, an interface or a VRF) and/or ``netns`` (sockets made
+inside a network namespace).
 
 Failures are samples with a reason, never exceptions: a target that hangs is
 a timeout, a name that does not resolve is a DNS failure, a device that has
-vanished is a bind error.  Traffic goes only to the configured targets, at
+vanished is a bind error, a namespace that has vanished says so.  Traffic goes only to the configured targets, at
 most one probe per target per round, and rounds are at least 50 ms apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import itertools
 import logging
 import os
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bgpsteer.core.measure import Sample
@@ -37,6 +41,10 @@ _ids = itertools.count(1)
 
 class ProbeError(Exception):
     """A probe failed for a stated reason."""
+
+
+class NetnsError(ProbeError):
+    """The probe's network namespace cannot be used (gone, or not enterable)."""
 
 
 def _checksum(data: bytes) -> int:
@@ -62,8 +70,42 @@ async def _resolve(host: str, port: int | None, family: int, timeout: float) -> 
     return fam, addr
 
 
-def _socket(family: int, kind: int, proto: int, probe: Probe) -> socket.socket:
-    s = socket.socket(family, kind, proto)
+CLONE_NEWNET = 0x40000000
+_netns_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgpsteer-netns")
+
+
+def _in_netns(netns: str, make: Callable[[], socket.socket]) -> socket.socket:
+    """Create a socket inside a network namespace (it stays there), from a worker thread.
+
+    setns() moves only the calling thread, and the thread goes back at once, so
+    the event loop's own namespace never changes.  A namespace that has vanished
+    is a failed probe with that reason."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    path = netns if "/" in netns else f"/run/netns/{netns}"
+    try:
+        target = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise NetnsError(f"network namespace {netns} is gone") from None
+    home = os.open(f"/proc/self/task/{threading.get_native_id()}/ns/net", os.O_RDONLY)
+    try:
+        if libc.setns(target, CLONE_NEWNET) != 0:
+            raise NetnsError(f"cannot enter network namespace {netns}: {os.strerror(ctypes.get_errno())}")
+        try:
+            return make()
+        finally:
+            if libc.setns(home, CLONE_NEWNET) != 0:  # pragma: no cover - returning home cannot fail for root
+                raise RuntimeError("cannot return to the agent's network namespace")
+    finally:
+        os.close(target)
+        os.close(home)
+
+
+async def _socket(family: int, kind: int, proto: int, probe: Probe) -> socket.socket:
+    if probe.netns:
+        loop = asyncio.get_running_loop()
+        s = await loop.run_in_executor(_netns_thread, _in_netns, probe.netns, lambda: socket.socket(family, kind, proto))
+    else:
+        s = socket.socket(family, kind, proto)
     try:
         s.setblocking(False)
         if probe.device:
@@ -81,10 +123,12 @@ async def _icmp(probe: Probe, target: str) -> float:
     v6 = family == socket.AF_INET6
     proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
     try:  # unprivileged ICMP sockets where ping_group_range allows, else raw (root)
-        s = _socket(family, socket.SOCK_DGRAM, proto, probe)
+        s = await _socket(family, socket.SOCK_DGRAM, proto, probe)
         raw = False
-    except (ProbeError, PermissionError, OSError):
-        s = _socket(family, socket.SOCK_RAW, proto, probe)
+    except NetnsError:
+        raise
+    except (ProbeError, OSError):
+        s = await _socket(family, socket.SOCK_RAW, proto, probe)
         raw = True
     loop = asyncio.get_running_loop()
     ident, seq = os.getpid() & 0xFFFF, next(_ids) & 0xFFFF
@@ -111,7 +155,7 @@ async def _icmp(probe: Probe, target: str) -> float:
 
 async def _tcp(probe: Probe, target: str) -> float:
     family, addr = await _resolve(target, probe.port, socket.AF_UNSPEC, probe.timeout)
-    s = _socket(family, socket.SOCK_STREAM, 0, probe)
+    s = await _socket(family, socket.SOCK_STREAM, 0, probe)
     with s:
         t0 = time.monotonic()
         await asyncio.get_running_loop().sock_connect(s, addr)
@@ -120,7 +164,7 @@ async def _tcp(probe: Probe, target: str) -> float:
 
 async def _udp(probe: Probe, target: str) -> float:
     family, addr = await _resolve(target, probe.port, socket.AF_UNSPEC, probe.timeout)
-    s = _socket(family, socket.SOCK_DGRAM, 0, probe)
+    s = await _socket(family, socket.SOCK_DGRAM, 0, probe)
     loop = asyncio.get_running_loop()
     token = b"bgpsteer-probe %d %d" % (os.getpid(), next(_ids))
     with s:
@@ -139,7 +183,7 @@ async def _http(probe: Probe, target: str) -> float:
     host = target.split("://", 1)[-1].rstrip("/")
     port = probe.port or (443 if tls else 80)
     family, addr = await _resolve(host, port, socket.AF_UNSPEC, probe.timeout)
-    s: socket.socket | None = _socket(family, socket.SOCK_STREAM, 0, probe)
+    s: socket.socket | None = await _socket(family, socket.SOCK_STREAM, 0, probe)
     assert s is not None
     loop = asyncio.get_running_loop()
     try:

@@ -7,7 +7,7 @@ from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Probe, Steering
 from bgpsteer.core.prefix import parse_address
 
-PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False,
+PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False, "netns": False,
               "min_up": False, "window": False, "http_path": False}
 MIN_INTERVAL = 0.05  # probe traffic is bounded in rate: at most 20 rounds/s per egress
 
@@ -37,6 +37,7 @@ def probe(cur: Cursor) -> Probe | None:
         except ValueError as exc:
             m["source"].error(str(exc))
     device = m["device"].string() if "device" in m else None
+    netns = m["netns"].string() if "netns" in m else None
     min_up = m["min_up"].integer(1, 16) if "min_up" in m else 1
     if min_up is not None and targets and min_up > len(targets):
         m["min_up"].error(f"min_up {min_up} is more than the {len(targets)} target(s)")
@@ -44,7 +45,7 @@ def probe(cur: Cursor) -> Probe | None:
     path = m["http_path"].string() if "http_path" in m else "/"
     if None in (kind, interval, timeout, min_up, window, path) or not targets:
         return None
-    return Probe(kind, tuple(targets), port, interval, timeout, source, device, min_up, window, path)  # type: ignore[arg-type]
+    return Probe(kind, tuple(targets), port, interval, timeout, source, device, netns, min_up, window, path)  # type: ignore[arg-type]
 
 
 def health(cur: Cursor | None) -> Health | None:

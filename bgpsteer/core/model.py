@@ -32,6 +32,7 @@ class Probe:
     timeout: float = 0.5
     source: str | None = None  # bind to this source address (the egress's path)
     device: str | None = None  # SO_BINDTODEVICE: an interface or VRF
+    netns: str | None = None  # a network namespace (name under /run/netns, or a path) the probes are sent from
     min_up: int = 1  # a round is good when at least this many targets answered
     window: int = 20  # samples per target for loss
     http_path: str = "/"

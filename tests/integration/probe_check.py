@@ -58,10 +58,26 @@ async def main() -> None:
         "device_gone": (Probe("tcp", ("127.0.0.1",), port=tcp_port, timeout=1.0, device="bsgone0"), "127.0.0.1"),
         "bad_source": (Probe("icmp", ("127.0.0.1",), timeout=1.0, source="192.0.2.77"), "127.0.0.1"),
     }
+    other = sys.argv[1]  # another namespace of the test's, with only loopback up
+    cases["netns"] = (Probe("icmp", ("127.0.0.1",), timeout=1.0, netns=other), "127.0.0.1")
     out = {}
     for name, (probe, target) in cases.items():
         s = await probe_once(probe, target)
         out[name] = [s.ok, s.reason, s.rtt_ms]
+    # a TCP listener only in the other namespace: reachable through netns, refused from here
+    import subprocess
+    listener = subprocess.Popen(["ip", "netns", "exec", other, sys.executable, "-c",
+                                 "import socket,time;s=socket.socket();s.bind(('127.0.0.1',7777));s.listen();time.sleep(10)"])
+    await asyncio.sleep(0.5)
+    s = await probe_once(Probe("tcp", ("127.0.0.1",), port=7777, timeout=1.0, netns=other), "127.0.0.1")
+    out["netns_tcp"] = [s.ok, s.reason, s.rtt_ms]
+    s = await probe_once(Probe("tcp", ("127.0.0.1",), port=7777, timeout=1.0), "127.0.0.1")
+    out["here_tcp"] = [s.ok, s.reason, s.rtt_ms]
+    listener.kill()
+    listener.wait()
+    subprocess.run(["ip", "netns", "delete", other], check=True)  # the namespace vanishes
+    s = await probe_once(Probe("icmp", ("127.0.0.1",), timeout=1.0, netns=other), "127.0.0.1")
+    out["netns_gone"] = [s.ok, s.reason, s.rtt_ms]
     rounds: list[int] = []
     runner = ProbeRunner(lambda egress, samples: rounds.append(len(samples)), max_rounds=5)
     from bgpsteer.core.model import Egress

@@ -19,7 +19,10 @@ if os.geteuid() != 0:
 def test_probe_kinds_and_failures() -> None:
     with lab() as lb:
         ns = lb.ns("probe")
-        out = json.loads(sh(sys.executable, str(Path(__file__).with_name("probe_check.py")), ns=ns, timeout=60))
+        other = lb.ns("other")
+        out = json.loads(sh(sys.executable, str(Path(__file__).with_name("probe_check.py")), other, ns=ns, timeout=60))
+        if not os.path.exists(f"/run/netns/{other}"):
+            lb.namespaces.remove(other)  # the script deleted it (else Lab.close() will)
     for kind in ("icmp", "icmp6", "tcp", "udp", "http"):
         ok, reason, rtt = out[kind]
         assert ok and rtt is not None and rtt >= 0, (kind, reason)
@@ -30,3 +33,6 @@ def test_probe_kinds_and_failures() -> None:
     assert out["device_gone"][0] is False and "bind to the egress path" in out["device_gone"][1]
     assert out["bad_source"][0] is False and "bind to the egress path" in out["bad_source"][1]
     assert out["runner_rounds"] == [2, 2, 2, 2, 2]
+    assert out["netns"][0] is True
+    assert out["netns_tcp"][0] is True and out["here_tcp"][0] is False  # the socket really lived in the other namespace
+    assert out["netns_gone"] == [False, f"network namespace {other} is gone", None]
