@@ -33,7 +33,11 @@ class Classifier:
         self._import = import_policy
         self._export = export_policy
         self._compliance = tuple(compliance)
-        self._next_hops = tuple(next_hops)
+        # (afi, length, network >> (bits - length)) of every prefix that covers an egress next-hop: one set lookup per prefix
+        self._covering: dict[tuple[int, int, int], str] = {}
+        for egress_id, (afi, nh, bits) in next_hops:
+            for length in range(1, bits + 1):
+                self._covering.setdefault((afi, length, nh >> (bits - length)), egress_id)
         self._ids: dict[PrefixClass, int] = {}
         self.classes: list[PrefixClass] = []
 
@@ -60,7 +64,7 @@ class Classifier:
         afi, net, length = p
         if length == 0:
             return None  # the default route: import safety decides; FRR does not resolve next-hops via it
-        for egress_id, (nafi, nh, bits) in self._next_hops:
-            if nafi == afi and length <= bits and (nh >> (bits - length)) == (net >> (bits - length)):
-                return f"import safety: covers next-hop of egress {egress_id}, which must resolve only via bgpsteer's next-hop route"
-        return None
+        egress_id = self._covering.get((afi, length, net >> ((32 if afi == 4 else 128) - length)))
+        if egress_id is None:
+            return None
+        return f"import safety: covers next-hop of egress {egress_id}, which must resolve only via bgpsteer's next-hop route"

@@ -256,6 +256,7 @@ class Engine:
         announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
         withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
         changes: list[Change] = []
+        added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
         rib, decide, classes = self.rib, self.exporter.decide, self.classifier.classes
         for prefix in self.dirty:
             entry = rib.get(prefix)
@@ -267,16 +268,24 @@ class Engine:
             new = decide(entry.paths, parsed, prefix, kid, classes[kid]) if not isinstance(parsed, str) else EMPTY
             old = entry.out
             if new is not old and new != old:
-                afi = _afi(prefix)
-                old_ids = dict(old)
-                for pid, attrs in new:
-                    before = old_ids.pop(pid, None)
-                    if before != attrs:
+                afi = 6 if ":" in prefix else 4
+                if old:
+                    old_ids = dict(old)
+                    for pid, attrs in new:
+                        before = old_ids.pop(pid, None)
+                        if before is None or (before is not attrs and before != attrs):
+                            announce[(afi, pid, attrs)].append(prefix)
+                            changes.append((prefix, pid, before, attrs))
+                            if before is None:
+                                added[pid] += 1
+                    for pid, before in old_ids.items():
+                        withdraw[(afi, pid)].append(prefix)
+                        changes.append((prefix, pid, before, None))
+                else:  # a new prefix: the common case of a table load
+                    for pid, attrs in new:
                         announce[(afi, pid, attrs)].append(prefix)
-                        changes.append((prefix, pid, before, attrs))
-                for pid, before in old_ids.items():
-                    withdraw[(afi, pid)].append(prefix)
-                    changes.append((prefix, pid, before, None))
+                        changes.append((prefix, pid, None, attrs))
+                        added[pid] += 1
                 entry.out = new
             if not entry.paths:
                 del rib[prefix]
@@ -288,6 +297,8 @@ class Engine:
         kind = next(iter(self._triggers.values()), "other")
         counts = stats.by_reason.setdefault(kind, [0, 0])
         per_pid = stats.paths_by_path_id
+        for pid, n in added.items():
+            per_pid[pid] = per_pid.get(pid, 0) + n
         for (afi, pid), prefixes in withdraw.items():
             stats.withdrawals += len(prefixes)
             counts[1] += len(prefixes)
@@ -297,9 +308,6 @@ class Engine:
             stats.announcements += len(prefixes)
             counts[0] += len(prefixes)
             effects.append(Announce(afi, pid, attrs, prefixes))
-        for _, pid, before, _ in changes:
-            if before is None:
-                per_pid[pid] = per_pid.get(pid, 0) + 1
         if changes:
             reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
             effects.append(Changed(self.next_decision(), now, reason or "decision", changes))
