@@ -33,7 +33,9 @@ LAB_CONFIG = HERE / "lab.yaml"
 AWS_ROUTES = ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.30.0.0/16",
               "192.0.2.0/24",  # documentation space: import safety rejects it
               "10.10.9.0/28"]  # too specific: rejected
-NH_ROUTES = {"10.255.0.1/32", "10.255.0.2/32"}  # announced by bgpsteer for the egresses in service
+NH_ROUTES = {"10.255.0.1/32", "10.255.0.2/32", "fd00:255::1/128", "fd00:255::2/128"}  # announced by bgpsteer for the egresses in service
+AWS_ROUTES6 = ["fd10:10::/48", "fd10:30::/48", "2001:db8:1::/48"]  # the documentation prefix is rejected
+GCP_ROUTES6 = ["fd10:20::/48", "fd10:30::/48"]
 GCP_ROUTES = ["10.20.0.0/16", "10.20.1.0/24", "10.10.0.0/16", "10.30.0.0/16"]
 
 BIRD = """
@@ -86,10 +88,42 @@ classes:
 """
 
 
-def best_paths(frr: Frr) -> dict[str, str | None]:
+BIRD6 = """
+protocol static s6 {{ ipv6; {routes} }}
+protocol bgp up6 {{
+  local {local} as {asn};
+  neighbor {peer} as 65000;
+  hold time 30;
+  ipv6 {{ import none; export filter out_attrs; }};
+}}
+"""
+
+FRR6 = """router bgp 65000
+ neighbor fd00:250::1 remote-as 65000
+ neighbor fd00:250::1 timers 10 30
+ address-family ipv6 unicast
+  neighbor fd00:250::1 activate
+ exit-address-family
+"""
+
+
+def ipv6_config(text: str) -> str:
+    """lab.yaml plus IPv6: egress next_hop6, a v6 session per cloud gateway and to the core."""
+    for n in ("1", "2"):
+        text = text.replace(f"    next_hop: 10.255.0.{n}\n", f"    next_hop: 10.255.0.{n}\n    next_hop6: fd00:255::{n}\n")
+    text = text.replace("core_routers:\n", "  - {name: aws-tgw-fra-v6, address: fd00:250:1::2, local_address: fd00:250:1::1, asn: 64512, egress: fra, "
+                                          "provider: aws, region: eu-central-1, families: [ipv6]}\n"
+                                          "  - {name: gcp-cr-ams-v6, address: fd00:250:2::2, local_address: fd00:250:2::1, asn: 16550, egress: ams, "
+                                          "provider: gcp, region: europe-west4, families: [ipv6]}\n"
+                                          "core_routers:\n"
+                                          "  - {name: core1-v6, address: fd00:250::2, local_address: fd00:250::1, asn: 65000, families: [ipv6]}\n")
+    return text
+
+
+def best_paths(frr: Frr, family: str = "ipv4") -> dict[str, str | None]:
     """prefix -> next-hop of the valid best path in that FRR's RIB (None: no usable path), steered prefixes only."""
     out: dict[str, str | None] = {}
-    for prefix, paths in frr.routes().items():
+    for prefix, paths in frr.routes(family).items():
         if prefix in NH_ROUTES:
             continue
         chosen = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
@@ -105,8 +139,12 @@ def classes_config(text: str) -> str:
     return text + CLASSES
 
 
-def bird_config(rid: str, asn: int, local: str, peer: str, routes: list[str]) -> str:
-    return BIRD.format(rid=rid, asn=asn, local=local, peer=peer, routes=" ".join(f"route {r} blackhole;" for r in routes))
+def bird_config(rid: str, asn: int, local: str, peer: str, routes: list[str], v6: tuple[str, str, list[str]] | None = None) -> str:
+    """A cloud gateway; v6: (local, peer, routes) adds an IPv6 session."""
+    text = BIRD.format(rid=rid, asn=asn, local=local, peer=peer, routes=" ".join(f"route {r} blackhole;" for r in routes))
+    if v6:
+        text += BIRD6.format(asn=asn, local=v6[0], peer=v6[1], routes=" ".join(f"route {r} blackhole;" for r in v6[2]))
+    return text
 
 
 @dataclass
@@ -189,12 +227,14 @@ class Topology:
 
 
 def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
-          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False) -> Topology:
-    """The lab; with classes=True also VRF realtime on the core with its own session, and UDP
-    echo reflectors (lab/reflector.py) in the clouds that the egress probes measure."""
-    lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
-    lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
-    lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
+          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False, ipv6: bool = False) -> Topology:
+    """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
+    echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
+    ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes."""
+    six = {"core": ",fd00:250::1/126", "aws": ",fd00:250:1::1/126", "gcp": ",fd00:250:2::1/126"} if ipv6 else {}
+    lb.link("rs", "10.250.0.1/30" + six.get("core", ""), "core", "10.250.0.2/30" + six.get("core", "").replace("::1/", "::2/"))
+    lb.link("rs", "10.250.1.1/30" + six.get("aws", ""), "aws", "10.250.1.2/30" + six.get("aws", "").replace("::1/", "::2/"))
+    lb.link("rs", "10.250.2.1/30" + six.get("gcp", ""), "gcp", "10.250.2.2/30" + six.get("gcp", "").replace("::1/", "::2/"))
     realtime = None
     if classes:
         lb.link("rs", "10.250.8.1/30", "corert", "10.250.8.2/30")
@@ -203,13 +243,17 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
             control = lb.path(f"reflector-{cloud}.json")
             control.write_text("{}")
             lb.spawn(cloud, [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)], f"reflector-{cloud}.log")
-    core = lb.start_frr("core", FRR)
-    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes), "aws")
-    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", gcp_routes), "gcp")
+    core = lb.start_frr("core", FRR + (FRR6 if ipv6 else ""))
+    aws6 = ("fd00:250:1::2", "fd00:250:1::1", AWS_ROUTES6) if ipv6 else None
+    gcp6 = ("fd00:250:2::2", "fd00:250:2::1", GCP_ROUTES6) if ipv6 else None
+    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes, aws6), "aws")
+    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", gcp_routes, gcp6), "gcp")
     # a copy of the config whose state (control socket, journal, dumps) lives in this lab's folder
     text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
     if classes:
         text = classes_config(text)
+    if ipv6:
+        text = ipv6_config(text)
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
     confdir = lb.path("exabgp")
@@ -226,4 +270,6 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     if realtime is not None:
         wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)
     wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
+    if ipv6:
+        wait_for("IPv6 sessions", lambda: aws.established("up6") and gcp.established("up6") and core.established("fd00:250::1"), timeout=60)
     return topo
