@@ -134,6 +134,15 @@ class Lab:
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr
 
+    def start_gobgp(self, ns: str, config: str, name: str) -> GoBgp:
+        """gobgpd with a TOML config; its gRPC API listens only on the namespace's own loopback."""
+        conf = self.path(f"gobgp-{name}/gobgpd.toml")
+        conf.write_text(config)
+        proc = self.spawn(ns, ["gobgpd", "-f", str(conf), "--api-hosts", "127.0.0.1:50051", "-l", "info"], f"gobgp-{name}/gobgpd.log")
+        g = GoBgp(self.ns(ns))
+        wait_for(f"gobgpd {name} API", lambda: self.alive(proc, f"gobgp-{name}/gobgpd.log") and g.cmd("global") is not None, timeout=15)
+        return g
+
     def start_bird(self, ns: str, config: str, name: str) -> Bird:
         conf = self.path(f"bird-{name}/bird.conf")
         conf.write_text(config)
@@ -197,6 +206,24 @@ class Frr:
             if peer_data and peer_data.get("state") == "Established":
                 return True
         return False
+
+
+@dataclass
+class GoBgp:
+    nsname: str
+
+    def cmd(self, *args: str) -> str:
+        return sh("gobgp", "-u", "127.0.0.1", "-p", "50051", *args, ns=self.nsname, timeout=20)
+
+    def announce(self, prefix: str, next_hop: str, community: str | None = None) -> None:
+        extra = ["community", community] if community else []
+        self.cmd("global", "rib", "add", prefix, "origin", "igp", "nexthop", next_hop, *extra, "-a", "ipv4")
+
+    def withdraw(self, prefix: str) -> None:
+        self.cmd("global", "rib", "del", prefix, "-a", "ipv4")
+
+    def established(self, peer: str) -> bool:
+        return any(line.split()[:1] == [peer] and "Establ" in line for line in self.cmd("neighbor").splitlines())
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import Agent as AgentSettings
-from lab.netlab import Bird, Frr, Lab, sh, wait_for
+from lab.netlab import Bird, Frr, GoBgp, Lab, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
@@ -87,6 +87,20 @@ classes:
     objective: cost
 """
 
+
+GOBGP = """[global.config]
+  as = 8075
+  router-id = "10.250.3.2"
+  local-address-list = ["10.250.3.2"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "10.250.3.1"
+    peer-as = 65000
+  [neighbors.timers.config]
+    hold-time = 30
+"""
+AZURE = ("  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.3.1, asn: 8075, egress: fra, "
+         "provider: azure, region: germanywestcentral}\n")
 
 BIRD6 = """
 protocol static s6 {{ ipv6; {routes} }}
@@ -156,6 +170,7 @@ class Topology:
     exabgp: subprocess.Popen[bytes]
     config: Path
     realtime: Frr | None = None  # the core's realtime VRF (build(classes=True))
+    azure: GoBgp | None = None  # a GoBGP cloud gateway behind egress fra (build(azure=True))
 
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
@@ -227,14 +242,20 @@ class Topology:
 
 
 def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
-          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False, ipv6: bool = False) -> Topology:
+          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False, ipv6: bool = False,
+          azure: bool = False) -> Topology:
     """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
     echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
-    ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes."""
+    ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes; with azure=True a third
+    cloud gateway, played by GoBGP, through egress fra (two gateways behind one egress)."""
     six = {"core": ",fd00:250::1/126", "aws": ",fd00:250:1::1/126", "gcp": ",fd00:250:2::1/126"} if ipv6 else {}
     lb.link("rs", "10.250.0.1/30" + six.get("core", ""), "core", "10.250.0.2/30" + six.get("core", "").replace("::1/", "::2/"))
     lb.link("rs", "10.250.1.1/30" + six.get("aws", ""), "aws", "10.250.1.2/30" + six.get("aws", "").replace("::1/", "::2/"))
     lb.link("rs", "10.250.2.1/30" + six.get("gcp", ""), "gcp", "10.250.2.2/30" + six.get("gcp", "").replace("::1/", "::2/"))
+    gobgp = None
+    if azure:
+        lb.link("rs", "10.250.3.1/30", "azure", "10.250.3.2/30")
+        gobgp = lb.start_gobgp("azure", GOBGP, "azure")
     realtime = None
     if classes:
         lb.link("rs", "10.250.8.1/30", "corert", "10.250.8.2/30")
@@ -254,6 +275,8 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
         text = classes_config(text)
     if ipv6:
         text = ipv6_config(text)
+    if azure:
+        text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
     confdir = lb.path("exabgp")
@@ -265,11 +288,13 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     env["exabgp_log_destination"] = "stderr"
     exabgp = str(Path(python).parent / "exabgp")
     proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
-    topo = Topology(lb, core, aws, gcp, proc, config, realtime)
+    topo = Topology(lb, core, aws, gcp, proc, config, realtime, gobgp)
     wait_for("core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
     if realtime is not None:
         wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)
     wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
+    if gobgp is not None:
+        wait_for("GoBGP session", lambda: gobgp.established("10.250.3.1"), timeout=60)
     if ipv6:
         wait_for("IPv6 sessions", lambda: aws.established("up6") and gcp.established("up6") and core.established("fd00:250::1"), timeout=60)
     return topo
