@@ -2,7 +2,7 @@
 
 Real daemons (lab/topology.py build(classes=True)): the default core session
 carries bulk, a second FRR is the core's realtime VRF.  Probes are UDP echoes
-every 100 ms to reflectors in the cloud namespaces, which add the noise:
+every 200 ms to reflectors in the cloud namespaces, which add the noise:
 
 1. ``--minutes`` (default 5) of noise on both egresses: exponential jitter
    (mean 3 ms), 0.5 % loss, and a 25 ms spike on 1 % of probes; count the
@@ -64,7 +64,7 @@ def main() -> None:
     print(f"noise phase          {args.minutes:g} min, {probes:,} probes ({lost:,} lost), jitter mean 3 ms, 0.5% loss, 1% spikes of 25 ms")
     print(f"spurious moves       {changes} next-hop route changes by bgpsteer; {flips} of {2 * int(args.minutes * 12)} core samples differed (goal: 0)")
     print(f"degradation          ams +60 ms: realtime VRF off ams after {moved:.2f} s; bulk table moved: {'YES' if bulk_moved else 'no'}")
-    print("settings             probes every 100 ms; realtime SLA 40 ms / 2% / 15 ms, fall 5, rise 5, hold-down 5 s, 10% hysteresis")
+    print("settings             probes every 200 ms; realtime SLA 40 ms / 2% / 15 ms, fall 5, rise 5, hold-down 5 s, 10% hysteresis")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def main() -> None:
         topo.block_probes("gcp", True)
         wait_for("core off ams", lambda: moved_off(topo.core, "10.255.0.2"), timeout=30, interval=0.05)
         print(f"   the core moved every prefix off egress ams {time.monotonic() - t0:.2f} s after the drop "
-              "(probes every 100 ms, fall 3; one BGP withdrawal: ams's next-hop route)")
+              "(probes every 200 ms, fall 3; one BGP withdrawal: ams's next-hop route)")
         table(topo.core, "after ams failed")
         cli(topo, "show", "egress")
         topo.block_probes("gcp", False)

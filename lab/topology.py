@@ -147,7 +147,8 @@ def best_paths(frr: Frr, family: str = "ipv4") -> dict[str, str | None]:
 
 def classes_config(text: str) -> str:
     """lab.yaml with UDP probes to the reflectors, the two classes and the realtime core session."""
-    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace("timeout: 0.08}", "timeout: 0.095}")
+    # UDP echo to the reflectors every 200 ms: a timeout of 190 ms leaves room for a loaded test machine
+    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace("interval: 0.1, timeout: 0.08}", "interval: 0.2, timeout: 0.19}")
     text = text.replace("core_routers:\n", "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
                                           "asn: 65000, class: realtime}\n")
     return text + CLASSES

@@ -16,6 +16,7 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.model import AppClass, Health
 
 HYSTERESIS = 1.1  # an egress that fits may drift 10% past a threshold before it stops fitting
+WARM_UP = 20  # samples before an egress is judged: the smoothed latency still carries its first probes (ARP, cold caches)
 
 
 def sla_fit(c: AppClass, m: dict[str, float | None], best_latency: float | None, fitting: bool = False) -> tuple[bool, str]:
@@ -24,13 +25,15 @@ def sla_fit(c: AppClass, m: dict[str, float | None], best_latency: float | None,
     ``fitting``: the egress fits now; its thresholds are then 10% looser, so a
     measurement hovering at a threshold does not flap the class."""
     lat, loss, jit = m.get("latency_ms"), m.get("loss_pct"), m.get("jitter_ms")
+    samples = m.get("samples") or 0.0
+    if samples < WARM_UP:
+        return True, f"warming up ({samples:.0f} of {WARM_UP} samples): not judged yet"
     if lat is None:
-        return False, "no measurement yet"
+        return False, "no answer yet"
     k = HYSTERESIS if fitting else 1.0
     misses = []
     if c.max_latency_ms is not None and lat > c.max_latency_ms * k:
         misses.append(f"latency {lat:.1f} ms > {c.max_latency_ms * k:g}")
-    samples = m.get("samples") or 0.0
     # a loss ratio over fewer samples than 3 losses' worth is noise (one loss in 30 is 3.3%): not judged yet
     if c.max_loss_pct is not None and loss is not None and samples * c.max_loss_pct / 100 >= 3 and loss > c.max_loss_pct * k:
         misses.append(f"loss {loss:.1f}% > {c.max_loss_pct * k:g}")
