@@ -52,8 +52,8 @@ def test_noisy_probes_move_nothing(topo: Topology) -> None:
 def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     rt = topo.realtime
     assert rt is not None
-    default_before = best(topo.core)
-    assert best(rt)["10.30.0.0/16"] == AMS and default_before["10.30.0.0/16"] == AMS
+    default_before, rt_before = best(topo.core), best(rt)
+    assert rt_before["10.30.0.0/16"] == AMS and default_before["10.30.0.0/16"] == AMS
     sim = json.loads(topo.cli("simulate", "--degrade", "ams:latency=60ms", "--json").stdout)
     assert sim["moved"] == [] and sim["bgp_updates"] == 1
     predicted = {m["prefix"]: m["to"] for m in sim["classes"]["realtime"]["moved"]}
@@ -61,10 +61,11 @@ def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     assert [w["prefix"] for w in sim["classes"]["realtime"]["withdrawn"]] == ["10.20.1.0/24"]  # only ams has it
     topo.impair("gcp", delay_ms=60, jitter_ms=2)  # over realtime's 40 ms, well inside bulk's 300 ms
     t0 = time.monotonic()
-    wait_for("realtime off ams", lambda: AMS not in best(rt).values(), timeout=30, interval=0.2)
+    # the realtime table converges to exactly what simulate predicted (FRR may pass through transient states)
+    expected = {**rt_before, **{p: FRA for p in predicted}, "10.20.1.0/24": None}  # 10.20.1.0/24: only via ams, no realtime path
+    wait_for("realtime table as predicted", lambda: best(rt) == expected, timeout=30, interval=0.2)
     moved_after = time.monotonic() - t0
-    assert best(rt)["10.30.0.0/16"] == FRA and best(rt)["10.20.0.0/16"] == FRA
-    assert best(rt)["10.20.1.0/24"] is None  # only reachable via ams: no realtime path (default VRF still has it)
+    assert AMS not in best(rt).values()
     assert best(topo.core) == default_before, "bulk traffic must stay where it was"
     log = topo.agent_log()
     assert "egress ams/realtime SLA fit up -> down" in log and "egress ams out of service for class realtime" in log
@@ -72,9 +73,6 @@ def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     state = json.loads(topo.cli("show", "egress", "ams", "--json").stdout)["egresses"][0]
     assert state["classes"]["realtime"]["in_service"] is False and state["classes"]["bulk"]["in_service"] is True
     assert state["in_service"] is True
-    # the prediction made before the degradation came true in the realtime table
-    for prefix, to in predicted.items():
-        assert best(rt)[prefix] == {"fra": FRA, "ams": AMS}[to]
     routes = json.loads(topo.cli("show", "routes", "10.30.0.0/16", "--class", "realtime", "--json").stdout)
     assert routes["routes"][0]["primary"] == "fra"
     assert json.loads(topo.cli("show", "routes", "10.30.0.0/16", "--json").stdout)["routes"][0]["primary"] == "ams"
