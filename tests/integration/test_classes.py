@@ -9,8 +9,6 @@ namespaces, which inject delay, jitter and loss on demand.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -19,10 +17,10 @@ import pytest
 from lab.netlab import lab, wait_for
 from lab.topology import Topology, build
 from lab.topology import best_paths as best
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh")):
-    pytest.skip("needs root, BIRD and FRR (see README)", allow_module_level=True)
+lab_tools()
 
 FRA, AMS = "10.255.0.1", "10.255.0.2"
 

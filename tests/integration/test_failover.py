@@ -9,8 +9,6 @@ only after the hold-down.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,10 +18,10 @@ import pytest
 
 from lab.netlab import lab, wait_for
 from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, best_paths, build
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft")):
-    pytest.skip("needs root, BIRD, FRR and nftables (see README)", allow_module_level=True)
+lab_tools()
 
 N = 10_000
 PREFIXES = [f"10.{100 + i // 256}.{i % 256}.0/24" for i in range(N)]

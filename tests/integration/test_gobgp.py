@@ -4,18 +4,16 @@ next to BIRD (AWS) through the same egress: two candidates for one egress, one p
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from lab.netlab import lab, wait_for
 from lab.topology import Topology, best_paths, build
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "gobgpd", "gobgp")):
-    pytest.skip("needs root, BIRD, FRR and GoBGP (see README)", allow_module_level=True)
+lab_tools("gobgpd", "gobgp")
 
 FRA, AMS = "10.255.0.1", "10.255.0.2"
 

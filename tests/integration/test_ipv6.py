@@ -7,18 +7,16 @@ egresses' IPv6 next-hops and fails them over with their /128 next-hop routes.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
 from lab.netlab import lab, wait_for
 from lab.topology import Topology, best_paths, build
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft")):
-    pytest.skip("needs root, BIRD, FRR and nftables (see README)", allow_module_level=True)
+lab_tools()
 
 FRA6, AMS6 = "fd00:255::1", "fd00:255::2"
 

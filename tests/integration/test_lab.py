@@ -7,7 +7,6 @@ the lab fixture and removed afterwards, also on failure.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -16,12 +15,11 @@ import pytest
 
 from lab.netlab import lab, wait_for
 from lab.topology import Topology, build
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
 
-needs = [shutil.which(t) for t in ("bird", "birdc", "vtysh", "ip")]
-if os.geteuid() != 0 or not all(needs) or not os.path.exists("/usr/lib/frr/bgpd"):
-    pytest.skip("needs root, iproute2, BIRD and FRR (see README)", allow_module_level=True)
+lab_tools()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,10 +15,10 @@ import pytest
 
 from lab.netlab import lab, wait_for
 from lab.topology import Topology, best_paths, build
+from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-if os.geteuid() != 0 or not all(shutil.which(t) for t in ("bird", "vtysh", "nft", "setpriv")):
-    pytest.skip("needs root, BIRD, FRR, nftables and setpriv (see README)", allow_module_level=True)
+lab_tools("setpriv")
 
 FRA, AMS = "10.255.0.1", "10.255.0.2"
 NH = {"fra": FRA, "ams": AMS}
