@@ -109,10 +109,11 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[Complian
 def steering(cur: Cursor | None, egresses: list[Egress]) -> Steering:
     if cur is None:
         return Steering()
-    m = cur.mapping({"fail_static": False, "max_down": False}) or {}
+    m = cur.mapping({"fail_static": False, "max_down": False, "cost_tiebreak": False}) or {}
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
-    return Steering(fail_static if fail_static is not None else True, max_down)
+    tiebreak = m["cost_tiebreak"].boolean() if "cost_tiebreak" in m else True
+    return Steering(fail_static if fail_static is not None else True, max_down, tiebreak if tiebreak is not None else True)
 
 
 CLASS_KEYS = {"name": True, "sla": False, "objective": False, "slack_pct": False, "slack_ms": False, "rise": False, "fall": False, "hold_down": False,

@@ -62,6 +62,25 @@ def best_per_egress(paths: list[Path]) -> dict[str, tuple[Path, int]]:
 GRACEFUL_SHUTDOWN = (65535, 0)  # RFC 8326
 
 
+def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
+    """Cost per GB, then egress id, break ties between equal LOCAL_PREFs: path id -> LOCAL_PREF to add.
+
+    Among the paths of one prefix with the same policy LOCAL_PREF, the cheapest gets
+    +(n-1), the next +(n-2), ...: the core then prefers it without any further tie-break.
+    A drained path (LOCAL_PREF 0) is left alone."""
+    groups: dict[int, list[tuple[float, str, int]]] = {}
+    for pid, lp, e in paths:
+        if lp > 0:
+            groups.setdefault(lp, []).append((e.cost_per_gb, e.id, pid))
+    bonus: dict[int, int] = {}
+    for members in groups.values():
+        if len(members) > 1:
+            members.sort()
+            for rank, (_, _, pid) in enumerate(members):
+                bonus[pid] = len(members) - 1 - rank
+    return bonus
+
+
 def finalize(attrs: Attrs, egress: Egress, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
@@ -73,10 +92,12 @@ def finalize(attrs: Attrs, egress: Egress, drained: bool) -> Attrs:
 class ExportStage:
     """Export policy applied to each egress's best path, cached like import."""
 
-    def __init__(self, policy: Policy, egresses: dict[str, Egress], drained: frozenset[str] = frozenset()) -> None:
+    def __init__(self, policy: Policy, egresses: dict[str, Egress], drained: frozenset[str] = frozenset(), cost_tiebreak: bool = True) -> None:
         self.policy = policy
         self.egresses = egresses
         self.drained = drained
+        self.cost_tiebreak = cost_tiebreak
+        self._pid_map = {e.path_id: e for e in egresses.values()}
         self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}  # by id(attrs), as in ImportStage
         self._outs: dict[OutSet, OutSet] = {}
         # decide() memo: paths with the same peers, the same accepted attributes and the same
@@ -138,6 +159,9 @@ class ExportStage:
                 out.append((self.egresses[egress_id].path_id, v.attrs))
         if not out:
             return EMPTY
+        if self.cost_tiebreak and len(out) > 1:
+            bonus = cost_bonus([(pid, a.local_pref or 0, self._pid_map[pid]) for pid, a in out])
+            out = [(pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out]
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each
@@ -181,6 +205,10 @@ def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix
         checks.append(f"health: {'in service' if in_service(egress_id) else 'OUT OF SERVICE (next-hop ' + e.next_hop + ' withdrawn: the core cannot use this path)'}")
         if egress_id in export.drained:
             checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
+        announced_attrs = dict(out).get(e.path_id)
+        if v.accepted and v.attrs is not None and announced_attrs is not None and announced_attrs.local_pref != v.attrs.local_pref:
+            checks.append(f"cost tie-break: local-pref {v.attrs.local_pref} -> {announced_attrs.local_pref} "
+                          f"(cost {e.cost_per_gb:g}/GB among egresses with equal policy preference)")
         egresses.append(
             {
                 "egress": egress_id,

@@ -118,7 +118,7 @@ class Engine:
         self.config = config
         self.egresses = {e.id: e for e in config.egresses}
         self.importer = ImportStage(config.import_policy, config.safety)
-        self.exporter = ExportStage(config.export_policy, self.egresses, frozenset(self.steering.drained))
+        self.exporter = ExportStage(config.export_policy, self.egresses, frozenset(self.steering.drained), config.steering.cost_tiebreak)
         next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route, _ in nh_routes(e)]
         self.classifier = Classifier(self.importer.prefix_safety, config.import_policy, config.export_policy, config.compliance, next_hops)
         old = self.peers

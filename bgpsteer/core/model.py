@@ -162,6 +162,7 @@ class Compliance:
 class Steering:
     fail_static: bool = True  # when too many egresses fail at once, keep the last good state
     max_down: int | None = None  # egresses that may fail together before fail static; None: all but one
+    cost_tiebreak: bool = True  # equal policy LOCAL_PREF: cheaper egress (then egress id) gets a higher LOCAL_PREF
 
 
 @dataclass(frozen=True)

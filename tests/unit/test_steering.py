@@ -142,11 +142,12 @@ def test_drain_reannounces_with_graceful_shutdown_and_undrain_restores():
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"]), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"]), ["10.1.0.0/24"]), 0)
     eng.flush(0)
-    drained = [e for e in eng.drain("fra", True, 1) if isinstance(e, Announce)]
-    assert len(drained) == 1 and drained[0].path_id == 1
-    assert drained[0].attrs.local_pref == 0 and (65535, 0) in drained[0].attrs.communities
-    restored = [e for e in eng.drain("fra", False, 2) if isinstance(e, Announce)]
-    assert restored[0].attrs.local_pref == 100 and (65535, 0) not in restored[0].attrs.communities
+    drained = {e.path_id: e.attrs for e in eng.drain("fra", True, 1) if isinstance(e, Announce)}
+    assert drained[1].local_pref == 0 and (65535, 0) in drained[1].communities
+    assert drained[2].local_pref == 100  # ams loses its cost tie-break bonus: nothing left to break a tie with
+    restored = {e.path_id: e.attrs for e in eng.drain("fra", False, 2) if isinstance(e, Announce)}
+    assert restored[1].local_pref == 100 and (65535, 0) not in restored[1].communities
+    assert restored[2].local_pref == 101  # equal policy preference and cost: the egress id breaks the tie (ams)
     with pytest.raises(KeyError):
         eng.drain("nowhere", True, 3)
 
@@ -231,11 +232,25 @@ def test_simulate_a_new_config():
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"], as_path=(16550,)), ["10.1.0.0/24"]), 0)
     eng.flush(0)
-    prefer_ams = ACCEPT_ALL.replace("import: {default: accept}",
-                                    "import:\n    default: accept\n    statements:\n      - {name: ams-first, match: {egress: ams}, set: {local_pref: 300}, then: accept}")
-    new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_ams, "new.yaml")
+    prefer_fra = ACCEPT_ALL.replace("import: {default: accept}",
+                                    "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: {local_pref: 300}, then: accept}")
+    new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_fra, "new.yaml")
     from bgpsteer.core.simulate import simulate
     r = simulate(eng, set(), 1, new)
-    # before: equal local-pref from different neighbour ASes: a tie the core breaks (reported), fra first
-    assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "fra", "to": "ams", "tie": False}]
-    assert r["bgp_updates_detail"]["path_changes"] == 1  # the ams path's local-pref changes
+    # before: equal policy preference and cost, the egress id broke the tie (ams 101, fra 100)
+    assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "ams", "to": "fra", "tie": False}]
+    assert r["bgp_updates_detail"]["path_changes"] == 2  # fra 100 -> 300; ams 101 -> 100 (no tie left to break)
+
+
+def test_cost_breaks_ties_between_equal_policy_preferences():
+    from bgpsteer.core.decision import cost_bonus
+    from bgpsteer.core.model import Egress
+
+    cheap, mid, dear = (Egress(n, "r", "EU", c, f"10.255.0.{i}", i) for i, (n, c) in enumerate([("c", 0.01), ("b", 0.02), ("a", 0.05)], 1))
+    assert cost_bonus([(1, 100, cheap), (2, 100, mid), (3, 100, dear)]) == {1: 2, 2: 1, 3: 0}
+    assert cost_bonus([(1, 100, cheap), (2, 200, mid), (3, 100, dear)]) == {1: 1, 3: 0}  # policy preference first
+    assert cost_bonus([(1, 0, cheap), (3, 0, dear)]) == {}  # drained paths are left alone
+    same_cost = [Egress(n, "r", "EU", 0.01, "10.255.0.9", i) for i, n in enumerate(["zrh", "ams"], 1)]
+    assert cost_bonus([(1, 100, same_cost[0]), (2, 100, same_cost[1])]) == {2: 1, 1: 0}  # then the egress id: stable
+    eng = Engine(base_config(extra="steering: {cost_tiebreak: false}\n"))
+    assert eng.exporter.cost_tiebreak is False
