@@ -35,6 +35,7 @@ from bgpsteer.core.events import (
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import CloudPeer, Config
+from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, parse_prefix
 from bgpsteer.core.steering import SteeringState, nh_routes
 
@@ -164,6 +165,7 @@ class Engine:
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
         self._trigger("update", f"update from {peer.name}")
+        by_class: dict[int, Verdict] = {}
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             if entry is None:
@@ -187,7 +189,12 @@ class Engine:
                         del rib[prefix]
                     continue
             kid = entry.klass
-            verdict = evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, attrs)
+            # one UPDATE shares peer and attributes: its verdict depends only on the prefix class
+            verdict = by_class.get(kid)
+            if verdict is None:
+                verdict = evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, attrs)
+                if not verdict.error:
+                    by_class[kid] = verdict
             if existing is None:
                 entry.paths.append(Path(peer, attrs, verdict))
                 info.routes += 1
