@@ -107,18 +107,15 @@ class ControlServer:
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
 
     def _drain(self, egress: str, on: bool) -> dict[str, Any]:
-        if egress not in self.agent.engine.egresses:
-            raise queries.QueryError(f"unknown egress {egress!r}; egresses: {', '.join(self.agent.engine.egresses)}", 2)
+        e = queries.require_egress(self.agent.engine, egress)
         sent = self.agent.commands_sent
         self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock()))
         return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
-                "paths": self.agent.engine.stats.paths_by_path_id.get(self.agent.engine.egresses[egress].path_id, 0)}
+                "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0)}
 
     def _measure(self, egress: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
         """External measurements pushed by a monitoring tool: one probe round for one egress."""
-        e = self.agent.engine.egresses.get(egress)
-        if e is None:
-            raise queries.QueryError(f"unknown egress {egress!r}; egresses: {', '.join(self.agent.engine.egresses)}", 2)
+        e = queries.require_egress(self.agent.engine, egress)
         if e.probe is None or e.probe.kind != "external":
             raise queries.QueryError(f"egress {egress} is not configured with probe type external", 2)
         samples = []
@@ -142,8 +139,8 @@ class ControlServer:
                 "in_service": self.agent.engine.steering.usable(egress)}
 
     def _reload(self) -> dict[str, Any]:
-        before = self.agent.engine.stats
-        ann, wd = before.announcements, before.withdrawals
+        stats = self.agent.engine.stats  # the same object before and after: counters are read as they move
+        ann, wd = stats.announcements, stats.withdrawals
         try:
             config = load(self.agent.config_path)
         except ConfigError as exc:
@@ -153,7 +150,6 @@ class ControlServer:
         egress_of = {e.path_id: e.id for e in self.agent.engine.config.egresses}
         held = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
         self.agent.apply_config(config)
-        after = self.agent.engine.stats
         now = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
         changes: list[dict[str, Any]] = []
         for key in sorted(held.keys() | now.keys()):
@@ -161,7 +157,7 @@ class ControlServer:
                 b, n = held.get(key), now.get(key)
                 changes.append({"prefix": key[0], "egress": egress_of.get(key[1], "?"),
                                 "old": _brief(b) if b else None, "new": _brief(n) if n else None})
-        return {"old_digest": old, "new_digest": config.digest, "announced": after.announcements - ann, "withdrawn": after.withdrawals - wd,
+        return {"old_digest": old, "new_digest": config.digest, "announced": stats.announcements - ann, "withdrawn": stats.withdrawals - wd,
                 "changes": changes}
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -173,10 +169,13 @@ class ControlServer:
                 raise queries.QueryError("the new configuration has errors:\n" + str(exc), 2) from None
         fail = set(args.get("fail") or [])
         degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
+        if config is None:  # with a new config, its own egresses count (simulate checks them)
+            for egress in sorted(fail | set(degrade)):
+                queries.require_egress(self.agent.engine, egress)
         try:
             return simulate(self.agent.engine, fail, self.agent.clock(), config, degrade)
         except KeyError as exc:
-            raise queries.QueryError(f"unknown egress {exc.args[0]}; egresses: {', '.join(self.agent.engine.egresses)}", 2) from None
+            raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", 2) from None
 
     async def _forked(self, work: Callable[[], Any]) -> Any:
         """Run work() in a forked child (a copy-on-write snapshot of the state); await its answer."""

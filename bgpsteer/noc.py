@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -183,7 +184,6 @@ def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degr
     """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade:
         raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", 2)
-    import os
     r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None)
 
     def human(r: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import itertools
 import logging
 import os
@@ -74,13 +75,18 @@ CLONE_NEWNET = 0x40000000
 _netns_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bgpsteer-netns")
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)  # loaded once, for setns()
+
+
 def _in_netns(netns: str, make: Callable[[], socket.socket]) -> socket.socket:
     """Create a socket inside a network namespace (it stays there), from a worker thread.
 
     setns() moves only the calling thread, and the thread goes back at once, so
     the event loop's own namespace never changes.  A namespace that has vanished
     is a failed probe with that reason."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     path = netns if "/" in netns else f"/run/netns/{netns}"
     try:
         target = os.open(path, os.O_RDONLY)

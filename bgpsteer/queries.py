@@ -14,12 +14,21 @@ from bgpsteer.core.simulate import core_choice
 if TYPE_CHECKING:
     from bgpsteer.agent import Agent
     from bgpsteer.core.engine import Engine
+    from bgpsteer.core.model import Egress
 
 
 class QueryError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+def require_egress(engine: Engine, egress: str) -> Egress:
+    """The configured egress, or the usage error every command gives for an unknown one."""
+    e = engine.egresses.get(egress)
+    if e is None:
+        raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", 2)
+    return e
 
 
 def _egress_of(engine: Engine) -> dict[int, str]:
@@ -49,7 +58,7 @@ def status(agent: Agent) -> dict[str, Any]:
         "core_routers": [{"name": c.name, "address": c.address, "state": agent.core_state.get(c.address, "idle")} for c in e.config.core_routers],
         "egresses": [{"egress": x.id, "health": e.steering.health[x.id].state, "in_service": e.steering.usable(x.id),
                       "drained": x.id in e.steering.drained, "paths": e.stats.paths_by_path_id.get(x.path_id, 0)} for x in e.config.egresses],
-        "routes": {"prefixes": len(e.rib), "received": e.stats.routes_received, "announced_paths": e.stats.announcements - e.stats.withdrawals},
+        "routes": {"prefixes": len(e.rib), "received": e.stats.routes_received, "announced_paths": sum(e.stats.paths_by_path_id.values())},
         "pipe": {"malformed_lines": agent.malformed, "commands_sent": agent.commands_sent, "acks_ok": agent.acks_ok, "acks_error": agent.acks_error},
     }
 
@@ -90,8 +99,8 @@ def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[i
 
 def routes(engine: Engine, target: str | None = None, egress: str | None = None, peer: str | None = None,
            limit: int = 1000, cls: str | None = None) -> dict[str, Any]:
-    if egress is not None and egress not in engine.egresses:
-        raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", 2)
+    if egress is not None:
+        require_egress(engine, egress)
     if peer is not None and peer not in {p.peer.name for p in engine.peers.values()}:
         raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", 2)
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
@@ -113,11 +122,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
 
 
 def egresses(engine: Engine, now: float, egress: str | None = None) -> dict[str, Any]:
-    ids = engine.config.egress_ids()
-    if egress is not None:
-        if egress not in ids:
-            raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(ids)}", 2)
-        ids = [egress]
+    ids = [require_egress(engine, egress).id] if egress is not None else engine.config.egress_ids()
     out = []
     for eid in ids:
         d = engine.steering.describe(eid, now)

@@ -81,7 +81,7 @@ def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
     return bonus
 
 
-def finalize(attrs: Attrs, egress: Egress, drained: bool) -> Attrs:
+def finalize(attrs: Attrs, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
         comms = attrs.communities if GRACEFUL_SHUTDOWN in attrs.communities else (*attrs.communities, GRACEFUL_SHUTDOWN)
@@ -119,7 +119,7 @@ class ExportStage:
             return v
         if v.accepted and v.attrs is not None:
             drained = egress.id in self.drained
-            v = Verdict(True, finalize(v.attrs, egress, drained), v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()))
+            v = Verdict(True, finalize(v.attrs, drained), v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()))
         self._cache[key] = (attrs, v)
         return v
 

@@ -275,7 +275,7 @@ class Engine:
             new = decide(entry.paths, parsed, prefix, kid, classes[kid]) if not isinstance(parsed, str) else EMPTY
             old = entry.out
             if new is not old and new != old:
-                afi = 6 if ":" in prefix else 4
+                afi = _afi(prefix)
                 if old:
                     old_ids = dict(old)
                     for pid, attrs in new:
