@@ -24,6 +24,7 @@ from typing import Any
 from bgpsteer import codec
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.control import ControlServer
+from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, EndOfRib, Log, PeerState, RoutesAnnounced, Teardown, Withdraw
 from bgpsteer.core.measure import Sample
@@ -64,6 +65,10 @@ class Agent:
         self.started_at = clock()
         self.journal: Journal | None = None
         self.metrics: Metrics | None = None
+
+    def caches(self) -> dict[str, BoundedCache[Any, Any]]:
+        """Every cache of the running agent (all bounded): the decoder's attribute sets and the engine's."""
+        return {"attribute_sets": self.decoder.intern.table, **self.engine.caches()}
 
     @property
     def journal_path(self) -> Path:

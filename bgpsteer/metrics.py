@@ -97,6 +97,15 @@ class _State(Collector):
         yield GaugeMetricFamily("bgpsteer_last_decision_timestamp_seconds", "Time of the last decision pass", value=e.stats.last_decision)
         yield CounterMetricFamily("bgpsteer_journal_write_errors", "Journal records lost to write errors",
                                   value=a.journal.errors if a.journal else 0)
+        entries = GaugeMetricFamily("bgpsteer_cache_entries", "Entries in a bounded cache (at most bgpsteer_cache_bound)", labels=["cache"])
+        bound = GaugeMetricFamily("bgpsteer_cache_bound", "The most entries a cache may hold", labels=["cache"])
+        rotations = CounterMetricFamily("bgpsteer_cache_rotations", "Generations dropped from a cache: often means its bound is small for the churn",
+                                        labels=["cache"])
+        for name, cache in a.caches().items():
+            entries.add_metric([name], len(cache))
+            bound.add_metric([name], cache.bound)
+            rotations.add_metric([name], cache.rotations)
+        yield from (entries, bound, rotations)
         yield InfoMetricFamily("bgpsteer_config", "The running configuration", value={"digest": e.config.digest, "file": e.config.source})
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bgpsteer.core.bounded import BoundedCache
+
 Community = tuple[int, int]
 LargeCommunity = tuple[int, int, int]
 
@@ -51,19 +53,30 @@ class Attrs:
         }
 
 
+INTERN_SIZE = 2048  # per generation (bounded.py): sharing matters within a table load, not across months
+
+
 class Interner:
-    """Returns one shared instance per distinct value (bounded by distinct attribute sets)."""
+    """Returns one shared instance per distinct value, for the attribute sets seen recently.
 
-    __slots__ = ("_table",)
+    Bounded (2 * INTERN_SIZE entries): a gateway whose MED changes on every UPDATE
+    must not grow it forever.  An attribute set that was evicted while routes
+    still use it is simply not shared with the next equal one."""
 
-    def __init__(self) -> None:
-        self._table: dict[Attrs, Attrs] = {}
+    __slots__ = ("table",)
+
+    def __init__(self, size: int = INTERN_SIZE) -> None:
+        self.table: BoundedCache[Attrs, Attrs] = BoundedCache(size)
 
     def __call__(self, attrs: Attrs) -> Attrs:
-        return self._table.setdefault(attrs, attrs)
+        hit = self.table.get(attrs)
+        if hit is None:
+            self.table.put(attrs, attrs)
+            return attrs
+        return hit
 
     def __len__(self) -> int:
-        return len(self._table)
+        return len(self.table)
 
 
 def parse_community(text: str) -> Community:

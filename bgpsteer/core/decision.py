@@ -12,13 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import CloudPeer, Egress
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
 
 DEFAULT_LOCAL_PREF = 100
-MEMO_LIMIT = 1 << 18
+# per generation (bounded.py): decisions repeat within a table load; across months only the recent ones matter
+EXPORT_CACHE_SIZE = 4096
+MEMO_SIZE = 8192
+OUTS_SIZE = 4096
 
 OutSet = tuple[tuple[int, Attrs], ...]  # (path id, attributes), sorted by path id
 EMPTY: OutSet = ()
@@ -98,11 +102,11 @@ class ExportStage:
         self.drained = drained
         self.cost_tiebreak = cost_tiebreak
         self._pid_map = {e.path_id: e for e in egresses.values()}
-        self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}  # by id(attrs), as in ImportStage
-        self._outs: dict[OutSet, OutSet] = {}
+        self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(EXPORT_CACHE_SIZE)  # by id(attrs), as in ImportStage
+        self.outs: BoundedCache[OutSet, OutSet] = BoundedCache(OUTS_SIZE)
         # decide() memo: paths with the same peers, the same accepted attributes and the same
         # export signature decide alike.  Keyed by ids; the value keeps those objects alive.
-        self._memo: dict[tuple[object, ...], tuple[list[object], OutSet]] = {}
+        self.memo: BoundedCache[tuple[object, ...], tuple[list[object], OutSet]] = BoundedCache(MEMO_SIZE)
         self.errors = 0
 
     def evaluate(self, path: Path, prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...] | None = None) -> Verdict:
@@ -110,7 +114,7 @@ class ExportStage:
         attrs = path.verdict.attrs
         assert attrs is not None
         key = (path.peer.name, id(attrs), self.policy.signature(prefix) if sig is None else sig)
-        hit = self._cache.get(key)
+        hit = self.cache.get(key)
         if hit is not None and hit[0] is attrs:
             return hit[1]
         v = self.policy.evaluate(RouteView(prefix, prefix_text, path.peer, egress, attrs))
@@ -120,13 +124,13 @@ class ExportStage:
         if v.accepted and v.attrs is not None:
             drained = egress.id in self.drained
             v = Verdict(True, finalize(v.attrs, drained), v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()))
-        self._cache[key] = (attrs, v)
+        self.cache.put(key, (attrs, v))
         return v
 
     def set_drained(self, drained: frozenset[str]) -> None:
         self.drained = drained
-        self._cache.clear()
-        self._memo.clear()
+        self.cache.clear()
+        self.memo.clear()
 
     def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, kid: int, pc: PrefixClass) -> OutSet:
         """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
@@ -138,14 +142,12 @@ class ExportStage:
                 key += (id(p.peer), id(v))
                 alive += (p.peer, v)
         memo_key = tuple(key)
-        hit = self._memo.get(memo_key)
+        hit = self.memo.get(memo_key)
         # list == compares identity first; equal-but-distinct objects would decide alike anyway
         if hit is not None and hit[0] == alive:
             return hit[1]
         result = self._decide(paths, prefix, prefix_text, pc)
-        if len(self._memo) >= MEMO_LIMIT:
-            self._memo.clear()  # a bound, not an LRU: refilling costs one decision per shape
-        self._memo[memo_key] = (alive, result)
+        self.memo.put(memo_key, (alive, result))
         return result
 
     def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, pc: PrefixClass) -> OutSet:
@@ -165,7 +167,11 @@ class ExportStage:
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each
-        return self._outs.setdefault(result, result)
+        shared = self.outs.get(result)
+        if shared is None:
+            self.outs.put(result, result)
+            return result
+        return shared
 
 
 @dataclass(frozen=True)

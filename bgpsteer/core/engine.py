@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import Classifier
 from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path, explain
 from bgpsteer.core.events import (
@@ -168,13 +169,12 @@ class Engine:
         by_class: dict[int, Verdict] = {}
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
-            if entry is None:
-                entry = rib[prefix] = Entry(prefix, classifier)
             existing = None
-            for p in entry.paths:
-                if p.peer is peer:
-                    existing = p
-                    break
+            if entry is not None:
+                for p in entry.paths:
+                    if p.peer is peer:
+                        existing = p
+                        break
             if existing is None and limit is not None and info.routes >= limit.limit:
                 if not info.max_prefix_hit:
                     info.max_prefix_hit = True
@@ -185,9 +185,9 @@ class Engine:
                         return effects
                 if limit.action == "stop":
                     info.refused += 1
-                    if not entry.paths:
-                        del rib[prefix]
                     continue
+            if entry is None:
+                entry = rib[prefix] = Entry(prefix, classifier)
             kid = entry.klass
             # one UPDATE shares peer and attributes: its verdict depends only on the prefix class
             verdict = by_class.get(kid)
@@ -360,6 +360,12 @@ class Engine:
         return effects + self.flush(now)
 
     # -- inspection -------------------------------------------------------------------
+
+    def caches(self) -> dict[str, BoundedCache[Any, Any]]:
+        """Every cache the engine keeps, by name: each bounded (see bounded.py and the README's table)."""
+        return {"import_verdicts": self.importer.cache, "import_next_hops": self.importer.nh_cache,
+                "import_rejections": self.importer.rejections, "export_verdicts": self.exporter.cache,
+                "export_decisions": self.exporter.memo, "export_outcomes": self.exporter.outs}
 
     def announced(self) -> Iterator[tuple[str, int, Attrs]]:
         """Everything announced to core routers: steered paths and egress next-hop routes."""

@@ -8,6 +8,7 @@ that key makes the per-route cost a parse, a few set lookups and one dict hit.
 from __future__ import annotations
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress, Safety
 from bgpsteer.core.policy import Policy, RouteView, Verdict
@@ -20,7 +21,9 @@ from bgpsteer.core.prefix import (
     parse_address,
 )
 
-CACHE_LIMIT = 1 << 18
+CACHE_SIZE = 4096  # verdicts per generation (bounded.py); a table load reuses a few hundred attribute sets
+NEXT_HOP_CACHE_SIZE = 1024  # next-hop safety outcomes per generation
+REJECTIONS_SIZE = 256  # shared rejection verdicts per generation
 
 
 def _reject(reason: str) -> Verdict:
@@ -33,17 +36,18 @@ class ImportStage:
         self.safety = safety
         # keyed by id(attrs): Attrs are interned, and hashing a dataclass per route is costly;
         # the entry keeps the Attrs alive so its id cannot be reused while cached
-        self._cache: dict[tuple[object, ...], tuple[Attrs, Verdict]] = {}
-        self._nh_cache: dict[str, str | None] = {}
-        self._rejections: dict[str, Verdict] = {}
+        self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(CACHE_SIZE)
+        self.nh_cache: BoundedCache[str, tuple[str | None]] = BoundedCache(NEXT_HOP_CACHE_SIZE)
+        self.rejections: BoundedCache[str, Verdict] = BoundedCache(REJECTIONS_SIZE)
         self.errors = 0  # policy evaluation errors (fail closed)
         self._afis: dict[str, frozenset[int]] = {}
 
     def _rejection(self, reason: str) -> Verdict:
         # one shared Verdict per distinct reason keeps rejected routes cheap
-        v = self._rejections.get(reason)
+        v = self.rejections.get(reason)
         if v is None:
-            v = self._rejections[reason] = _reject(reason)
+            v = _reject(reason)
+            self.rejections.put(reason, v)
         return v
 
     def prefix_safety(self, p: ParsedPrefix) -> str | None:
@@ -62,8 +66,9 @@ class ImportStage:
         return None
 
     def next_hop_safety(self, next_hop: str) -> str | None:
-        if next_hop in self._nh_cache:
-            return self._nh_cache[next_hop]
+        hit = self.nh_cache.get(next_hop)
+        if hit is not None:
+            return hit[0]
         reason: str | None = None
         try:
             afi, value = parse_address(next_hop)
@@ -72,23 +77,20 @@ class ImportStage:
                 reason = f"import safety: martian next-hop {next_hop}"
         except ValueError:
             reason = f"invalid next-hop {next_hop!r}"
-        if len(self._nh_cache) < 65536:
-            self._nh_cache[next_hop] = reason
+        self.nh_cache.put(next_hop, (reason,))
         return reason
 
     def evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, kid: int, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
         """The verdict on one route; ``kid``/``pc`` are its prefix's class (see classify.py)."""
         key = (peer.name, id(attrs), kid)
-        hit = self._cache.get(key)
+        hit = self.cache.get(key)
         if hit is not None and hit[0] is attrs:
             return hit[1]
         verdict = self._evaluate(peer, egress, parsed, pc, prefix, attrs)
         if verdict.error:
             self.errors += 1  # errors are not cached: each failing route is counted
             return verdict
-        if len(self._cache) >= CACHE_LIMIT:
-            self._cache.clear()  # bounded: one attribute set per route must not grow it forever
-        self._cache[key] = (attrs, verdict)
+        self.cache.put(key, (attrs, verdict))  # the entry keeps attrs alive, so its id is not reused meanwhile
         return verdict
 
     def _evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
