@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
 
-from bgpsteer.core.attrs import Attrs, Interner, format_community, format_large
+from bgpsteer.core.attrs import U16_MAX, U32_MAX, Attrs, Interner, format_community, format_large
 from bgpsteer.core.events import (
     Announce,
     EndOfRib,
@@ -70,6 +70,7 @@ class Decoder:
     def __init__(self) -> None:
         self.intern = Interner()
         self.last_time: float | None = None  # ExaBGP's timestamp of the last JSON message (for lag)
+        self.local_pref_dropped = 0  # UPDATEs from (eBGP) cloud peers that carried LOCAL_PREF
 
     def decode(self, line: str) -> list[Decoded]:
         text = line.strip()
@@ -92,22 +93,28 @@ class Decoder:
         if not isinstance(msg, dict):
             return [Malformed("JSON value is not an object", str(msg)[:200])]
         t = msg.get("time")
-        self.last_time = float(t) if isinstance(t, (int, float)) else None
+        self.last_time = float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
         kind = msg.get("type")
         if kind is None:
             return [Answer(msg)]
         if kind == "state":
             n = msg["neighbor"]
-            return [PeerState(str(n["address"]["peer"]), str(n["state"]), str(n.get("reason", "")))]
+            state = n["state"]
+            if not isinstance(state, str) or state not in PEER_STATES:
+                raise ValueError(f"neighbor state {state!r} is not one of {', '.join(sorted(PEER_STATES))}")
+            reason = n.get("reason", "")
+            return [PeerState(_address(n), state, reason if isinstance(reason, str) else str(reason))]
         if kind == "notification":
             if "neighbor" not in msg:  # ExaBGP's own '"notification": "shutdown"'
                 return [Ignored(f"exabgp notification {msg.get('notification')}")]
             n = msg["neighbor"]
             note = n["notification"]
-            return [NotificationReceived(str(n["address"]["peer"]), int(note["code"]), int(note["subcode"]), str(note.get("message", "")))]
+            text = note.get("message", "")
+            return [NotificationReceived(_address(n), _uint(note["code"], 255, "notification code"),
+                                         _uint(note["subcode"], 255, "notification subcode"), text if isinstance(text, str) else str(text))]
         if kind == "update":
             n = msg["neighbor"]
-            peer = str(n["address"]["peer"])
+            peer = _address(n)
             message = n["message"]
             if "eor" in message:
                 eor = message["eor"]
@@ -116,39 +123,57 @@ class Decoder:
             return self._update(peer, message["update"])
         return [Ignored(str(kind))]
 
-    def _attrs(self, a: dict[str, Any]) -> Attrs:
-        origin = str(a.get("origin", "igp"))
+    def _attrs(self, a: Any) -> Attrs:
+        """Every attribute checked for type and range: a bad one makes the whole UPDATE malformed.
+
+        LOCAL_PREF is dropped: cloud peers are eBGP (the config enforces it), and LOCAL_PREF is
+        not meaningful from an eBGP peer (RFC 4271 5.1.5), though ExaBGP 5.0.15 passes it on."""
+        if not isinstance(a, dict):
+            raise TypeError("attribute is not an object")
+        origin = a.get("origin", "igp")
         if origin not in ORIGINS:
             raise ValueError(f"unknown origin {origin!r}")
         path: list[int] = []
         segments = a.get("as-path")
         if segments:
+            if not isinstance(segments, dict):
+                raise TypeError("as-path is not an object of segments")
             # an object keyed by segment index; AS_SETs are flattened (rare, RFC 6472 deprecates them)
-            for key in sorted(segments, key=int):
-                path.extend(int(asn) for asn in segments[key]["value"])
+            for key in sorted(segments, key=_segment_index):
+                seg = segments[key]
+                value = seg["value"] if isinstance(seg, dict) else None
+                if not isinstance(value, list):
+                    raise TypeError(f"as-path segment {key}: value is not a list of AS numbers")
+                path.extend(_uint(asn, U32_MAX, "AS number") for asn in value)
         med = a.get("med")
-        lp = a.get("local-preference")
+        if "local-preference" in a:
+            self.local_pref_dropped += 1
         return Attrs(
             origin=origin,
             as_path=tuple(path),
-            med=int(med) if med is not None else None,
-            local_pref=int(lp) if lp is not None else None,
-            communities=tuple(sorted((int(c[0]), int(c[1])) for c in a.get("community", ()))),
-            large_communities=tuple(sorted((int(c[0]), int(c[1]), int(c[2])) for c in a.get("large-community", ()))),
+            med=_uint(med, U32_MAX, "med") if med is not None else None,
+            communities=tuple(sorted(_community(c) for c in _list(a.get("community", ()), "community"))),
+            large_communities=tuple(sorted(_large(c) for c in _list(a.get("large-community", ()), "large-community"))),
         )
 
-    def _update(self, peer: str, update: dict[str, Any]) -> list[Decoded]:
+    def _update(self, peer: str, update: Any) -> list[Decoded]:
+        if not isinstance(update, dict):
+            raise TypeError("update is not an object")
         out: list[Decoded] = []
-        for family, items in update.get("withdraw", {}).items():
+        for family, items in _dict(update.get("withdraw", {}), "withdraw").items():
             afi = FAMILIES.get(family)
             if afi is None:
                 out.append(Ignored(f"withdraw {family}"))
                 continue
-            out.append(RoutesWithdrawn(peer, afi, [str(i["nlri"]) for i in items]))
+            prefixes, bad = _nlri(items)
+            if bad:
+                out.append(Malformed(f"withdraw {family}: {bad} NLRI without a prefix string skipped", str(items)[:200]))
+            if prefixes:
+                out.append(RoutesWithdrawn(peer, afi, prefixes))
         announce = update.get("announce")
         if announce:
             base = self._attrs(update.get("attribute", {}))
-            for family, by_nh in announce.items():
+            for family, by_nh in _dict(announce, "announce").items():
                 afi = FAMILIES.get(family)
                 if afi is None:
                     out.append(Ignored(f"announce {family}"))
@@ -156,12 +181,74 @@ class Decoder:
                 seen: set[str] = set()
                 # BIRD sends IPv6 routes with a global and a link-local next-hop, and ExaBGP
                 # lists the prefix under each: keep one, preferring the global address.
-                for nh in sorted(by_nh, key=lambda h: h.lower().startswith("fe80:")):
-                    prefixes = [p for p in (str(i["nlri"]) for i in by_nh[nh]) if p not in seen]
+                for nh in sorted(_dict(by_nh, "announce family"), key=lambda h: h.lower().startswith("fe80:")):
+                    got, bad = _nlri(by_nh[nh])
+                    if bad:
+                        out.append(Malformed(f"announce {family}: {bad} NLRI without a prefix string skipped", str(by_nh[nh])[:200]))
+                    prefixes = [p for p in got if p not in seen]
                     seen.update(prefixes)
                     if prefixes:
-                        out.append(RoutesAnnounced(peer, afi, self.intern(base.evolve(next_hop=str(nh))), prefixes))
+                        out.append(RoutesAnnounced(peer, afi, self.intern(base.evolve(next_hop=nh)), prefixes))
         return out
+
+
+# -- validation of ExaBGP's JSON: every value of the right type and range, or a reason ---------------
+
+PEER_STATES = frozenset({"up", "down", "connected"})
+
+
+def _uint(value: Any, top: int, what: str) -> int:
+    # bool is an int in Python, and "64512" is not a number here: both would misparse silently
+    if type(value) is not int or not 0 <= value <= top:
+        raise ValueError(f"{what} {value!r} is not an integer in 0..{top}")
+    return value
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{what} is not a list")
+    return list(value)
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{what} is not an object")
+    return value
+
+
+def _community(c: Any) -> tuple[int, int]:
+    if not isinstance(c, list) or len(c) != 2:
+        raise ValueError(f"community {c!r} is not a pair [asn, value]")
+    return _uint(c[0], U16_MAX, "community part"), _uint(c[1], U16_MAX, "community part")
+
+
+def _large(c: Any) -> tuple[int, int, int]:
+    if not isinstance(c, list) or len(c) != 3:
+        raise ValueError(f"large community {c!r} is not a triple")
+    return _uint(c[0], U32_MAX, "large community part"), _uint(c[1], U32_MAX, "large community part"), _uint(c[2], U32_MAX, "large community part")
+
+
+def _segment_index(key: Any) -> int:
+    if not isinstance(key, str) or not key.isdigit():
+        raise ValueError(f"as-path segment key {key!r} is not an index")
+    return int(key)
+
+
+def _address(neighbor: Any) -> str:
+    peer = neighbor["address"]["peer"]
+    if not isinstance(peer, str) or not peer:
+        raise ValueError(f"neighbor address {peer!r} is not a string")
+    return peer
+
+
+def _nlri(items: Any) -> tuple[list[str], int]:
+    """The prefix strings of an NLRI list, and how many items had none (skipped, reported as malformed).
+
+    Prefix text is checked for canonical form and family where it is parsed, once per prefix (core/engine.py)."""
+    if not isinstance(items, list):
+        raise TypeError("NLRI list is not a list")
+    prefixes = [p for i in items if isinstance(i, dict) and isinstance(p := i.get("nlri"), str)]
+    return prefixes, len(items) - len(prefixes)
 
 
 # -- commands ------------------------------------------------------------------------

@@ -15,6 +15,9 @@ from bgpsteer.core.bounded import BoundedCache
 Community = tuple[int, int]
 LargeCommunity = tuple[int, int, int]
 
+U32_MAX = 0xFFFFFFFF  # LOCAL_PREF, MED, 4-byte ASNs and large-community parts
+U16_MAX = 0xFFFF  # each half of a standard community
+
 ORIGIN_RANK = {"igp": 0, "egp": 1, "incomplete": 2}
 
 WELL_KNOWN_COMMUNITIES: dict[str, Community] = {

@@ -18,7 +18,7 @@ from bgpsteer.core.prefix import ParsedPrefix
 
 
 class PrefixClass(NamedTuple):
-    afi: int  # 0 for an unparseable prefix
+    afi: int
     safety: str | None  # rejection reason, or None when the prefix passes import safety
     import_sig: tuple[bool, ...]
     export_sig: tuple[bool, ...]
@@ -41,18 +41,15 @@ class Classifier:
         self._ids: dict[PrefixClass, int] = {}
         self.classes: list[PrefixClass] = []
 
-    def classify(self, parsed: ParsedPrefix | str) -> int:
-        if isinstance(parsed, str):
-            pc = PrefixClass(0, f"invalid prefix: {parsed}", (), ())
-        else:
-            allowed: frozenset[str] | None = None
-            bound: list[str] = []
-            for rule in self._compliance:
-                if parsed in rule.prefixes:
-                    bound.append(rule.name)
-                    allowed = rule.jurisdictions if allowed is None else allowed & rule.jurisdictions
-            pc = PrefixClass(parsed[0], self._safety(parsed) or self._covers_next_hop(parsed), self._import.signature(parsed),
-                             self._export.signature(parsed), allowed, tuple(bound))
+    def classify(self, parsed: ParsedPrefix) -> int:
+        allowed: frozenset[str] | None = None
+        bound: list[str] = []
+        for rule in self._compliance:
+            if parsed in rule.prefixes:
+                bound.append(rule.name)
+                allowed = rule.jurisdictions if allowed is None else allowed & rule.jurisdictions
+        pc = PrefixClass(parsed[0], self._safety(parsed) or self._covers_next_hop(parsed), self._import.signature(parsed),
+                         self._export.signature(parsed), allowed, tuple(bound))
         k = self._ids.get(pc)
         if k is None:
             k = self._ids[pc] = len(self.classes)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.attrs import ORIGIN_RANK, U32_MAX, Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import CloudPeer, Egress
@@ -71,17 +71,21 @@ def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
 
     Among the paths of one prefix with the same policy LOCAL_PREF, the cheapest gets
     +(n-1), the next +(n-2), ...: the core then prefers it without any further tie-break.
-    A drained path (LOCAL_PREF 0) is left alone."""
+    Near the top of the range (LOCAL_PREF + n-1 > 2^32-1, which ExaBGP refuses with the whole
+    command line) the group steps down instead: the cheapest keeps its LOCAL_PREF, the next
+    gets -1, ...  A drained path (LOCAL_PREF 0) is left alone."""
     groups: dict[int, list[tuple[float, str, int]]] = {}
     for pid, lp, e in paths:
         if lp > 0:
             groups.setdefault(lp, []).append((e.cost_per_gb, e.id, pid))
     bonus: dict[int, int] = {}
-    for members in groups.values():
-        if len(members) > 1:
+    for lp, members in groups.items():
+        n = len(members)
+        if n > 1:
             members.sort()
+            top = 0 if lp + n - 1 > U32_MAX else n - 1
             for rank, (_, _, pid) in enumerate(members):
-                bonus[pid] = len(members) - 1 - rank
+                bonus[pid] = top - rank
     return bonus
 
 

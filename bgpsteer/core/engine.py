@@ -37,7 +37,7 @@ from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import CloudPeer, Config
 from bgpsteer.core.policy import Verdict
-from bgpsteer.core.prefix import ParsedPrefix, parse_prefix
+from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
 from bgpsteer.core.steering import SteeringState, nh_routes
 
 
@@ -46,16 +46,25 @@ class Entry:
 
     __slots__ = ("parsed", "klass", "paths", "out")
 
-    def __init__(self, prefix: str, classifier: Classifier) -> None:
-        # parsed and classified once for import and decision; an invalid prefix keeps its parse error
-        self.parsed: ParsedPrefix | str
-        try:
-            self.parsed = parse_prefix(prefix)
-        except ValueError as exc:
-            self.parsed = str(exc)
-        self.klass = classifier.classify(self.parsed)
+    def __init__(self, parsed: ParsedPrefix, klass: int) -> None:
+        self.parsed = parsed  # parsed and classified once for import and decision
+        self.klass = klass
         self.paths: list[Path] = []
         self.out: OutSet = EMPTY
+
+
+def check_prefix(prefix: str, afi: int) -> ParsedPrefix | str:
+    """The parsed prefix, or why it cannot be stored: ExaBGP refuses a whole command line for one
+    non-canonical prefix (e.g. 44.0.010.0/24), so only the canonical text of the UPDATE's family is kept."""
+    try:
+        parsed = parse_prefix(prefix)
+    except ValueError as exc:
+        return str(exc)
+    if parsed[0] != afi:
+        return f"ipv{parsed[0]} prefix {prefix!r} in an ipv{afi} UPDATE"
+    if format_prefix(parsed) != prefix:
+        return f"prefix {prefix!r} is not in canonical form ({format_prefix(parsed)})"
+    return parsed
 
 
 @dataclass
@@ -79,6 +88,7 @@ class Stats:
     withdrawals: int = 0
     decisions: int = 0
     unknown_peer_events: int = 0
+    invalid_prefixes: int = 0  # routes skipped: prefix not parseable, not canonical, or of the wrong family
     last_decision: float = 0.0
     decision_id: int = 0
     # announcements / withdrawals by what triggered them (a small fixed set of kinds)
@@ -167,6 +177,7 @@ class Engine:
         self.stats.routes_received += len(ev.prefixes)
         self._trigger("update", f"update from {peer.name}")
         by_class: dict[int, Verdict] = {}
+        invalid: list[str] = []  # the first reason, for one log line per UPDATE
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             existing = None
@@ -187,7 +198,18 @@ class Engine:
                     info.refused += 1
                     continue
             if entry is None:
-                entry = rib[prefix] = Entry(prefix, classifier)
+                parsed = check_prefix(prefix, ev.afi)
+                if isinstance(parsed, str):
+                    self.stats.invalid_prefixes += 1
+                    if not invalid:
+                        invalid.append(parsed)
+                    continue
+                entry = rib[prefix] = Entry(parsed, classifier.classify(parsed))
+            elif entry.parsed[0] != ev.afi:
+                self.stats.invalid_prefixes += 1
+                if not invalid:
+                    invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{ev.afi} UPDATE")
+                continue
             kid = entry.klass
             # one UPDATE shares peer and attributes: its verdict depends only on the prefix class
             verdict = by_class.get(kid)
@@ -204,6 +226,8 @@ class Engine:
                 existing.attrs = attrs
                 existing.verdict = verdict
             dirty.add(prefix)
+        if invalid:
+            effects.append(Log("warning", f"routes with an invalid prefix skipped: {invalid[0]}", {"peer": peer.name}))
         return effects
 
     def _withdrawn(self, ev: RoutesWithdrawn) -> list[Effect]:
@@ -269,10 +293,8 @@ class Engine:
             entry = rib.get(prefix)
             if entry is None:
                 continue
-            # only a parseable prefix is ever accepted; decide() looks at accepted paths only
-            parsed = entry.parsed
             kid = entry.klass
-            new = decide(entry.paths, parsed, prefix, kid, classes[kid]) if not isinstance(parsed, str) else EMPTY
+            new = decide(entry.paths, entry.parsed, prefix, kid, classes[kid])
             old = entry.out
             if new is not old and new != old:
                 afi = _afi(prefix)
@@ -392,8 +414,6 @@ class Engine:
         entry = self.rib.get(prefix)
         if entry is None:
             return None
-        if isinstance(entry.parsed, str):
-            return {"prefix": prefix, "error": entry.parsed, "candidates": [], "egresses": [], "announced": []}
         pc = self.classifier.classes[entry.klass]
         return explain(self.exporter, entry.paths, entry.parsed, prefix, entry.out, pc, self.steering.usable).as_dict()
 

@@ -80,7 +80,7 @@ class ImportStage:
         self.nh_cache.put(next_hop, (reason,))
         return reason
 
-    def evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, kid: int, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+    def evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix, kid: int, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
         """The verdict on one route; ``kid``/``pc`` are its prefix's class (see classify.py)."""
         key = (peer.name, id(attrs), kid)
         hit = self.cache.get(key)
@@ -93,9 +93,9 @@ class ImportStage:
         self.cache.put(key, (attrs, verdict))  # the entry keeps attrs alive, so its id is not reused meanwhile
         return verdict
 
-    def _evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix | str, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
-        if isinstance(parsed, str) or pc.safety is not None:
-            return self._rejection(pc.safety or "invalid prefix")
+    def _evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+        if pc.safety is not None:
+            return self._rejection(pc.safety)
         afis = self._afis.get(peer.name)
         if afis is None:
             afis = self._afis[peer.name] = frozenset(FAMILY_AFI[f] for f in peer.families)

@@ -160,7 +160,7 @@ def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid
             continue
         if e_after is None:
             reason = "no announced path through an egress in service"
-            if entry is not None and not isinstance(entry.parsed, str):
+            if entry is not None:
                 pc = classes[entry.klass]
                 foreign = {p.peer.egress for p in entry.paths if p.verdict.accepted} - {egress_after.get(pid, "") for pid, _ in out_after}
                 if pc.allowed is not None and foreign:

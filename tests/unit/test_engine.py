@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, PeerState, RoutesAnnounced, RoutesWithdrawn, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Log, PeerState, RoutesAnnounced, RoutesWithdrawn, Teardown, Withdraw
 from tests.unit.helpers import ACCEPT_ALL, config
 
 AWS, GCP = "10.1.0.2", "10.2.0.2"
@@ -83,17 +83,30 @@ def test_attribute_change_reannounces_only_that_path():
 
 def test_import_safety_rejects_with_reason():
     eng = Engine(config(ACCEPT_ALL))
-    bad = ["192.0.2.0/24", "10.1.2.0/25", "0.0.0.0/0", "224.0.0.0/4", "not-a-prefix", "fd10::/64"]
+    bad = ["192.0.2.0/24", "10.1.2.0/25", "0.0.0.0/0", "224.0.0.0/4"]
     eng.handle(RoutesAnnounced(AWS, 4, A, bad), 0)
+    eng.handle(RoutesAnnounced(AWS, 6, A, ["fd10::/64"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, A.evolve(next_hop="127.0.0.1"), ["10.50.0.0/16"]), 0)
     assert announced(eng.flush(0)) == {}
     reasons = {p: t[-1] for p, _, t in eng.rejected()}
     assert "special-purpose" in reasons["192.0.2.0/24"]
     assert "too specific" in reasons["10.1.2.0/25"]
     assert "default route" in reasons["0.0.0.0/0"]
-    assert "invalid prefix" in reasons["not-a-prefix"]
     assert "too specific" in reasons["fd10::/64"]
     assert "martian next-hop" in reasons["10.50.0.0/16"]
+
+
+def test_invalid_prefix_text_is_skipped_and_counted_never_stored():
+    # ExaBGP refuses a whole command line for one non-canonical prefix: such text must never reach the RIB
+    eng = Engine(config(ACCEPT_ALL))
+    bad = ["not-a-prefix", "44.0.010.0/24", "44.0.9.0/024", "44.0.9.1/24", "fd10::/48", "44.0.9.0/33"]
+    effects = eng.handle(RoutesAnnounced(AWS, 4, A, [*bad, "44.0.8.0/24"]), 0)
+    effects += eng.handle(RoutesAnnounced(AWS, 6, A, ["44.0.7.0/24", "2001:0db8::/32"]), 0)
+    assert eng.stats.invalid_prefixes == len(bad) + 2
+    assert set(eng.rib) == {"44.0.8.0/24"}
+    logs = [e.message for e in effects if isinstance(e, Log)]
+    assert any("not-a-prefix" in m for m in logs) and any("44.0.7.0/24" in m for m in logs)
+    assert set(announced(eng.flush(0))) == {("44.0.8.0/24", 1)}
 
 
 def test_private_space_is_accepted_by_default_and_rejectable():
