@@ -18,6 +18,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from bgpsteer.control import ControlServer
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, EndOfRib, Log, PeerState, RoutesAnnounced, Teardown, Withdraw
+from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import Held, parse_held, stale
@@ -37,6 +39,10 @@ from bgpsteer.probes import ProbeRunner
 log = logging.getLogger("bgpsteer")
 
 FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
+# flow control: no new decision pass while this many prefixes await ExaBGP's ack; the engine's dirty
+# set coalesces meanwhile, so a slow ExaBGP gets the latest decisions, not every intermediate one
+WINDOW_ROUTES = 5000
+OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 SETTLE_SECONDS = 5.0  # after start, how long relearning may take before stale routes go
 RECONCILE_ATTEMPTS = 12
@@ -52,11 +58,14 @@ class Agent:
         self.clock = clock
         self.malformed = 0
         self.ignored = 0
-        self.acks_ok = 0
         self.commands_sent = 0
-        self.acks_error = 0
         self.reload_failures = 0
-        self.pending: deque[str] = deque(maxlen=100_000)  # sent commands awaiting ack, for error reports
+        self.ledger = Ledger()  # every command paired with its ack; refusals remembered
+        self.barrier: deque[str] = deque()  # commands ExaBGP answers at once: sent only when nothing is outstanding
+        self.window_routes = WINDOW_ROUTES
+        self.deferred_flushes = 0  # decision passes put off because ExaBGP had not acknowledged enough
+        self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
+        self.output_high = False
         self.held: list[Held] | None = None  # adj-RIB-out of an earlier run, while reconciling
         self.heard: set[str] = set()  # cloud peers that sent routes or EOR since start
         self.lines_since_flush = 0
@@ -80,10 +89,31 @@ class Agent:
 
     # -- output ------------------------------------------------------------------
 
-    def send(self, line: str) -> None:
+    @property
+    def acks_ok(self) -> int:
+        return self.ledger.acks_ok
+
+    @property
+    def acks_error(self) -> int:
+        return self.ledger.acks_error
+
+    def send(self, line: str, neighbor: str = "", effect: Announce | Withdraw | None = None) -> None:
         self.commands_sent += 1
-        self.pending.append(line[:200])
+        self.ledger.sent(Sent(neighbor, effect, line, self.clock(), len(effect.prefixes) if effect is not None else 0))
         self.out((line + "\n").encode())
+
+    def send_barrier(self, line: str) -> None:
+        """A command ExaBGP answers at once (not in turn): sent when no other ack is owed, so pairing stays exact."""
+        self.barrier.append(line)
+        self._drain_barrier()
+
+    def _drain_barrier(self) -> None:
+        while self.barrier and self.ledger.idle:
+            self.send(self.barrier.popleft())
+
+    def send_effect(self, e: Announce | Withdraw, neighbor: str) -> None:
+        for chunk in codec.chunks(e):
+            self.send(codec.encode_one(chunk, neighbor), neighbor, chunk)
 
     def apply(self, effects: list[Effect]) -> None:
         cores = self.engine.config.core_routers
@@ -91,12 +121,11 @@ class Agent:
             if isinstance(e, (Announce, Withdraw)):
                 for core in cores:
                     if e.afi in [FAMILY_AFI[f] for f in core.families] and (e.scope is None or e.scope == (core.app_class or "")):
-                        for line in codec.encode(e, core.address):
-                            self.send(line)
+                        self.send_effect(e, core.address)
             elif isinstance(e, Teardown):
-                self.send(codec.teardown(e.peer))
+                self.send_barrier(codec.teardown(e.peer))
             elif isinstance(e, Log):
-                getattr(log, e.level)("%s %s", e.message, " ".join(f"{k}={v}" for k, v in e.fields.items()))
+                self.log(e)
             elif isinstance(e, (Changed, EgressChanged)):
                 if self.journal is not None:
                     self.journal.record(e)
@@ -129,16 +158,31 @@ class Agent:
         if self.lines_since_flush >= FLUSH_EVERY:
             self.flush()
 
-    def _ack(self, ack: codec.Ack) -> None:
-        cmd = self.pending.popleft() if self.pending else "?"
-        if ack.ok:
-            self.acks_ok += 1
-        else:
-            self.acks_error += 1
-            log.error("ExaBGP rejected command: %s", cmd)
+    @staticmethod
+    def log(e: Log) -> None:
+        getattr(log, e.level)("%s %s", e.message, " ".join(f"{k}={v}" for k, v in e.fields.items()))
 
-    def flush(self) -> None:
+    def _ack(self, ack: codec.Ack) -> None:
+        outcome = self.ledger.ack(ack.ok, self.clock())
+        for entry in outcome.logs:
+            self.log(entry)
+        for neighbor, half in outcome.retry:
+            # only what is still wanted as it was: a newer decision may have replaced it meanwhile
+            if isinstance(half, Announce):
+                keep = [p for p in half.prefixes if self.engine.wanted(p, half.path_id, half.scope) == half.attrs]
+            else:
+                keep = [p for p in half.prefixes if self.engine.wanted(p, half.path_id, half.scope) is None]
+            if keep:
+                self.send_effect(replace(half, prefixes=keep), neighbor)
+        self._drain_barrier()
+        if self.engine.dirty and self.ledger.outstanding_routes < self.window_routes:
+            self.flush()
+
+    def flush(self, force: bool = False) -> None:
         self.lines_since_flush = 0
+        if not force and self.ledger.outstanding_routes >= self.window_routes:
+            self.deferred_flushes += 1  # decided once ExaBGP has caught up (see _ack): the dirty set coalesces
+            return
         t0 = time.perf_counter()
         effects = self.engine.flush(self.clock())
         if self.metrics is not None and effects:
@@ -154,14 +198,26 @@ class Agent:
         self.send("show adj-rib out extensive")
         for peer in self.engine.config.cloud_peers:
             for fam in peer.families:
-                self.send(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
+                self.send_barrier(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
         self.apply(self.engine.start(self.clock()))
 
     def on_probe(self, egress: str, samples: list[Sample]) -> None:
         self.apply(self.engine.probe_round(egress, samples, self.clock()))
 
     def tick(self) -> None:
-        self.apply(self.engine.tick(self.clock()))
+        now = self.clock()
+        for entry in self.ledger.expire(now):
+            self.log(entry)
+        buffered = self.output_buffer()
+        if buffered >= OUTPUT_HIGH_WATER and not self.output_high:
+            self.output_high = True
+            log.warning("ExaBGP is not taking commands: %d bytes buffered (high-water %d); decisions coalesce until it catches up",
+                        buffered, OUTPUT_HIGH_WATER)
+        elif buffered < OUTPUT_HIGH_WATER // 2 and self.output_high:
+            self.output_high = False
+            log.info("ExaBGP takes commands again: %d bytes buffered", buffered)
+        self._drain_barrier()
+        self.apply(self.engine.tick(now))
 
     def finish_reconcile(self, final: bool) -> bool:
         """Withdraw what ExaBGP holds from before and nobody wants now; True when done.
@@ -172,7 +228,7 @@ class Agent:
         """
         if self.held is None:
             return True
-        self.flush()
+        self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
         egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
         heard = {p.egress for p in self.engine.config.cloud_peers if p.address in self.heard}
         ready: list[Held] = []
@@ -185,8 +241,7 @@ class Agent:
         count = sum(len(w.prefixes) for ws in withdrawals.values() for w in ws)
         for neighbor, ws in withdrawals.items():
             for w in ws:
-                for line in codec.encode(w, neighbor):
-                    self.send(line)
+                self.send_effect(w, neighbor)
         if count and self.journal is not None:
             gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
             self.journal.record(Changed(self.engine.next_decision(), self.clock(),
@@ -209,7 +264,7 @@ class Agent:
 
     def apply_config(self, config: Config) -> None:
         """Swap in a validated config: decisions, probes and journal follow it."""
-        self.flush()
+        self.flush(force=True)
         self.apply(self.engine.reload(config, self.clock()))
         if self.probes is not None:
             self.probes.start(config.egresses)
@@ -346,6 +401,7 @@ def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
         transport_holder.append(transport)
         agent = Agent(config_path, config, transport.write)
+        agent.output_buffer = transport.get_write_buffer_size
         agent.metrics = Metrics(agent)
         try:
             agent.open_journal()

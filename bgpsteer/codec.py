@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Union
 
 from bgpsteer.core.attrs import U16_MAX, U32_MAX, Attrs, Interner, format_community, format_large
@@ -269,21 +269,30 @@ def attribute_text(attrs: Attrs) -> str:
     return " ".join(parts)
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def chunks(effect: Announce | Withdraw, size: int = MAX_PREFIXES_PER_LINE) -> Iterator[Announce | Withdraw]:
+    """The effect in batches of at most ``size`` prefixes: one command line each."""
+    if len(effect.prefixes) <= size:
+        yield effect
+        return
+    for i in range(0, len(effect.prefixes), size):
+        yield replace(effect, prefixes=effect.prefixes[i : i + size])
 
 
-def encode(effect: Announce | Withdraw, neighbor: str, size: int = MAX_PREFIXES_PER_LINE) -> Iterator[str]:
-    """Command lines for one core router; prefixes are batched per line."""
+def encode_one(effect: Announce | Withdraw, neighbor: str) -> str:
+    """One command line for one core router, all of the effect's prefixes batched on it."""
     if isinstance(effect, Announce):
         head = f"neighbor {neighbor} announce attributes path-information {effect.path_id} {attribute_text(effect.attrs)} nlri "
     else:
         # ExaBGP needs a next-hop to parse the line; it is not part of the withdrawn NLRI's identity
         nh = "0.0.0.0" if effect.afi == 4 else "::"
         head = f"neighbor {neighbor} withdraw attributes path-information {effect.path_id} next-hop {nh} nlri "
-    for chunk in _chunks(effect.prefixes, size):
-        yield head + " ".join(chunk)
+    return head + " ".join(effect.prefixes)
+
+
+def encode(effect: Announce | Withdraw, neighbor: str, size: int = MAX_PREFIXES_PER_LINE) -> Iterator[str]:
+    """Command lines for one core router; prefixes are batched per line."""
+    for chunk in chunks(effect, size):
+        yield encode_one(chunk, neighbor)
 
 
 def teardown(neighbor: str) -> str:

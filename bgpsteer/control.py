@@ -47,10 +47,10 @@ class ControlServer:
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
             "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit", 1000)),
-                                               a.get("cls")),
+                                               a.get("cls"), self.agent.ledger),
             "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
-            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"]), a.get("cls")),
+            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"]), a.get("cls"), self.agent.ledger),
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),

@@ -97,6 +97,20 @@ class _State(Collector):
         yield GaugeMetricFamily("bgpsteer_last_decision_timestamp_seconds", "Time of the last decision pass", value=e.stats.last_decision)
         yield CounterMetricFamily("bgpsteer_journal_write_errors", "Journal records lost to write errors",
                                   value=a.journal.errors if a.journal else 0)
+        ledger = a.ledger
+        yield GaugeMetricFamily("bgpsteer_exabgp_rejected_paths", "Paths ExaBGP refused even alone (never on the core)", value=len(ledger.rejected))
+        yield GaugeMetricFamily("bgpsteer_exabgp_unconfirmed_paths", "Paths whose command ExaBGP never answered", value=len(ledger.unconfirmed))
+        yield GaugeMetricFamily("bgpsteer_exabgp_awaiting_ack_routes", "Prefixes in commands ExaBGP has not acknowledged yet",
+                                value=ledger.outstanding_routes)
+        yield GaugeMetricFamily("bgpsteer_exabgp_output_buffer_bytes", "Commands written but not yet taken by ExaBGP's pipe", value=a.output_buffer())
+        anomalies = CounterMetricFamily("bgpsteer_exabgp_ack_anomalies", "Acks that never came (timeout) or came for nothing", labels=["kind"])
+        anomalies.add_metric(["missing"], ledger.missing_acks)
+        anomalies.add_metric(["extra"], ledger.extra_acks)
+        yield anomalies
+        yield CounterMetricFamily("bgpsteer_deferred_decisions", "Decision passes put off while ExaBGP caught up (their changes coalesced)",
+                                  value=a.deferred_flushes)
+        yield CounterMetricFamily("bgpsteer_invalid_prefixes", "Routes skipped for a prefix that is not canonical or not of its UPDATE's family",
+                                  value=e.stats.invalid_prefixes)
         entries = GaugeMetricFamily("bgpsteer_cache_entries", "Entries in a bounded cache (at most bgpsteer_cache_bound)", labels=["cache"])
         bound = GaugeMetricFamily("bgpsteer_cache_bound", "The most entries a cache may hold", labels=["cache"])
         rotations = CounterMetricFamily("bgpsteer_cache_rotations", "Generations dropped from a cache: often means its bound is small for the churn",

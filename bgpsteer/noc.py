@@ -168,6 +168,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
         out.append("\nranking at the core (local-pref, as-path, MED; out-of-service last):")
         out += [f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
                 f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}"
+                f"{'' if r.get('exabgp', 'accepted') == 'accepted' else ' (' + r['exabgp'].upper() + ' BY EXABGP: not on the core)'}"
                 for r in x["ranking"]] or ["  nothing announced"]
         out.append("\nannounced to core routers:")
         out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]

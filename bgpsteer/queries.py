@@ -14,6 +14,7 @@ from bgpsteer.core.simulate import core_choice
 if TYPE_CHECKING:
     from bgpsteer.agent import Agent
     from bgpsteer.core.engine import Engine
+    from bgpsteer.core.ledger import Ledger
     from bgpsteer.core.model import Egress
 
 
@@ -59,7 +60,11 @@ def status(agent: Agent) -> dict[str, Any]:
         "egresses": [{"egress": x.id, "health": e.steering.health[x.id].state, "in_service": e.steering.usable(x.id),
                       "drained": x.id in e.steering.drained, "paths": e.stats.paths_by_path_id.get(x.path_id, 0)} for x in e.config.egresses],
         "routes": {"prefixes": len(e.rib), "received": e.stats.routes_received, "announced_paths": sum(e.stats.paths_by_path_id.values())},
-        "pipe": {"malformed_lines": agent.malformed, "commands_sent": agent.commands_sent, "acks_ok": agent.acks_ok, "acks_error": agent.acks_error},
+        "pipe": {"malformed_lines": agent.malformed, "commands_sent": agent.commands_sent, "acks_ok": agent.acks_ok, "acks_error": agent.acks_error,
+                 "rejected_paths": len(agent.ledger.rejected), "unconfirmed_paths": len(agent.ledger.unconfirmed),
+                 "missing_acks": agent.ledger.missing_acks, "extra_acks": agent.ledger.extra_acks,
+                 "awaiting_ack_routes": agent.ledger.outstanding_routes, "deferred_decisions": agent.deferred_flushes,
+                 "invalid_prefixes": e.stats.invalid_prefixes},
     }
 
 
@@ -84,7 +89,7 @@ def _resolve(engine: Engine, target: str) -> str:
     return prefix
 
 
-def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[int]) -> dict[str, Any]:
+def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[int], ledger: Ledger | None) -> dict[str, Any]:
     entry = engine.rib[prefix]
     primary, tie = core_choice(entry.out, usable)
     return {
@@ -92,13 +97,14 @@ def _route(engine: Engine, prefix: str, egress_of: dict[int, str], usable: set[i
         "primary": egress_of.get(primary) if primary is not None else None,
         "tie": tie,
         "paths": [{"egress": egress_of.get(pid, "?"), "path_id": pid, "in_service": pid in usable, "local_pref": a.local_pref, "med": a.med,
-                   "as_path": list(a.as_path), "communities": a.describe()["communities"]} for pid, a in entry.out],
+                   "as_path": list(a.as_path), "communities": a.describe()["communities"],
+                   "exabgp": ledger.state(prefix, pid) if ledger is not None else "accepted"} for pid, a in entry.out],
         "candidates": [{"peer": p.peer.name, "egress": p.peer.egress, "accepted": p.verdict.accepted} for p in entry.paths],
     }
 
 
 def routes(engine: Engine, target: str | None = None, egress: str | None = None, peer: str | None = None,
-           limit: int = 1000, cls: str | None = None) -> dict[str, Any]:
+           limit: int = 1000, cls: str | None = None, ledger: Ledger | None = None) -> dict[str, Any]:
     if egress is not None:
         require_egress(engine, egress)
     if peer is not None and peer not in {p.peer.name for p in engine.peers.values()}:
@@ -106,7 +112,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     if target is not None:
         prefix = _resolve(engine, target)
-        return {"match": prefix, "class": cls, "routes": [_route(engine, prefix, egress_of, usable)], "total": 1, "truncated": False}
+        return {"match": prefix, "class": cls, "routes": [_route(engine, prefix, egress_of, usable, ledger)], "total": 1, "truncated": False}
     out: list[dict[str, Any]] = []
     total = 0
     pid = engine.egresses[egress].path_id if egress else None
@@ -117,7 +123,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
             continue
         total += 1
         if len(out) < limit:
-            out.append(_route(engine, prefix, egress_of, usable))
+            out.append(_route(engine, prefix, egress_of, usable, ledger))
     return {"match": None, "class": cls, "routes": out, "total": total, "truncated": total > len(out)}
 
 
@@ -144,10 +150,12 @@ def peers(agent: Agent) -> dict[str, Any]:
     }
 
 
-def explain(engine: Engine, target: str, cls: str | None = None) -> dict[str, Any]:
+def explain(engine: Engine, target: str, cls: str | None = None, ledger: Ledger | None = None) -> dict[str, Any]:
     prefix = _resolve(engine, target)
     ex = engine.explain(prefix)
     assert ex is not None
+    for a in ex["announced"]:  # what ExaBGP made of each announcement: never report as announced what it refused
+        a["exabgp"] = ledger.state(prefix, a["path_id"]) if ledger is not None else "accepted"
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     entry = engine.rib[prefix]
     primary, tie = core_choice(entry.out, usable)
@@ -162,7 +170,8 @@ def explain(engine: Engine, target: str, cls: str | None = None) -> dict[str, An
                         f"{'in service' if st.usable(e['egress'], c) else 'OUT of service'} for {c} sessions"
                         + (" (class fail static)" if c in st.class_static else ""))
     ranking = sorted(entry.out, key=lambda pa: (pa[0] not in usable, -(pa[1].local_pref or 0), len(pa[1].as_path), pa[1].med or 0))
-    ex["ranking"] = [{"rank": i + 1, "egress": egress_of.get(pid, "?"), "local_pref": a.local_pref, "med": a.med, "in_service": pid in usable}
+    ex["ranking"] = [{"rank": i + 1, "egress": egress_of.get(pid, "?"), "local_pref": a.local_pref, "med": a.med, "in_service": pid in usable,
+                      "exabgp": ledger.state(prefix, pid) if ledger is not None else "accepted"}
                      for i, (pid, a) in enumerate(ranking)]
     ex["primary"] = egress_of.get(primary) if primary is not None else None
     ex["tie"] = tie

@@ -76,9 +76,17 @@ def main() -> None:
             agent.on_line(line)
         agent.flush()
         out.flush()
+        # the agent's flow control sends more as ExaBGP acknowledges: hand it every ack until all is sent and answered
+        for line in sys.stdin:
+            word = line.strip()
+            if word in ("done", "error"):
+                agent.on_line(word)
+                out.flush()
+                if agent.ledger.idle and not agent.engine.dirty:
+                    break
         t_written = time.time()
         sent = count[0]
-        errors = drain_acks(sent)
+        errors = agent.acks_error
     times_file.write_text(json.dumps({"start": t0, "written": t_written, "acked": time.time(), "commands": sent, "errors": errors}))
     for _ in sys.stdin:  # keep draining until ExaBGP stops: it must never block on us
         pass

@@ -383,6 +383,16 @@ class Engine:
 
     # -- inspection -------------------------------------------------------------------
 
+    def wanted(self, prefix: str, path_id: int, scope: str | None = None) -> Attrs | None:
+        """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""
+        entry = self.rib.get(prefix)
+        if entry is not None:
+            for pid, attrs in entry.out:
+                if pid == path_id:
+                    return attrs
+            return None
+        return self.steering.route(prefix, path_id, scope)
+
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
         """Every cache the engine keeps, by name: each bounded (see bounded.py and the README's table)."""
         return {"import_verdicts": self.importer.cache, "import_next_hops": self.importer.nh_cache,

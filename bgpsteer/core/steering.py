@@ -221,6 +221,17 @@ class SteeringState:
             for _, route, attrs in nh_routes(e):
                 yield route, e.path_id, attrs
 
+    def route(self, prefix: str, path_id: int, scope: str | None) -> Attrs | None:
+        """The next-hop route announced now for this prefix and path id in the scope (None: in any scope)."""
+        scopes = list(self.in_service) if scope is None else [scope]
+        for eid in set().union(*(self.in_service.get(sc, set()) for sc in scopes)):
+            e = self.egresses[eid]
+            if e.path_id == path_id:
+                for _, route, attrs in nh_routes(e):
+                    if route == prefix:
+                        return attrs
+        return None
+
     def describe(self, egress: str, now: float) -> dict[str, object]:
         e = self.egresses[egress]
         return {

@@ -34,11 +34,15 @@ def test_captured_session_produces_announcements():
     assert "local-preference 0" in text  # the capture carries graceful-shutdown 65535:0
 
 
-def test_ack_errors_name_the_command():
+def test_ack_errors_name_the_command(caplog):
     agent, out = make()
     agent.send("neighbor 10.250.0.2 announce attributes bogus")
+    agent.send("neighbor 10.250.0.2 announce attributes fine")
     agent.on_line("error")
-    assert agent.acks_error == 1
+    agent.on_line("done")
+    assert agent.acks_error == 1 and agent.acks_ok == 1
+    (record,) = [r for r in caplog.records if "rejected" in r.getMessage()]
+    assert "attributes bogus" in record.getMessage() and "fine" not in record.getMessage()
 
 
 def test_failed_reload_keeps_running_policy(tmp_path):

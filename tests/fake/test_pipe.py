@@ -1,0 +1,117 @@
+"""The pipe to ExaBGP under faults, against FakeExaBGP (ExaBGP's own parser, in-process, no root)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bgpsteer import queries
+from bgpsteer.config.loader import parse
+from tests.fake_exabgp import FakeExaBGP, state, update
+
+CORE = "10.250.0.2"
+AWS, GCP = "10.250.1.2", "10.250.2.2"
+CONFIG = """
+agent: {local_asn: 65000, router_id: 10.250.0.1, state_dir: /tmp/bgpsteer-fake}
+egresses:
+  - {id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1}
+  - {id: ams, region: eu-west, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2}
+cloud_peers:
+  - {name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
+  - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}
+core_routers:
+  - {name: core1, address: 10.250.0.2, asn: 65000}
+policy:
+  import: {default: accept}
+  export: {default: accept}
+"""
+SIX = [f"44.0.{i}.0/24" for i in range(6)]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def fake(clock: Clock) -> FakeExaBGP:
+    f = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)
+    f.agent.start()
+    f.feed(state(CORE), state(AWS), state(GCP))
+    return f
+
+
+def exabgp_state(fake: FakeExaBGP, prefix: str) -> dict[str, str]:
+    (route,) = queries.routes(fake.agent.engine, prefix, ledger=fake.agent.ledger)["routes"]
+    return {p["egress"]: p["exabgp"] for p in route["paths"]}
+
+
+def test_one_refused_prefix_does_not_take_its_batch_down(fake: FakeExaBGP):
+    fake.refuse = {SIX[3]}
+    fake.feed(update(AWS, SIX))
+    assert fake.paths(CORE) >= {(p, 1) for p in SIX if p != SIX[3]}  # the five good ones reached the core
+    assert (SIX[3], 1) not in fake.paths(CORE)
+    assert set(fake.agent.ledger.rejected) == {(SIX[3], 1, CORE)}
+    assert exabgp_state(fake, SIX[3]) == {"fra": "rejected"} and exabgp_state(fake, SIX[2]) == {"fra": "accepted"}
+    status = queries.status(fake.agent)
+    assert status["pipe"]["rejected_paths"] == 1 and status["pipe"]["acks_error"] >= 1
+    # ExaBGP takes it later (another attribute set): the rejection is cleared
+    fake.refuse = set()
+    fake.feed(update(AWS, [SIX[3]], med=7))
+    assert (SIX[3], 1) in fake.paths(CORE) and not fake.agent.ledger.rejected
+
+
+def test_a_lost_ack_is_detected_after_the_timeout_and_pairing_stays_right(fake: FakeExaBGP, clock: Clock):
+    fake.lose_next_acks = 1
+    fake.feed(update(AWS, SIX[:2]))
+    assert fake.agent.ledger.missing_acks == 0
+    clock.now += fake.agent.ledger.ack_timeout + 1
+    fake.agent.tick()
+    assert fake.agent.ledger.missing_acks == 1 and fake.agent.ledger.state(SIX[0], 1) == "unconfirmed"
+    fake.refuse = {SIX[5]}
+    fake.feed(update(GCP, [SIX[5]]))
+    assert set(fake.agent.ledger.rejected) == {(SIX[5], 2, CORE)}  # the error is reported against the right command
+
+
+def test_an_extra_ack_is_logged_and_does_not_shift_the_pairing(fake: FakeExaBGP):
+    fake.extra_ack()
+    assert fake.agent.ledger.extra_acks == 1
+    fake.refuse = {SIX[1]}
+    fake.feed(update(AWS, SIX[:3]))
+    assert set(fake.agent.ledger.rejected) == {(SIX[1], 1, CORE)}
+    assert fake.paths(CORE) >= {(SIX[0], 1), (SIX[2], 1)}
+
+
+def test_a_slow_exabgp_gets_the_latest_decision_not_every_intermediate_one(clock: Clock):
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock, hold_acks=True)
+    fake.agent.window_routes = 4
+    fake.feed(state(CORE), state(AWS))
+    for med in range(50):  # 50 attribute changes of the same six prefixes while ExaBGP is busy
+        fake.feed(update(AWS, SIX, med=med))
+    sent_while_busy = len(fake.lines)
+    assert sent_while_busy <= 3  # the first pass only; the rest coalesced in the engine's dirty set
+    assert fake.agent.deferred_flushes > 0
+    while fake.held:
+        fake.release()
+    assert all("med 49" in a for (n, p, pid), a in fake.rib.items() if p in SIX)
+    assert len(fake.lines) - sent_while_busy <= 3
+
+
+def test_commands_exabgp_answers_at_once_wait_until_nothing_is_outstanding(clock: Clock):
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock, hold_acks=True)
+    fake.agent.start()  # show adj-rib out (answered in turn) and route-refreshes (answered at once when the peer is down)
+    def refreshes() -> list[str]:
+        return [x for x in fake.lines if " route-refresh " in x]
+
+    assert fake.lines[0] == "show adj-rib out extensive" and not refreshes()
+    fake.release()  # every ack owed so far: the first route-refresh goes out alone
+    assert refreshes() == [f"neighbor {AWS} announce route-refresh ipv4 unicast"] and fake.lines[-1] == refreshes()[0]
+    fake.release()
+    assert len(refreshes()) == 2

@@ -1,0 +1,138 @@
+"""An in-process ExaBGP for the tier between unit tests and real daemons (no root, no sockets).
+
+It parses every command line with ExaBGP 5.0.15's own API parser (tests/contract/oracle.py),
+keeps an adj-RIB-out per core neighbor built from what it accepted, and answers ``done`` or
+``error`` as ExaBGP would.  Faults on demand: refuse given prefixes, lose or hold back acks,
+send an extra ack, restart the helper (a new Agent on the same adj-RIB-out, which ExaBGP keeps
+across helper restarts), and answer ``show adj-rib out extensive`` in ExaBGP's text format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from exabgp.reactor.api.command.limit import extract_neighbors
+
+from bgpsteer.agent import Agent
+from bgpsteer.core.model import Config
+from tests.contract.oracle import _API, accepts
+
+RibKey = tuple[str, str, int]  # neighbor, prefix, path id
+
+
+class FakeExaBGP:
+    def __init__(self, config: Config, clock: Callable[[], float] = lambda: 0.0, hold_acks: bool = False) -> None:
+        self.config = config
+        self.clock = clock
+        self.rib: dict[RibKey, str] = {}  # adj-RIB-out: what the core routers were sent (attributes as ExaBGP prints them)
+        self.refuse: set[str] = set()  # prefixes whose lines ExaBGP answers 'error' (as for a value it cannot parse)
+        self.lose_next_acks = 0  # acks swallowed
+        self.hold_acks = hold_acks  # acks kept back until release()
+        self.held: list[str] = []
+        self.lines: list[str] = []  # every command line received, in order
+        self.errors = 0
+        self.agent = self._new_agent()
+
+    # -- the helper ----------------------------------------------------------------------
+
+    def _new_agent(self) -> Agent:
+        self._buffer = b""
+        return Agent("fake.yaml", self.config, self._receive, clock=self.clock)
+
+    def restart_helper(self) -> Agent:
+        """ExaBGP restarts a helper that died: same adj-RIB-out, no neighbor state replayed."""
+        self.held.clear()
+        self.agent = self._new_agent()
+        return self.agent
+
+    def feed(self, *messages: dict[str, Any] | str) -> None:
+        for m in messages:
+            self.agent.on_line(m if isinstance(m, str) else json.dumps(m))
+        self.agent.flush()
+
+    # -- ExaBGP's side of the pipe ---------------------------------------------------------
+
+    def _receive(self, data: bytes) -> None:
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            self._command(raw.decode())
+
+    def _answer(self, word: str) -> None:
+        if self.lose_next_acks:
+            self.lose_next_acks -= 1
+            return
+        if self.hold_acks:
+            self.held.append(word)
+            return
+        self.agent.on_line(word)
+
+    def release(self, count: int | None = None) -> None:
+        """Deliver held acks (all, or the first ``count``)."""
+        n = len(self.held) if count is None else count
+        acks, self.held = self.held[:n], self.held[n:]
+        for word in acks:
+            self.agent.on_line(word)
+
+    def extra_ack(self) -> None:
+        self.agent.on_line("done")
+
+    def _command(self, line: str) -> None:
+        self.lines.append(line)
+        if line == "show adj-rib out extensive":
+            for (neighbor, prefix, pid), attrs in sorted(self.rib.items()):
+                afi = "ipv6" if ":" in prefix else "ipv4"
+                ip = ".".join(str((pid >> s) & 0xFF) for s in (24, 16, 8, 0))
+                self.agent.on_line(f"neighbor {neighbor} local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 "
+                                   f"family-allowed in-open {afi} unicast {prefix} path-information {ip} {attrs}")
+            self._answer("done")
+            return
+        if " announce route-refresh " in line or " teardown " in line or " announce eor " in line:
+            self._answer("done")
+            return
+        ok = accepts(line) and not any(p in self.refuse for p in line.split(" nlri ", 1)[-1].split())
+        if not ok:
+            self.errors += 1
+            self._answer("error")
+            return
+        descriptions, command = extract_neighbors(line)
+        neighbor = descriptions[0][0].split()[1]
+        withdraw = command.startswith("withdraw")
+        for change in _API.api_attributes(command, None):
+            text = change.extensive()
+            prefix, _, rest = text.partition(" path-information ")
+            pid_text, _, attrs = rest.partition(" ")
+            pid = sum(int(o) << (8 * (3 - i)) for i, o in enumerate(pid_text.split(".")))
+            if withdraw:
+                self.rib.pop((neighbor, prefix, pid), None)
+            else:
+                self.rib[(neighbor, prefix, pid)] = attrs
+        self._answer("done")
+
+    # -- what the core was sent -------------------------------------------------------------
+
+    def paths(self, neighbor: str | None = None) -> set[tuple[str, int]]:
+        return {(p, pid) for (n, p, pid) in self.rib if neighbor is None or n == neighbor}
+
+
+def state(peer: str, up: bool = True) -> dict[str, Any]:
+    return {"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
+                                                              "state": "up" if up else "down"}}
+
+
+def update(peer: str, prefixes: list[str], med: int = 0, asn: int = 64512) -> dict[str, Any]:
+    attrs = {"origin": "igp", "as-path": {"0": {"element": "as-sequence", "value": [asn]}}, "med": med}
+    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
+            "message": {"update": {"attribute": attrs, "announce": {"ipv4 unicast": {peer: [{"nlri": p} for p in prefixes]}}}}}}
+
+
+def withdraw(peer: str, prefixes: list[str]) -> dict[str, Any]:
+    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
+            "message": {"update": {"withdraw": {"ipv4 unicast": [{"nlri": p} for p in prefixes]}}}}}
+
+
+def eor(peer: str) -> dict[str, Any]:
+    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
+            "message": {"eor": {"afi": "ipv4", "safi": "unicast"}}}}
