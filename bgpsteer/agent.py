@@ -27,11 +27,11 @@ from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.control import ControlServer
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, EndOfRib, Log, PeerState, RoutesAnnounced, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, HeldRoute, Log, PeerState, SessionSummary, Teardown, Withdraw
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
-from bgpsteer.core.reconcile import Held, parse_held, stale
+from bgpsteer.core.reconcile import SETTLE, Reconciler
 from bgpsteer.journal import Journal
 from bgpsteer.metrics import Metrics
 from bgpsteer.probes import ProbeRunner
@@ -44,13 +44,12 @@ FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
-SETTLE_SECONDS = 5.0  # after start, how long relearning may take before stale routes go
-RECONCILE_ATTEMPTS = 12
 TICK_SECONDS = 0.1  # hold-downs and dampening expire on the clock, between probe rounds  # then held routes of egresses never heard from are withdrawn too
 
 
 class Agent:
-    def __init__(self, config_path: str, config: Config, out: Callable[[bytes], None], clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config_path: str, config: Config, out: Callable[[bytes], None], clock: Callable[[], float] = time.time,
+                 settle: float = SETTLE) -> None:
         self.config_path = config_path
         self.engine = Engine(config)
         self.decoder = codec.Decoder()
@@ -66,8 +65,9 @@ class Agent:
         self.deferred_flushes = 0  # decision passes put off because ExaBGP had not acknowledged enough
         self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
         self.output_high = False
-        self.held: list[Held] | None = None  # adj-RIB-out of an earlier run, while reconciling
-        self.heard: set[str] = set()  # cloud peers that sent routes or EOR since start
+        self.settle = settle
+        self.reconciler: Reconciler | None = None  # the adj-RIB-out of an earlier run, while it is judged
+        self._reconcile_waiting: frozenset[str] = frozenset()
         self.lines_since_flush = 0
         self.probes: ProbeRunner | None = None
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
@@ -138,18 +138,25 @@ class Agent:
         for item in self.decoder.decode(line):
             if isinstance(item, codec.Ack):
                 self._ack(item)
+            elif isinstance(item, HeldRoute):
+                if self.reconciler is not None and self._answering("show adj-rib out"):
+                    self.reconciler.add((item.neighbor, item.prefix, item.path_id))
+                else:
+                    self._malformed("adj-rib-out line while no dump was asked for", line)
+            elif isinstance(item, SessionSummary):
+                if self._answering("show neighbor summary"):
+                    self._recovered_state(item)
+                else:
+                    self._malformed("neighbor summary row while none was asked for", line)
+            elif isinstance(item, codec.Text):
+                if not self._answering("show "):  # a header or blank line of an answer is fine
+                    self._malformed("not JSON, not an acknowledgement, not part of an answer", line)
             elif isinstance(item, codec.Malformed):
-                if self.held is not None and (held := parse_held(item.line)) is not None:
-                    self.held.append(held)
-                    continue
-                self.malformed += 1
-                log.warning("skipped malformed line from ExaBGP (%s): %s", item.reason, item.line[:200])
+                self._malformed(item.reason, item.line)
             elif isinstance(item, (codec.Ignored, codec.Answer)):
                 self.ignored += 1
             else:
-                if isinstance(item, (RoutesAnnounced, EndOfRib)):
-                    self.heard.add(item.peer)
-                elif isinstance(item, PeerState) and item.peer not in self.engine.peers:
+                if isinstance(item, PeerState) and item.peer not in self.engine.peers:
                     self.core_state[item.peer] = item.state
                 self.apply(self.engine.handle(item, self.clock()))
         if self.metrics is not None and self.decoder.last_time is not None:
@@ -158,12 +165,37 @@ class Agent:
         if self.lines_since_flush >= FLUSH_EVERY:
             self.flush()
 
+    def _malformed(self, reason: str, line: str) -> None:
+        self.malformed += 1
+        log.warning("skipped malformed line from ExaBGP (%s): %s", reason, line.strip()[:200])
+
+    def _answering(self, command: str) -> bool:
+        """True while the oldest command awaiting its ack is this show command: its answer lines come just before that ack."""
+        if self.ledger.pending and self.ledger.pending[0].text.startswith(command):
+            self.ledger.touch(self.clock())
+            return True
+        return False
+
+    def _recovered_state(self, row: SessionSummary) -> None:
+        """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session as idle."""
+        if row.peer in self.engine.peers:
+            self.apply(self.engine.handle(PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})"), self.clock()))
+            if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
+                for fam in self.engine.peers[row.peer].peer.families:
+                    self.send_barrier(codec.route_refresh(row.peer, FAMILY_AFI[fam]))
+        else:
+            self.core_state[row.peer] = row.state
+
     @staticmethod
     def log(e: Log) -> None:
         getattr(log, e.level)("%s %s", e.message, " ".join(f"{k}={v}" for k, v in e.fields.items()))
 
     def _ack(self, ack: codec.Ack) -> None:
         outcome = self.ledger.ack(ack.ok, self.clock())
+        if outcome.sent is not None and outcome.sent.text.startswith("show adj-rib out") and self.reconciler is not None:
+            self.reconciler.dump_done = True  # the whole dump is in, however late: reconcile can judge it
+            if not ack.ok:
+                log.error("ExaBGP refused 'show adj-rib out': nothing held from before can be reconciled")
         for entry in outcome.logs:
             self.log(entry)
         for neighbor, half in outcome.retry:
@@ -192,13 +224,11 @@ class Agent:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Ask ExaBGP what it still holds and ask cloud peers to resend their routes;
+        """Ask ExaBGP which sessions are up and what it still holds (reconcile), and
         announce the next-hop routes of the egresses in service."""
-        self.held = []
+        self.reconciler = Reconciler(self.clock(), self.settle)
+        self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
-        for peer in self.engine.config.cloud_peers:
-            for fam in peer.families:
-                self.send_barrier(codec.route_refresh(peer.address, FAMILY_AFI[fam]))
         self.apply(self.engine.start(self.clock()))
 
     def on_probe(self, egress: str, samples: list[Sample]) -> None:
@@ -218,39 +248,37 @@ class Agent:
             log.info("ExaBGP takes commands again: %d bytes buffered", buffered)
         self._drain_barrier()
         self.apply(self.engine.tick(now))
+        self.reconcile()
 
-    def finish_reconcile(self, final: bool) -> bool:
-        """Withdraw what ExaBGP holds from before and nobody wants now; True when done.
-
-        A held path is judged only once a cloud peer of its egress has been heard
-        from since start (or at the final call): a slow or failed route refresh
-        must not withdraw routes that are still wanted.
-        """
-        if self.held is None:
-            return True
+    def reconcile(self) -> None:
+        """Withdraw what ExaBGP holds from an earlier run that nobody wants now, egress by egress as their
+        cloud peers become ready (core/reconcile.py); judged again only when the ready set changes."""
+        r = self.reconciler
+        if r is None or not r.dump_done:
+            return
+        now = self.clock()
+        progress = self.engine.progress()
+        waiting = r.waiting_egresses(progress, now)
+        if waiting == self._reconcile_waiting and r.checked:
+            return
+        self._reconcile_waiting = waiting
         self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
-        egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
-        heard = {p.egress for p in self.engine.config.cloud_peers if p.address in self.heard}
-        ready: list[Held] = []
-        waiting: list[Held] = []
-        for h in self.held:  # one pass: this can be every route ExaBGP held
-            (ready if final or h[2] not in egress_of or egress_of[h[2]] in heard else waiting).append(h)
         wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced()}
-        cores = {c.address for c in self.engine.config.core_routers}
-        withdrawals = stale(ready, wanted, cores)
-        count = sum(len(w.prefixes) for ws in withdrawals.values() for w in ws)
+        egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
+        before = r.withdrawn
+        withdrawals = r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
         for neighbor, ws in withdrawals.items():
             for w in ws:
                 self.send_effect(w, neighbor)
-        if count and self.journal is not None:
+        if withdrawals and self.journal is not None:
             gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
-            self.journal.record(Changed(self.engine.next_decision(), self.clock(),
-                                        "reconcile after restart: held in ExaBGP from before, no longer wanted",
+            self.journal.record(Changed(self.engine.next_decision(), now, "reconcile after restart: held in ExaBGP from before, no longer wanted",
                                         [(p, pid, None, None) for p, pid in gone]))
-        log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn, %d waiting for their egress",
-                 len(ready), count, len(waiting))
-        self.held = waiting or None
-        return self.held is None
+        log.info("reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s",
+                 r.checked, r.withdrawn - before, len(r.held), ", ".join(sorted(waiting)) or "-")
+        if r.done:
+            log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn)
+            self.reconciler = None
 
     def reload(self) -> bool:
         try:
@@ -299,7 +327,7 @@ class Agent:
         return target
 
 
-async def _serve(agent: Agent, settle: float) -> None:
+async def _serve(agent: Agent) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -310,17 +338,6 @@ async def _serve(agent: Agent, settle: float) -> None:
     loop.add_signal_handler(signal.SIGUSR1, lambda: _guard(agent.dump))
     agent.start()
 
-    def reconcile(attempt: int) -> None:
-        final = attempt >= RECONCILE_ATTEMPTS
-        try:
-            done = agent.finish_reconcile(final)
-        except Exception:  # noqa: BLE001
-            log.exception("internal error handled; continuing")
-            done = final
-        if not done:
-            loop.call_later(settle, reconcile, attempt + 1)
-
-    loop.call_later(settle, reconcile, 1)
     control = ControlServer(agent, agent.engine.config.agent.socket_path, agent.engine.config.agent.control_group)
     try:
         await control.start()
@@ -390,7 +407,7 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
+def run(config_path: str, settle: float = SETTLE) -> int:
     tune_gc()
     config = load(config_path)
     logging.basicConfig(stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s")
@@ -400,7 +417,7 @@ def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
     async def main() -> None:
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
         transport_holder.append(transport)
-        agent = Agent(config_path, config, transport.write)
+        agent = Agent(config_path, config, transport.write, settle=settle)
         agent.output_buffer = transport.get_write_buffer_size
         agent.metrics = Metrics(agent)
         try:
@@ -409,7 +426,7 @@ def run(config_path: str, settle: float = SETTLE_SECONDS) -> int:
             log.error("decision journal unavailable: %s", exc)
         log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
                  len(config.cloud_peers), len(config.core_routers))
-        await _serve(agent, settle)
+        await _serve(agent)
 
     try:
         loop.run_until_complete(main())

@@ -11,6 +11,7 @@ import click
 from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.model import Config
+from bgpsteer.core.reconcile import SETTLE
 
 EXIT_CONFIG = 2
 
@@ -97,7 +98,8 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="bgpsteer YAML configuration.")
-@click.option("--settle", default=5.0, show_default=True, help="Seconds to relearn routes after start before withdrawing stale ones.")
+@click.option("--settle", default=SETTLE, show_default=True,
+              help="After a restart: seconds a cloud peer must be quiet (without End-of-RIB) before its table counts as relearned.")
 def run(config: str, settle: float) -> None:
     """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
     from bgpsteer.agent import run as run_agent

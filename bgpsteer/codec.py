@@ -18,12 +18,15 @@ from bgpsteer.core.events import (
     Announce,
     EndOfRib,
     Event,
+    HeldRoute,
     NotificationReceived,
     PeerState,
     RoutesAnnounced,
     RoutesWithdrawn,
+    SessionSummary,
     Withdraw,
 )
+from bgpsteer.core.reconcile import parse_held
 
 try:  # orjson is optional: about twice as fast on large UPDATE lines
     import orjson
@@ -57,13 +60,31 @@ class Ignored:
 
 
 @dataclass(frozen=True, slots=True)
+class Text:
+    """A plain-text line that is neither an ack nor a line of an answer bgpsteer parses (e.g. a summary header)."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A JSON line that answers a command (e.g. 'show adj-rib out json')."""
 
     data: dict[str, Any]
 
 
-Decoded = Union[Event, Ack, Malformed, Ignored, Answer]
+Decoded = Union[Event, Ack, Malformed, Ignored, Answer, Text, HeldRoute, SessionSummary]
+
+# ExaBGP's FSM state names (show neighbor summary) -> the states its neighbor-changes messages use
+FSM_STATES = {"established": "up", "opensent": "connected", "openconfirm": "connected", "idle": "down", "active": "down", "connect": "down"}
+
+
+def parse_summary_row(line: str) -> SessionSummary | None:
+    """'10.250.0.2      65000     0:01:23 established          5          3' -> SessionSummary."""
+    words = line.split()
+    if len(words) != 6 or not words[4].isdigit() or not words[5].isdigit() or words[3] not in FSM_STATES:
+        return None
+    return SessionSummary(words[0], FSM_STATES[words[3]], words[3])
 
 
 class Decoder:
@@ -79,7 +100,13 @@ class Decoder:
         if text[0] != "{":
             if text in ("done", "error", "shutdown"):
                 return [Ack(text == "done", text)]
-            return [Malformed("not JSON and not an acknowledgement", text[:200])]
+            held = parse_held(text)
+            if held is not None:
+                return [HeldRoute(*held)]
+            row = parse_summary_row(text)
+            if row is not None:
+                return [row]
+            return [Text(text)]
         try:
             msg = _loads(text)
         except ValueError as exc:

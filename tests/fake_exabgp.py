@@ -32,6 +32,11 @@ class FakeExaBGP:
         self.hold_acks = hold_acks  # acks kept back until release()
         self.held: list[str] = []
         self.lines: list[str] = []  # every command line received, in order
+        self.defer_dump = False  # keep the adj-RIB-out dump (and its ack) back until deliver_dump()
+        self.deferred: list[str] | None = None  # the dump held back, then every ack queued behind it (ExaBGP answers in order)
+        self.behind: list[str] = []
+        # session FSM states, as 'show neighbor summary' reports them (ExaBGP replays no state to a restarted helper)
+        self.sessions = {a: "established" for a in [*(p.address for p in config.cloud_peers), *(c.address for c in config.core_routers)]}
         self.errors = 0
         self.agent = self._new_agent()
 
@@ -61,6 +66,9 @@ class FakeExaBGP:
             self._command(raw.decode())
 
     def _answer(self, word: str) -> None:
+        if self.deferred is not None:
+            self.behind.append(word)
+            return
         if self.lose_next_acks:
             self.lose_next_acks -= 1
             return
@@ -76,17 +84,39 @@ class FakeExaBGP:
         for word in acks:
             self.agent.on_line(word)
 
+    def deliver_dump(self) -> None:
+        dump, self.deferred = self.deferred or [], None
+        for d in dump:
+            self.agent.on_line(d)
+        self._answer("done")
+        behind, self.behind = self.behind, []
+        for word in behind:
+            self._answer(word)
+
     def extra_ack(self) -> None:
         self.agent.on_line("done")
 
     def _command(self, line: str) -> None:
         self.lines.append(line)
+        if line == "show neighbor summary":
+            self.agent.on_line("Peer            AS        up/down state       |     #sent     #recvd")
+            for peer, fsm in sorted(self.sessions.items()):
+                up = "0:05:00" if fsm == "established" else "down"
+                self.agent.on_line(f"{peer:<15} {65000:<7} {up:>9} {fsm:<12} {0:>10} {0:>10}")
+            self._answer("done")
+            return
         if line == "show adj-rib out extensive":
+            dump = []
             for (neighbor, prefix, pid), attrs in sorted(self.rib.items()):
                 afi = "ipv6" if ":" in prefix else "ipv4"
                 ip = ".".join(str((pid >> s) & 0xFF) for s in (24, 16, 8, 0))
-                self.agent.on_line(f"neighbor {neighbor} local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 "
-                                   f"family-allowed in-open {afi} unicast {prefix} path-information {ip} {attrs}")
+                dump.append(f"neighbor {neighbor} local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 "
+                            f"family-allowed in-open {afi} unicast {prefix} path-information {ip} {attrs}")
+            if self.defer_dump:
+                self.deferred = dump
+                return
+            for d in dump:
+                self.agent.on_line(d)
             self._answer("done")
             return
         if " announce route-refresh " in line or " teardown " in line or " announce eor " in line:

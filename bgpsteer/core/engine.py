@@ -35,9 +35,10 @@ from bgpsteer.core.events import (
 )
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import CloudPeer, Config
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
+from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.steering import SteeringState, nh_routes
 
 
@@ -78,6 +79,8 @@ class PeerInfo:
     refused: int = 0  # routes not stored because max-prefix (action stop) was reached
     last_change: float = 0.0
     last_reason: str = ""
+    state_known: bool = False  # a state message (or ExaBGP's summary) was seen since start
+    last_heard: float | None = None  # time of its last route or withdraw since start
 
 
 @dataclass
@@ -146,7 +149,7 @@ class Engine:
         if isinstance(event, RoutesAnnounced):
             return self._announced(event, now)
         if isinstance(event, RoutesWithdrawn):
-            return self._withdrawn(event)
+            return self._withdrawn(event, now)
         if isinstance(event, PeerState):
             return self._peer_state(event, now)
         if isinstance(event, EndOfRib):
@@ -175,6 +178,7 @@ class Engine:
         classes = classifier.classes
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
+        info.last_heard = now
         self._trigger("update", f"update from {peer.name}")
         by_class: dict[int, Verdict] = {}
         invalid: list[str] = []  # the first reason, for one log line per UPDATE
@@ -230,10 +234,11 @@ class Engine:
             effects.append(Log("warning", f"routes with an invalid prefix skipped: {invalid[0]}", {"peer": peer.name}))
         return effects
 
-    def _withdrawn(self, ev: RoutesWithdrawn) -> list[Effect]:
+    def _withdrawn(self, ev: RoutesWithdrawn, now: float) -> list[Effect]:
         info = self.peers.get(ev.peer)
         if info is None:
             return self._unknown(ev.peer, "withdrawals")
+        info.last_heard = now
         peer = info.peer
         self.stats.routes_withdrawn += len(ev.prefixes)
         self._trigger("withdraw", f"withdraw from {peer.name}")
@@ -255,7 +260,7 @@ class Engine:
         if info is None:
             return []  # core routers' state changes are not ours to track here
         previous, info.state = info.state, ev.state
-        info.last_change, info.last_reason = now, ev.reason
+        info.last_change, info.last_reason, info.state_known = now, ev.reason, True
         effects: list[Effect] = [Log("info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason})]
         if ev.state == "down":
             effects.extend(self._flush_peer(info, now, ev.reason or "session down"))
@@ -382,6 +387,11 @@ class Engine:
         return effects + self.flush(now)
 
     # -- inspection -------------------------------------------------------------------
+
+    def progress(self) -> list[PeerProgress]:
+        """What reconcile needs to know of each cloud peer (core/reconcile.py)."""
+        return [PeerProgress(i.peer.egress, frozenset(FAMILY_AFI[f] for f in i.peer.families), i.state, i.state_known, frozenset(i.eor),
+                             i.last_heard) for i in self.peers.values()]
 
     def wanted(self, prefix: str, path_id: int, scope: str | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""

@@ -50,6 +50,24 @@ class NotificationReceived:
     message: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class HeldRoute:
+    """One line of ExaBGP's `show adj-rib out extensive`: a route it holds for a core neighbor."""
+
+    neighbor: str
+    prefix: str
+    path_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One row of ExaBGP's `show neighbor summary`: a session's state, asked for after a helper restart."""
+
+    peer: str
+    state: str  # up | connected | down (mapped from ExaBGP's FSM state)
+    fsm: str
+
+
 Event = Union[PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, NotificationReceived]
 
 # -- effects --------------------------------------------------------------------

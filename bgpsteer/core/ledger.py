@@ -12,8 +12,9 @@ sent again, so one bad prefix cannot take its neighbours down; a single prefix
 that ExaBGP still refuses is recorded as *rejected by ExaBGP*, and every view
 shows it as such.  A later ``done`` for that path clears it.
 
-No ack for ``ack_timeout`` seconds: the oldest command is given up as unanswered
-(logged, counted; its paths stay "unconfirmed", not "announced").  An ack with
+No progress for ``ack_timeout`` seconds (neither an ack nor a line of an answer, such
+as a long adj-RIB-out dump): the oldest command is given up as unanswered (logged,
+counted; its paths stay "unconfirmed", not "announced").  An ack with
 nothing outstanding is logged and counted.  Pure: time comes in as ``now``.
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 
 from bgpsteer.core.events import Announce, Log, Withdraw
 
-ACK_TIMEOUT = 10.0  # seconds without an answer before a command is given up as unanswered
+ACK_TIMEOUT = 30.0  # seconds without any progress (ack or answer line) before the oldest command is given up
 
 
 @dataclass(slots=True)
@@ -58,6 +59,11 @@ class Ledger:
         self.extra_acks = 0
         self.missing_acks = 0
         self.retries = 0
+        self.progress_at = 0.0  # last ack or answer line: ExaBGP is working through our commands
+
+    def touch(self, now: float) -> None:
+        """A line of an answer arrived: the command at the head is being answered."""
+        self.progress_at = now
 
     def sent(self, s: Sent) -> None:
         self.pending.append(s)
@@ -74,6 +80,7 @@ class Ledger:
                                              {"extra_acks": self.extra_acks})])
         s = self.pending.popleft()
         self.outstanding_routes -= s.routes
+        self.progress_at = now
         out = AckOutcome(s)
         e = s.effect
         if ok:
@@ -104,7 +111,7 @@ class Ledger:
     def expire(self, now: float) -> list[Log]:
         """Give up on commands that got no answer for ack_timeout seconds."""
         logs: list[Log] = []
-        while self.pending and now - self.pending[0].at >= self.ack_timeout:
+        while self.pending and now - max(self.pending[0].at, self.progress_at) >= self.ack_timeout:
             s = self.pending.popleft()
             self.outstanding_routes -= s.routes
             self.missing_acks += 1

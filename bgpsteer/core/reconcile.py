@@ -1,20 +1,48 @@
 """Reconciling with what ExaBGP still holds from an earlier run of the helper.
 
 ExaBGP keeps a helper's announcements in its adj-RIB-out across helper
-restarts.  On start the agent asks ExaBGP for that table (text lines of
-`show adj-rib out extensive`), relearns the cloud routes, and after a settle
-period withdraws whatever ExaBGP holds that the new decisions do not want.
-Nothing is withdrawn early, so a restart causes no flap on the core.
+restarts.  On start the agent asks ExaBGP for that table (``show adj-rib out
+extensive``: the codec decodes each line into a ``HeldRoute``), relearns the
+cloud routes (route refresh), and withdraws whatever ExaBGP holds that the new
+decisions do not want — but a held path is judged only once the cloud peers of
+its egress are *ready*, so a restart flaps nothing on the core:
+
+- a peer is ready at its End-of-RIB for every configured family (a session that
+  comes up fresh sends one);
+- or when it has been quiet for ``settle`` seconds after sending routes (a
+  route refresh is answered without End-of-RIB unless the peer does RFC 7313);
+- or when its session is known not to be up (nothing will come from it);
+- or, whatever else, ``ready_timeout`` seconds after start (a silent peer cannot
+  hold stale paths forever).
+
+A dump that arrives late is still reconciled: judging starts only once the dump
+is complete (its ack), however long that takes.  Pure: time comes in as ``now``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from bgpsteer.core.events import Withdraw
 
+SETTLE = 5.0  # seconds of quiet after a peer's last route before its table counts as complete
+READY_TIMEOUT = 60.0  # seconds after start when every peer counts as ready, End-of-RIB or not
+
 Held = tuple[str, str, int]  # (neighbor address, prefix, path id)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerProgress:
+    """What reconcile needs to know of one cloud peer since start."""
+
+    egress: str
+    families: frozenset[int]
+    state: str  # ExaBGP session state as far as known: up | down | connected | idle (unknown)
+    state_known: bool
+    eor: frozenset[int]
+    last_heard: float | None  # time of its last route or withdraw since start
 
 
 def parse_held(line: str) -> Held | None:
@@ -37,10 +65,24 @@ def parse_held(line: str) -> Held | None:
     if "path-information" in words:
         raw = words[words.index("path-information") + 1]
         try:
-            path_id = int(raw) if raw.isdigit() else sum(int(o) << (8 * (3 - i)) for i, o in enumerate(raw.split(".")))
+            # ExaBGP prints the 32-bit path id as a dotted quad, most significant byte first
+            path_id = int(raw) if raw.isdigit() else sum(int(o) << (8 * (3 - n)) for n, o in enumerate(raw.split(".")))
         except ValueError:
             return None
     return neighbor, prefix, path_id
+
+
+def peer_ready(p: PeerProgress, now: float, started: float, settle: float = SETTLE, timeout: float = READY_TIMEOUT) -> str | None:
+    """Why the peer's table counts as complete, or None while it does not yet."""
+    if now - started >= timeout:
+        return f"{timeout:g}s since start"
+    if p.families <= p.eor:
+        return "End-of-RIB"
+    if p.state_known and p.state != "up":
+        return f"session {p.state}"
+    if p.last_heard is not None and now - p.last_heard >= settle:
+        return f"quiet for {settle:g}s after its routes"
+    return None
 
 
 def stale(held: Iterable[Held], wanted: set[tuple[str, int]], neighbors: set[str]) -> dict[str, list[Withdraw]]:
@@ -53,3 +95,46 @@ def stale(held: Iterable[Held], wanted: set[tuple[str, int]], neighbors: set[str
     for (neighbor, afi, pid), prefixes in groups.items():
         out[neighbor].append(Withdraw(afi, pid, prefixes))
     return dict(out)
+
+
+class Reconciler:
+    """The held table of an earlier run, judged egress by egress as their peers become ready."""
+
+    def __init__(self, started: float, settle: float = SETTLE, timeout: float = READY_TIMEOUT) -> None:
+        self.started = started
+        self.settle = settle
+        self.timeout = timeout
+        self.held: list[Held] = []
+        self.dump_done = False
+        self.checked = 0
+        self.withdrawn = 0
+
+    def add(self, route: Held) -> None:
+        self.held.append(route)
+
+    def waiting_egresses(self, peers: Iterable[PeerProgress], now: float) -> frozenset[str]:
+        """Egresses with a cloud peer that is not ready yet (an egress without peers is never waited for)."""
+        return frozenset(p.egress for p in peers if peer_ready(p, now, self.started, self.settle, self.timeout) is None)
+
+    def step(self, now: float, peers: Iterable[PeerProgress], egress_of: Mapping[int, str], wanted: set[tuple[str, int]],
+             cores: set[str]) -> dict[str, list[Withdraw]] | None:
+        """Withdrawals for held paths whose egress is ready and that are not wanted; None until the dump is complete.
+
+        A held path with a path id no egress has (any more) is judged at once."""
+        if not self.dump_done:
+            return None
+        waiting_for = self.waiting_egresses(peers, now)
+        judged: list[Held] = []
+        waiting: list[Held] = []
+        for h in self.held:  # one pass: this can be every route ExaBGP held
+            egress = egress_of.get(h[2])
+            (waiting if egress is not None and egress in waiting_for else judged).append(h)
+        self.held = waiting
+        self.checked += len(judged)
+        out = stale(judged, wanted, cores)
+        self.withdrawn += sum(len(w.prefixes) for ws in out.values() for w in ws)
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self.dump_done and not self.held

@@ -7,7 +7,7 @@ import pytest
 
 from bgpsteer import codec
 from bgpsteer.core.attrs import Attrs
-from bgpsteer.core.events import Announce, EndOfRib, NotificationReceived, PeerState, RoutesAnnounced, RoutesWithdrawn, Withdraw
+from bgpsteer.core.events import Announce, EndOfRib, HeldRoute, NotificationReceived, PeerState, RoutesAnnounced, RoutesWithdrawn, SessionSummary, Withdraw
 
 CAPTURE = Path(__file__).parent / "captures" / "exabgp-5.0.15.jsonl"
 
@@ -68,16 +68,31 @@ def test_bird_ipv6_link_local_duplicate_is_dropped():
     "line,reason",
     [
         ("{not json", "invalid JSON"),
-        ("hello", "not JSON and not an acknowledgement"),
         ('{"type": "update", "neighbor": {}}', "unexpected message structure"),
         ('{"type": "update", "neighbor": {"address": {"peer": "1.2.3.4"}, "message": {"update": {"attribute": {"origin": "x"}, '
          '"announce": {"ipv4 unicast": {"1.2.3.4": [{"nlri": "10.0.0.0/8"}]}}}}}}', "unknown origin"),
-        ("[1, 2]", "not JSON and not an acknowledgement"),
     ],
 )
 def test_malformed_lines_never_raise(line, reason):
     (item,) = codec.Decoder().decode(line)
     assert isinstance(item, codec.Malformed) and reason in item.reason
+
+
+def test_plain_text_is_left_to_the_agent_which_knows_what_was_asked():
+    # only the agent knows whether a text line answers a show command it sent (else it counts it as malformed)
+    assert codec.Decoder().decode("hello") == [codec.Text("hello")]
+    assert codec.Decoder().decode("[1, 2]") == [codec.Text("[1, 2]")]
+
+
+def test_adj_rib_out_and_summary_lines_decode_to_their_own_events():
+    d = codec.Decoder()
+    line = ("neighbor 10.250.0.2 local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 family-allowed in-open "
+            "ipv4 unicast 44.0.1.0/24 path-information 0.0.1.2 next-hop 10.255.0.1 origin igp local-preference 100")
+    assert d.decode(line) == [HeldRoute("10.250.0.2", "44.0.1.0/24", 258)]  # most significant byte first
+    assert d.decode("10.250.1.2      64512     0:01:23 established          5          3") == [SessionSummary("10.250.1.2", "up", "established")]
+    assert d.decode("10.250.2.2      16550          down active                0          0") == [SessionSummary("10.250.2.2", "down", "active")]
+    assert d.decode("Peer            AS        up/down state       |     #sent     #recvd") == [
+        codec.Text("Peer            AS        up/down state       |     #sent     #recvd")]
 
 
 def test_acks_and_shutdown():

@@ -106,12 +106,23 @@ def test_a_slow_exabgp_gets_the_latest_decision_not_every_intermediate_one(clock
 
 def test_commands_exabgp_answers_at_once_wait_until_nothing_is_outstanding(clock: Clock):
     fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock, hold_acks=True)
-    fake.agent.start()  # show adj-rib out (answered in turn) and route-refreshes (answered at once when the peer is down)
+    fake.sessions[GCP] = "active"
+    fake.agent.start()  # a route refresh is answered at once when its peer is not up: it must never overtake other acks
+
     def refreshes() -> list[str]:
         return [x for x in fake.lines if " route-refresh " in x]
 
-    assert fake.lines[0] == "show adj-rib out extensive" and not refreshes()
-    fake.release()  # every ack owed so far: the first route-refresh goes out alone
+    assert fake.lines[:2] == ["show neighbor summary", "show adj-rib out extensive"] and not refreshes()
+    fake.release()  # every ack owed so far: the refresh goes out alone, and only to the peer whose session is up
     assert refreshes() == [f"neighbor {AWS} announce route-refresh ipv4 unicast"] and fake.lines[-1] == refreshes()[0]
     fake.release()
-    assert len(refreshes()) == 2
+    assert len(refreshes()) == 1
+
+
+def test_session_states_are_recovered_after_a_helper_restart(fake: FakeExaBGP):
+    fake.sessions[GCP] = "active"
+    agent = fake.restart_helper()
+    agent.start()
+    status = queries.status(agent)
+    assert {p["name"]: p["state"] for p in status["cloud_peers"]} == {"aws": "up", "gcp": "down"}
+    assert [c["state"] for c in status["core_routers"]] == ["up"]

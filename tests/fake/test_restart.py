@@ -1,0 +1,82 @@
+"""A helper restart changes nothing on the core and forgets nothing (FakeExaBGP keeps its adj-RIB-out)."""
+
+from __future__ import annotations
+
+from bgpsteer.config.loader import parse
+from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
+from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX, Clock
+from tests.fake_exabgp import FakeExaBGP, eor, state, update
+
+
+def running(clock: Clock) -> FakeExaBGP:
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)
+    fake.agent.start()
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), update(GCP, SIX, asn=16550))
+    fake.agent.tick()
+    assert fake.paths(CORE) >= {(p, pid) for p in SIX for pid in (1, 2)}
+    return fake
+
+
+def withdrawn(fake: FakeExaBGP, since: int) -> list[str]:
+    return [x for x in fake.lines[since:] if " withdraw " in x]
+
+
+def test_restart_withdraws_only_what_went_away_and_only_once_its_egress_is_relearned():
+    clock = Clock()
+    fake = running(clock)
+    before = dict(fake.rib)
+    agent = fake.restart_helper()
+    mark = len(fake.lines)
+    agent.start()
+    # AWS answers the route refresh at once; GCP is slow, and meanwhile lost SIX[0]
+    fake.feed(update(AWS, SIX))
+    for _ in range(3):
+        clock.now += 2.0
+        agent.tick()
+    fake.feed(update(GCP, SIX[1:3], asn=16550))
+    clock.now += 2.0
+    agent.tick()
+    assert not withdrawn(fake, mark)  # gcp still sending: nothing of its egress is judged
+    assert fake.rib == before
+    fake.feed(update(GCP, SIX[3:], asn=16550))
+    clock.now += SETTLE + 0.1
+    agent.tick()
+    assert withdrawn(fake, mark) == [f"neighbor {CORE} withdraw attributes path-information 2 next-hop 0.0.0.0 nlri {SIX[0]}"]
+    assert (SIX[0], 1) in fake.paths(CORE) and (SIX[0], 2) not in fake.paths(CORE)  # the same prefix via fra stays
+    assert agent.reconciler is None  # done
+
+
+def test_end_of_rib_makes_a_peer_ready_without_waiting():
+    clock = Clock()
+    fake = running(clock)
+    agent = fake.restart_helper()
+    mark = len(fake.lines)
+    agent.start()
+    fake.feed(update(AWS, SIX), eor(AWS), update(GCP, SIX[1:], asn=16550), eor(GCP))
+    agent.tick()
+    assert withdrawn(fake, mark) == [f"neighbor {CORE} withdraw attributes path-information 2 next-hop 0.0.0.0 nlri {SIX[0]}"]
+
+
+def test_a_late_dump_is_still_reconciled_and_nothing_is_judged_before_it_is_complete():
+    clock = Clock()
+    fake = running(clock)
+    agent = fake.restart_helper()
+    fake.defer_dump = True  # ExaBGP is slow to answer (a large table): the peers are relearned long before
+    mark = len(fake.lines)
+    agent.start()
+    fake.feed(update(AWS, SIX[1:]), update(GCP, SIX, asn=16550))
+    for _ in range(4):
+        clock.now += SETTLE
+        agent.tick()
+    assert not withdrawn(fake, mark) and agent.reconciler is not None
+    fake.deliver_dump()
+    agent.tick()
+    assert withdrawn(fake, mark) == [f"neighbor {CORE} withdraw attributes path-information 1 next-hop 0.0.0.0 nlri {SIX[0]}"]
+    assert agent.malformed == 0 and agent.reconciler is None
+
+
+def test_dump_lines_nobody_asked_for_are_malformed_not_routes():
+    clock = Clock()
+    fake = running(clock)
+    fake.agent.on_line("neighbor 10.250.0.2 local-ip 10.250.0.1 ipv4 unicast 44.9.9.0/24 path-information 0.0.0.1 next-hop 10.255.0.1")
+    assert fake.agent.malformed == 1
