@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bgpsteer.config.loader import parse
-from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
+from bgpsteer.core.reconcile import SETTLE
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX, Clock
 from tests.fake_exabgp import FakeExaBGP, eor, state, update
 
