@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bgpsteer import codec
+from bgpsteer import codec, journal, statefile
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.control import ControlServer
 from bgpsteer.core.bounded import BoundedCache
@@ -44,7 +44,8 @@ FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
-TICK_SECONDS = 0.1  # hold-downs and dampening expire on the clock, between probe rounds  # then held routes of egresses never heard from are withdrawn too
+SHUTDOWN_GRACE = 2.0  # seconds to let ExaBGP take the commands already written before exiting
+TICK_SECONDS = 0.1  # hold-downs, dampening, ack timeouts and reconcile readiness move on the clock, between probe rounds
 
 
 class Agent:
@@ -83,9 +84,26 @@ class Agent:
     def journal_path(self) -> Path:
         return Path(self.engine.config.agent.state_dir) / "journal.jsonl"
 
+    @property
+    def state_path(self) -> Path:
+        return Path(self.engine.config.agent.state_dir) / statefile.NAME
+
     def open_journal(self) -> None:
         cfg = self.engine.config
         self.journal = Journal(self.journal_path, {e.path_id: e.id for e in cfg.egresses}, cfg.agent.journal_max_bytes)
+        if self.journal.repaired:
+            log.warning("journal %s: cut a last line torn by a kill (%d bytes)", self.journal_path, self.journal.repaired)
+
+    def restore(self) -> None:
+        """Before start: what an earlier run knew (egress health, dampening, drain, decision ids)."""
+        data = statefile.load(self.state_path)
+        last = journal.last_decision(self.journal_path) if self.journal is not None else 0
+        saved = data.get("decision_id")
+        data["decision_id"] = max(last, saved if isinstance(saved, int) else 0)
+        self.apply(self.engine.restore(data))
+
+    def save_state(self) -> None:
+        statefile.save(self.state_path, self.engine.persist())
 
     # -- output ------------------------------------------------------------------
 
@@ -131,6 +149,8 @@ class Agent:
                     self.journal.record(e)
                 if self.metrics is not None:
                     self.metrics.record(e)
+                if isinstance(e, EgressChanged):
+                    self.save_state()
 
     # -- input -------------------------------------------------------------------
 
@@ -384,9 +404,31 @@ async def _serve(agent: Agent) -> None:
     reading = asyncio.ensure_future(read())
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    reading.cancel()
-    agent.probes.stop()
+    for task in (reading, stopping):
+        task.cancel()
+    await asyncio.gather(reading, stopping, return_exceptions=True)
+    await agent.probes.aclose()
     control.close()
+    await shutdown(agent)
+
+
+async def shutdown(agent: Agent) -> None:
+    """Leave cleanly: decide what is pending, give ExaBGP a moment to take what was written, keep the
+    egress state for the next start, and say what could not be delivered."""
+    _guard(agent.flush, True)
+    agent.save_state()
+    deadline = time.monotonic() + SHUTDOWN_GRACE
+    while agent.output_buffer() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    left = agent.output_buffer()
+    if left:
+        log.warning("exiting with %d bytes of commands ExaBGP did not take (the next start reconciles them)", left)
+    if agent.ledger.pending:
+        log.info("exiting with %d commands not yet acknowledged by ExaBGP (%d prefixes)", len(agent.ledger.pending),
+                 agent.ledger.outstanding_routes)
+    if agent.journal is not None:
+        agent.journal.close()
+    log.info("stopped")
 
 
 def _guard(fn: Callable[..., Any], *args: Any) -> None:
@@ -424,6 +466,7 @@ def run(config_path: str, settle: float = SETTLE) -> int:
             agent.open_journal()
         except OSError as exc:
             log.error("decision journal unavailable: %s", exc)
+        agent.restore()
         log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
                  len(config.cloud_peers), len(config.core_routers))
         await _serve(agent)

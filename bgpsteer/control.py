@@ -110,6 +110,7 @@ class ControlServer:
         e = queries.require_egress(self.agent.engine, egress)
         sent = self.agent.commands_sent
         self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock()))
+        self.agent.save_state()  # a restart keeps the egress drained
         return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
                 "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0)}
 

@@ -36,6 +36,7 @@ class Journal:
         self.keep = keep
         self.errors = 0
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.repaired = repair(path)
         self._fh = open(path, "ab")  # noqa: SIM115 - kept open for the agent's lifetime
 
     def record(self, effect: Changed | EgressChanged) -> None:
@@ -71,6 +72,46 @@ class Journal:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def repair(path: Path) -> int:
+    """Cut a last line torn by a kill (no newline at the end), so the next record starts on a line of its own.
+    Returns the bytes dropped."""
+    try:
+        with open(path, "rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return 0
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return 0
+            back = min(size, 1 << 20)  # records are small; a torn one is within the last MiB
+            fh.seek(size - back)
+            tail = fh.read(back)
+            cut = size - back + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+            fh.truncate(cut)
+            return size - cut
+    except FileNotFoundError:
+        return 0
+
+
+def last_decision(path: Path, keep: int = KEEP) -> int:
+    """The highest decision id in the newest journal file that has records (0 if none)."""
+    for f in reversed(files(path, keep)):
+        with open(f, "rb") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, size - (1 << 16)))
+            best = 0
+            for line in fh.read().splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("id"), int):
+                    best = max(best, rec["id"])
+            if best:
+                return best
+    return 0
 
 
 def files(path: Path, keep: int = KEEP) -> list[Path]:

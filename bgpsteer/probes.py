@@ -291,3 +291,9 @@ class ProbeRunner:
         for t in self.tasks.values():
             t.cancel()
         self.tasks.clear()
+
+    async def aclose(self) -> None:
+        """Stop and wait for every probe task to end (no task left pending when the loop closes)."""
+        tasks = list(self.tasks.values())
+        self.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)

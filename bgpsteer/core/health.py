@@ -103,6 +103,24 @@ class EgressHealth:
             return self._go("up", now, f"recovered and stable for {now - self.since:.1f}s (hold-down {self.policy.hold_down:g}s)")
         return None
 
+    def persist(self) -> dict[str, object]:
+        """What must survive a restart: an egress that was down stays down until its probes bring it back."""
+        return {"state": self.state, "since": self.since, "good": self.good, "bad": self.bad, "penalty": self.penalty,
+                "penalty_at": self._penalty_at, "suppressed": self.suppressed, "flaps": self.flaps}
+
+    def restore(self, d: dict[str, object]) -> None:
+        """Adopt persisted state; a malformed record leaves the defaults (a fresh egress starts up)."""
+        state = d.get("state")
+        if state not in ("up", "down", "recovering"):
+            return
+        nums = [d.get(k) for k in ("since", "good", "bad", "penalty", "penalty_at", "flaps")]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
+            return
+        since, good, bad, penalty, at, flaps = (float(v) for v in nums)  # type: ignore[arg-type]
+        self.state = state
+        self.since, self.good, self.bad, self.penalty, self._penalty_at, self.flaps = since, int(good), int(bad), penalty, at, int(flaps)
+        self.suppressed = bool(d.get("suppressed"))
+
     def as_dict(self, now: float) -> dict[str, object]:
         return {"state": self.state, "since": self.since, "good_rounds": self.good, "bad_rounds": self.bad,
                 "penalty": round(self.current_penalty(now), 1), "suppressed": self.suppressed, "flaps": self.flaps}

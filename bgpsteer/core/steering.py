@@ -43,6 +43,7 @@ class SteeringState:
         self.classes: ClassState | None = None
         self.class_static: set[str] = set()  # classes holding their last good set (no egress fits)
         self.fail_static = False
+        self.last_good: set[str] = set()  # restored from before a restart: what fail static keeps when nothing is announced yet
         self.started = False  # next-hop routes are sent only once the agent has started
         self.egresses: dict[str, Egress] = {}
         self.configure(config, now)
@@ -151,7 +152,7 @@ class SteeringState:
                 alarm = Log("error", f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once (max_down {limit}); "
                                      "the probe host is likelier broken than the network: keeping the last good announcements",
                             {"down": ",".join(sorted(down))})
-            return set(self.announced), alarm
+            return set(self.announced) or set(self.last_good), alarm
         alarm = None
         if self.fail_static:
             self.fail_static = False
@@ -220,6 +221,34 @@ class SteeringState:
             e = self.egresses[eid]
             for _, route, attrs in nh_routes(e):
                 yield route, e.path_id, attrs
+
+    def persist(self) -> dict[str, object]:
+        """Health, dampening and drain per egress: what a restarted agent must not forget (state_dir)."""
+        return {"drained": sorted(self.drained), "health": {eid: h.persist() for eid, h in self.health.items()},
+                "in_service": {scope: sorted(eids) for scope, eids in self.in_service.items()}}
+
+    def restore(self, data: dict[str, object]) -> list[Effect]:
+        """Adopt persisted state before start(): egresses no longer configured are ignored."""
+        if self.started:
+            raise RuntimeError("restore before start")
+        effects: list[Effect] = []
+        drained = data.get("drained")
+        if isinstance(drained, list):
+            self.drained = {e for e in drained if isinstance(e, str) and e in self.egresses}
+        health = data.get("health")
+        if isinstance(health, dict):
+            for eid, h in health.items():
+                if eid in self.health and isinstance(h, dict):
+                    self.health[eid].restore(h)
+        in_service = data.get("in_service")
+        if isinstance(in_service, dict) and isinstance(in_service.get(""), list):
+            # fail static keeps "the last good set": after a restart that is the set announced before it
+            self.last_good = {e for e in in_service[""] if isinstance(e, str) and e in self.egresses}
+        down = sorted(eid for eid, h in self.health.items() if not h.usable)
+        if down or self.drained:
+            effects.append(Log("info", "restored egress state from before the restart", {"not_in_service": ",".join(down) or "-",
+                                                                                            "drained": ",".join(sorted(self.drained)) or "-"}))
+        return effects
 
     def route(self, prefix: str, path_id: int, scope: str | None) -> Attrs | None:
         """The next-hop route announced now for this prefix and path id in the scope (None: in any scope)."""

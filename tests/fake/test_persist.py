@@ -1,0 +1,101 @@
+"""What a restarted helper must not forget: egress health, dampening, drain, decision ids; a torn journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bgpsteer import journal, statefile
+from bgpsteer.config.loader import parse
+from bgpsteer.core.measure import Sample
+from tests.fake.test_pipe import AWS, CORE, GCP, SIX, Clock
+from tests.fake_exabgp import FakeExaBGP, state, update
+
+CONFIG = """
+agent: {{local_asn: 65000, router_id: 10.250.0.1, state_dir: {state}}}
+egresses:
+  - {{id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1,
+      probe: {{type: external, targets: [t], interval: 1}}, health: {{rise: 2, fall: 2, hold_down: 30}}}}
+  - {{id: ams, region: eu-west, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2,
+      probe: {{type: external, targets: [t], interval: 1}}, health: {{rise: 2, fall: 2, hold_down: 30}}}}
+cloud_peers:
+  - {{name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}}
+  - {{name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}}
+core_routers:
+  - {{name: core1, address: 10.250.0.2, asn: 65000}}
+policy:
+  import: {{default: accept}}
+  export: {{default: accept}}
+"""
+NH_FRA = ("10.255.0.1/32", 1)
+
+
+def boot(fake: FakeExaBGP) -> None:
+    fake.agent.open_journal()
+    fake.agent.restore()
+    fake.agent.start()
+
+
+def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Path):
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
+    boot(fake)
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), update(GCP, SIX, asn=16550))
+    for _ in range(2):
+        clock.now += 1
+        fake.agent.on_probe("fra", [Sample("t", False, None, "timeout")])
+    assert NH_FRA not in fake.paths(CORE)
+    fake.agent.apply(fake.agent.engine.drain("ams", True, clock.now))
+    fake.agent.save_state()
+    last_id = fake.agent.engine.stats.decision_id
+    flaps = fake.agent.engine.steering.health["fra"].flaps
+
+    mark = len(fake.lines)
+    agent = fake.restart_helper()
+    boot(fake)
+    agent.tick()
+    assert not [x for x in fake.lines[mark:] if "10.255.0.1/32" in x]  # no update for the dead egress at any time
+    assert NH_FRA not in fake.paths(CORE)
+    steering = agent.engine.steering
+    assert steering.health["fra"].state == "down" and steering.health["fra"].flaps == flaps and steering.health["fra"].penalty > 0
+    assert steering.drained == {"ams"}
+    assert agent.engine.stats.decision_id >= last_id
+    # its probes bring it back (rise, then the hold-down), as they would have without the restart
+    for _ in range(2):
+        clock.now += 1
+        agent.on_probe("fra", [Sample("t", True, 5.0)])
+    clock.now += 31
+    agent.tick()
+    assert NH_FRA in fake.paths(CORE)
+
+
+def test_decision_ids_keep_increasing_across_restarts_and_a_torn_journal_line_is_cut(tmp_path: Path):
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
+    boot(fake)
+    fake.feed(state(CORE), state(AWS), update(AWS, SIX[:2]))
+    first = [r["id"] for r in journal.read(tmp_path / "journal.jsonl")]
+    assert first
+    with open(tmp_path / "journal.jsonl", "ab") as fh:
+        fh.write(b'{"t": 1, "id": 99')  # killed mid-record
+    (tmp_path / statefile.NAME).unlink(missing_ok=True)  # even without the state file, the journal knows the last id
+    fake.restart_helper()
+    boot(fake)
+    fake.feed(update(AWS, SIX[2:4]))
+    records = list(journal.read(tmp_path / "journal.jsonl"))
+    ids = [r["id"] for r in records]
+    assert ids == sorted(ids) and len(set(ids)) == len(set(first)) + len(set(ids[len(first):]))
+    assert min(ids[len(first):]) > max(first)
+    assert (tmp_path / "journal.jsonl").read_bytes().endswith(b"\n")
+    assert all(json.loads(x) for x in (tmp_path / "journal.jsonl").read_bytes().splitlines())
+
+
+def test_a_corrupt_state_file_means_a_fresh_start_not_a_crash(tmp_path: Path):
+    (tmp_path / statefile.NAME).write_text('{"steering": {"health": {"fra": {"state": "down", "since": "x"}}, "drained": 5}}')
+    fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), Clock())
+    boot(fake)
+    assert fake.agent.engine.steering.health["fra"].state == "up" and not fake.agent.engine.steering.drained
+    (tmp_path / statefile.NAME).write_text("not json")
+    fake.restart_helper()
+    boot(fake)
+    assert NH_FRA in fake.paths(CORE)
