@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer import journal, queries
-from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.config.loader import ConfigError, load, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
@@ -30,7 +30,52 @@ if TYPE_CHECKING:
     from bgpsteer.agent import Agent
 
 log = logging.getLogger("bgpsteer.control")
-REQUEST_LIMIT = 1024 * 1024
+REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole candidate config
+MAX_CLIENTS = 32  # connections at once; more are refused with code 3 (file descriptors are finite)
+IDLE_TIMEOUT = 60.0  # seconds a connection may wait between requests before it is closed
+
+# every command's arguments and their types: anything else is a usage error (code 2), never a traceback
+_STR, _INT, _STRS, _DICT, _SAMPLES = "string", "integer", "list of strings", "object", "list of objects"
+ARGS: dict[str, dict[str, str]] = {
+    "status": {},
+    "routes": {"target": _STR, "egress": _STR, "peer": _STR, "limit": _INT, "cls": _STR},
+    "egress": {"egress": _STR},
+    "peers": {},
+    "explain": {"target": _STR, "cls": _STR},
+    "drain": {"egress": _STR},
+    "undrain": {"egress": _STR},
+    "reload": {},
+    "measure": {"egress": _STR, "samples": _SAMPLES},
+    "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR},
+    "history": {"prefix": _STR, "limit": _INT},
+}
+REQUIRED = {"explain": ("target",), "drain": ("egress",), "undrain": ("egress",), "measure": ("egress", "samples"), "history": ("prefix",)}
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _INT:
+        return type(value) is int and 0 <= value <= 10_000_000
+    if kind == _STRS:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == _DICT:
+        return isinstance(value, dict) and all(isinstance(m, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                                           for x in m.values()) for m in value.values())
+    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
+
+
+def check_args(cmd: str, args: dict[str, Any]) -> str | None:
+    """Why the arguments do not fit the command, or None."""
+    spec = ARGS[cmd]
+    for key, value in args.items():
+        if key not in spec:
+            return f"unknown argument {key!r}" + (f" (takes {', '.join(spec)})" if spec else " (takes none)")
+        if value is not None and not _is(value, spec[key]):
+            article = "an" if spec[key][0] in "aeiou" else "a"
+            return f"argument {key!r} must be {article} {spec[key]}" + (" (0 .. 10000000)" if spec[key] == _INT else "")
+    missing = [k for k in REQUIRED.get(cmd, ()) if args.get(k) is None]
+    return f"missing argument {', '.join(missing)}" if missing else None
 
 
 def _brief(a: Attrs) -> str:
@@ -44,9 +89,11 @@ class ControlServer:
         self.path = Path(path)
         self.group = group
         self.server: asyncio.AbstractServer | None = None
+        self.clients = 0
+        self.refused = 0
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
-            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit", 1000)),
+            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), a.get("limit") if a.get("limit") is not None else 1000,
                                                a.get("cls"), self.agent.ledger),
             "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
@@ -72,27 +119,42 @@ class ControlServer:
         self.path.unlink(missing_ok=True)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.clients >= MAX_CLIENTS:
+            self.refused += 1
+            writer.write(json.dumps({"ok": False, "error": f"too many control connections (at most {MAX_CLIENTS}); try again", "code": 3}).encode()
+                         + b"\n")
+            writer.close()
+            return
+        self.clients += 1
         try:
-            while line := await reader.readline():
+            while line := await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT):
                 writer.write(json.dumps(await self._answer(line), default=str).encode() + b"\n")
                 await writer.drain()
-        except (ConnectionError, ValueError):
-            pass  # a client that went away or sent an oversized line
+        except (TimeoutError, ConnectionError, ValueError):
+            pass  # a client that went away, sent an oversized line, or stayed idle too long
         finally:
+            self.clients -= 1
             writer.close()
 
     async def _answer(self, line: bytes) -> dict[str, Any]:
         try:
             req = json.loads(line)
             cmd, args = req["cmd"], req.get("args") or {}
+            if not isinstance(cmd, str) or not isinstance(args, dict):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             return {"ok": False, "error": "bad request: expected {\"cmd\": NAME, \"args\": {...}}", "code": 2}
+        if cmd not in ARGS:
+            return {"ok": False, "error": f"unknown command {cmd!r}", "code": 2}
+        problem = check_args(cmd, args)
+        if problem:
+            return {"ok": False, "error": f"{cmd}: {problem}", "code": 2}
         try:
             if cmd == "simulate":
                 return {"ok": True, "result": await self._forked(lambda: self._simulate(args))}
             if cmd == "history":
                 path = self.agent.journal_path
-                result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), int(args.get("limit", 200)))
+                result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), args.get("limit") or 200)
                 return {"ok": True, "result": {"prefix": args["prefix"], "records": result, "journal": str(path)}}
             handler = self.handlers.get(cmd)
             if handler is None:
@@ -163,11 +225,14 @@ class ControlServer:
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
         config = None
-        if args.get("config"):
+        if args.get("config_text") is not None:
+            # the CLI sends the file's content: the agent (root) never opens a path a client names
             try:
-                config = load(str(args["config"]))
+                config = parse(args["config_text"], args.get("config") or "<candidate config>")
             except ConfigError as exc:
                 raise queries.QueryError("the new configuration has errors:\n" + str(exc), 2) from None
+        elif args.get("config"):
+            raise queries.QueryError("simulate takes the candidate config's content (config_text), not a path", 2)
         fail = set(args.get("fail") or [])
         degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
         if config is None:  # with a new config, its own egresses count (simulate checks them)

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -185,7 +186,14 @@ def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degr
     """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade:
         raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", 2)
-    r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None)
+    text = None
+    if new_config:  # read here, with the caller's own permissions: the agent never opens a path a client names
+        try:
+            text = Path(new_config).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CtlError(f"cannot read {new_config}: {exc}", 2) from None
+    r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None,
+            config_text=text)
 
     def human(r: dict[str, Any]) -> str:
         degraded = [f"{e} " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in m.items()) for e, m in r["degrade"].items()]

@@ -98,3 +98,55 @@ def test_cli_without_agent_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CtlError) as exc:
         call(str(tmp_path / "absent.sock"), "status")
     assert exc.value.code == 3 and "does not exist" in str(exc.value)
+
+
+def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgpsteer import control
+
+    monkeypatch.setattr(control, "MAX_CLIENTS", 3)
+    monkeypatch.setattr(control, "IDLE_TIMEOUT", 0.3)
+    cfg = parse(CONFIG, "t.yaml")
+    sock = str(tmp_path / "control.sock")
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("root-only: the agent must not read this for a client\n")
+    os.chmod(secret, 0o600)
+
+    async def scenario() -> dict:
+        loop = asyncio.get_running_loop()
+        agent = Agent("t.yaml", cfg, lambda b: None, clock=loop.time)
+        server = ControlServer(agent, sock)
+        await server.start()
+        out: dict = {}
+
+        def req(obj: dict) -> dict:
+            return raw(sock, json.dumps(obj).encode() + b"\n")
+
+        ask = lambda obj: loop.run_in_executor(None, req, obj)  # noqa: E731
+        out["limit"] = await ask({"cmd": "routes", "args": {"limit": "x"}})
+        out["args"] = await ask({"cmd": "drain", "args": {"egress": 1}})
+        out["unknown_arg"] = await ask({"cmd": "status", "args": {"verbose": True}})
+        out["missing"] = await ask({"cmd": "explain", "args": {}})
+        out["path"] = await ask({"cmd": "simulate", "args": {"config": str(secret)}})
+        out["text"] = await ask({"cmd": "simulate", "args": {"config": "cand.yaml", "config_text": "agent: [\n"}})
+        # idle connections are closed, and no more than MAX_CLIENTS are served at once
+        idle = [socket.socket(socket.AF_UNIX) for _ in range(3)]
+        for s in idle:
+            s.connect(sock)
+        await asyncio.sleep(0.05)
+        out["over_cap"] = await ask({"cmd": "status"})
+        await asyncio.sleep(0.6)
+        out["after_idle"] = await ask({"cmd": "status"})
+        for s in idle:
+            s.close()
+        server.close()
+        return out
+
+    out = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert out["limit"]["code"] == 2 and "'limit' must be an integer" in out["limit"]["error"]
+    assert out["args"]["code"] == 2 and "'egress' must be a string" in out["args"]["error"]
+    assert out["unknown_arg"]["code"] == 2 and "unknown argument 'verbose'" in out["unknown_arg"]["error"]
+    assert out["missing"]["code"] == 2 and "missing argument target" in out["missing"]["error"]
+    assert out["path"]["code"] == 2 and "root-only" not in out["path"]["error"]
+    assert out["text"]["code"] == 2 and "cand.yaml" in out["text"]["error"]
+    assert out["over_cap"]["code"] == 3 and "too many control connections" in out["over_cap"]["error"]
+    assert out["after_idle"]["ok"] is True
