@@ -93,7 +93,7 @@ class ControlServer:
         self.refused = 0
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
-            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), a.get("limit") if a.get("limit") is not None else 1000,
+            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit") or 1000),
                                                a.get("cls"), self.agent.ledger),
             "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
