@@ -17,7 +17,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,9 +25,10 @@ from typing import Any
 from bgpsteer import codec, journal, statefile
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.control import ControlServer
+from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Changed, Effect, EgressChanged, HeldRoute, Log, PeerState, SessionSummary, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Change, Changed, Effect, EgressChanged, HeldRoute, Log, PeerState, SessionSummary, Teardown, Withdraw
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
@@ -44,6 +45,9 @@ FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
+DECISION_CHUNK = 5000  # prefixes decided per slice: the pipe is read between slices (bounds the reader's wait)
+SETTLED_TIMEOUT = 300.0  # seconds a reload or drain answer waits for its decisions before it reports them pending
+TAP_LIMIT = 200  # changes listed in a reload's answer
 SHUTDOWN_GRACE = 2.0  # seconds to let ExaBGP take the commands already written before exiting
 TICK_SECONDS = 0.1  # hold-downs, dampening, ack timeouts and reconcile readiness move on the clock, between probe rounds
 
@@ -65,10 +69,13 @@ class Agent:
         self.window_routes = WINDOW_ROUTES
         self.deferred_flushes = 0  # decision passes put off because ExaBGP had not acknowledged enough
         self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
+        self.chunk: int | None = None  # prefixes decided per slice (set when serving; None: all at once)
+        self.more: Callable[[], None] | None = None  # schedules the next slice (set when serving)
+        self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
         self.output_high = False
         self.settle = settle
         self.reconciler: Reconciler | None = None  # the adj-RIB-out of an earlier run, while it is judged
-        self._reconcile_waiting: frozenset[str] = frozenset()
+        self._reconcile_waiting: frozenset[str] | None = None  # judged again only when this changes
         self.lines_since_flush = 0
         self.probes: ProbeRunner | None = None
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
@@ -145,6 +152,9 @@ class Agent:
             elif isinstance(e, Log):
                 self.log(e)
             elif isinstance(e, (Changed, EgressChanged)):
+                if isinstance(e, Changed):
+                    for tap in self.taps:
+                        tap.extend(e.changes[: max(0, TAP_LIMIT - len(tap))])
                 if self.journal is not None:
                     self.journal.record(e)
                 if self.metrics is not None:
@@ -231,15 +241,29 @@ class Agent:
             self.flush()
 
     def flush(self, force: bool = False) -> None:
+        """Decide what is dirty: one slice of at most ``chunk`` prefixes (the rest is scheduled through ``more``,
+        so ExaBGP's pipe is read between slices), or everything with ``force`` (reconcile needs it complete)."""
         self.lines_since_flush = 0
         if not force and self.ledger.outstanding_routes >= self.window_routes:
             self.deferred_flushes += 1  # decided once ExaBGP has caught up (see _ack): the dirty set coalesces
             return
         t0 = time.perf_counter()
-        effects = self.engine.flush(self.clock())
+        effects = self.engine.flush(self.clock(), None if force else self.chunk)
         if self.metrics is not None and effects:
             self.metrics.decision(time.perf_counter() - t0)
         self.apply(effects)
+        if self.engine.dirty and self.more is not None:
+            self.more()
+
+    async def settled(self, timeout: float = SETTLED_TIMEOUT) -> int:
+        """Wait (serving the pipe meanwhile) until every dirty prefix is decided; the number still dirty at the timeout."""
+        deadline = time.monotonic() + timeout
+        while self.engine.dirty and time.monotonic() < deadline:
+            if self.more is None:
+                self.flush(force=True)
+                break
+            await asyncio.sleep(0.01)
+        return len(self.engine.dirty)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -247,6 +271,7 @@ class Agent:
         """Ask ExaBGP which sessions are up and what it still holds (reconcile), and
         announce the next-hop routes of the egresses in service."""
         self.reconciler = Reconciler(self.clock(), self.settle)
+        self._reconcile_waiting = None
         self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
         self.apply(self.engine.start(self.clock()))
@@ -279,7 +304,7 @@ class Agent:
         now = self.clock()
         progress = self.engine.progress()
         waiting = r.waiting_egresses(progress, now)
-        if waiting == self._reconcile_waiting and r.checked:
+        if waiting == self._reconcile_waiting:
             return
         self._reconcile_waiting = waiting
         self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
@@ -300,20 +325,37 @@ class Agent:
             log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn)
             self.reconciler = None
 
-    def reload(self) -> bool:
+    async def reload(self) -> dict[str, Any]:
+        """The one reload path (SIGHUP and the control socket): load and validate off the event loop (a large file
+        must not stall the pipe), swap all or nothing, re-decide in slices; the summary of what changed.
+        Raises ConfigError (counted, logged; the running policy is kept)."""
+        stats = self.engine.stats  # the same object before and after: counters are read as they move
+        ann, wd = stats.announcements, stats.withdrawals
         try:
-            config = load(self.config_path)
+            config = await asyncio.get_running_loop().run_in_executor(None, load, self.config_path)
         except ConfigError as exc:
             self.reload_failures += 1
             log.error("reload failed, running policy kept:\n%s", exc)
-            return False
-        self.apply_config(config)
-        return True
+            raise
+        old = self.engine.config.digest
+        egress_of = {e.path_id: e.id for e in config.egresses}
+        changes: list[Change] = []
+        self.taps.append(changes)
+        try:
+            self.apply_config(config)
+            pending = await self.settled()
+        finally:
+            self.taps.remove(changes)
+        brief = [{"prefix": p, "egress": egress_of.get(pid, "?"), "old": _brief(b) if b else None, "new": _brief(n) if n else None}
+                 for p, pid, b, n in sorted(changes, key=lambda c: (c[0], c[1]))[:TAP_LIMIT]]
+        return {"old_digest": old, "new_digest": config.digest, "announced": stats.announcements - ann, "withdrawn": stats.withdrawals - wd,
+                "changes": brief, "pending": pending}
 
     def apply_config(self, config: Config) -> None:
-        """Swap in a validated config: decisions, probes and journal follow it."""
+        """Swap in a validated config: decisions (in slices), probes and journal follow it."""
         self.flush(force=True)
-        self.apply(self.engine.reload(config, self.clock()))
+        self.apply(self.engine.reload(config, self.clock(), decide=False))
+        self.flush()
         if self.probes is not None:
             self.probes.start(config.egresses)
         if self.journal is not None:
@@ -337,6 +379,21 @@ class Agent:
             "explain": {p: e.explain(p) for p in list(e.rib)[:10000]},
         }
 
+    async def dump_forked(self) -> None:
+        """SIGUSR1: write the state dump from a forked copy-on-write snapshot; the pipe is never left unread."""
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                self.dump()
+            except BaseException:  # noqa: BLE001 - the child must leave through _exit whatever happens
+                log.exception("state dump failed")
+                code = 1
+            os._exit(code)
+        _, status = await asyncio.get_running_loop().run_in_executor(None, os.waitpid, pid, 0)
+        if status:
+            log.error("state dump child failed (status %d)", status)
+
     def dump(self) -> Path:
         target = Path(self.engine.config.agent.state_dir) / "state.json"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -354,8 +411,8 @@ async def _serve(agent: Agent) -> None:
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, agent.reload)
-    loop.add_signal_handler(signal.SIGUSR1, lambda: _guard(agent.dump))
+    loop.add_signal_handler(signal.SIGHUP, lambda: _background(_reload_logged(agent)))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: _background(agent.dump_forked()))
     agent.start()
 
     control = ControlServer(agent, agent.engine.config.agent.socket_path, agent.engine.config.agent.control_group)
@@ -382,6 +439,15 @@ async def _serve(agent: Agent) -> None:
         nonlocal flush_scheduled
         flush_scheduled = False
         _guard(agent.flush)
+
+    def more() -> None:
+        nonlocal flush_scheduled
+        if not flush_scheduled:
+            flush_scheduled = True
+            loop.call_soon(do_flush)
+
+    agent.chunk = DECISION_CHUNK
+    agent.more = more
 
     async def read() -> None:
         nonlocal flush_scheduled
@@ -429,6 +495,33 @@ async def shutdown(agent: Agent) -> None:
     if agent.journal is not None:
         agent.journal.close()
     log.info("stopped")
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _background(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine from a signal handler, keeping a reference until it ends."""
+    task = asyncio.ensure_future(coro)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _reload_logged(agent: Agent) -> None:
+    try:
+        r = await agent.reload()
+        log.info("reloaded (SIGHUP): digest %s -> %s; %d path(s) announced, %d withdrawn", r["old_digest"], r["new_digest"],
+                 r["announced"], r["withdrawn"])
+    except ConfigError:
+        pass  # logged and counted by reload()
+    except Exception:  # noqa: BLE001 - the agent never dies on a reload
+        agent.reload_failures += 1
+        log.exception("reload failed, running policy kept")
+
+
+def _brief(a: Attrs) -> str:
+    d = a.describe()
+    return f"lp {d['local_pref']} med {d['med']} comm {' '.join(d['communities']) or '-'}"
 
 
 def _guard(fn: Callable[..., Any], *args: Any) -> None:

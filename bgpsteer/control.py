@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import grp
+import inspect
 import json
 import logging
 import os
@@ -21,8 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer import journal, queries
-from bgpsteer.config.loader import ConfigError, load, parse
-from bgpsteer.core.attrs import Attrs
+from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
 
@@ -76,11 +76,6 @@ def check_args(cmd: str, args: dict[str, Any]) -> str | None:
             return f"argument {key!r} must be {article} {spec[key]}" + (" (0 .. 10000000)" if spec[key] == _INT else "")
     missing = [k for k in REQUIRED.get(cmd, ()) if args.get(k) is None]
     return f"missing argument {', '.join(missing)}" if missing else None
-
-
-def _brief(a: Attrs) -> str:
-    d = a.describe()
-    return f"lp {d['local_pref']} med {d['med']} comm {' '.join(d['communities']) or '-'}"
 
 
 class ControlServer:
@@ -152,6 +147,9 @@ class ControlServer:
         try:
             if cmd == "simulate":
                 return {"ok": True, "result": await self._forked(lambda: self._simulate(args))}
+            if cmd == "routes" and args.get("target") is None:
+                # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
+                return {"ok": True, "result": await self._forked(lambda: self.handlers["routes"](args))}
             if cmd == "history":
                 path = self.agent.journal_path
                 result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), args.get("limit") or 200)
@@ -159,7 +157,10 @@ class ControlServer:
             handler = self.handlers.get(cmd)
             if handler is None:
                 return {"ok": False, "error": f"unknown command {cmd!r}", "code": 2}
-            return {"ok": True, "result": handler(args)}
+            result = handler(args)
+            if inspect.isawaitable(result):
+                result = await result
+            return {"ok": True, "result": result}
         except queries.QueryError as exc:
             return {"ok": False, "error": str(exc), "code": exc.code}
         except KeyError as exc:
@@ -168,13 +169,15 @@ class ControlServer:
             log.exception("control request %s failed", cmd)
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
 
-    def _drain(self, egress: str, on: bool) -> dict[str, Any]:
+    async def _drain(self, egress: str, on: bool) -> dict[str, Any]:
         e = queries.require_egress(self.agent.engine, egress)
         sent = self.agent.commands_sent
-        self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock()))
+        self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock(), decide=False))
         self.agent.save_state()  # a restart keeps the egress drained
+        self.agent.flush()
+        pending = await self.agent.settled()  # decided in slices: the pipe is read meanwhile
         return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
-                "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0)}
+                "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0), "pending": pending}
 
     def _measure(self, egress: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
         """External measurements pushed by a monitoring tool: one probe round for one egress."""
@@ -201,27 +204,11 @@ class ControlServer:
         return {"egress": egress, "samples": len(samples), "health": self.agent.engine.steering.health[egress].state,
                 "in_service": self.agent.engine.steering.usable(egress)}
 
-    def _reload(self) -> dict[str, Any]:
-        stats = self.agent.engine.stats  # the same object before and after: counters are read as they move
-        ann, wd = stats.announcements, stats.withdrawals
+    async def _reload(self) -> dict[str, Any]:
         try:
-            config = load(self.agent.config_path)
+            return await self.agent.reload()
         except ConfigError as exc:
-            self.agent.reload_failures += 1
             raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), 4) from None
-        old = self.agent.engine.config.digest
-        egress_of = {e.path_id: e.id for e in self.agent.engine.config.egresses}
-        held = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
-        self.agent.apply_config(config)
-        now = {(p, pid): a for p, pid, a in self.agent.engine.announced()}
-        changes: list[dict[str, Any]] = []
-        for key in sorted(held.keys() | now.keys()):
-            if held.get(key) != now.get(key) and len(changes) < 200:
-                b, n = held.get(key), now.get(key)
-                changes.append({"prefix": key[0], "egress": egress_of.get(key[1], "?"),
-                                "old": _brief(b) if b else None, "new": _brief(n) if n else None})
-        return {"old_digest": old, "new_digest": config.digest, "announced": stats.announcements - ann, "withdrawn": stats.withdrawals - wd,
-                "changes": changes}
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
         config = None

@@ -45,13 +45,14 @@ from bgpsteer.core.steering import SteeringState, nh_routes
 class Entry:
     """One prefix: its candidate paths and what is announced for it."""
 
-    __slots__ = ("parsed", "klass", "paths", "out")
+    __slots__ = ("parsed", "klass", "paths", "out", "gen")
 
-    def __init__(self, parsed: ParsedPrefix, klass: int) -> None:
+    def __init__(self, parsed: ParsedPrefix, klass: int, gen: int = 0) -> None:
         self.parsed = parsed  # parsed and classified once for import and decision
         self.klass = klass
         self.paths: list[Path] = []
         self.out: OutSet = EMPTY
+        self.gen = gen  # the configuration generation its import verdicts were computed under
 
 
 def check_prefix(prefix: str, afi: int) -> ParsedPrefix | str:
@@ -112,6 +113,7 @@ class Engine:
         self.dirty: set[str] = set()
         self.stats = Stats()
         self.peers: dict[str, PeerInfo] = {}
+        self.generation = 0  # bumped by reload; entries re-import lazily when theirs is older
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
         self.steering = SteeringState(config, now, self.next_decision)
@@ -182,6 +184,7 @@ class Engine:
         self._trigger("update", f"update from {peer.name}")
         by_class: dict[int, Verdict] = {}
         invalid: list[str] = []  # the first reason, for one log line per UPDATE
+        gen = self.generation
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             existing = None
@@ -208,8 +211,10 @@ class Engine:
                     if not invalid:
                         invalid.append(parsed)
                     continue
-                entry = rib[prefix] = Entry(parsed, classifier.classify(parsed))
-            elif entry.parsed[0] != ev.afi:
+                entry = rib[prefix] = Entry(parsed, classifier.classify(parsed), gen)
+            elif entry.gen != gen:
+                self._reimport(prefix, entry)  # still under the previous configuration (reload in progress)
+            if entry.parsed[0] != ev.afi:
                 self.stats.invalid_prefixes += 1
                 if not invalid:
                     invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{ev.afi} UPDATE")
@@ -246,6 +251,8 @@ class Engine:
             entry = self.rib.get(prefix)
             if entry is None:
                 continue
+            if entry.gen != self.generation:
+                self._reimport(prefix, entry)
             for i, p in enumerate(entry.paths):
                 if p.peer is peer:
                     del entry.paths[i]
@@ -271,9 +278,10 @@ class Engine:
         peer = info.peer
         self._trigger("peer_down", f"peer {peer.name} down: {reason}")
         if info.routes:
+            address = peer.address  # by address: entries not yet re-imported after a reload hold the old peer object
             for prefix, entry in self.rib.items():
                 before = len(entry.paths)
-                entry.paths = [p for p in entry.paths if p.peer is not peer]
+                entry.paths = [p for p in entry.paths if p.peer.address != address]
                 if len(entry.paths) != before:
                     self.dirty.add(prefix)
         count = info.routes
@@ -284,20 +292,30 @@ class Engine:
 
     # -- decisions ------------------------------------------------------------------
 
-    def flush(self, now: float) -> list[Effect]:
-        """Decide every dirty prefix; return the announcements and withdrawals needed."""
+    def flush(self, now: float, limit: int | None = None) -> list[Effect]:
+        """Decide the dirty prefixes (at most ``limit`` of them); return the announcements and withdrawals needed.
+
+        With a limit, a large pass (a table load, a reload, a drain at 1M prefixes) is decided in
+        slices, so the caller can read ExaBGP between them; what is left stays dirty."""
         if not self.dirty:
             self._triggers.clear()
             return []
+        if limit is not None and len(self.dirty) > limit:
+            pop = self.dirty.pop
+            batch: set[str] = {pop() for _ in range(limit)}
+        else:
+            batch, self.dirty = self.dirty, set()
         announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
         withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
         changes: list[Change] = []
         added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
-        rib, decide, classes = self.rib, self.exporter.decide, self.classifier.classes
-        for prefix in self.dirty:
+        rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.classes, self.generation
+        for prefix in batch:
             entry = rib.get(prefix)
             if entry is None:
                 continue
+            if entry.gen != gen:
+                self._reimport(prefix, entry)
             kid = entry.klass
             new = decide(entry.paths, entry.parsed, prefix, kid, classes[kid])
             old = entry.out
@@ -324,9 +342,8 @@ class Engine:
             if not entry.paths:
                 del rib[prefix]
         stats = self.stats
-        stats.decisions += len(self.dirty)
+        stats.decisions += len(batch)
         stats.last_decision = now
-        self.dirty.clear()
         effects: list[Effect] = []
         kind = next(iter(self._triggers.values()), "other")
         counts = stats.by_reason.setdefault(kind, [0, 0])
@@ -345,46 +362,55 @@ class Engine:
         if changes:
             reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
             effects.append(Changed(self.next_decision(), now, reason or "decision", changes))
-        self._triggers.clear()
-        self._more_triggers = 0
+        if not self.dirty:  # the reasons stay with the pass until its last slice
+            self._triggers.clear()
+            self._more_triggers = 0
         return effects
 
-    def reload(self, config: Config, now: float) -> list[Effect]:
-        """Swap in a validated config: re-evaluate every path and announce the difference.
+    def reload(self, config: Config, now: float, decide: bool = True) -> list[Effect]:
+        """Swap in a validated config: every path is re-evaluated and the difference announced.
 
-        The caller validates first; evaluation cannot fail (policy errors reject
-        the route), so the swap is all or nothing.
+        The caller validates first; evaluation cannot fail (policy errors reject the route), so
+        the swap is all or nothing.  Re-import is lazy: every entry is marked with the old
+        generation and dirty, and is re-evaluated before anything reads or decides it, so a
+        large RIB is re-decided in slices (``decide=False``: the caller flushes) without ever
+        mixing verdicts of the two configurations in one decision.
         """
         old_names = {p.address for p in self.config.cloud_peers}
         effects: list[Effect] = self.steering.configure(config, now)
         self._install(config)
-        new_by_addr = {p.address: p for p in config.cloud_peers}
-        classes = self.classifier.classes
-        for prefix, entry in self.rib.items():
-            entry.klass = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
-            kept = []
-            for p in entry.paths:
-                peer = new_by_addr.get(p.peer.address)
-                if peer is None:
-                    continue
-                egress = self.egresses[peer.egress]
-                kept.append(Path(peer, p.attrs, self.importer.evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, p.attrs)))
-            entry.paths = kept
-            self.dirty.add(prefix)
-        for info in self.peers.values():
-            info.routes = info.accepted = 0
-        for entry in self.rib.values():
-            for p in entry.paths:
-                info = self.peers[p.peer.address]
-                info.routes += 1
-                info.accepted += p.verdict.accepted
-        removed = old_names - set(new_by_addr)
+        self.generation += 1
+        self.dirty.update(self.rib)
+        removed = old_names - {p.address for p in config.cloud_peers}
         if removed:
             effects.append(Log("info", f"peers removed by reload: {', '.join(sorted(removed))}"))
         effects.append(Log("info", "configuration reloaded", {"digest": config.digest}))
         self._triggers.clear()
         self._trigger("reload", f"reload (config digest {config.digest})")
-        return effects + self.flush(now)
+        return effects + self.flush(now) if decide else effects
+
+    def _reimport(self, prefix: str, entry: Entry) -> None:
+        """Re-evaluate an entry's paths under the current configuration (after a reload)."""
+        entry.gen = self.generation
+        entry.klass = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
+        pc = self.classifier.classes[kid]
+        kept = []
+        for p in entry.paths:
+            info = self.peers.get(p.peer.address)
+            if info is None:  # the peer was removed by the reload
+                continue
+            peer = info.peer
+            v = self.importer.evaluate(peer, self.egresses[peer.egress], entry.parsed, kid, pc, prefix, p.attrs)
+            info.accepted += v.accepted - p.verdict.accepted
+            kept.append(Path(peer, p.attrs, v))
+        entry.paths = kept
+
+    def refresh(self, prefix: str) -> Entry | None:
+        """The entry, re-imported first if a reload has not reached it yet (for views)."""
+        entry = self.rib.get(prefix)
+        if entry is not None and entry.gen != self.generation:
+            self._reimport(prefix, entry)
+        return entry
 
     # -- inspection -------------------------------------------------------------------
 
@@ -431,7 +457,7 @@ class Engine:
                     yield prefix, p.peer.name, p.verdict.trace
 
     def explain(self, prefix: str) -> dict[str, Any] | None:
-        entry = self.rib.get(prefix)
+        entry = self.refresh(prefix)
         if entry is None:
             return None
         pc = self.classifier.classes[entry.klass]
@@ -462,14 +488,14 @@ class Engine:
     def tick(self, now: float) -> list[Effect]:
         return self.steering.tick(now)
 
-    def drain(self, egress: str, on: bool, now: float) -> list[Effect]:
-        """Drain (RFC 8326) or undrain an egress: re-announce its paths, then flush."""
+    def drain(self, egress: str, on: bool, now: float, decide: bool = True) -> list[Effect]:
+        """Drain (RFC 8326) or undrain an egress: its paths are re-announced (``decide=False``: the caller flushes,
+        in slices).  Every prefix is re-decided (memo hits for the others): marking them is one C-level set update,
+        where finding the egress's own prefixes would be a Python loop over the whole RIB."""
         if egress not in self.egresses:
             raise KeyError(egress)
         log = self.steering.drain(egress, on)
         self.exporter.set_drained(frozenset(self.steering.drained))
         self._trigger("drain", f"{'drain' if on else 'undrain'} egress {egress}")
-        for prefix, entry in self.rib.items():
-            if any(p.peer.egress == egress for p in entry.paths):
-                self.dirty.add(prefix)
-        return [log, *self.flush(now)]
+        self.dirty.update(self.rib)
+        return [log, *self.flush(now)] if decide else [log]

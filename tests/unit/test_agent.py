@@ -1,9 +1,12 @@
 """The agent adapter, driven line by line without ExaBGP: bad input never kills it."""
 
+import asyncio
 from pathlib import Path
 
+import pytest
+
 from bgpsteer.agent import Agent
-from bgpsteer.config.loader import load
+from bgpsteer.config.loader import ConfigError, load
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests/contract/captures/exabgp-5.0.15.jsonl"
@@ -51,5 +54,6 @@ def test_failed_reload_keeps_running_policy(tmp_path):
     agent, _ = make()
     before = agent.engine.config
     agent.config_path = str(bad)
-    assert agent.reload() is False
+    with pytest.raises(ConfigError):
+        asyncio.run(agent.reload())
     assert agent.engine.config is before and agent.reload_failures == 1
