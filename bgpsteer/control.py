@@ -16,7 +16,6 @@ import inspect
 import json
 import logging
 import os
-import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +122,8 @@ class ControlServer:
         self.clients += 1
         try:
             while line := await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT):
-                writer.write(json.dumps(await self._answer(line), default=str).encode() + b"\n")
+                answer = await self._answer(line)
+                writer.write(answer if isinstance(answer, bytes) else json.dumps(answer, default=str).encode() + b"\n")
                 await writer.drain()
         except (TimeoutError, ConnectionError, ValueError):
             pass  # a client that went away, sent an oversized line, or stayed idle too long
@@ -131,7 +131,7 @@ class ControlServer:
             self.clients -= 1
             writer.close()
 
-    async def _answer(self, line: bytes) -> dict[str, Any]:
+    async def _answer(self, line: bytes) -> dict[str, Any] | bytes:
         try:
             req = json.loads(line)
             cmd, args = req["cmd"], req.get("args") or {}
@@ -146,10 +146,10 @@ class ControlServer:
             return {"ok": False, "error": f"{cmd}: {problem}", "code": 2}
         try:
             if cmd == "simulate":
-                return {"ok": True, "result": await self._forked(lambda: self._simulate(args))}
+                return await self._forked(lambda: self._simulate(args))
             if cmd == "routes" and args.get("target") is None:
                 # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
-                return {"ok": True, "result": await self._forked(lambda: self.handlers["routes"](args))}
+                return await self._forked(lambda: self.handlers["routes"](args))
             if cmd == "history":
                 path = self.agent.journal_path
                 result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), args.get("limit") or 200)
@@ -230,33 +230,30 @@ class ControlServer:
         except KeyError as exc:
             raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", 2) from None
 
-    async def _forked(self, work: Callable[[], Any]) -> Any:
-        """Run work() in a forked child (a copy-on-write snapshot of the state); await its answer."""
+    async def _forked(self, work: Callable[[], Any]) -> bytes:
+        """Run work() in a forked child (a copy-on-write snapshot of the state); its whole answer, encoded there.
+
+        The child also serialises the answer (a full 'show routes' at 1M prefixes is hundreds of MB of
+        JSON): the agent only copies bytes to the client, so the pipe is never left unread."""
         rfd, wfd = os.pipe()
         pid = os.fork()
-        if pid == 0:  # child: compute, send, leave without running any parent cleanup
+        if pid == 0:  # child: compute, encode, send, leave without running any parent cleanup
             os.close(rfd)
             try:
-                payload = pickle.dumps(("ok", work()))
+                answer: dict[str, Any] = {"ok": True, "result": work()}
             except queries.QueryError as exc:
-                payload = pickle.dumps(("query", (str(exc), exc.code)))
+                answer = {"ok": False, "error": str(exc), "code": exc.code}
             except BaseException as exc:  # noqa: BLE001
-                payload = pickle.dumps(("error", f"{type(exc).__name__}: {exc}"))
+                answer = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
             with os.fdopen(wfd, "wb") as out:
-                out.write(payload)
+                out.write(json.dumps(answer, default=str).encode() + b"\n")
             os._exit(0)
         os.close(wfd)
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 30)
         transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(rfd, "rb"))
         try:
-            data = await reader.read()
+            return await reader.read()
         finally:
             transport.close()
             await loop.run_in_executor(None, os.waitpid, pid, 0)
-        kind, value = pickle.loads(data)
-        if kind == "query":
-            raise queries.QueryError(*value)
-        if kind == "error":
-            raise RuntimeError(value)
-        return value

@@ -1,0 +1,202 @@
+"""Pipe-stall benchmark: how long does each NOC command or signal keep the helper from reading ExaBGP?
+
+ExaBGP blocks when its helper stops reading (and then misses keepalives), so no operator action
+may leave the pipe unread for long (goal: at most 100 ms at 1M routes).  This runs the real helper
+(``python -m bgpsteer run``) from a source tree, plays ExaBGP on its pipe (acks every command), loads
+``--routes`` paths (two cloud peers sharing the prefixes), then runs each command and signal once.
+
+How the stall is measured, from outside (so any version of the helper can be measured): the
+helper's stdin pipe is shrunk to one page and a ~4 KB ignorable line is written every 10 ms; each
+write returns only once the helper has read the previous one, so the longest write during a
+command is the longest time the helper left its pipe unread (resolution ~10 ms).
+
+    python bench/stall.py --routes 1000000
+    python bench/stall.py --routes 1000000 --tree /path/to/an/older/checkout   # the same numbers for other code
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+F_SETPIPE_SZ = 1031
+PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550)]
+CONFIG = """
+agent: {{local_asn: 65000, router_id: 10.250.0.1, log_level: warning, state_dir: {state}}}
+egresses:
+  - {{id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1}}
+  - {{id: ams, region: eu-west, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2}}
+cloud_peers:
+  - {{name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}}
+  - {{name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}}
+core_routers:
+  - {{name: core1, address: 10.250.0.2, asn: 65000}}
+safety: {{max_prefix: {{limit: 10000000, action: warn}}}}
+sets:
+  prefix:
+    aws-nets: ["44.0.0.0/8 le 24"]
+policy:
+  import:
+    default: accept
+    statements:
+      - {{name: aws-direct, match: {{prefix: aws-nets, provider: aws}}, set: {{local_pref: 200}}, then: accept}}
+  export: {{default: accept}}
+"""
+PAD = json.dumps({"exabgp": "5.0.0", "type": "keepalive", "pad": "x" * 3900}) + "\n"
+
+
+def update(peer: str, asn: int, prefixes: list[str]) -> str:
+    nlri = ", ".join(f'{{"nlri": "{p}"}}' for p in prefixes)
+    return (f'{{"exabgp": "5.0.0", "type": "update", "neighbor": {{"address": {{"local": "10.250.0.1", "peer": "{peer}"}}, '
+            f'"asn": {{"local": 65000, "peer": {asn}}}, "message": {{"update": {{"attribute": {{"origin": "igp", "as-path": '
+            f'{{"0": {{"element": "as-sequence", "value": [{asn}]}}}}, "med": 10}}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}}}}}}}\n')
+
+
+class Helper:
+    def __init__(self, tree: Path, config: Path, python: str) -> None:
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        self.proc = subprocess.Popen([python, "-m", "bgpsteer", "run", "--config", str(config)], cwd=tree, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        fcntl.fcntl(self.proc.stdin.fileno(), F_SETPIPE_SZ, 4096)
+        self.fd = self.proc.stdin.fileno()
+        self.lock = threading.Lock()
+        self.commands = 0
+        self.stop = threading.Event()
+        self.writes: list[tuple[float, float]] = []  # (start, duration) of each padding write
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        with self.lock:
+            while data:
+                n = os.write(self.fd, data)
+                data = data[n:]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        rest = b""
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            if lines:
+                self.commands += len(lines)
+                try:
+                    self.write("done\n" * len(lines))
+                except OSError:
+                    return
+
+    def pad(self) -> None:
+        """Every 10 ms one page: each write waits until the helper has read the one before."""
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                self.write(PAD)
+            except OSError:
+                return
+            self.writes.append((t0, time.perf_counter() - t0))
+            time.sleep(max(0.0, 0.01 - (time.perf_counter() - t0)))
+
+    def longest(self, since: float, until: float) -> float:
+        return max((d for t, d in self.writes if since <= t <= until), default=0.0)
+
+
+def ctl(tree: Path, python: str, sock: str, *args: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([python, "-m", "bgpsteer", *args, "--socket", sock], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900, check=False)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--routes", type=int, default=1_000_000, help="paths to load (two peers share the prefixes)")
+    ap.add_argument("--tree", type=Path, default=ROOT, help="source tree whose bgpsteer to run")
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--big-config-mb", type=int, default=50, help="size of the rejected config file for 'reload (bad 50 MB file)'")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-stall-"))
+    cfg = tmp / "stall.yaml"
+    cfg.write_text(CONFIG.format(state=tmp / "state"))
+    sock = str(tmp / "state" / "control.sock")
+    h = Helper(args.tree, cfg, args.python)
+    try:
+        h.write("".join(json.dumps({"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "x", "peer": p}, "state": "up"}}) + "\n"
+                        for p in ["10.250.0.2", *(p for p, _ in PEERS)]))
+        n = args.routes // len(PEERS)
+        prefixes = [f"{44 + (i >> 16)}.{(i >> 8) & 0xFF}.{i & 0xFF}.0/24"
+                    for i in range(n)]
+        t0 = time.perf_counter()
+        for peer, asn in PEERS:
+            for i in range(0, n, 500):
+                h.write(update(peer, asn, prefixes[i:i + 500]))
+        # loaded once the helper has sent (and we acknowledged) the announcements of every path
+        expected = 2 * ((n + 999) // 1000)
+        deadline = time.time() + 900
+        while h.commands < expected and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(2.0)
+        print(f"loaded {2 * n:,} paths ({n:,} prefixes x {len(PEERS)} peers) in {time.perf_counter() - t0:.1f} s "
+              f"into {args.tree}; helper pid {h.proc.pid}")
+        threading.Thread(target=h.pad, daemon=True).start()
+        time.sleep(2.0)
+        quiet = h.longest(time.perf_counter() - 1.5, time.perf_counter())
+        bad = tmp / "bad.yaml"
+        bad.write_text(cfg.read_text() + "# padding\n" * (args.big_config_mb * 1024 * 1024 // 10) + "agent: {local_asn: x}\n")
+        steps: list[tuple[str, object]] = [
+            ("status", ("status",)),
+            ("show routes (no limit)", ("show", "routes", "--limit", "10000000")),
+            ("show routes --egress fra", ("show", "routes", "--egress", "fra")),
+            ("explain 45.0.1.0/24", ("explain", "45.0.1.0/24")),
+            ("drain fra", ("drain", "fra")),
+            ("undrain fra", ("undrain", "fra")),
+            ("reload (same config)", ("reload",)),
+            ("SIGUSR1 state dump", signal.SIGUSR1),
+            ("SIGHUP reload", signal.SIGHUP),
+            (f"reload of a rejected {args.big_config_mb} MB file", "bad"),
+        ]
+        print(f"{'operation':<36} {'took s':>8} {'longest stdin wait ms':>22}   (quiet: {quiet * 1000:.0f} ms)")
+        for name, what in steps:
+            start = time.perf_counter()
+            if isinstance(what, tuple):
+                took = ctl(args.tree, args.python, sock, *what)
+            elif isinstance(what, signal.Signals):
+                os.kill(h.proc.pid, what)
+                time.sleep(0.1)
+                took = 0.0
+            else:
+                cfg.rename(tmp / "good.yaml")
+                bad.rename(cfg)
+                took = ctl(args.tree, args.python, sock, "reload")
+                cfg.rename(bad)
+                (tmp / "good.yaml").rename(cfg)
+            time.sleep(3.0 if not isinstance(what, tuple) else 1.0)  # signals work after the call returns
+            print(f"{name:<36} {took:8.1f} {h.longest(start, time.perf_counter()) * 1000:22.0f}", flush=True)
+            time.sleep(1.0)
+        rss = [line for line in Path(f"/proc/{h.proc.pid}/status").read_text().splitlines() if line.startswith("VmRSS")]
+        print(f"helper {rss[0] if rss else ''}; commands answered {h.commands:,}")
+    finally:
+        h.stop.set()
+        h.proc.terminate()
+        try:
+            h.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            h.proc.kill()
+
+
+if __name__ == "__main__":
+    main()
