@@ -28,16 +28,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.pipe import PipeHelper  # noqa: E402
 from bgpsteer.ctl import CtlError, call  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512, "fra"), ("10.250.2.2", 16550, "ams")]
@@ -106,70 +105,30 @@ def table(n: int) -> list[str]:
     return [f"44.{(i >> 8) & 0x7F}.{i & 0xFF}.0/24" for i in range(n)]
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class Helper:
-    """The helper process and the ExaBGP side of its pipe."""
+class Helper(PipeHelper):
+    """The helper, with marker prefixes timed from the UPDATE written to the announcement read."""
 
     def __init__(self, config: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bgpsteer", "run", "--config", str(config)], cwd=ROOT,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.stdin = self.proc.stdin
-        self.lock = threading.Lock()
-        self.commands = 0
         self.markers: dict[str, float] = {}  # marker prefix -> time written
         self.latencies: list[float] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__(config, sys.executable, ROOT, on_commands=self._markers)
 
-    def write(self, lines: list[str]) -> None:
-        with self.lock:
-            self.stdin.write(("\n".join(lines) + "\n").encode())
-            self.stdin.flush()
+    def writelines(self, lines: list[str]) -> None:
+        self.write("\n".join(lines) + "\n")
 
     def mark(self, prefix: str, line: str) -> None:
         with self.lock:
             self.markers[prefix] = time.perf_counter()
-        self.write([line])
+        self.write(line + "\n")
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        rest = b""
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            if not lines:
-                continue
-            self.commands += len(lines)
-            now = time.perf_counter()
-            with self.lock:
-                for raw in lines:
-                    if b" 45." in raw and b" announce " in raw:
-                        for word in raw.decode().split(" nlri ", 1)[-1].split():
-                            t = self.markers.pop(word, None)
-                            if t is not None:
-                                self.latencies.append(now - t)
-            try:
-                self.write(["done"] * len(lines))  # ExaBGP acknowledges every command line
-            except (BrokenPipeError, ValueError):
-                return
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+    def _markers(self, lines: list[bytes], now: float) -> None:
+        with self.lock:
+            for raw in lines:
+                if b" 45." in raw and b" announce " in raw:
+                    for word in raw.decode().split(" nlri ", 1)[-1].split():
+                        t = self.markers.pop(word, None)
+                        if t is not None:
+                            self.latencies.append(now - t)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -195,13 +154,13 @@ def main() -> None:
     helper = Helper(cfg)
     rows: list[tuple[float, int, float]] = []
     try:
-        helper.write([state(CORE, 65000, True)] + [state(p, asn, True) for p, asn, _ in PEERS])
+        helper.writelines([state(CORE, 65000, True)] + [state(p, asn, True) for p, asn, _ in PEERS])
         prefixes = table(args.prefixes)
         seq = 0
         for p, asn, _ in PEERS:
             for i in range(0, len(prefixes), PER_UPDATE):
                 seq += 1
-                helper.write([update(p, asn, seq, prefixes[i:i + PER_UPDATE])])
+                helper.writelines([update(p, asn, seq, prefixes[i:i + PER_UPDATE])])
         for _ in range(200):  # the control socket comes up once the helper has started
             if os.path.exists(sock):
                 break
@@ -224,24 +183,24 @@ def main() -> None:
                 k = (seq // len(PEERS)) % slices
                 batch.append(update(p, asn, seq, prefixes[k * PER_UPDATE:(k + 1) * PER_UPDATE]))
                 sent += 1
-            helper.write(batch)
+            helper.writelines(batch)
             if sent % 2000 < 20:  # a timed marker: a new prefix, announced once
                 marker += 1
                 m = MARKER_NET.format((marker >> 8) & 0xFF, marker & 0xFF)
                 helper.mark(m, update(PEERS[0][0], PEERS[0][1], seq, [m]))
                 if marker % 50 == 0:  # markers come and go: the RIB stays steady
-                    helper.write([update(PEERS[0][0], PEERS[0][1], seq, [MARKER_NET.format((i >> 8) & 0xFF, i & 0xFF)
+                    helper.writelines([update(PEERS[0][0], PEERS[0][1], seq, [MARKER_NET.format((i >> 8) & 0xFF, i & 0xFF)
                                                                          for i in range(marker - 49, marker + 1)], withdraw=True)])
             if sent % 50_000 < 20:  # withdraw and re-announce a tenth of one peer's table
                 p, asn, _ = PEERS[1]
                 cut = prefixes[: len(prefixes) // 10]
-                helper.write([update(p, asn, seq, cut[i:i + PER_UPDATE], withdraw=True) for i in range(0, len(cut), PER_UPDATE)])
-                helper.write([update(p, asn, seq, cut[i:i + PER_UPDATE]) for i in range(0, len(cut), PER_UPDATE)])
+                helper.writelines([update(p, asn, seq, cut[i:i + PER_UPDATE], withdraw=True) for i in range(0, len(cut), PER_UPDATE)])
+                helper.writelines([update(p, asn, seq, cut[i:i + PER_UPDATE]) for i in range(0, len(cut), PER_UPDATE)])
                 events.append("withdraw/re-announce")
             if sent % 200_000 < 20:  # a peer flap: session down, up, table again
                 p, asn, _ = PEERS[0]
-                helper.write([state(p, asn, False), state(p, asn, True)])
-                helper.write([update(p, asn, seq, prefixes[i:i + PER_UPDATE]) for i in range(0, len(prefixes), PER_UPDATE)])
+                helper.writelines([state(p, asn, False), state(p, asn, True)])
+                helper.writelines([update(p, asn, seq, prefixes[i:i + PER_UPDATE]) for i in range(0, len(prefixes), PER_UPDATE)])
                 events.append("peer flap")
             if sent % 100_000 < 20:  # probe flap and NOC commands over the control socket
                 try:
@@ -262,7 +221,7 @@ def main() -> None:
             if now - last >= args.every:
                 with helper.lock:
                     lat, helper.latencies = helper.latencies, []
-                rss = rss_mb(helper.proc.pid)
+                rss = helper.rss_mb()
                 rate = (sent - sent_at_last) * PER_UPDATE / (now - last)
                 rows.append((now - t0, sent, rss))
                 print(f"{now - t0:8.0f} {sent:10,} {rss:8.1f} {rate:10,.0f} {pct(lat, 0.5):8.1f} {pct(lat, 0.99):8.1f}  {', '.join(sorted(set(events)))}",

@@ -17,7 +17,6 @@ command is the longest time the helper left its pipe unread (resolution ~10 ms).
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import signal
@@ -29,7 +28,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-F_SETPIPE_SZ = 1031
+sys.path.insert(0, str(ROOT))
+
+from bench.helpers.pipe import PipeHelper  # noqa: E402
+
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550)]
 CONFIG = """
 agent: {{local_asn: 65000, router_id: 10.250.0.1, log_level: warning, state_dir: {state}}}
@@ -62,47 +64,15 @@ def update(peer: str, asn: int, prefixes: list[str]) -> str:
             f'{{"0": {{"element": "as-sequence", "value": [{asn}]}}}}, "med": 10}}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}}}}}}}\n')
 
 
-class Helper:
+class Helper(PipeHelper):
     def __init__(self, tree: Path, config: Path, python: str) -> None:
-        env = dict(os.environ, PYTHONPATH=str(tree))
-        self.proc = subprocess.Popen([python, "-m", "bgpsteer", "run", "--config", str(config)], cwd=tree, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        fcntl.fcntl(self.proc.stdin.fileno(), F_SETPIPE_SZ, 4096)
-        self.fd = self.proc.stdin.fileno()
-        self.lock = threading.Lock()
-        self.commands = 0
-        self.stop = threading.Event()
+        super().__init__(config, python, tree, stdin_pipe_bytes=4096)  # one page: a write waits for the helper to read
+        self.stop_padding = threading.Event()
         self.writes: list[tuple[float, float]] = []  # (start, duration) of each padding write
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def write(self, text: str) -> None:
-        data = text.encode()
-        with self.lock:
-            while data:
-                n = os.write(self.fd, data)
-                data = data[n:]
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        rest = b""
-        while True:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                return
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            if lines:
-                self.commands += len(lines)
-                try:
-                    self.write("done\n" * len(lines))
-                except OSError:
-                    return
 
     def pad(self) -> None:
         """Every 10 ms one page: each write waits until the helper has read the one before."""
-        while not self.stop.is_set():
+        while not self.stop_padding.is_set():
             t0 = time.perf_counter()
             try:
                 self.write(PAD)
@@ -187,15 +157,10 @@ def main() -> None:
             time.sleep(3.0 if not isinstance(what, tuple) else 1.0)  # signals work after the call returns
             print(f"{name:<36} {took:8.1f} {h.longest(start, time.perf_counter()) * 1000:22.0f}", flush=True)
             time.sleep(1.0)
-        rss = [line for line in Path(f"/proc/{h.proc.pid}/status").read_text().splitlines() if line.startswith("VmRSS")]
-        print(f"helper {rss[0] if rss else ''}; commands answered {h.commands:,}")
+        print(f"helper RSS {h.rss_mb():,.0f} MB; commands answered {h.commands:,}")
     finally:
-        h.stop.set()
-        h.proc.terminate()
-        try:
-            h.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            h.proc.kill()
+        h.stop_padding.set()
+        h.stop()
 
 
 if __name__ == "__main__":

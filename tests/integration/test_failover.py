@@ -9,6 +9,8 @@ only after the hold-down.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -69,3 +71,43 @@ def test_a_failed_egress_moves_every_prefix_and_fails_back_after_hold_down(topo:
     assert time.monotonic() - recovered_at >= HOLD_DOWN - 0.5
     assert "egress ams health recovering -> up" in topo.agent_log()
     assert topo.dump_state()["stats"]["commands_sent"] - sent_before == 1, "failback must cost one BGP command"
+
+
+def updates_from_rs(t: Topology) -> int:
+    """UPDATE messages FRR has received from the route server (its own counter)."""
+    n = t.core.vtysh("show bgp neighbors 10.250.0.1 json")["10.250.0.1"]
+    return int(n["messageStats"]["updatesRecv"])
+
+
+def test_a_helper_restart_while_an_egress_is_out_of_service_changes_nothing_on_the_core(topo: Topology) -> None:
+    """Kill the helper while ams is down: the restarted helper remembers it (state_dir), so no prefix is ever
+    usable via the dead egress, and the core receives no UPDATE at all."""
+    topo.block_probes("gcp", True)
+    wait_for("every prefix moved to fra", lambda: best(topo) == {FRA: N}, timeout=30, interval=0.5)
+    time.sleep(1.0)
+    before = updates_from_rs(topo)
+    old_pid = topo.helper_pid()
+    os.kill(old_pid, signal.SIGKILL)
+
+    def restarted() -> bool:
+        try:
+            return topo.helper_pid() != old_pid
+        except LookupError:
+            return False
+
+    seen: Counter[str] = Counter()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # poll the core through the whole restart and reconcile
+        seen.update(best(topo))
+        if restarted() and "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1]:
+            break
+        time.sleep(0.05)
+    assert "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1]
+    for _ in range(20):  # and a while after it
+        seen.update(best(topo))
+        time.sleep(0.05)
+    assert set(seen) == {FRA}, f"a prefix was usable via another egress during the restart: {dict(seen)}"
+    assert updates_from_rs(topo) == before, "the restart sent UPDATEs to the core"
+    assert "restored egress state from before the restart" in topo.agent_log()
+    topo.block_probes("gcp", False)
+    wait_for("every prefix back on ams", lambda: best(topo) == {AMS: N}, timeout=60, interval=0.5)

@@ -1,0 +1,72 @@
+"""The ExaBGP side of a helper's pipe, for benchmarks that run the real `bgpsteer run`.
+
+Starts the helper, writes lines to its stdin (thread-safe), reads its commands and answers each
+with ``done`` as ExaBGP does, and hands every batch of command lines to ``on_commands``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+F_SETPIPE_SZ = 1031
+
+
+class PipeHelper:
+    def __init__(self, config: Path, python: str, tree: Path, stdin_pipe_bytes: int | None = None,
+                 on_commands: Callable[[list[bytes], float], None] | None = None) -> None:
+        env = dict(os.environ, PYTHONPATH=str(tree))
+        self.proc = subprocess.Popen([python, "-m", "bgpsteer", "run", "--config", str(config)], cwd=tree, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.fd = self.proc.stdin.fileno()
+        if stdin_pipe_bytes:
+            fcntl.fcntl(self.fd, F_SETPIPE_SZ, stdin_pipe_bytes)
+        self.lock = threading.Lock()
+        self.commands = 0
+        self.on_commands = on_commands
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def write(self, text: str) -> None:
+        data = text.encode()
+        with self.lock:
+            while data:
+                data = data[os.write(self.fd, data):]
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        rest = b""
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            if not lines:
+                continue
+            self.commands += len(lines)
+            if self.on_commands is not None:
+                self.on_commands(lines, time.perf_counter())
+            try:
+                self.write("done\n" * len(lines))  # ExaBGP acknowledges every command line
+            except OSError:
+                return
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
