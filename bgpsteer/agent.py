@@ -32,7 +32,7 @@ from bgpsteer.core.events import Announce, Change, Changed, Effect, EgressChange
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
-from bgpsteer.core.reconcile import SETTLE, Reconciler
+from bgpsteer.core.reconcile import SETTLE, Reconciler, peer_ready
 from bgpsteer.journal import Journal
 from bgpsteer.metrics import Metrics
 from bgpsteer.probes import ProbeRunner
@@ -74,6 +74,7 @@ class Agent:
         self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
         self.output_high = False
         self.settle = settle
+        self.converged = False  # the whole table announced after start: End-of-RIB has gone to the core sessions
         self.reconciler: Reconciler | None = None  # the adj-RIB-out of an earlier run, while it is judged
         self._reconcile_waiting: frozenset[str] | None = None  # judged again only when this changes
         self.lines_since_flush = 0
@@ -187,7 +188,7 @@ class Agent:
                 self.ignored += 1
             else:
                 if isinstance(item, PeerState) and item.peer not in self.engine.peers:
-                    self.core_state[item.peer] = item.state
+                    self._core_state(item.peer, item.state)
                 self.apply(self.engine.handle(item, self.clock()))
         if self.metrics is not None and self.decoder.last_time is not None:
             self.metrics.lag(self.clock() - self.decoder.last_time)
@@ -214,7 +215,37 @@ class Agent:
                 for fam in self.engine.peers[row.peer].peer.families:
                     self.send_barrier(codec.route_refresh(row.peer, FAMILY_AFI[fam]))
         else:
-            self.core_state[row.peer] = row.state
+            self._core_state(row.peer, row.state)
+
+    def _core_state(self, address: str, state: str) -> None:
+        self.core_state[address] = state
+        if state == "up" and self.converged:
+            # a core session that (re)comes up once the table is complete: ExaBGP re-sends what it holds, then this
+            self._send_eor(address)
+
+    def _send_eor(self, address: str) -> None:
+        """End-of-RIB per family (RFC 4724): with manual-eor, ExaBGP sends none, so a graceful-restart helper on the
+        core keeps stale paths until it comes; sent only once every wanted path has been announced and acknowledged."""
+        if not self.engine.config.agent.graceful_restart:
+            return  # ExaBGP sends its own End-of-RIB
+        for core in self.engine.config.core_routers:
+            if core.address == address:
+                for fam in core.families:
+                    self.send_barrier(f"neighbor {address} announce eor {fam} unicast")
+
+    def _check_converged(self, now: float) -> None:
+        """After start: once ExaBGP's dump is reconciled, every cloud peer is ready (End-of-RIB, quiet, down, or the
+        timeout), everything is decided and ExaBGP has acknowledged it all, the table is complete: End-of-RIB."""
+        if self.converged or self.reconciler is not None or self.engine.dirty or self.ledger.outstanding_routes:
+            return
+        if any(peer_ready(p, now, self.started_at, self.settle) is None for p in self.engine.progress()):
+            return
+        self.converged = True
+        up = [c.address for c in self.engine.config.core_routers if self.core_state.get(c.address) == "up"]
+        log.info("initial table complete after %.1fs: %d paths announced%s", now - self.started_at, sum(self.engine.stats.paths_by_path_id.values()),
+                 "; End-of-RIB to " + ", ".join(up) if up and self.engine.config.agent.graceful_restart else "")
+        for address in up:
+            self._send_eor(address)
 
     @staticmethod
     def log(e: Log) -> None:
@@ -294,6 +325,7 @@ class Agent:
         self._drain_barrier()
         self.apply(self.engine.tick(now))
         self.reconcile()
+        self._check_converged(now)
 
     def reconcile(self) -> None:
         """Withdraw what ExaBGP holds from an earlier run that nobody wants now, egress by egress as their

@@ -23,12 +23,15 @@ def _quote(text: str) -> str:
 
 
 def _neighbor(config: Config, address: str, asn: int, local: str | None, password: str | None, families: tuple[str, ...],
-              description: str, receive: bool, add_path: bool) -> list[str]:
+              description: str, receive: bool, add_path: bool, graceful: int = 0) -> list[str]:
     a = config.agent
     lines = [f"neighbor {address} {{", f"  description {_quote(description)};", f"  router-id {a.router_id};"]
     if local or a.local_address:
         lines.append(f"  local-address {local or a.local_address};")
     lines += [f"  local-as {a.local_asn};", f"  peer-as {asn};", f"  hold-time {a.hold_time};"]
+    if graceful:
+        # bgpsteer sends End-of-RIB itself once its table is re-announced (ExaBGP's own comes too early)
+        lines.append("  manual-eor true;")
     if password:
         lines.append(f"  md5-password {_quote(password)};")
     lines.append("  family {")
@@ -38,6 +41,8 @@ def _neighbor(config: Config, address: str, asn: int, local: str | None, passwor
     lines.append("    route-refresh;")
     if add_path:
         lines.append("    add-path send;")
+    if graceful:
+        lines.append(f"    graceful-restart {graceful};")
     lines.append("  }")
     lines.append("  api {")
     lines.append("    processes [ bgpsteer ];")
@@ -74,7 +79,9 @@ def _cloud(config: Config, p: CloudPeer) -> list[str]:
 
 def _core(config: Config, c: CoreRouter) -> list[str]:
     # ADD-PATH send: one path per egress, so the core holds the backups before it needs them
-    return _neighbor(config, c.address, c.asn, c.local_address, c.password, c.families, f"core router {c.name}", receive=False, add_path=True)
+    # graceful restart: the core keeps forwarding on our paths while ExaBGP or bgpsteer restarts (an upgrade)
+    return _neighbor(config, c.address, c.asn, c.local_address, c.password, c.families, f"core router {c.name}", receive=False, add_path=True,
+                     graceful=config.agent.graceful_restart)
 
 
 def env_text() -> str:

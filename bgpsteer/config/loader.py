@@ -15,6 +15,7 @@ from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import parse_address
+from bgpsteer.core.reconcile import READY_TIMEOUT
 
 TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True,
        "compliance": False, "steering": False, "classes": False}
@@ -68,7 +69,7 @@ def _max_prefix(cur: Cursor) -> MaxPrefix | None:
 
 def _agent(cur: Cursor) -> Agent | None:
     m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False,
-                     "control_socket": False, "control_group": False, "metrics": False, "journal_max_bytes": False})
+                     "control_socket": False, "control_group": False, "metrics": False, "journal_max_bytes": False, "graceful_restart": False})
     if m is None or "local_asn" not in m or "router_id" not in m:
         return None
     asn = m["local_asn"].integer(1, 0xFFFFFFFF)
@@ -84,9 +85,15 @@ def _agent(cur: Cursor) -> Agent | None:
     group = m["control_group"].string() if "control_group" in m else None
     metrics = _listen(m["metrics"]) if "metrics" in m and not m["metrics"].is_null else None
     jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else 64 * 1024 * 1024
-    if None in (asn, rid, hold, level, state_dir, jmax):
+    # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
+    gr = m["graceful_restart"].integer(0, 4095) if "graceful_restart" in m else 120
+    if gr is not None and 0 < gr <= READY_TIMEOUT:
+        m["graceful_restart"].error(f"must be 0 (off) or longer than {READY_TIMEOUT:g} s, the longest bgpsteer waits for cloud peers "
+                                    "before it sends End-of-RIB (else the core drops stale paths before they are re-announced)")
+        gr = None
+    if None in (asn, rid, hold, level, state_dir, jmax, gr):
         return None
-    return Agent(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax)  # type: ignore[arg-type]
+    return Agent(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr)  # type: ignore[arg-type]
 
 
 def _listen(cur: Cursor) -> str | None:

@@ -177,6 +177,9 @@ class Agent:
     control_group: str | None = None  # group allowed to use the control socket (mode 0660)
     metrics: str | None = None  # "ADDRESS:PORT" for Prometheus; None: no listener
     journal_max_bytes: int = 64 * 1024 * 1024  # per file; 4 rotated files are kept
+    # graceful restart (RFC 4724) towards core routers, seconds (0: off): the core keeps forwarding on the
+    # paths of a restarting route server until bgpsteer sends End-of-RIB (manual-eor) or this runs out
+    graceful_restart: int = 120
 
     @property
     def socket_path(self) -> str:

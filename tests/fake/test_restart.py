@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bgpsteer.config.loader import parse
-from bgpsteer.core.reconcile import SETTLE
+from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX, Clock
 from tests.fake_exabgp import FakeExaBGP, eor, state, update
 
@@ -80,3 +80,39 @@ def test_dump_lines_nobody_asked_for_are_malformed_not_routes():
     fake = running(clock)
     fake.agent.on_line("neighbor 10.250.0.2 local-ip 10.250.0.1 ipv4 unicast 44.9.9.0/24 path-information 0.0.0.1 next-hop 10.255.0.1")
     assert fake.agent.malformed == 1
+
+
+def eor_lines(fake: FakeExaBGP) -> list[int]:
+    return [i for i, x in enumerate(fake.lines) if x == f"neighbor {CORE} announce eor ipv4 unicast"]
+
+
+def test_end_of_rib_goes_to_the_core_only_once_the_whole_table_is_announced():
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)  # graceful_restart defaults to 120: manual End-of-RIB
+    fake.agent.start()
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), eor(AWS), update(GCP, SIX[:3], asn=16550))
+    clock.now += 1
+    fake.agent.tick()
+    assert not eor_lines(fake)  # gcp is still sending its table
+    fake.feed(update(GCP, SIX[3:], asn=16550), eor(GCP))
+    clock.now += 0.1
+    fake.agent.tick()
+    (at,) = eor_lines(fake)
+    last_announce = max(i for i, x in enumerate(fake.lines) if " announce attributes " in x)
+    assert at > last_announce and fake.paths(CORE) >= {(p, pid) for p in SIX for pid in (1, 2)}
+    # the core session flaps: ExaBGP re-sends what it holds, and End-of-RIB follows again
+    fake.feed(state(CORE, up=False), state(CORE))
+    assert len(eor_lines(fake)) == 2
+
+
+def test_a_silent_cloud_peer_cannot_hold_end_of_rib_forever():
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)
+    fake.agent.start()
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), eor(AWS))  # gcp: up, but sends nothing at all
+    clock.now += READY_TIMEOUT - 1
+    fake.agent.tick()
+    assert not eor_lines(fake)
+    clock.now += 2
+    fake.agent.tick()
+    assert eor_lines(fake)

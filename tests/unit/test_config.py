@@ -108,3 +108,31 @@ def test_shipped_exabgp_config_is_rendered_from_the_example():
     text = render(cfg, "policies/example.yaml", "bgpsteer run --config /etc/bgpsteer/bgpsteer.yaml")
     assert (ROOT / "exabgp.conf.d/exabgp.conf").read_text() == text + "\n"
     assert (ROOT / "exabgp.conf.d/exabgp.env").read_text() == env_text()
+
+
+def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path):
+    """ExaBGP 5.0.15's configuration parser is the oracle: graceful restart, manual-eor, add-path, md5 and all."""
+    import sys
+
+    from exabgp.configuration.configuration import Configuration
+    from exabgp.logger import log as exalog
+
+    from bgpsteer.exabgp_config import render
+
+    exalog.disable()
+    for graceful in (120, 0):
+        text = (ROOT / "policies/example.yaml").read_text().replace("agent:\n", f"agent:\n  graceful_restart: {graceful}\n", 1)
+        cfg = parse(text, "example.yaml")
+        rendered = render(cfg, "example.yaml", f"{sys.executable} -m bgpsteer run --config example.yaml")
+        assert ("manual-eor true;" in rendered) == bool(graceful) and (f"graceful-restart {graceful};" in rendered) == bool(graceful)
+        path = tmp_path / f"exabgp-{graceful}.conf"
+        path.write_text(rendered)
+        conf = Configuration([str(path)])
+        assert conf.reload(), conf.error
+
+
+def test_graceful_restart_must_outlast_the_wait_for_cloud_peers():
+    text = (ROOT / "policies/example.yaml").read_text().replace("agent:\n", "agent:\n  graceful_restart: 30\n", 1)
+    with pytest.raises(ConfigError) as exc:
+        parse(text, "example.yaml")
+    assert "agent.graceful_restart" in str(exc.value) and "longer than 60" in str(exc.value)
