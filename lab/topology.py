@@ -18,7 +18,9 @@ import re
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ LAB_CONFIG = HERE / "lab.yaml"
 AWS_ROUTES = ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.30.0.0/16",
               "192.0.2.0/24",  # documentation space: import safety rejects it
               "10.10.9.0/28"]  # too specific: rejected
+STREAM_DEST = "10.10.0.1"  # in AWS's 10.10.0.0/16: the data-plane stream's receiver (Topology.data_plane)
 NH_ROUTES = {"10.255.0.1/32", "10.255.0.2/32", "fd00:255::1/128", "fd00:255::2/128"}  # announced by bgpsteer for the egresses in service
 AWS_ROUTES6 = ["fd10:10::/48", "fd10:30::/48", "2001:db8:1::/48"]  # the documentation prefix is rejected
 GCP_ROUTES6 = ["fd10:20::/48", "fd10:30::/48"]
@@ -170,11 +173,51 @@ class Topology:
     gcp: Bird
     exabgp: subprocess.Popen[bytes]
     config: Path
+    exabgp_args: list[str] = field(default_factory=list)
+    exabgp_env: dict[str, str] = field(default_factory=dict)
     realtime: Frr | None = None  # the core's realtime VRF (build(classes=True))
     azure: GoBgp | None = None  # a GoBGP cloud gateway behind egress fra (build(azure=True))
 
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
+
+    def restart_exabgp(self, sig: int = signal.SIGTERM) -> None:
+        """Stop ExaBGP (and with it its helper), as systemd or a package upgrade does, and start it again."""
+        self.exabgp.send_signal(sig)
+        try:
+            self.exabgp.wait(15)
+        except subprocess.TimeoutExpired:
+            self.exabgp.kill()
+            self.exabgp.wait(5)
+        n = len(list(self.lab.workdir.glob("exabgp.log.*"))) + 1
+        self.lab.path("exabgp.log").rename(self.lab.path(f"exabgp.log.{n}"))
+        self.exabgp = self.lab.spawn("rs", self.exabgp_args, "exabgp.log", env=self.exabgp_env)
+
+    def data_plane(self) -> None:
+        """Packets from the core to 10.10.0.1 (in AWS's 10.10.0.0/16): the core forwards by its BGP table to the route
+        server (gateway self), which forwards to the AWS gateway; a receiver listens there."""
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=self.lab.ns("rs"))
+        sh("ip", "route", "replace", "10.10.0.0/16", "via", "10.250.1.2", ns=self.lab.ns("rs"))
+        sh("ip", "address", "add", f"{STREAM_DEST}/32", "dev", "lo", ns=self.lab.ns("aws"))
+        for ns in ("rs", "aws"):
+            sh("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", ns=self.lab.ns(ns))
+
+    def stream(self, seconds: float, rate: float = 1000.0) -> Callable[[], dict[str, Any]]:
+        """A sequenced UDP stream core -> 10.10.0.1 for ``seconds``; call the result to wait for and read its summary."""
+        out = self.lab.path(f"stream-{time.monotonic_ns()}.json")
+        script = str(HERE / "udpstream.py")
+        python = sys.executable
+        recv = self.lab.spawn("aws", [python, script, "recv", STREAM_DEST, "5000", "--seconds", str(seconds + 3), "--out", str(out)],
+                              "udp-recv.log")
+        time.sleep(0.5)
+        send = self.lab.spawn("core", [python, script, "send", STREAM_DEST, "5000", "--rate", str(rate), "--seconds", str(seconds),
+                                       "--source", "10.250.0.2"], "udp-send.log")
+
+        def result() -> dict[str, Any]:
+            send.wait(seconds + 30)
+            recv.wait(30)
+            return dict(json.loads(out.read_text()))
+        return result
 
     def steered(self) -> dict[str, list[dict[str, Any]]]:
         """The core's BGP RIB without the egress next-hop routes."""
@@ -289,7 +332,7 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     env["exabgp_log_destination"] = "stderr"
     exabgp = str(Path(python).parent / "exabgp")
     proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
-    topo = Topology(lb, core, aws, gcp, proc, config, realtime, gobgp)
+    topo = Topology(lb, core, aws, gcp, proc, config, [exabgp, str(confdir / "exabgp.conf")], env, realtime, gobgp)
     wait_for("core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
     if realtime is not None:
         wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)

@@ -1,0 +1,48 @@
+"""Restart or upgrade the route server without losing a packet (graceful restart, End-of-RIB sent by bgpsteer).
+
+A sequenced UDP stream (1,000 datagrams/s) flows from the FRR core through the route server to a
+cloud prefix while ExaBGP (and with it bgpsteer) is stopped with SIGTERM and started again. FRR 8.4
+is a graceful-restart helper: it keeps forwarding on the stale paths until bgpsteer's End-of-RIB,
+which comes only once the whole table is re-announced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lab.netlab import lab, wait_for
+from lab.topology import Topology, build
+from tests.integration.needs import lab_tools
+
+pytestmark = pytest.mark.integration
+lab_tools()
+
+
+@pytest.fixture(scope="module")
+def topo() -> Iterator[Topology]:
+    with lab() as lb:
+        t = build(lb)
+        wait_for("steered routes on the core", lambda: len(t.steered()) == 5, timeout=60)
+        t.data_plane()
+        yield t
+
+
+def table(t: Topology) -> dict[str, set[tuple[str, bool]]]:
+    """prefix -> (next-hop, stale) of every path in FRR's BGP RIB, the egress next-hop routes included."""
+    return {p: {(v["nexthops"][0]["ip"], bool(v.get("stale"))) for v in paths} for p, paths in t.core.routes().items()}
+
+
+def test_exabgp_restart_loses_no_packet_and_leaves_the_core_as_it_was(topo: Topology) -> None:
+    assert "graceful-restart 120;" in topo.lab.path("exabgp/exabgp.conf").read_text()
+    before = table(topo)
+    assert before and not any(stale for paths in before.values() for _, stale in paths)
+    result = topo.stream(seconds=14)
+    time.sleep(3)
+    topo.restart_exabgp()
+    wait_for("End-of-RIB sent by the new helper", lambda: "End-of-RIB to 10.250.0.2" in topo.agent_log(), timeout=60)
+    summary = result()
+    assert summary["received"] > 10_000 and summary["lost"] == 0, summary
+    wait_for("the core's table as before, nothing stale", lambda: table(topo) == before, timeout=30)
