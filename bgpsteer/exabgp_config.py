@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shlex
 import sys
 from pathlib import Path
@@ -33,7 +34,9 @@ def _neighbor(config: Config, address: str, asn: int, local: str | None, passwor
         # bgpsteer sends End-of-RIB itself once its table is re-announced (ExaBGP's own comes too early)
         lines.append("  manual-eor true;")
     if password:
-        lines.append(f"  md5-password {_quote(password)};")
+        # base64 (md5-base64): any password reaches the kernel exactly as configured; quoted text would lose
+        # backslashes and could not hold a double quote (ExaBGP's own configuration parser is the test's oracle)
+        lines += [f"  md5-password {base64.b64encode(password.encode()).decode()};", "  md5-base64 true;"]
     lines.append("  family {")
     lines += [f"    {fam} unicast;" for fam in families]
     lines.append("  }")

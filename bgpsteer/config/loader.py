@@ -96,6 +96,15 @@ def _agent(cur: Cursor) -> Agent | None:
     return Agent(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr)  # type: ignore[arg-type]
 
 
+def _password(cur: Cursor) -> str | None:
+    """A TCP-MD5 key (RFC 2385): Linux takes at most 80 bytes."""
+    text = cur.string()
+    if text is not None and not 0 < len(text.encode()) <= 80:
+        cur.error(f"a TCP-MD5 password is 1 to 80 bytes (Linux TCP_MD5SIG_MAXKEYLEN); this one is {len(text.encode())}")
+        return None
+    return text
+
+
 def _listen(cur: Cursor) -> str | None:
     text = cur.string()
     if text is None:
@@ -199,7 +208,7 @@ def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None) -> l
         out.append(CloudPeer(
             *values,  # type: ignore[arg-type]
             local_address=_address(m["local_address"]) if "local_address" in m else None,
-            password=m["password"].string() if "password" in m else None,
+            password=_password(m["password"]) if "password" in m else None,
             max_prefix=_max_prefix(m["max_prefix"]) if "max_prefix" in m else None,
             description=(m["description"].string() or "") if "description" in m else "",
         ))
@@ -223,7 +232,7 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
         out.append(CoreRouter(
             *values,  # type: ignore[arg-type]
             local_address=_address(m["local_address"]) if "local_address" in m else None,
-            password=m["password"].string() if "password" in m else None,
+            password=_password(m["password"]) if "password" in m else None,
             app_class=m["class"].string() if "class" in m else None,
         ))
         if "class" in m:

@@ -136,3 +136,30 @@ def test_graceful_restart_must_outlast_the_wait_for_cloud_peers():
     with pytest.raises(ConfigError) as exc:
         parse(text, "example.yaml")
     assert "agent.graceful_restart" in str(exc.value) and "longer than 60" in str(exc.value)
+
+
+@pytest.mark.parametrize("password", ['a"b', "a\\bc", "it's", "with space", "ü-ñ", "x" * 80])
+def test_every_accepted_password_reaches_exabgp_exactly(tmp_path, password):
+    """Rendered as base64 with md5-base64: ExaBGP's own configuration parser reads back the very bytes configured."""
+    import base64
+    import sys
+
+    from exabgp.configuration.configuration import Configuration
+    from exabgp.logger import log as exalog
+
+    from bgpsteer.exabgp_config import render
+
+    exalog.disable()
+    text = (ROOT / "policies/example.yaml").read_text()
+    cfg = parse(text, "example.yaml")
+    core = cfg.core_routers[0]
+    import dataclasses
+
+    cfg = dataclasses.replace(cfg, core_routers=(dataclasses.replace(core, password=password), *cfg.core_routers[1:]))
+    path = tmp_path / "exabgp.conf"
+    path.write_text(render(cfg, "example.yaml", f"{sys.executable} -m bgpsteer run --config example.yaml"))
+    conf = Configuration([str(path)])
+    assert conf.reload(), conf.error
+    (neighbor,) = [n for n in conf.neighbors.values() if str(n["peer-address"]) == core.address]
+    assert neighbor["md5-base64"] is True
+    assert base64.b64decode(neighbor["md5-password"]).decode() == password
