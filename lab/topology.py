@@ -287,7 +287,7 @@ class Topology:
 
 def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
           aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False, ipv6: bool = False,
-          azure: bool = False) -> Topology:
+          azure: bool = False, core_password: str | None = None, bgpsteer_password: str | None = None) -> Topology:
     """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
     echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
     ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes; with azure=True a third
@@ -308,7 +308,10 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
             control = lb.path(f"reflector-{cloud}.json")
             control.write_text("{}")
             lb.spawn(cloud, [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)], f"reflector-{cloud}.log")
-    core = lb.start_frr("core", FRR + (FRR6 if ipv6 else ""))
+    frr = FRR + (FRR6 if ipv6 else "")
+    if core_password is not None:  # TCP-MD5 on the core session (the same password in FRR and in bgpsteer's config)
+        frr = frr.replace(" neighbor 10.250.0.1 timers 10 30\n", f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n")
+    core = lb.start_frr("core", frr)
     aws6 = ("fd00:250:1::2", "fd00:250:1::1", AWS_ROUTES6) if ipv6 else None
     gcp6 = ("fd00:250:2::2", "fd00:250:2::1", GCP_ROUTES6) if ipv6 else None
     aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes, aws6), "aws")
@@ -321,6 +324,8 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
         text = ipv6_config(text)
     if azure:
         text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
+    if core_password is not None:  # bgpsteer_password: a different one on bgpsteer's side (a mismatch)
+        text = text.replace("asn: 65000}", f"asn: 65000, password: {json.dumps(bgpsteer_password or core_password)}}}", 1)
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
     confdir = lb.path("exabgp")

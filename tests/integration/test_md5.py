@@ -1,0 +1,37 @@
+"""TCP-MD5 (RFC 2385) on the core session with real daemons: which passwords work, and how a mismatch shows.
+
+bgpsteer renders every password base64-encoded (md5-base64), so ExaBGP uses the exact bytes; FRR 8.4 takes
+a password as one word of its configuration (no spaces).  A mismatch is logged by neither FRR nor the
+kernel: the evidence is the kernel's TcpExtTCPMD5Failure counter in the namespace that drops the segments.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.netlab import LabError, lab, sh, wait_for
+from lab.topology import build
+from tests.integration.needs import lab_tools
+
+pytestmark = pytest.mark.integration
+lab_tools("nstat")
+
+
+@pytest.mark.parametrize("password", ["s3cret", 'q"uo\\te', "it's"])
+def test_md5_session_with_any_one_word_password(password: str) -> None:
+    with lab() as lb:
+        t = build(lb, core_password=password)
+        wait_for("steered routes on the core", lambda: len(t.steered()) == 5, timeout=60)
+
+
+def md5_failures(ns: str) -> int:
+    out = sh("nstat", "-az", "TcpExtTCPMD5Failure", ns=ns)
+    return sum(int(line.split()[1]) for line in out.splitlines() if line.startswith("TcpExtTCPMD5Failure"))
+
+
+def test_a_password_mismatch_shows_only_in_the_kernels_counter() -> None:
+    with lab() as lb, pytest.raises(LabError):
+        try:
+            build(lb, core_password="right", bgpsteer_password="wrong")
+        finally:
+            assert md5_failures(lb.ns("core")) > 0 or md5_failures(lb.ns("rs")) > 0
