@@ -34,7 +34,7 @@ filter out_attrs {{
 protocol bgp up4 {{
   local {local4} as {asn};
   neighbor {peer4} as 65000;
-  ipv4 {{ import none; export filter out_attrs; }};
+  ipv4 {{ import all; export filter out_attrs; add paths rx; }};
 }}
 protocol bgp up6 {{
   local {local6} as {asn};
@@ -45,7 +45,7 @@ protocol bgp up6 {{
 
 EXABGP_CONF = """
 process recorder {{
-  run {python} {recorder} {out};
+  run {python} {recorder} {out} {commands};
   encoder json;
 }}
 template {{
@@ -64,6 +64,7 @@ neighbor 10.250.1.2 {{
   local-address 10.250.1.1;
   peer-as 64512;
   family {{ ipv4 unicast; }}
+  capability {{ add-path send; }}
 }}
 neighbor fd00:250:1::2 {{
   inherit cloud;
@@ -86,7 +87,17 @@ def main() -> None:
         raw = lb.path("raw.jsonl")
         raw.touch()
         conf = lb.path("exabgp.conf")
-        conf.write_text(EXABGP_CONF.format(python=sys.executable, recorder=HERE / "recorder.py", out=raw))
+        commands = lb.path("commands.txt")
+        # what bgpsteer sends at start and in steady state: the answers and acks are pinned too
+        commands.write_text("\n".join([
+            "neighbor 10.250.1.2 announce attributes path-information 1 next-hop 10.250.1.1 origin igp local-preference 200 nlri 44.0.1.0/24 44.0.2.0/24",
+            "neighbor 10.250.1.2 announce attributes path-information 258 next-hop 10.250.1.1 origin igp nlri 44.0.1.0/24",
+            "show neighbor summary",
+            "show adj-rib out extensive",
+            "neighbor 10.250.1.2 announce attributes path-information 1 next-hop 10.250.1.1 origin igp local-preference 4294967296 nlri 44.0.3.0/24",
+            "neighbor 10.250.1.2 announce eor ipv4 unicast",
+        ]) + "\n")
+        conf.write_text(EXABGP_CONF.format(python=sys.executable, recorder=HERE / "recorder.py", out=raw, commands=commands))
         bird_conf = BIRD_TEMPLATE.format(
             rid="10.250.1.2", asn=64512, local4="10.250.1.2", peer4="10.250.1.1", local6="fd00:250:1::2", peer6="fd00:250:1::1",
             routes4="route 10.10.0.0/16 blackhole; route 10.10.1.0/24 blackhole; route 10.10.2.0/24 blackhole;",
@@ -97,6 +108,7 @@ def main() -> None:
         lb.spawn("rs", [exabgp, str(conf)], "exabgp.log", env={"exabgp_daemon_user": "root", "exabgp_log_destination": "stderr"})
         wait_for("both sessions established", lambda: bird.established("up4") and bird.established("up6"), timeout=60)
         wait_for("IPv6 routes captured", lambda: "fd10:11::/48" in raw.read_text(), timeout=30)
+        wait_for("answers to the commands captured", lambda: raw.read_text().count("done") + raw.read_text().count("error") >= 6, timeout=30)
         # a withdraw
         bird.reconfigure(bird_conf.replace("route 10.10.2.0/24 blackhole;", "").replace("route fd10:11::/48 blackhole;", ""))
         wait_for("withdraw captured", lambda: '"withdraw"' in raw.read_text(), timeout=30)

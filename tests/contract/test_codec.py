@@ -84,15 +84,20 @@ def test_plain_text_is_left_to_the_agent_which_knows_what_was_asked():
     assert codec.Decoder().decode("[1, 2]") == [codec.Text("[1, 2]")]
 
 
-def test_adj_rib_out_and_summary_lines_decode_to_their_own_events():
-    d = codec.Decoder()
-    line = ("neighbor 10.250.0.2 local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 family-allowed in-open "
-            "ipv4 unicast 44.0.1.0/24 path-information 0.0.1.2 next-hop 10.255.0.1 origin igp local-preference 100")
-    assert d.decode(line) == [HeldRoute("10.250.0.2", "44.0.1.0/24", 258)]  # most significant byte first
-    assert d.decode("10.250.1.2      64512     0:01:23 established          5          3") == [SessionSummary("10.250.1.2", "up", "established")]
-    assert d.decode("10.250.2.2      16550          down active                0          0") == [SessionSummary("10.250.2.2", "down", "active")]
-    assert d.decode("Peer            AS        up/down state       |     #sent     #recvd") == [
-        codec.Text("Peer            AS        up/down state       |     #sent     #recvd")]
+def test_adj_rib_out_and_summary_answers_of_a_real_exabgp_decode_to_their_own_events():
+    """The capture pins ExaBGP's answers to what bgpsteer sends at start (capture.py's command list)."""
+    items = decoded()
+    assert [i for i in items if isinstance(i, SessionSummary)] == [SessionSummary("10.250.1.2", "up", "established"),
+                                                                   SessionSummary("fd00:250:1::2", "up", "established")]
+    held = [i for i in items if isinstance(i, HeldRoute)]
+    assert held == [HeldRoute("10.250.1.2", "44.0.1.0/24", 1), HeldRoute("10.250.1.2", "44.0.2.0/24", 1),
+                    HeldRoute("10.250.1.2", "44.0.1.0/24", 258)]  # path id printed as a dotted quad, most significant byte first
+    # one ack per command, in order: two announces, the two shows, a refused LOCAL_PREF of 2^32, End-of-RIB
+    assert [i.ok for i in items if isinstance(i, codec.Ack)] == [True, True, True, True, False, True]
+    assert codec.Decoder().decode("Peer            AS        up/down state       |     #sent     #recvd")[0] == codec.Text(
+        "Peer            AS        up/down state       |     #sent     #recvd")
+    assert codec.Decoder().decode("10.250.2.2      16550          down active                0          0") == [
+        SessionSummary("10.250.2.2", "down", "active")]
 
 
 def test_acks_and_shutdown():
