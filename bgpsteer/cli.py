@@ -102,7 +102,7 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
               help="After a restart: seconds a cloud peer must be quiet (without End-of-RIB) before its table counts as relearned.")
 def run(config: str, settle: float) -> None:
     """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
-    from bgpsteer.agent import run as run_agent
+    from bgpsteer.serve import run as run_agent
 
     _load_or_exit(config)
     sys.exit(run_agent(config, settle))
