@@ -61,7 +61,8 @@ class Agent:
         self.commands_sent = 0
         self.reload_failures = 0
         self.ledger = Ledger()  # every command paired with its ack; refusals remembered
-        self.barrier: deque[str] = deque()  # commands ExaBGP answers at once: sent only when nothing is outstanding
+        # commands ExaBGP answers at once: sent only when nothing is outstanding (and what to do once sent)
+        self.barrier: deque[tuple[str, Callable[[], None] | None]] = deque()
         self.window_routes = WINDOW_ROUTES
         self.deferred_flushes = 0  # decision passes put off because ExaBGP had not acknowledged enough
         self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
@@ -124,14 +125,17 @@ class Agent:
         self.ledger.sent(Sent(neighbor, effect, line, self.clock(), len(effect.prefixes) if effect is not None else 0))
         self.out((line + "\n").encode())
 
-    def send_barrier(self, line: str) -> None:
+    def send_barrier(self, line: str, on_sent: Callable[[], None] | None = None) -> None:
         """A command ExaBGP answers at once (not in turn): sent when no other ack is owed, so pairing stays exact."""
-        self.barrier.append(line)
+        self.barrier.append((line, on_sent))
         self._drain_barrier()
 
     def _drain_barrier(self) -> None:
         while self.barrier and self.ledger.idle:
-            self.send(self.barrier.popleft())
+            line, on_sent = self.barrier.popleft()
+            self.send(line)
+            if on_sent is not None:
+                on_sent()
 
     def send_effect(self, e: Announce | Withdraw, neighbor: str) -> None:
         for chunk in codec.chunks(e):
@@ -208,8 +212,10 @@ class Agent:
         if row.peer in self.engine.peers:
             self.apply(self.engine.handle(PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})"), self.clock()))
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
-                for fam in self.engine.peers[row.peer].peer.families:
-                    self.send_barrier(codec.route_refresh(row.peer, FAMILY_AFI[fam]))
+                info = self.engine.peers[row.peer]
+                for fam in info.peer.families:
+                    # only what it sends after the refresh counts towards its table being relearned (reconcile)
+                    self.send_barrier(codec.route_refresh(row.peer, FAMILY_AFI[fam]), lambda: self.engine.relearning(row.peer, self.clock()))
         else:
             self._core_state(row.peer, row.state)
 

@@ -66,32 +66,38 @@ class FakeExaBGP:
             self._command(raw.decode())
 
     def _answer(self, word: str) -> None:
-        if self.deferred is not None:
-            self.behind.append(word)
-            return
-        if self.lose_next_acks:
+        if self.lose_next_acks and word in ("done", "error"):
             self.lose_next_acks -= 1
             return
-        if self.hold_acks:
-            self.held.append(word)
-            return
-        self.agent.on_line(word)
+        self._emit(word)
+
+    def _emit(self, line: str) -> None:
+        """Everything ExaBGP writes to the helper, in order: answer lines and acks alike are held back together."""
+        if self.deferred is not None:
+            self.behind.append(line)
+        elif self.hold_acks:
+            self.held.append(line)
+        else:
+            self.agent.on_line(line)
 
     def release(self, count: int | None = None) -> None:
-        """Deliver held acks (all, or the first ``count``)."""
-        n = len(self.held) if count is None else count
-        acks, self.held = self.held[:n], self.held[n:]
-        for word in acks:
-            self.agent.on_line(word)
+        """Deliver what was held back (all, or up to the ``count``-th ack)."""
+        while self.held:
+            line = self.held.pop(0)
+            self.agent.on_line(line)
+            if line in ("done", "error") and count is not None:
+                count -= 1
+                if count <= 0:
+                    return
 
     def deliver_dump(self) -> None:
         dump, self.deferred = self.deferred or [], None
         for d in dump:
-            self.agent.on_line(d)
+            self._emit(d)
         self._answer("done")
         behind, self.behind = self.behind, []
-        for word in behind:
-            self._answer(word)
+        for line in behind:
+            self._emit(line)
 
     def extra_ack(self) -> None:
         self.agent.on_line("done")
@@ -99,10 +105,10 @@ class FakeExaBGP:
     def _command(self, line: str) -> None:
         self.lines.append(line)
         if line == "show neighbor summary":
-            self.agent.on_line("Peer            AS        up/down state       |     #sent     #recvd")
+            self._emit("Peer            AS        up/down state       |     #sent     #recvd")
             for peer, fsm in sorted(self.sessions.items()):
                 up = "0:05:00" if fsm == "established" else "down"
-                self.agent.on_line(f"{peer:<15} {65000:<7} {up:>9} {fsm:<12} {0:>10} {0:>10}")
+                self._emit(f"{peer:<15} {65000:<7} {up:>9} {fsm:<12} {0:>10} {0:>10}")
             self._answer("done")
             return
         if line == "show adj-rib out extensive":
@@ -116,7 +122,7 @@ class FakeExaBGP:
                 self.deferred = dump
                 return
             for d in dump:
-                self.agent.on_line(d)
+                self._emit(d)
             self._answer("done")
             return
         if " announce route-refresh " in line or " teardown " in line or " announce eor " in line:

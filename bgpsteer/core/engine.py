@@ -82,6 +82,7 @@ class PeerInfo:
     last_reason: str = ""
     state_known: bool = False  # a state message (or ExaBGP's summary) was seen since start
     last_heard: float | None = None  # time of its last route or withdraw since start
+    relearn_from: float | None = None  # since when what it sends is its table: session up, or route refresh sent
 
 
 @dataclass
@@ -268,6 +269,8 @@ class Engine:
             return []  # core routers' state changes are not ours to track here
         previous, info.state = info.state, ev.state
         info.last_change, info.last_reason, info.state_known = now, ev.reason, True
+        if ev.state == "up" and previous != "up":
+            info.relearn_from = now  # a session that comes up sends its whole table
         effects: list[Effect] = [Log("info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason})]
         if ev.state == "down":
             effects.extend(self._flush_peer(info, now, ev.reason or "session down"))
@@ -417,7 +420,13 @@ class Engine:
     def progress(self) -> list[PeerProgress]:
         """What reconcile needs to know of each cloud peer (core/reconcile.py)."""
         return [PeerProgress(i.peer.egress, frozenset(FAMILY_AFI[f] for f in i.peer.families), i.state, i.state_known, frozenset(i.eor),
-                             i.last_heard) for i in self.peers.values()]
+                             i.last_heard, i.relearn_from) for i in self.peers.values()]
+
+    def relearning(self, address: str, now: float) -> None:
+        """A route refresh went to this peer: what it sends from now on is its table."""
+        info = self.peers.get(address)
+        if info is not None:
+            info.relearn_from = now
 
     def wanted(self, prefix: str, path_id: int, scope: str | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""

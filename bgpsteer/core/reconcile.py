@@ -9,8 +9,10 @@ its egress are *ready*, so a restart flaps nothing on the core:
 
 - a peer is ready at its End-of-RIB for every configured family (a session that
   comes up fresh sends one);
-- or when it has been quiet for ``settle`` seconds after sending routes (a
-  route refresh is answered without End-of-RIB unless the peer does RFC 7313);
+- or when it has been quiet for ``settle`` seconds after sending routes since its
+  route refresh went out (or its session came up): a refresh is answered without
+  End-of-RIB unless the peer does RFC 7313, and what it sent before the refresh
+  (a withdraw, say) says nothing about its table;
 - or when its session is known not to be up (nothing will come from it);
 - or, whatever else, ``ready_timeout`` seconds after start (a silent peer cannot
   hold stale paths forever).
@@ -43,6 +45,7 @@ class PeerProgress:
     state_known: bool
     eor: frozenset[int]
     last_heard: float | None  # time of its last route or withdraw since start
+    relearn_from: float | None = None  # since when it is sending its table (session up, or route refresh sent)
 
 
 def parse_held(line: str) -> Held | None:
@@ -80,7 +83,8 @@ def peer_ready(p: PeerProgress, now: float, started: float, settle: float = SETT
         return "End-of-RIB"
     if p.state_known and p.state != "up":
         return f"session {p.state}"
-    if p.last_heard is not None and now - p.last_heard >= settle:
+    # quiet after sending its table: what it sent before the refresh went out (a withdraw, say) does not count
+    if p.last_heard is not None and p.relearn_from is not None and p.last_heard >= p.relearn_from and now - p.last_heard >= settle:
         return f"quiet for {settle:g}s after its routes"
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bgpsteer.config.loader import parse
 from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX, Clock
-from tests.fake_exabgp import FakeExaBGP, eor, state, update
+from tests.fake_exabgp import FakeExaBGP, eor, state, update, withdraw
 
 
 def running(clock: Clock) -> FakeExaBGP:
@@ -116,3 +116,24 @@ def test_a_silent_cloud_peer_cannot_hold_end_of_rib_forever():
     clock.now += 2
     fake.agent.tick()
     assert eor_lines(fake)
+
+
+def test_what_a_peer_sends_before_its_route_refresh_does_not_make_it_ready():
+    """A withdraw that arrives before the refresh went out says nothing about the table: no early judging."""
+    clock = Clock()
+    fake = running(clock)
+    fake.hold_acks = True  # the refresh waits behind the acks ExaBGP still owes
+    agent = fake.restart_helper()
+    mark = len(fake.lines)
+    agent.start()
+    fake.feed(withdraw(AWS, [SIX[5]]))
+    assert not [x for x in fake.lines[mark:] if " route-refresh " in x]
+    clock.now += SETTLE * 2
+    fake.hold_acks = False
+    fake.release()
+    agent.tick()
+    assert not [x for x in withdrawn(fake, mark) if "path-information 1 " in x]  # nothing of fra judged yet
+    fake.feed(update(AWS, SIX[:5]), update(GCP, SIX, asn=16550))
+    clock.now += SETTLE + 0.1
+    agent.tick()
+    assert withdrawn(fake, mark) == [f"neighbor {CORE} withdraw attributes path-information 1 next-hop 0.0.0.0 nlri {SIX[5]}"]
