@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bgpsteer import codec, journal, statefile
+from bgpsteer import codec, forked, journal, statefile
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
@@ -366,6 +367,7 @@ class Agent:
         stats = self.engine.stats  # the same object before and after: counters are read as they move
         ann, wd = stats.announcements, stats.withdrawals
         try:
+            await self._validate_forked()  # a huge or broken file is refused without holding the loop
             config = await asyncio.get_running_loop().run_in_executor(None, load, self.config_path)
         except ConfigError as exc:
             self.reload_failures += 1
@@ -384,6 +386,22 @@ class Agent:
                  for p, pid, b, n in sorted(changes, key=lambda c: (c[0], c[1]))[:TAP_LIMIT]]
         return {"old_digest": old, "new_digest": config.digest, "announced": stats.announcements - ann, "withdrawn": stats.withdrawals - wd,
                 "changes": brief, "pending": pending}
+
+    async def _validate_forked(self) -> None:
+        """Parse and check the config file in a forked child first: the YAML parser holds the interpreter for
+        long stretches on a large file, which would leave ExaBGP's pipe unread.  Raises its ConfigError."""
+        path = self.config_path
+
+        def check() -> bytes:
+            try:
+                load(path)
+            except ConfigError as exc:
+                return pickle.dumps(exc.issues)
+            return pickle.dumps(None)
+
+        issues = pickle.loads(await (await forked.fork(check)).read() or pickle.dumps(None))
+        if issues:
+            raise ConfigError(issues)
 
     def apply_config(self, config: Config) -> None:
         """Swap in a validated config: decisions (in slices), probes and journal follow it."""

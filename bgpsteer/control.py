@@ -20,10 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bgpsteer import journal, queries
+from bgpsteer import forked, journal, queries
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
+from bgpsteer.forked import Forked
 
 if TYPE_CHECKING:
     from bgpsteer.agent import Agent
@@ -123,7 +124,10 @@ class ControlServer:
         try:
             while line := await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT):
                 answer = await self._answer(line)
-                writer.write(answer if isinstance(answer, bytes) else json.dumps(answer, default=str).encode() + b"\n")
+                if isinstance(answer, Forked):
+                    await answer.copy_to(writer)
+                    continue
+                writer.write(json.dumps(answer, default=str).encode() + b"\n")
                 await writer.drain()
         except (TimeoutError, ConnectionError, ValueError):
             pass  # a client that went away, sent an oversized line, or stayed idle too long
@@ -131,7 +135,7 @@ class ControlServer:
             self.clients -= 1
             writer.close()
 
-    async def _answer(self, line: bytes) -> dict[str, Any] | bytes:
+    async def _answer(self, line: bytes) -> dict[str, Any] | Forked:
         try:
             req = json.loads(line)
             cmd, args = req["cmd"], req.get("args") or {}
@@ -230,30 +234,17 @@ class ControlServer:
         except KeyError as exc:
             raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", 2) from None
 
-    async def _forked(self, work: Callable[[], Any]) -> bytes:
-        """Run work() in a forked child (a copy-on-write snapshot of the state); its whole answer, encoded there.
+    async def _forked(self, work: Callable[[], Any]) -> Forked:
+        """Run work() in a forked child (a copy-on-write snapshot of the state), which also encodes the whole answer:
+        the agent only streams bytes to the client, so the pipe is never left unread."""
 
-        The child also serialises the answer (a full 'show routes' at 1M prefixes is hundreds of MB of
-        JSON): the agent only copies bytes to the client, so the pipe is never left unread."""
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: compute, encode, send, leave without running any parent cleanup
-            os.close(rfd)
+        def answer() -> bytes:
             try:
-                answer: dict[str, Any] = {"ok": True, "result": work()}
+                result: dict[str, Any] = {"ok": True, "result": work()}
             except queries.QueryError as exc:
-                answer = {"ok": False, "error": str(exc), "code": exc.code}
-            except BaseException as exc:  # noqa: BLE001
-                answer = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
-            with os.fdopen(wfd, "wb") as out:
-                out.write(json.dumps(answer, default=str).encode() + b"\n")
-            os._exit(0)
-        os.close(wfd)
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 30)
-        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(rfd, "rb"))
-        try:
-            return await reader.read()
-        finally:
-            transport.close()
-            await loop.run_in_executor(None, os.waitpid, pid, 0)
+                result = {"ok": False, "error": str(exc), "code": exc.code}
+            except Exception as exc:  # noqa: BLE001
+                result = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
+            return json.dumps(result, default=str).encode() + b"\n"
+
+        return await forked.fork(answer)

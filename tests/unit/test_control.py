@@ -104,7 +104,7 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
     from bgpsteer import control
 
     monkeypatch.setattr(control, "MAX_CLIENTS", 3)
-    monkeypatch.setattr(control, "IDLE_TIMEOUT", 0.3)
+    monkeypatch.setattr(control, "IDLE_TIMEOUT", 1.0)
     cfg = parse(CONFIG, "t.yaml")
     sock = str(tmp_path / "control.sock")
     secret = tmp_path / "secret.yaml"
@@ -129,12 +129,20 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
         out["path"] = await ask({"cmd": "simulate", "args": {"config": str(secret)}})
         out["text"] = await ask({"cmd": "simulate", "args": {"config": "cand.yaml", "config_text": "agent: [\n"}})
         # idle connections are closed, and no more than MAX_CLIENTS are served at once
+        async def until(n: int) -> None:
+            for _ in range(300):  # bounded (3 s): connections come and go on the loop, slowly on a loaded machine
+                if server.clients == n:
+                    return
+                await asyncio.sleep(0.01)
+
+        await until(0)  # the requests above have closed their connections
         idle = [socket.socket(socket.AF_UNIX) for _ in range(3)]
         for s in idle:
             s.connect(sock)
-        await asyncio.sleep(0.05)
+        await until(3)
+        out["clients"] = server.clients
         out["over_cap"] = await ask({"cmd": "status"})
-        await asyncio.sleep(0.6)
+        await until(0)  # closed by the idle timeout
         out["after_idle"] = await ask({"cmd": "status"})
         for s in idle:
             s.close()
@@ -148,5 +156,6 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
     assert out["missing"]["code"] == 2 and "missing argument target" in out["missing"]["error"]
     assert out["path"]["code"] == 2 and "root-only" not in out["path"]["error"]
     assert out["text"]["code"] == 2 and "cand.yaml" in out["text"]["error"]
+    assert out["clients"] == 3
     assert out["over_cap"]["code"] == 3 and "too many control connections" in out["over_cap"]["error"]
     assert out["after_idle"]["ok"] is True
