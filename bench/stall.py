@@ -69,17 +69,26 @@ class Helper(PipeHelper):
         super().__init__(config, python, tree, stdin_pipe_bytes=4096)  # one page: a write waits for the helper to read
         self.stop_padding = threading.Event()
         self.writes: list[tuple[float, float]] = []  # (start, duration) of each padding write
+        self.blocked_since: float | None = None  # start of the write in progress
 
     def pad(self) -> None:
         """Every 10 ms one page: each write waits until the helper has read the one before."""
         while not self.stop_padding.is_set():
             t0 = time.perf_counter()
+            self.blocked_since = t0
             try:
                 self.write(PAD)
             except OSError:
                 return
+            self.blocked_since = None
             self.writes.append((t0, time.perf_counter() - t0))
             time.sleep(max(0.0, 0.01 - (time.perf_counter() - t0)))
+
+    def settle(self, limit: float = 300.0) -> None:
+        """Wait until the helper reads again (a long stall must not spill into the next step's window)."""
+        deadline = time.perf_counter() + limit
+        while self.blocked_since is not None and time.perf_counter() - self.blocked_since > 0.05 and time.perf_counter() < deadline:
+            time.sleep(0.05)
 
     def longest(self, since: float, until: float) -> float:
         return max((d for t, d in self.writes if since <= t <= until), default=0.0)
@@ -155,6 +164,7 @@ def main() -> None:
                 cfg.rename(bad)
                 (tmp / "good.yaml").rename(cfg)
             time.sleep(3.0 if not isinstance(what, tuple) else 1.0)  # signals work after the call returns
+            h.settle()
             print(f"{name:<36} {took:8.1f} {h.longest(start, time.perf_counter()) * 1000:22.0f}", flush=True)
             time.sleep(1.0)
         print(f"helper RSS {h.rss_mb():,.0f} MB; commands answered {h.commands:,}")

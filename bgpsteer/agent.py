@@ -9,6 +9,7 @@ the reader.  Logs go to stderr (ExaBGP relays a helper's stderr).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 DECISION_CHUNK = 1000  # prefixes decided per slice: the pipe is read between slices (bounds the reader's wait)
+GC_PAUSE_LIMIT = 60.0  # seconds the garbage collector may stay paused during one large decision pass
 SETTLED_TIMEOUT = 300.0  # seconds a reload or drain answer waits for its decisions before it reports them pending
 TAP_LIMIT = 200  # changes listed in a reload's answer
 SHUTDOWN_GRACE = 2.0  # seconds to let ExaBGP take the commands already written before exiting
@@ -70,6 +72,7 @@ class Agent:
         self.chunk: int | None = None  # prefixes decided per slice (set when serving; None: all at once)
         self.more: Callable[[], None] | None = None  # schedules the next slice (set when serving)
         self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
+        self._gc_paused_at: float | None = None  # the collector is paused during a large sliced pass (_gc_pass)
         self.output_high = False
         self.settle = settle
         self.converged = False  # the whole table announced after start: End-of-RIB has gone to the core sessions
@@ -282,12 +285,33 @@ class Agent:
             self.deferred_flushes += 1  # decided once ExaBGP has caught up (see _ack): the dirty set coalesces
             return
         t0 = time.perf_counter()
+        self._gc_pass(len(self.engine.dirty))
         effects = self.engine.flush(self.clock(), None if force else self.chunk)
         if self.metrics is not None and effects:
             self.metrics.decision(time.perf_counter() - t0)
         self.apply(effects)
         if self.engine.dirty and self.more is not None:
             self.more()
+        elif not self.engine.dirty:
+            self._gc_pass(0)
+
+    def _gc_pass(self, dirty: int) -> None:
+        """A full garbage collection over a 1M-route RIB takes 150-250 ms: long enough to leave ExaBGP's pipe unread.
+        While a large pass is decided in slices (a table load, a reload, a drain) the collector is paused; when the
+        pass ends, what survived (the new RIB: acyclic) is frozen out of future collections, and it runs again.
+        Bounded: never paused longer than GC_PAUSE_LIMIT seconds."""
+        if self.chunk is None:
+            return  # not serving (tests, benches): leave the collector alone
+        now = time.monotonic()
+        if self._gc_paused_at is None:
+            if dirty > self.chunk and gc.isenabled():
+                gc.disable()
+                self._gc_paused_at = now
+            return
+        if dirty == 0 or now - self._gc_paused_at > GC_PAUSE_LIMIT:
+            gc.freeze()  # O(1): moves today's survivors to the permanent generation
+            gc.enable()
+            self._gc_paused_at = None
 
     async def settled(self, timeout: float = SETTLED_TIMEOUT) -> int:
         """Wait (serving the pipe meanwhile) until every dirty prefix is decided; the number still dirty at the timeout."""
