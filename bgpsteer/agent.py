@@ -275,7 +275,12 @@ class Agent:
                 self.send_effect(replace(half, prefixes=keep), neighbor)
         self._drain_barrier()
         if self.engine.dirty and self.ledger.outstanding_routes < self.window_routes:
-            self.flush()
+            # the window reopened: the next slice runs from the loop (serving), not inside this ack, so a burst
+            # of acks read at once cannot chain slice after slice before the pipe is read again
+            if self.more is not None:
+                self.more()
+            else:
+                self.flush()
 
     def flush(self, force: bool = False) -> None:
         """Decide what is dirty: one slice of at most ``chunk`` prefixes (the rest is scheduled through ``more``,
