@@ -428,7 +428,8 @@ class Agent:
                 return pickle.dumps(exc.issues)
             return pickle.dumps(None)
 
-        issues = pickle.loads(await (await forked.fork(check)).read() or pickle.dumps(None))
+        data = await (await forked.fork(check)).read()
+        issues = pickle.loads(data) if data else None  # no answer (the child died): the load that follows reports it
         if issues:
             raise ConfigError(issues)
 
@@ -462,18 +463,17 @@ class Agent:
 
     async def dump_forked(self) -> None:
         """SIGUSR1: write the state dump from a forked copy-on-write snapshot; the pipe is never left unread."""
-        pid = os.fork()
-        if pid == 0:
-            code = 0
+
+        def work() -> bytes:
             try:
                 self.dump()
-            except BaseException:  # noqa: BLE001 - the child must leave through _exit whatever happens
+            except Exception:  # noqa: BLE001 - said here, in the child; the parent only learns it failed
                 log.exception("state dump failed")
-                code = 1
-            os._exit(code)
-        _, status = await asyncio.get_running_loop().run_in_executor(None, os.waitpid, pid, 0)
-        if status:
-            log.error("state dump child failed (status %d)", status)
+                return b""
+            return b"ok"
+
+        if await (await forked.fork(work)).read() != b"ok":
+            log.error("state dump failed: no state.json written")
 
     def dump(self) -> Path:
         target = Path(self.engine.config.agent.state_dir) / "state.json"
