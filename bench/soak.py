@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.helpers.pipe import PipeHelper  # noqa: E402
+from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
 from bgpsteer.ctl import CtlError, call  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512, "fra"), ("10.250.2.2", 16550, "ams")]
@@ -89,16 +89,8 @@ def state(peer: str, asn: int, up: bool) -> str:
 
 
 def update(peer: str, asn: int, seq: int, prefixes: list[str], withdraw: bool = False) -> str:
-    # formatted by hand, not json.dumps: the driver must stay much faster than the helper it drives
-    nlri = ", ".join(f'{{"nlri": "{p}"}}' for p in prefixes)
-    if withdraw:
-        body = f'{{"withdraw": {{"ipv4 unicast": [{nlri}]}}}}'
-    else:
-        attrs = (f'{{"origin": "igp", "as-path": {{"0": {{"element": "as-sequence", "value": [{asn}, {65100 + seq % 60000}]}}}}, '
-                 f'"med": {seq % 1_000_000}}}')
-        body = f'{{"attribute": {attrs}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}'
-    return (f'{{"exabgp": "5.0.0", "time": {time.time():.3f}, "type": "update", "neighbor": {{"address": {{"local": "10.250.0.1", '
-            f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": {asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}')
+    """A new attribute set every time: MED and the second AS-path hop follow the sequence number."""
+    return update_line(peer, asn, prefixes, (asn, 65100 + seq % 60000), seq % 1_000_000, withdraw)
 
 
 def table(n: int) -> list[str]:

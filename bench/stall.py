@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.helpers.pipe import PipeHelper  # noqa: E402
+from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550)]
 CONFIG = """
@@ -55,13 +55,6 @@ policy:
   export: {{default: accept}}
 """
 PAD = json.dumps({"exabgp": "5.0.0", "type": "keepalive", "pad": "x" * 3900}) + "\n"
-
-
-def update(peer: str, asn: int, prefixes: list[str]) -> str:
-    nlri = ", ".join(f'{{"nlri": "{p}"}}' for p in prefixes)
-    return (f'{{"exabgp": "5.0.0", "type": "update", "neighbor": {{"address": {{"local": "10.250.0.1", "peer": "{peer}"}}, '
-            f'"asn": {{"local": 65000, "peer": {asn}}}, "message": {{"update": {{"attribute": {{"origin": "igp", "as-path": '
-            f'{{"0": {{"element": "as-sequence", "value": [{asn}]}}}}, "med": 10}}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}}}}}}}\n')
 
 
 class Helper(PipeHelper):
@@ -122,7 +115,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for peer, asn in PEERS:
             for i in range(0, n, 500):
-                h.write(update(peer, asn, prefixes[i:i + 500]))
+                h.write(update_line(peer, asn, prefixes[i:i + 500], (asn,), 10) + "\n")
         # loaded once the helper has sent (and we acknowledged) the announcements of every path
         expected = 2 * ((n + 999) // 1000)
         deadline = time.time() + 900

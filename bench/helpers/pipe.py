@@ -17,6 +17,20 @@ from pathlib import Path
 F_SETPIPE_SZ = 1031
 
 
+def update_line(peer: str, asn: int, prefixes: list[str], as_path: tuple[int, ...], med: int, withdraw: bool = False) -> str:
+    """One UPDATE as ExaBGP 5.0.15 writes it to its helper (tests/contract/captures), without the newline.
+    Formatted by hand, not json.dumps: the driver must stay much faster than the helper it drives."""
+    nlri = ", ".join(f'{{"nlri": "{p}"}}' for p in prefixes)
+    if withdraw:
+        body = f'{{"withdraw": {{"ipv4 unicast": [{nlri}]}}}}'
+    else:
+        attrs = (f'{{"origin": "igp", "as-path": {{"0": {{"element": "as-sequence", "value": [{", ".join(map(str, as_path))}]}}}}, '
+                 f'"med": {med}}}')
+        body = f'{{"attribute": {attrs}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}'
+    return (f'{{"exabgp": "5.0.0", "time": {time.time():.3f}, "type": "update", "neighbor": {{"address": {{"local": "10.250.0.1", '
+            f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": {asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}')
+
+
 class PipeHelper:
     def __init__(self, config: Path, python: str, tree: Path, stdin_pipe_bytes: int | None = None,
                  on_commands: Callable[[list[bytes], float], None] | None = None) -> None:
