@@ -33,6 +33,7 @@ log = logging.getLogger("bgpsteer.control")
 REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole candidate config
 MAX_CLIENTS = 32  # connections at once; more are refused with code 3 (file descriptors are finite)
 IDLE_TIMEOUT = 60.0  # seconds a connection may wait between requests before it is closed
+REFUSE_WAIT = 2.0  # seconds a refused connection is given to send its request, so it reads why it was refused
 
 # every command's arguments and their types: anything else is a usage error (code 2), never a traceback
 _STR, _INT, _STRS, _DICT, _SAMPLES = "string", "integer", "list of strings", "object", "list of objects"
@@ -116,9 +117,17 @@ class ControlServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.clients >= MAX_CLIENTS:
             self.refused += 1
-            writer.write(json.dumps({"ok": False, "error": f"too many control connections (at most {MAX_CLIENTS}); try again", "code": 3}).encode()
-                         + b"\n")
-            writer.close()
+            try:
+                # read the request first: closing before the client has written makes its write fail
+                # (EPIPE) and the refusal is never seen
+                await asyncio.wait_for(reader.readline(), REFUSE_WAIT)
+                writer.write(json.dumps({"ok": False, "error": f"too many control connections (at most {MAX_CLIENTS}); try again",
+                                         "code": 3}).encode() + b"\n")
+                await writer.drain()
+            except (TimeoutError, ConnectionError, ValueError):
+                pass
+            finally:
+                writer.close()
             return
         self.clients += 1
         try:
