@@ -43,7 +43,9 @@ FLUSH_EVERY = 500  # lines: bounds decision latency under a continuous stream
 WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
-DECISION_CHUNK = 1000  # prefixes decided per slice: the pipe is read between slices (bounds the reader's wait)
+DECISION_CHUNK = 1000  # prefixes decided in the first slice: the pipe is read between slices (bounds the reader's wait)
+SLICE_TARGET = 0.02  # seconds a slice should take: the slice size follows what deciding (and journaling) a prefix costs now
+SLICE_MIN, SLICE_MAX = 50, 4 * DECISION_CHUNK
 GC_PAUSE_LIMIT = 60.0  # seconds the garbage collector may stay paused during one large decision pass
 SETTLED_TIMEOUT = 300.0  # seconds a reload or drain answer waits for its decisions before it reports them pending
 TAP_LIMIT = 200  # changes listed in a reload's answer
@@ -71,9 +73,12 @@ class Agent:
         self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
         self.chunk: int | None = None  # prefixes decided per slice (set when serving; None: all at once)
         self.more: Callable[[], None] | None = None  # schedules the next slice (set when serving)
+        self.timer: Callable[[], float] = time.perf_counter  # times slices (their size follows their cost)
         self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
         self._gc_paused_at: float | None = None  # the collector is paused during a large sliced pass (_gc_pass)
         self.output_high = False
+        self.loop_lag_max = 0.0  # longest the event loop was held (so ExaBGP's pipe left unread), measured by serve
+        self.loop_stalls = 0  # times it was held longer than serve.LAG_STALL
         self.settle = settle
         self.converged = False  # the whole table announced after start: End-of-RIB has gone to the core sessions
         self.reconciler: Reconciler | None = None  # the adj-RIB-out of an earlier run, while it is judged
@@ -242,7 +247,7 @@ class Agent:
     def _check_converged(self, now: float) -> None:
         """After start: once ExaBGP's dump is reconciled, every cloud peer is ready (End-of-RIB, quiet, down, or the
         timeout), everything is decided and ExaBGP has acknowledged it all, the table is complete: End-of-RIB."""
-        if self.converged or self.reconciler is not None or self.engine.dirty or self.ledger.outstanding_routes:
+        if self.converged or self.reconciler is not None or self.engine.pending() or self.ledger.outstanding_routes:
             return
         if any(peer_ready(p, now, self.started_at, self.settle) is None for p in self.engine.progress()):
             return
@@ -274,13 +279,18 @@ class Agent:
             if keep:
                 self.send_effect(replace(half, prefixes=keep), neighbor)
         self._drain_barrier()
-        if self.engine.dirty and self.ledger.outstanding_routes < self.window_routes:
+        if self.engine.pending() and self.ledger.outstanding_routes < self.window_routes:
             # the window reopened: the next slice runs from the loop (serving), not inside this ack, so a burst
             # of acks read at once cannot chain slice after slice before the pipe is read again
-            if self.more is not None:
-                self.more()
-            else:
-                self.flush()
+            self.schedule()
+
+    def schedule(self) -> None:
+        """Decide what is pending: from the loop when serving (the caller's callback ends first, so the pipe is
+        read before the first slice), at once otherwise (tests, benches)."""
+        if self.more is not None:
+            self.more()
+        else:
+            self.flush()
 
     def flush(self, force: bool = False) -> None:
         """Decide what is dirty: one slice of at most ``chunk`` prefixes (the rest is scheduled through ``more``,
@@ -289,15 +299,19 @@ class Agent:
         if not force and self.ledger.outstanding_routes >= self.window_routes:
             self.deferred_flushes += 1  # decided once ExaBGP has caught up (see _ack): the dirty set coalesces
             return
-        t0 = time.perf_counter()
-        self._gc_pass(len(self.engine.dirty))
+        t0 = self.timer()
+        self._gc_pass(self.engine.pending())
         effects = self.engine.flush(self.clock(), None if force else self.chunk)
         if self.metrics is not None and effects:
-            self.metrics.decision(time.perf_counter() - t0)
+            self.metrics.decision(self.timer() - t0)
         self.apply(effects)
-        if self.engine.dirty and self.more is not None:
+        if not force and self.chunk is not None and self.engine.pending():
+            # a full slice: aim the next one at SLICE_TARGET (halfway, so one slow slice does not swing it)
+            ideal = self.chunk * SLICE_TARGET / max(self.timer() - t0, 1e-4)
+            self.chunk = max(SLICE_MIN, min(SLICE_MAX, int((self.chunk + ideal) / 2)))
+        if self.engine.pending() and self.more is not None:
             self.more()
-        elif not self.engine.dirty:
+        elif not self.engine.pending():
             self._gc_pass(0)
 
     def _gc_pass(self, dirty: int) -> None:
@@ -321,12 +335,12 @@ class Agent:
     async def settled(self, timeout: float = SETTLED_TIMEOUT) -> int:
         """Wait (serving the pipe meanwhile) until every dirty prefix is decided; the number still dirty at the timeout."""
         deadline = time.monotonic() + timeout
-        while self.engine.dirty and time.monotonic() < deadline:
+        while self.engine.pending() and time.monotonic() < deadline:
             if self.more is None:
                 self.flush(force=True)
                 break
             await asyncio.sleep(0.01)
-        return len(self.engine.dirty)
+        return self.engine.pending()
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -434,10 +448,10 @@ class Agent:
             raise ConfigError(issues)
 
     def apply_config(self, config: Config) -> None:
-        """Swap in a validated config: decisions (in slices), probes and journal follow it."""
-        self.flush(force=True)
+        """Swap in a validated config: decisions (in slices), probes and journal follow it.  A pass still in progress
+        is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new config."""
         self.apply(self.engine.reload(config, self.clock(), decide=False))
-        self.flush()
+        self.schedule()
         if self.probes is not None:
             self.probes.start(config.egresses)
         if self.journal is not None:

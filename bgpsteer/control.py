@@ -187,7 +187,7 @@ class ControlServer:
         sent = self.agent.commands_sent
         self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock(), decide=False))
         self.agent.save_state()  # a restart keeps the egress drained
-        self.agent.flush()
+        self.agent.schedule()
         pending = await self.agent.settled()  # decided in slices: the pipe is read meanwhile
         return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
                 "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0), "pending": pending}

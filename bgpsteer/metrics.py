@@ -103,6 +103,9 @@ class _State(Collector):
         yield GaugeMetricFamily("bgpsteer_exabgp_awaiting_ack_routes", "Prefixes in commands ExaBGP has not acknowledged yet",
                                 value=ledger.outstanding_routes)
         yield GaugeMetricFamily("bgpsteer_exabgp_output_buffer_bytes", "Commands written but not yet taken by ExaBGP's pipe", value=a.output_buffer())
+        yield GaugeMetricFamily("bgpsteer_event_loop_lag_max_seconds", "Longest time the event loop (and so the reading of ExaBGP's pipe) was held",
+                                value=a.loop_lag_max)
+        yield CounterMetricFamily("bgpsteer_event_loop_stalls", "Times the event loop was held longer than 100 ms", value=a.loop_stalls)
         anomalies = CounterMetricFamily("bgpsteer_exabgp_ack_anomalies", "Acks that never came (timeout) or came for nothing", labels=["kind"])
         anomalies.add_metric(["missing"], ledger.missing_acks)
         anomalies.add_metric(["extra"], ledger.extra_acks)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -87,15 +88,36 @@ async def _serve(agent: Agent) -> None:
                 flush_scheduled = True
                 loop.call_soon(do_flush)
 
+    watching = asyncio.ensure_future(_watch_lag(agent))
     reading = asyncio.ensure_future(read())
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (reading, stopping):
+    for task in (reading, stopping, watching):
         task.cancel()
-    await asyncio.gather(reading, stopping, return_exceptions=True)
+    await asyncio.gather(reading, stopping, watching, return_exceptions=True)
     await agent.probes.aclose()
     control.close()
     await shutdown(agent)
+
+
+LAG_PERIOD = 0.05  # seconds between the watchdog's wake-ups
+LAG_STALL = 0.1  # a longer hold of the loop is counted: the goal is that nothing holds it longer
+LAG_LOG = 1.0  # and a hold this long is logged: ExaBGP's reactor waits on its helper meanwhile (keepalives at risk)
+
+
+async def _watch_lag(agent: Agent) -> None:
+    """Measure how long the loop is held: a sleep that wakes late was kept waiting by a callback (so was the
+    reader of ExaBGP's pipe).  Cheap: one wake-up every LAG_PERIOD."""
+    loop = asyncio.get_running_loop()
+    while True:
+        t0 = loop.time()
+        await asyncio.sleep(LAG_PERIOD)
+        lag = loop.time() - t0 - LAG_PERIOD
+        agent.loop_lag_max = max(agent.loop_lag_max, lag)
+        if lag >= LAG_STALL:
+            agent.loop_stalls += 1
+            if lag >= LAG_LOG:
+                log.warning("the event loop was held %.1f s: ExaBGP's pipe went unread meanwhile", lag)
 
 
 async def shutdown(agent: Agent) -> None:
@@ -162,6 +184,10 @@ def run(config_path: str, settle: float = SETTLE) -> int:
     config = load(config_path)
     logging.basicConfig(stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s")
     loop = asyncio.new_event_loop()
+    slow_ms = os.environ.get("BGPSTEER_SLOW_CALLBACK_MS")
+    if slow_ms:  # diagnosis (asyncio debug mode, slower): log every loop callback that held the loop longer than this
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(slow_ms) / 1000
     transport_holder: list[asyncio.WriteTransport] = []
 
     async def main() -> None:

@@ -22,6 +22,16 @@ from tests.contract.oracle import _API, accepts
 RibKey = tuple[str, str, int]  # neighbor, prefix, path id
 
 
+class Clock:
+    """A clock the test moves (the agent's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class FakeExaBGP:
     def __init__(self, config: Config, clock: Callable[[], float] = lambda: 0.0, hold_acks: bool = False) -> None:
         self.config = config

@@ -82,7 +82,7 @@ def main() -> None:
             if word in ("done", "error"):
                 agent.on_line(word)
                 out.flush()
-                if agent.ledger.idle and not agent.engine.dirty:
+                if agent.ledger.idle and not agent.engine.pending():
                     break
         t_written = time.time()
         sent = count[0]

@@ -36,7 +36,10 @@ class PipeHelper:
                  on_commands: Callable[[list[bytes], float], None] | None = None) -> None:
         env = dict(os.environ, PYTHONPATH=str(tree))
         self.proc = subprocess.Popen([python, "-m", "bgpsteer", "run", "--config", str(config)], cwd=tree, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     # BENCH_HELPER_LOG=FILE keeps the helper's log (with PYTHONASYNCIODEBUG=1: its slow callbacks)
+                                     stderr=open(os.environ["BENCH_HELPER_LOG"], "ab") if os.environ.get("BENCH_HELPER_LOG")  # noqa: SIM115
+                                     else subprocess.DEVNULL)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.fd = self.proc.stdin.fileno()
         if stdin_pipe_bytes:

@@ -8,8 +8,8 @@ from pathlib import Path
 from bgpsteer import journal, statefile
 from bgpsteer.config.loader import parse
 from bgpsteer.core.measure import Sample
-from tests.fake.test_pipe import AWS, CORE, GCP, SIX, Clock
-from tests.fake_exabgp import FakeExaBGP, state, update
+from tests.fake.test_pipe import AWS, CORE, GCP, SIX
+from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 CONFIG = """
 agent: {{local_asn: 65000, router_id: 10.250.0.1, state_dir: {state}}}

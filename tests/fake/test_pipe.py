@@ -6,7 +6,7 @@ import pytest
 
 from bgpsteer import queries
 from bgpsteer.config.loader import parse
-from tests.fake_exabgp import FakeExaBGP, state, update
+from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 CORE = "10.250.0.2"
 AWS, GCP = "10.250.1.2", "10.250.2.2"
@@ -25,19 +25,6 @@ policy:
   export: {default: accept}
 """
 SIX = [f"44.0.{i}.0/24" for i in range(6)]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bgpsteer.config.loader import parse
 from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
-from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX, Clock
-from tests.fake_exabgp import FakeExaBGP, eor, state, update, withdraw
+from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX
+from tests.fake_exabgp import Clock, FakeExaBGP, eor, state, update, withdraw
 
 
 def running(clock: Clock) -> FakeExaBGP:
