@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--tree", type=Path, default=ROOT, help="source tree whose bgpsteer to run")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--big-config-mb", type=int, default=50, help="size of the rejected config file for 'reload (bad 50 MB file)'")
+    ap.add_argument("--only", nargs="*", default=None, help="run only the steps whose name contains one of these words")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-stall-"))
     cfg = tmp / "stall.yaml"
@@ -142,6 +143,8 @@ def main() -> None:
             (f"reload of a rejected {args.big_config_mb} MB file", "bad"),
         ]
         print(f"{'operation':<36} {'took s':>8} {'longest stdin wait ms':>22}   (quiet: {quiet * 1000:.0f} ms)")
+        if args.only:
+            steps = [(name, what) for name, what in steps if any(w in name for w in args.only)]
         for name, what in steps:
             start = time.perf_counter()
             if isinstance(what, tuple):

@@ -169,6 +169,19 @@ def _guard(fn: Callable[..., Any], *args: Any) -> None:
         log.exception("internal error handled; continuing")
 
 
+def _log_slow_collections(limit: float) -> None:
+    """Diagnosis: log garbage collections that take longer than ``limit`` seconds (they hold the loop too)."""
+    started = [0.0]
+
+    def timing(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (took := time.perf_counter() - started[0]) >= limit:
+            log.warning("garbage collection of generation %d took %.3f s (%d collected)", info["generation"], took, info["collected"])
+
+    gc.callbacks.append(timing)
+
+
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
@@ -188,6 +201,7 @@ def run(config_path: str, settle: float = SETTLE) -> int:
     if slow_ms:  # diagnosis (asyncio debug mode, slower): log every loop callback that held the loop longer than this
         loop.set_debug(True)
         loop.slow_callback_duration = float(slow_ms) / 1000
+        _log_slow_collections(loop.slow_callback_duration)
     transport_holder: list[asyncio.WriteTransport] = []
 
     async def main() -> None:

@@ -181,6 +181,9 @@ class Topology:
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
 
+    def gcp_announce(self, routes: list[str]) -> None:
+        self.gcp.reconfigure(bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes))
+
     def restart_exabgp(self, sig: int = signal.SIGTERM) -> None:
         """Stop ExaBGP (and with it its helper), as systemd or a package upgrade does, and start it again."""
         self.exabgp.send_signal(sig)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -114,3 +115,52 @@ def test_a_helper_restart_while_an_egress_is_out_of_service_changes_nothing_on_t
     assert "restored egress state from before the restart" in topo.agent_log()
     topo.block_probes("gcp", False)
     wait_for("every prefix back on ams", lambda: best(topo) == {AMS: N}, timeout=60, interval=0.5)
+
+
+def test_a_helper_restart_while_a_cloud_peer_is_still_sending_its_table_withdraws_nothing(topo: Topology) -> None:
+    """Kill the helper while the gcp gateway is still sending routes (its table grows in steps): the restarted
+    helper must not judge gcp's held paths before gcp's table is complete, so no path on the core is ever
+    withdrawn, every prefix always has a usable best path, and in the end every prefix is best via ams."""
+    half = N // 2
+    topo.gcp_announce(PREFIXES[:half])
+    wait_for("the second half best via fra", lambda: best(topo) == {AMS: half, FRA: N - half}, timeout=60, interval=0.5)
+    time.sleep(1.0)
+    old_pid = topo.helper_pid()
+    steps = [PREFIXES[: half + k * 500] for k in range(1, (N - half) // 500 + 1)]
+    stop = threading.Event()
+
+    def grow() -> None:  # gcp sends its table in steps, 0.3 s apart (bounded: len(steps) reconfigurations)
+        for step in steps:
+            if stop.is_set():
+                return
+            topo.gcp_announce(step)
+            time.sleep(0.3)
+
+    grower = threading.Thread(target=grow, daemon=True)
+    grower.start()
+    time.sleep(0.3 * 3)
+    os.kill(old_pid, signal.SIGKILL)  # mid-table: gcp has sent some of the new routes, not all
+
+    seen_paths: dict[str, set[str]] = {}  # prefix -> next-hops of its paths at the previous poll
+    lost: list[tuple[str, str]] = []
+    unusable: set[str] = set()
+    deadline = time.monotonic() + 90
+    done = False
+    while time.monotonic() < deadline and not done:  # poll the core through the restart, the rest of the table, and after
+        routes = topo.steered()
+        for prefix, paths in routes.items():
+            now = {p["nexthops"][0]["ip"] for p in paths}
+            lost.extend((prefix, nh) for nh in seen_paths.get(prefix, set()) - now)
+            seen_paths[prefix] = now
+            if not any(p.get("bestpath") and p.get("valid") for p in paths):
+                unusable.add(prefix)
+        done = not grower.is_alive() and all(seen_paths.get(p) == {FRA, AMS} for p in PREFIXES)
+        time.sleep(0.05)
+    stop.set()
+    grower.join(30)
+    assert done, "the core never got gcp's whole table"
+    assert not lost, f"paths withdrawn from the core during the restart: {lost[:5]} ({len(lost)} in all)"
+    assert not unusable, f"prefixes without a usable path during the restart: {sorted(unusable)[:5]}"
+    assert topo.helper_pid() != old_pid
+    wait_for("every prefix best via ams", lambda: best(topo) == {AMS: N}, timeout=30, interval=0.5)
+    assert topo.dump_state()["stats"]["withdrawals"] == 0, "the restarted helper withdrew paths"
