@@ -77,6 +77,8 @@ class Agent:
         self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
         self._gc_paused_at: float | None = None  # the collector is paused during a large sliced pass (_gc_pass)
         self.output_high = False
+        self.synced = True  # acks are this process's own (start() clears it until ExaBGP's first answer)
+        self.previous_acks = 0  # acks ExaBGP sent for commands of a previous helper process (ignored)
         self.loop_lag_max = 0.0  # longest the event loop was held (so ExaBGP's pipe left unread), measured by serve
         self.loop_stalls = 0  # times it was held longer than serve.LAG_STALL
         self.settle = settle
@@ -177,13 +179,19 @@ class Agent:
     def on_line(self, line: str) -> None:
         for item in self.decoder.decode(line):
             if isinstance(item, codec.Ack):
-                self._ack(item)
+                if self.synced:
+                    self._ack(item)
+                else:
+                    self.previous_acks += 1
+            elif isinstance(item, codec.SummaryHeader):
+                self._sync()
             elif isinstance(item, HeldRoute):
                 if self.reconciler is not None and self._answering("show adj-rib out"):
                     self.reconciler.add((item.neighbor, item.prefix, item.path_id))
                 else:
                     self._malformed("adj-rib-out line while no dump was asked for", line)
             elif isinstance(item, SessionSummary):
+                self._sync()  # the header was lost: its rows are proof enough
                 if self._answering("show neighbor summary"):
                     self._recovered_state(item)
                 else:
@@ -205,6 +213,14 @@ class Agent:
         if self.lines_since_flush >= FLUSH_EVERY:
             self.flush()
 
+    def _sync(self) -> None:
+        """The answer to this process's first command has begun: every ack from now on is for its own commands."""
+        if self.synced:
+            return
+        self.synced = True
+        if self.previous_acks:
+            log.info("ignored %d acks that ExaBGP sent for commands of the previous helper process", self.previous_acks)
+
     def _malformed(self, reason: str, line: str) -> None:
         self.malformed += 1
         log.warning("skipped malformed line from ExaBGP (%s): %s", reason, line.strip()[:200])
@@ -219,7 +235,7 @@ class Agent:
     def _recovered_state(self, row: SessionSummary) -> None:
         """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session as idle."""
         if row.peer in self.engine.peers:
-            self.apply(self.engine.handle(PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})"), self.clock()))
+            self.apply(self.engine.handle(PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})", changed=False), self.clock()))
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
                 info = self.engine.peers[row.peer]
                 for fam in info.peer.families:
@@ -349,6 +365,10 @@ class Agent:
         announce the next-hop routes of the egresses in service."""
         self.reconciler = Reconciler(self.clock(), self.settle)
         self._reconcile_waiting = None
+        # ExaBGP answers by process name: what a killed helper sent and ExaBGP had not yet run is acknowledged to
+        # this one, ahead of anything it sends.  So acks count only once the answer to the first command (always
+        # a header line) has begun; ExaBGP answers in order, so none of the previous process's can follow it.
+        self.synced = False
         self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
         self.apply(self.engine.start(self.clock()))
@@ -397,8 +417,9 @@ class Agent:
             gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
             self.journal.record(Changed(self.engine.next_decision(), now, "reconcile after restart: held in ExaBGP from before, no longer wanted",
                                         [(p, pid, None, None) for p, pid in gone]))
-        log.info("reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s",
-                 r.checked, r.withdrawn - before, len(r.held), ", ".join(sorted(waiting)) or "-")
+        ready = ", ".join(f"{name}: {why}" for name, why in sorted(r.readiness(progress, now).items()) if why)
+        log.info("reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s (ready: %s)",
+                 r.checked, r.withdrawn - before, len(r.held), ", ".join(sorted(waiting)) or "-", ready or "none")
         if r.done:
             log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn)
             self.reconciler = None

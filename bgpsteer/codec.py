@@ -67,13 +67,21 @@ class Text:
 
 
 @dataclass(frozen=True, slots=True)
+class SummaryHeader:
+    """The first line of ExaBGP's answer to 'show neighbor summary' (always written, sessions or not)."""
+
+
+SUMMARY_HEADER = ["Peer", "AS", "up/down", "state", "|", "#sent", "#recvd"]
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     """A JSON line that answers a command (e.g. 'show adj-rib out json')."""
 
     data: dict[str, Any]
 
 
-Decoded = Union[Event, Ack, Malformed, Ignored, Answer, Text, HeldRoute, SessionSummary]
+Decoded = Union[Event, Ack, Malformed, Ignored, Answer, Text, HeldRoute, SessionSummary, SummaryHeader]
 
 # ExaBGP's FSM state names (show neighbor summary) -> the states its neighbor-changes messages use
 FSM_STATES = {"established": "up", "opensent": "connected", "openconfirm": "connected", "idle": "down", "active": "down", "connect": "down"}
@@ -106,6 +114,8 @@ class Decoder:
             row = parse_summary_row(text)
             if row is not None:
                 return [row]
+            if text.split() == SUMMARY_HEADER:
+                return [SummaryHeader()]
             return [Text(text)]
         try:
             msg = _loads(text)

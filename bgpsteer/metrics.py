@@ -106,9 +106,11 @@ class _State(Collector):
         yield GaugeMetricFamily("bgpsteer_event_loop_lag_max_seconds", "Longest time the event loop (and so the reading of ExaBGP's pipe) was held",
                                 value=a.loop_lag_max)
         yield CounterMetricFamily("bgpsteer_event_loop_stalls", "Times the event loop was held longer than 100 ms", value=a.loop_stalls)
-        anomalies = CounterMetricFamily("bgpsteer_exabgp_ack_anomalies", "Acks that never came (timeout) or came for nothing", labels=["kind"])
+        anomalies = CounterMetricFamily("bgpsteer_exabgp_ack_anomalies", "Acks that never came (timeout), came for nothing, or were for a previous helper process's commands",
+                                       labels=["kind"])
         anomalies.add_metric(["missing"], ledger.missing_acks)
         anomalies.add_metric(["extra"], ledger.extra_acks)
+        anomalies.add_metric(["previous_helper"], a.previous_acks)
         yield anomalies
         yield CounterMetricFamily("bgpsteer_deferred_decisions", "Decision passes put off while ExaBGP caught up (their changes coalesced)",
                                   value=a.deferred_flushes)

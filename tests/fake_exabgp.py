@@ -56,9 +56,12 @@ class FakeExaBGP:
         self._buffer = b""
         return Agent("fake.yaml", self.config, self._receive, clock=self.clock)
 
-    def restart_helper(self) -> Agent:
-        """ExaBGP restarts a helper that died: same adj-RIB-out, no neighbor state replayed."""
-        self.held.clear()
+    def restart_helper(self, carry_acks: bool = False) -> Agent:
+        """ExaBGP restarts a helper that died: same adj-RIB-out, no neighbor state replayed.  With ``carry_acks``,
+        what it still owed the dead helper (acks held back) is delivered to the new one first, as ExaBGP does:
+        it answers by process name, and runs what it had read before the helper died."""
+        if not carry_acks:
+            self.held.clear()
         self.agent = self._new_agent()
         return self.agent
 

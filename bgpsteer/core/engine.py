@@ -273,7 +273,7 @@ class Engine:
             return []  # core routers' state changes are not ours to track here
         previous, info.state = info.state, ev.state
         info.last_change, info.last_reason, info.state_known = now, ev.reason, True
-        if ev.state == "up" and previous != "up":
+        if ev.state == "up" and previous != "up" and ev.changed:
             info.relearn_from = now  # a session that comes up sends its whole table
         effects: list[Effect] = [Log("info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason})]
         if ev.state == "down":
@@ -449,7 +449,7 @@ class Engine:
     def progress(self) -> list[PeerProgress]:
         """What reconcile needs to know of each cloud peer (core/reconcile.py)."""
         return [PeerProgress(i.peer.egress, frozenset(FAMILY_AFI[f] for f in i.peer.families), i.state, i.state_known, frozenset(i.eor),
-                             i.last_heard, i.relearn_from) for i in self.peers.values()]
+                             i.last_heard, i.relearn_from, i.peer.name) for i in self.peers.values()]
 
     def relearning(self, address: str, now: float) -> None:
         """A route refresh went to this peer: what it sends from now on is its table."""

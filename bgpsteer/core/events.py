@@ -19,6 +19,9 @@ class PeerState:
     peer: str  # peer address as ExaBGP names it
     state: str  # connected | up | down
     reason: str = ""
+    # False: not a change but a state recovered from ExaBGP after a helper restart (a session that has been up all
+    # along does not send its table again; only a route refresh makes it)
+    changed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class PeerProgress:
     eor: frozenset[int]
     last_heard: float | None  # time of its last route or withdraw since start
     relearn_from: float | None = None  # since when it is sending its table (session up, or route refresh sent)
+    name: str = ""  # the peer's name, for logs
 
 
 def parse_held(line: str) -> Held | None:
@@ -115,6 +116,10 @@ class Reconciler:
 
     def add(self, route: Held) -> None:
         self.held.append(route)
+
+    def readiness(self, peers: Iterable[PeerProgress], now: float) -> dict[str, str | None]:
+        """Peer name -> why its table counts as complete (None: not yet)."""
+        return {p.name: peer_ready(p, now, self.started, self.settle, self.timeout) for p in peers}
 
     def waiting_egresses(self, peers: Iterable[PeerProgress], now: float) -> frozenset[str]:
         """Egresses with a cloud peer that is not ready yet (an egress without peers is never waited for)."""

@@ -137,3 +137,56 @@ def test_what_a_peer_sends_before_its_route_refresh_does_not_make_it_ready():
     clock.now += SETTLE + 0.1
     agent.tick()
     assert withdrawn(fake, mark) == [f"neighbor {CORE} withdraw attributes path-information 1 next-hop 0.0.0.0 nlri {SIX[5]}"]
+
+
+def test_acks_owed_to_a_killed_helper_do_not_pair_with_the_new_ones_commands():
+    """Killed mid-table: ExaBGP still runs the dead helper's last commands and acks them to the new helper, ahead
+    of the answers to its own.  Paired with its commands, they would shift every pairing: the session summary and
+    the adj-RIB-out dump would be taken for lines nobody asked for (sessions idle, nothing reconciled)."""
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock, hold_acks=True)
+    fake.agent.start()
+    fake.release()
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), update(GCP, SIX, asn=16550))
+    owed = sum(1 for x in fake.held if x in ("done", "error"))
+    assert owed >= 2  # ExaBGP has run the announcements, their acks are still on the way
+    agent = fake.restart_helper(carry_acks=True)
+    agent.start()
+    fake.release()
+    assert agent.malformed == 0 and agent.ledger.extra_acks == 0
+    assert agent.previous_acks == owed
+    assert {p: i.state for p, i in agent.engine.peers.items()} == {AWS: "up", GCP: "up"}  # recovered, not idle
+    assert agent.reconciler is not None and len(agent.reconciler.held) == len(fake.rib)  # the whole dump was taken
+
+
+def test_routes_before_the_refresh_do_not_make_a_recovered_peer_ready():
+    """A session recovered as up from ExaBGP's summary has been up all along: it is not resending its table.  Routes
+    it sends while the refresh waits behind a slow dump, then quiet, must not get its held paths judged."""
+    clock = Clock()
+    fake = running(clock)
+    agent = fake.restart_helper()
+    fake.defer_dump = True
+    fake.hold_acks = True  # ExaBGP answers after the helper has sent its start commands, as it really does
+    mark = len(fake.lines)
+    agent.start()
+    fake.hold_acks = False
+    fake.release()
+    assert agent.engine.peers[GCP].state == "up"  # recovered from the summary
+    assert not [x for x in fake.lines[mark:] if " route-refresh " in x]  # the refresh waits behind the dump
+    fake.feed(update(GCP, SIX[:2], asn=16550))  # a change the peer sends meanwhile, not its table
+    clock.now += SETTLE * 2
+    agent.tick()
+    fake.hold_acks = True
+    fake.deliver_dump()
+    fake.release(1)  # the dump and its ack; the acks behind it are still owed, so the refresh still waits
+    assert agent.reconciler is not None and agent.reconciler.dump_done
+    assert not [x for x in fake.lines[mark:] if " route-refresh " in x]
+    agent.tick()
+    assert not [x for x in withdrawn(fake, mark) if "path-information 2 " in x], "gcp's held paths judged before its refresh"
+    fake.hold_acks = False
+    fake.release()
+    assert [x for x in fake.lines[mark:] if " route-refresh " in x]
+    fake.feed(update(GCP, SIX, asn=16550), update(AWS, SIX))  # their answers to the refresh
+    clock.now += SETTLE + 0.1
+    agent.tick()
+    assert not withdrawn(fake, mark) and agent.reconciler is None

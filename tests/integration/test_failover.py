@@ -10,6 +10,7 @@ only after the hold-down.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -163,4 +164,11 @@ def test_a_helper_restart_while_a_cloud_peer_is_still_sending_its_table_withdraw
     assert not unusable, f"prefixes without a usable path during the restart: {sorted(unusable)[:5]}"
     assert topo.helper_pid() != old_pid
     wait_for("every prefix best via ams", lambda: best(topo) == {AMS: N}, timeout=30, interval=0.5)
-    assert topo.dump_state()["stats"]["withdrawals"] == 0, "the restarted helper withdrew paths"
+    wait_for("reconciled", lambda: "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1], timeout=90)
+    state = topo.dump_state()
+    assert state["stats"]["withdrawals"] == 0, "the restarted helper withdrew paths"
+    log = topo.agent_log().split("started: config")[-1]
+    assert "skipped malformed line" not in log, "the restarted helper misread ExaBGP's answers"
+    held = re.search(r"reconciled with ExaBGP: (\d+) routes held from before checked, (\d+) stale withdrawn", log)
+    assert held and int(held.group(1)) >= N and held.group(2) == "0", "the adj-RIB-out was not reconciled"
+    assert {p["state"] for p in state["peers"].values()} == {"up"}
