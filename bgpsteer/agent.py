@@ -44,6 +44,7 @@ WINDOW_ROUTES = 5000
 OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: logged (and exported) above this
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 DECISION_CHUNK = 1000  # prefixes decided in the first slice: the pipe is read between slices (bounds the reader's wait)
+SYNC_TIMEOUT = 10.0  # seconds after start without the summary's header before acks are paired anyway
 SLICE_TARGET = 0.02  # seconds a slice should take: the slice size follows what deciding (and journaling) a prefix costs now
 SLICE_MIN, SLICE_MAX = 50, 4 * DECISION_CHUNK
 GC_PAUSE_LIMIT = 60.0  # seconds the garbage collector may stay paused during one large decision pass
@@ -79,6 +80,8 @@ class Agent:
         self.output_high = False
         self.synced = True  # acks are this process's own (start() clears it until ExaBGP's first answer)
         self.previous_acks = 0  # acks ExaBGP sent for commands of a previous helper process (ignored)
+        self._sync_asked = 0.0
+        self._unpaired: list[codec.Ack] = []  # acks held back until the summary's header (see start)
         self.loop_lag_max = 0.0  # longest the event loop was held (so ExaBGP's pipe left unread), measured by serve
         self.loop_stalls = 0  # times it was held longer than serve.LAG_STALL
         self.settle = settle
@@ -183,6 +186,7 @@ class Agent:
                     self._ack(item)
                 else:
                     self.previous_acks += 1
+                    self._unpaired.append(item)
             elif isinstance(item, codec.SummaryHeader):
                 self._sync()
             elif isinstance(item, HeldRoute):
@@ -218,6 +222,7 @@ class Agent:
         if self.synced:
             return
         self.synced = True
+        self._unpaired.clear()
         if self.previous_acks:
             log.info("ignored %d acks that ExaBGP sent for commands of the previous helper process", self.previous_acks)
 
@@ -369,6 +374,8 @@ class Agent:
         # this one, ahead of anything it sends.  So acks count only once the answer to the first command (always
         # a header line) has begun; ExaBGP answers in order, so none of the previous process's can follow it.
         self.synced = False
+        self._unpaired = []
+        self._sync_asked = self.clock()
         self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
         self.apply(self.engine.start(self.clock()))
@@ -388,6 +395,16 @@ class Agent:
         elif buffered < OUTPUT_HIGH_WATER // 2 and self.output_high:
             self.output_high = False
             log.info("ExaBGP takes commands again: %d bytes buffered", buffered)
+        if not self.synced and now - self._sync_asked >= SYNC_TIMEOUT:
+            # never without the header (ExaBGP 5.0.15 always writes it); if it did not come, the acks held back are
+            # taken as this process's own (no header, so most likely no previous process's either) and paired now
+            log.warning("no answer to 'show neighbor summary' after %gs: pairing the %d acks held back since start",
+                        SYNC_TIMEOUT, len(self._unpaired))
+            self.synced = True
+            self.previous_acks -= len(self._unpaired)
+            held, self._unpaired = self._unpaired, []
+            for ack in held:
+                self._ack(ack)
         self._drain_barrier()
         self.apply(self.engine.tick(now))
         self.reconcile()

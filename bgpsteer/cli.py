@@ -56,11 +56,14 @@ def check(config: str, as_json: bool) -> None:
         "compliance": [{"name": r.name, "prefixes": r.prefixes.name, "jurisdictions": sorted(r.jurisdictions)} for r in cfg.compliance],
         "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
         "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
+        "warnings": list(cfg.warnings),
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})")
+    for w in cfg.warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})" + (f", {len(cfg.warnings)} warning(s)" if cfg.warnings else ""))
     click.echo(f"  egresses     {len(cfg.egresses)}: " + ", ".join(f"{e.id} [{e.jurisdiction}, {e.region}, nh {e.next_hop}, path-id {e.path_id}]" for e in cfg.egresses))
     click.echo(f"  cloud peers  {len(cfg.cloud_peers)}: " + ", ".join(f"{p.name} {p.address} AS{p.asn} via {p.egress}" for p in cfg.cloud_peers))
     click.echo(f"  core routers {len(cfg.core_routers)}: " + ", ".join(f"{c.name} {c.address}" + (f" (class {c.app_class})" if c.app_class else "")

@@ -217,6 +217,8 @@ def run(config_path: str, settle: float = SETTLE) -> int:
         agent.restore()
         log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
                  len(config.cloud_peers), len(config.core_routers))
+        for warning in config.warnings:
+            log.warning("config: %s", warning)
         await _serve(agent)
 
     try:

@@ -48,6 +48,7 @@ class FakeExaBGP:
         # session FSM states, as 'show neighbor summary' reports them (ExaBGP replays no state to a restarted helper)
         self.sessions = {a: "established" for a in [*(p.address for p in config.cloud_peers), *(c.address for c in config.core_routers)]}
         self.errors = 0
+        self.answer_summary = True
         self.agent = self._new_agent()
 
     # -- the helper ----------------------------------------------------------------------
@@ -117,6 +118,9 @@ class FakeExaBGP:
 
     def _command(self, line: str) -> None:
         self.lines.append(line)
+        if line == "show neighbor summary" and not self.answer_summary:
+            self._answer("done")  # an ExaBGP that answers without the table (none does today): the agent must not hang
+            return
         if line == "show neighbor summary":
             self._emit("Peer            AS        up/down state       |     #sent     #recvd")
             for peer, fsm in sorted(self.sessions.items()):

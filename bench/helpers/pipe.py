@@ -31,6 +31,9 @@ def update_line(peer: str, asn: int, prefixes: list[str], as_path: tuple[int, ..
             f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": {asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}')
 
 
+SUMMARY_HEADER = "Peer            AS        up/down state       |     #sent     #recvd\n"
+
+
 class PipeHelper:
     def __init__(self, config: Path, python: str, tree: Path, stdin_pipe_bytes: int | None = None,
                  on_commands: Callable[[list[bytes], float], None] | None = None) -> None:
@@ -70,8 +73,10 @@ class PipeHelper:
             self.commands += len(lines)
             if self.on_commands is not None:
                 self.on_commands(lines, time.perf_counter())
+            # ExaBGP acknowledges every command line (and answers the summary the helper asks for at start)
+            answer = "".join(SUMMARY_HEADER + "done\n" if line == b"show neighbor summary" else "done\n" for line in lines)
             try:
-                self.write("done\n" * len(lines))  # ExaBGP acknowledges every command line
+                self.write(answer)
             except OSError:
                 return
 

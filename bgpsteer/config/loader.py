@@ -14,7 +14,7 @@ from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety
 from bgpsteer.core.policy import Policy
-from bgpsteer.core.prefix import parse_address
+from bgpsteer.core.prefix import covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT
 
 TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True,
@@ -145,10 +145,12 @@ def _safety(cur: Cursor | None) -> Safety:
     return Safety(**{**d.__dict__, **values})
 
 
-def _egresses(cur: Cursor) -> list[Egress]:
+def _egresses(cur: Cursor, hops: dict[str, Cursor]) -> list[Egress]:
+    """The egresses; ``hops`` gets each one's next_hop cursor (for later checks that point at it)."""
     out: list[Egress] = []
     ids: dict[str, Cursor] = {}
     pids: dict[int, Cursor] = {}
+    seen_hops: dict[str, str] = {}  # next-hop address -> the egress that has it
     keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False,
             "probe": False, "health": False, "gateway": False, "gateway6": False}
     for i, e in enumerate(cur.items()):
@@ -172,6 +174,15 @@ def _egresses(cur: Cursor) -> list[Egress]:
             pid,
             _address(m["next_hop6"], afi=6) if "next_hop6" in m else "",
         )
+        for key, addr in (("next_hop", values[4]), ("next_hop6", values[6])):
+            if addr:
+                if addr in seen_hops:
+                    # one next-hop route stands for one egress: failing one would leave the other's route announced
+                    m[key].error(f"next-hop {addr} is also egress {seen_hops[addr]!r}'s: every egress needs its own")
+                else:
+                    seen_hops[addr] = eid or "?"
+        if eid is not None:
+            hops[eid] = m["next_hop"]
         probe = steering_loader.probe(m["probe"]) if "probe" in m else None
         health = steering_loader.health(m.get("health"))
         if None not in values and health is not None:
@@ -263,7 +274,8 @@ def parse(text: str, filename: str = "<config>") -> Config:
         raise ConfigError(issues.sorted())
     agent = _agent(top["agent"])
     safety = _safety(top.get("safety"))
-    egresses = _egresses(top["egresses"])
+    hops: dict[str, Cursor] = {}
+    egresses = _egresses(top["egresses"], hops)
     by_id = {e.id: e for e in egresses}
     peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None)
     class_refs: list[tuple[Cursor, str]] = []
@@ -273,6 +285,7 @@ def parse(text: str, filename: str = "<config>") -> Config:
     _unique(issues, root, [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
             + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)])
     sets = load_sets(top["sets"]) if "sets" in top else Sets()
+    warnings = _next_hops_in_sets(egresses, sets, hops)
     ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0)
     pol = top["policy"].mapping({"import": True, "export": True})
     import_policy = export_policy = Policy("none", [], "reject")
@@ -291,8 +304,30 @@ def parse(text: str, filename: str = "<config>") -> Config:
     return Config(
         agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
         import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, classes=tuple(classes),
-        source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+        source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16], warnings=tuple(warnings),
     )
+
+
+def _next_hops_in_sets(egresses: list[Egress], sets: Sets, hops: dict[str, Cursor]) -> list[str]:
+    """Warnings: an egress next-hop inside a prefix set's ranges.  Import safety rejects every cloud route that covers
+    a next-hop (it would keep the next-hop resolvable after bgpsteer withdraws its route), so a policy that expects
+    such routes from a cloud silently gets none of them."""
+    out: list[str] = []
+    for e in egresses:
+        for addr, afi in ((e.next_hop, 4), (e.next_hop6, 6)):
+            if not addr:
+                continue
+            host = parse_prefix(f"{addr}/{32 if afi == 4 else 128}")
+            for name, pset in sorted(sets.prefix.items()):
+                for r in pset.ranges:
+                    if r.prefix[0] == afi and covers(r.prefix, host):
+                        cur = hops.get(e.id)
+                        where = f"{cur.issues.file}:{cur.node.start_mark.line + 1}" if cur is not None and cur.node is not None else e.id
+                        out.append(f"{where}: egresses: next-hop {addr} of egress {e.id!r} lies inside {r} of prefix set "
+                                   f"{name!r}: cloud routes covering it are refused by import safety (they would keep the next-hop "
+                                   "resolvable after its route is withdrawn); use a next-hop outside the cloud prefixes")
+                        break
+    return out
 
 
 def load(path: str | Path) -> Config:

@@ -7,6 +7,7 @@ returns None instead of raising, so one pass reports every error at once.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -162,6 +163,9 @@ class Cursor:
     def number(self, lo: float | None = None) -> float | None:
         value = self._typed((int, float), "a number")
         if value is None:
+            return None
+        if not math.isfinite(value):  # .nan compares false to every bound, .inf passes every lower one
+            self.error(f"expected a finite number, got {self.node.value!r}")  # type: ignore[union-attr]
             return None
         if lo is not None and value < lo:
             self.error(f"{value} must be at least {lo}")

@@ -200,6 +200,7 @@ class Config:
     classes: tuple[AppClass, ...] = ()
     source: str = ""
     digest: str = ""
+    warnings: tuple[str, ...] = ()  # valid but probably not meant (check prints them, run logs them)
 
     def egress_ids(self) -> list[str]:
         return [e.id for e in self.egresses]

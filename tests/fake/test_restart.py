@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bgpsteer.agent import SYNC_TIMEOUT
 from bgpsteer.config.loader import parse
 from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX
@@ -190,3 +191,18 @@ def test_routes_before_the_refresh_do_not_make_a_recovered_peer_ready():
     clock.now += SETTLE + 0.1
     agent.tick()
     assert not withdrawn(fake, mark) and agent.reconciler is None
+
+
+def test_without_the_summary_header_acks_are_paired_again_after_a_timeout():
+    clock = Clock()
+    fake = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)
+    fake.answer_summary = False
+    fake.agent.start()
+    assert not fake.agent.synced
+    clock.now += SYNC_TIMEOUT
+    fake.agent.tick()
+    assert fake.agent.synced
+    fake.feed(state(CORE), state(AWS), update(AWS, SIX))
+    assert not fake.agent.ledger.pending  # every command paired with its own ack
+    assert fake.paths(CORE) >= {(p, 1) for p in SIX}
+    assert fake.agent.ledger.extra_acks == 0 and not fake.agent.ledger.rejected
