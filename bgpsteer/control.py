@@ -104,7 +104,12 @@ class ControlServer:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.unlink(missing_ok=True)
         self.server = await asyncio.start_unix_server(self._client, str(self.path), limit=REQUEST_LIMIT)
-        gid = grp.getgrnam(self.group).gr_gid if self.group else -1
+        os.chmod(self.path, 0o600)  # root-only until the group is known to exist
+        try:
+            gid = grp.getgrnam(self.group).gr_gid if self.group else -1
+        except KeyError:
+            log.error("control_group %r does not exist: the control socket %s stays root-only (mode 0600)", self.group, self.path)
+            return
         os.chown(self.path, -1, gid)
         os.chmod(self.path, 0o660)
         log.info("control socket %s (mode 0660%s)", self.path, f", group {self.group}" if self.group else "")

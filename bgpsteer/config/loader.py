@@ -6,6 +6,7 @@ issue found (file:line:column, key path, message); nothing is half-applied.
 
 from __future__ import annotations
 
+import grp
 import hashlib
 from pathlib import Path
 
@@ -145,8 +146,9 @@ def _safety(cur: Cursor | None) -> Safety:
     return Safety(**{**d.__dict__, **values})
 
 
-def _egresses(cur: Cursor, hops: dict[str, Cursor]) -> list[Egress]:
-    """The egresses; ``hops`` gets each one's next_hop cursor (for later checks that point at it)."""
+def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]]) -> list[Egress]:
+    """The egresses; ``hops`` gets each one's next_hop cursor (for later checks that point at it), ``shadow`` the
+    names of those in error."""
     out: list[Egress] = []
     ids: dict[str, Cursor] = {}
     pids: dict[int, Cursor] = {}
@@ -182,10 +184,15 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor]) -> list[Egress]:
                 else:
                     seen_hops[addr] = eid or "?"
         if eid is not None:
-            hops[eid] = m["next_hop"]
+            hops[eid] = m["next_hop"]  # named, valid or not: a reference to it is not an error of its own
         probe = steering_loader.probe(m["probe"]) if "probe" in m else None
         health = steering_loader.health(m.get("health"))
-        if None not in values and health is not None:
+        if None in values or health is None:
+            # in error (reported): its names still count as written, so references to them are not errors too
+            for key, value in (("egress", values[0]), ("egress_region", values[1]), ("jurisdiction", values[2])):
+                if isinstance(value, str):
+                    shadow.setdefault(key, set()).add(value)
+        else:
             gw = _address(m["gateway"], afi=4) if "gateway" in m else "self"
             gw6 = _address(m["gateway6"], afi=6) if "gateway6" in m else "self"
             out.append(Egress(*values[:6], next_hop6=values[6] or None, probe=probe, health=health,  # type: ignore[arg-type]
@@ -195,7 +202,9 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor]) -> list[Egress]:
     return out
 
 
-def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None) -> list[CloudPeer]:
+def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None, named: set[str], shadow: dict[str, set[str]]) -> list[CloudPeer]:
+    """``named``: every egress id written in the config, including those with errors (already reported: a peer
+    that refers to one is not reported again)."""
     out: list[CloudPeer] = []
     keys = {"name": True, "address": True, "asn": True, "egress": True, "provider": True, "region": True, "families": False,
             "local_address": False, "password": False, "max_prefix": False, "description": False}
@@ -208,13 +217,17 @@ def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None) -> l
             m["asn"].error("cloud peers are eBGP neighbours: asn must differ from agent.local_asn")
         egress = m["egress"].string()
         if egress is not None and egress not in egresses:
-            m["egress"].error(f"undefined egress {egress!r}; defined: {', '.join(sorted(egresses)) or 'none'}")
+            if egress not in named:  # else the egress has errors of its own: the root cause, reported there
+                m["egress"].error(f"undefined egress {egress!r}; defined: {', '.join(sorted(egresses)) or 'none'}")
             egress = None
         fams = _families(m.get("families"))
         values = (m["name"].string(), _address(m["address"]), asn, egress, m["provider"].string(), m["region"].string(), fams)
         if fams and "ipv6" in fams and egress in egresses and egresses[egress].next_hop6 is None:
             m["families"].error(f"family ipv6 needs egress {egress!r} to have a next_hop6")
         if None in values:
+            for key, value in (("peer", values[0]), ("provider", values[4]), ("region", values[5])):
+                if isinstance(value, str):
+                    shadow.setdefault(key, set()).add(value)
             continue
         out.append(CloudPeer(
             *values,  # type: ignore[arg-type]
@@ -275,24 +288,33 @@ def parse(text: str, filename: str = "<config>") -> Config:
     agent = _agent(top["agent"])
     safety = _safety(top.get("safety"))
     hops: dict[str, Cursor] = {}
-    egresses = _egresses(top["egresses"], hops)
+    shadow: dict[str, set[str]] = {}  # names written for egresses and peers in error (their errors are the root cause)
+    egresses = _egresses(top["egresses"], hops, shadow)
     by_id = {e.id: e for e in egresses}
-    peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None)
+    peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None, set(hops), shadow)
     class_refs: list[tuple[Cursor, str]] = []
     cores = _cores(top["core_routers"], agent.local_asn if agent else None, class_refs)
     _unique(issues, root, [("name", p.name, f"cloud_peers[{i}].name") for i, p in enumerate(peers)]
             + [("name", c.name, f"core_routers[{i}].name") for i, c in enumerate(cores)])
     _unique(issues, root, [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
             + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)])
+    _gateways_reachable(issues, egresses, cores, hops)
     sets = load_sets(top["sets"]) if "sets" in top else Sets()
     warnings = _next_hops_in_sets(egresses, sets, hops)
-    ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0)
+    if agent is not None and agent.control_group:
+        try:
+            grp.getgrnam(agent.control_group)
+        except KeyError:
+            warnings.append(f"{filename}: agent.control_group: group {agent.control_group!r} does not exist on this machine: "
+                            "the control socket will be root-only (mode 0600) until it does")
+    ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow)
     pol = top["policy"].mapping({"import": True, "export": True})
     import_policy = export_policy = Policy("none", [], "reject")
     if pol and "import" in pol and "export" in pol:
         import_policy = load_policy(pol["import"], "import", ctx)
         export_policy = load_policy(pol["export"], "export", ctx)
-    rules = steering_loader.compliance(top["compliance"], sets, egresses) if "compliance" in top else []
+    # with an egress in error, its jurisdiction is unknown: do not report rules naming it as a second error
+    rules = steering_loader.compliance(top["compliance"], sets, egresses, complete=set(hops) <= set(by_id)) if "compliance" in top else []
     steer = steering_loader.steering(top.get("steering"), egresses)
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
     defined = {c.name for c in classes}
@@ -306,6 +328,24 @@ def parse(text: str, filename: str = "<config>") -> Config:
         import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, classes=tuple(classes),
         source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16], warnings=tuple(warnings),
     )
+
+
+def _gateways_reachable(issues: Issues, egresses: list[Egress], cores: list[CoreRouter], hops: dict[str, Cursor]) -> None:
+    """``gateway6: self`` means ExaBGP's "next-hop self": the session's own address.  ExaBGP refuses an IPv6 route
+    with next-hop self over an IPv4 session (MP-BGP): every IPv6 next-hop route would never reach the core while
+    the egress shows in service.  (An IPv4 route over an IPv6 session gets ExaBGP's router id instead.)"""
+    told: set[str] = set()  # egresses told already, whichever core router needs it
+    for c in cores:
+        if ":" in c.address or "ipv6" not in c.families:
+            continue
+        for i, e in enumerate(egresses):
+            if e.next_hop6 and e.gateway6 == "self" and e.id not in told:
+                told.add(e.id)
+                cur = hops.get(e.id)
+                issues.add(cur.node if cur is not None else None, f"egresses[{i}].gateway6",
+                           f"core router {c.name!r} carries ipv6 over an IPv4 session ({c.address}), where ExaBGP refuses "
+                           "'next-hop self' for IPv6 routes: set gateway6 to an IPv6 address of this route server that the core "
+                           f"reaches (or give {c.name!r} an IPv6 session of its own)")
 
 
 def _next_hops_in_sets(egresses: list[Egress], sets: Sets, hops: dict[str, Cursor]) -> list[str]:

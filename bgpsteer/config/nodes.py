@@ -49,10 +49,46 @@ class Issues:
 
 
 _constructor = SafeConstructor()
+_Y = "tag:yaml.org,2002:"
+# the tags a config value may carry: YAML's core schema (what a plain value resolves to, or an explicit !!str etc.)
+TAGS = {f"{_Y}{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+MERGE = f"{_Y}merge"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A scalar that YAML cannot turn into a value (an unknown tag, '!!int abc'): reported, never raised."""
+
+    message: str
 
 
 def scalar_value(node: ScalarNode) -> Any:
-    return _constructor.construct_object(node, deep=True)
+    if node.tag not in TAGS:
+        return Unreadable(f"unsupported YAML tag {node.tag.replace(_Y, '!!')}: use a plain value")
+    try:
+        return _constructor.construct_object(node, deep=True)
+    except Exception as exc:  # noqa: BLE001 - the constructor raises anything (ValueError for '!!int abc', ...)
+        return Unreadable(f"cannot read {node.value!r} as {node.tag.replace(_Y, '!!')}: {exc}")
+
+
+def _merged(node: MappingNode, seen: frozenset[int] = frozenset()) -> list[tuple[Node, Node]]:
+    """The mapping's pairs with YAML merge keys (``<<: *base``) expanded: keys written here win over merged ones.
+    A mapping merged into itself (through aliases) is merged once."""
+    seen = seen | {id(node)}
+    own = [(k, v) for k, v in node.value if k.tag != MERGE]
+    written = {k.value for k, _ in own if isinstance(k, ScalarNode)}
+    merged: list[tuple[Node, Node]] = []
+    for k, v in node.value:
+        if k.tag != MERGE:
+            continue
+        sources = v.value if isinstance(v, SequenceNode) else [v]
+        for src in sources:
+            if isinstance(src, MappingNode) and id(src) not in seen:
+                for mk, mv in _merged(src, seen):
+                    if not (isinstance(mk, ScalarNode) and mk.value in written):
+                        written.add(mk.value)
+                        merged.append((mk, mv))
+    return own + merged
 
 
 class Cursor:
@@ -88,12 +124,19 @@ class Cursor:
             return None
         else:
             node = self.node
-            pairs = node.value
+            if node.tag not in TAGS:
+                self.error(f"unsupported YAML tag {node.tag.replace(_Y, '!!')}: use a plain mapping")
+                return None
+            for k, v in node.value:
+                if k.tag == MERGE and not (isinstance(v, MappingNode) or (isinstance(v, SequenceNode)
+                                                                          and all(isinstance(x, MappingNode) for x in v.value))):
+                    self.issues.add(k, self.path, "a merge key (<<) needs a mapping or a list of mappings")
+            pairs = _merged(node)
         out: dict[str, Cursor] = {}
         for knode, vnode in pairs:
             key = scalar_value(knode) if isinstance(knode, ScalarNode) else None
             if not isinstance(key, str):
-                self.issues.add(knode, self.path, f"keys must be strings, got {knode.tag.rsplit(':', 1)[-1]}")
+                self.issues.add(knode, self.path, f"keys must be strings, got {knode.tag.replace(_Y, '!!')}")
                 continue
             kpath = f"{self.path}.{key}" if self.path else key
             if key in out:
@@ -118,12 +161,15 @@ class Cursor:
         if isinstance(self.node, SequenceNode):
             return "a list"
         if isinstance(self.node, ScalarNode):
-            return f"{type(scalar_value(self.node)).__name__} {self.node.value!r}"
+            value = scalar_value(self.node)
+            return f"{self.node.value!r}" if isinstance(value, Unreadable) else f"{type(value).__name__} {self.node.value!r}"
         return "nothing"
 
     def items(self, allow_scalar: bool = False) -> Iterator[Cursor]:
         """Elements of a list (a lone scalar counts as a one-element list if allowed)."""
-        if isinstance(self.node, SequenceNode):
+        if isinstance(self.node, SequenceNode) and self.node.tag not in TAGS:
+            self.error(f"unsupported YAML tag {self.node.tag.replace(_Y, '!!')}: use a plain list")
+        elif isinstance(self.node, SequenceNode):
             for i, n in enumerate(self.node.value):
                 yield self.child(n, i)
         elif allow_scalar and isinstance(self.node, ScalarNode) and not self.is_null:
@@ -136,6 +182,9 @@ class Cursor:
             self.error(f"expected {label}, got {self.kind()}")
             return None
         value = scalar_value(self.node)
+        if isinstance(value, Unreadable):
+            self.error(value.message)
+            return None
         if isinstance(value, bool) and want is not bool:
             self.error(f"expected {label}, got {self.kind()}")
             return None
@@ -203,4 +252,6 @@ def load_yaml(text: str, filename: str, issues: Issues) -> Node | None:
         issues.items.append(Issue(filename, line, col, "", f"YAML syntax error: {exc.problem or exc}"))
     except yaml.YAMLError as exc:
         issues.items.append(Issue(filename, 1, 1, "", f"YAML error: {exc}"))
+    except RecursionError:
+        issues.items.append(Issue(filename, 1, 1, "", "YAML error: nested too deeply"))
     return None

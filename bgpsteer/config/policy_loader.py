@@ -83,6 +83,7 @@ class Context:
     peers: tuple[CloudPeer, ...]
     egresses: tuple[Egress, ...]
     local_asn: int
+    shadow: dict[str, set[str]] = field(default_factory=dict)  # names of egresses/peers in error: no second error
 
 
 def _names(cur: Cursor) -> frozenset[str] | None:
@@ -162,7 +163,7 @@ def _conditions(cur: Cursor, ctx: Context) -> list[Condition]:
         elif key in known:
             values = _names(c)
             if values is not None:
-                unknown = sorted(values - known[key])
+                unknown = sorted(values - known[key] - ctx.shadow.get(key, set()))
                 if unknown:
                     c.error(f"no {key.replace('_', ' ')} named {', '.join(map(repr, unknown))} is configured; known: {', '.join(sorted(known[key])) or 'none'}")
                 else:

@@ -79,7 +79,8 @@ def health(cur: Cursor | None) -> Health | None:
     return Health(rise, fall, hold, damp)  # type: ignore[arg-type]
 
 
-def compliance(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[Compliance]:
+def compliance(cur: Cursor, sets: Sets, egresses: list[Egress], complete: bool = True) -> list[Compliance]:
+    """``complete``: every egress loaded (False when one has errors: its jurisdiction is then unknown here)."""
     out: list[Compliance] = []
     known = {e.jurisdiction for e in egresses}
     names: set[str] = set()
@@ -99,7 +100,7 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[Complian
         if not js and not m["jurisdictions"].issues:
             m["jurisdictions"].error("at least one jurisdiction is required")
         unknown = sorted(set(js) - known)
-        if unknown:
+        if unknown and complete:
             m["jurisdictions"].error(f"no egress has jurisdiction {', '.join(unknown)}; egresses have: {', '.join(sorted(known))}")
         if name and pset is not None and js:
             out.append(Compliance(name, pset, frozenset(js)))

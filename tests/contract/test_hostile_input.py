@@ -84,8 +84,8 @@ def test_local_pref_from_an_ebgp_cloud_peer_is_ignored():
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.250.0.1, state_dir: /tmp/bgpsteer-hostile}
 egresses:
-  - {id: fra, region: eu, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1, next_hop6: "fd00:255::1"}
-  - {id: ams, region: eu, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2, next_hop6: "fd00:255::2"}
+  - {id: fra, region: eu, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1, next_hop6: "fd00:255::1", gateway6: "fd00::11"}
+  - {id: ams, region: eu, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2, next_hop6: "fd00:255::2", gateway6: "fd00::12"}
 cloud_peers:
   - {name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: r1, families: [ipv4, ipv6]}
   - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: r2, families: [ipv4, ipv6]}

@@ -163,3 +163,71 @@ def test_every_accepted_password_reaches_exabgp_exactly(tmp_path, password):
     (neighbor,) = [n for n in conf.neighbors.values() if str(n["peer-address"]) == core.address]
     assert neighbor["md5-base64"] is True
     assert base64.b64decode(neighbor["md5-password"]).decode() == password
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
+def test_numbers_must_be_finite(value):
+    from tests.unit.helpers import BASE
+
+    text = BASE.replace("cost_per_gb: 0.02", f"cost_per_gb: {value}") + ACCEPT
+    got = errors(text)
+    assert any("egresses[0].cost_per_gb: expected a finite number" in e for e in got), got
+
+
+def test_every_egress_needs_its_own_next_hop():
+    from tests.unit.helpers import BASE
+
+    got = errors(BASE.replace("next_hop: 10.255.0.2,", "next_hop: 10.255.0.1,") + ACCEPT)
+    assert any("egresses[1].next_hop: next-hop 10.255.0.1 is also egress 'fra'" in e for e in got), got
+
+
+def _exabgp_refuses_next_hop_self(session: str, route_afi: str) -> bool:
+    """ExaBGP 5.0.15 is the oracle: does its neighbour refuse 'next-hop self' for this route family on this session?"""
+    from exabgp.bgp.neighbor import Neighbor
+    from exabgp.protocol.family import AFI
+    from exabgp.protocol.ip import IP
+
+    n = Neighbor()
+    n["local-address"] = IP.create(session)
+    n["router-id"] = IP.create("10.0.0.1")
+    try:
+        n.ip_self(AFI.ipv6 if route_afi == "ipv6" else AFI.ipv4)
+    except TypeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("core_address,family", [("10.0.0.2", "ipv6"), ("fd00::2", "ipv4"), ("10.0.0.2", "ipv4"), ("fd00::2", "ipv6")])
+def test_check_refuses_next_hop_self_exactly_where_exabgp_does(core_address, family):
+    from tests.unit.helpers import BASE
+
+    text = BASE.replace(',\n     gateway6: "fd00::11"}', "}").replace(',\n     gateway6: "fd00::12"}', "}")
+    text = text.replace("address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]", f"address: \"{core_address}\", asn: 65000, families: [{family}]")
+    refused = _exabgp_refuses_next_hop_self(core_address, family)
+    if refused:
+        got = errors(text + ACCEPT)
+        assert any("egresses[0].gateway6" in e and "set gateway6 to an IPv6 address" in e for e in got), got
+    else:
+        assert parse(text + ACCEPT, "c.yaml").egresses
+
+
+def test_a_next_hop_inside_a_prefix_set_is_a_warning(tmp_path):
+    from click.testing import CliRunner
+
+    from bgpsteer.cli import main
+    from tests.unit.helpers import BASE
+
+    text = BASE + "sets:\n  prefix:\n    aws-nets: [\"10.255.0.0/16 le 24\"]\n" + ACCEPT
+    cfg = parse(text, "c.yaml")
+    assert len(cfg.warnings) == 2 and "next-hop 10.255.0.1 of egress 'fra' lies inside 10.255.0.0/16 le 24 of prefix set 'aws-nets'" in cfg.warnings[0]
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 0 and "2 warning(s)" in result.output and "warning: " in result.output
+
+
+ACCEPT = """
+policy:
+  import: {default: accept}
+  export: {default: accept}
+"""

@@ -159,3 +159,19 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
     assert out["clients"] == 3
     assert out["over_cap"]["code"] == 3 and "too many control connections" in out["over_cap"]["error"]
     assert out["after_idle"]["ok"] is True
+
+
+def test_an_unknown_control_group_leaves_the_socket_root_only_and_the_agent_running(tmp_path: Path) -> None:
+    cfg = parse(CONFIG.replace("agent: {", "agent: {control_group: nosuchgroup-bgpsteer, "), "t.yaml")
+    assert any("group 'nosuchgroup-bgpsteer' does not exist" in w for w in cfg.warnings)  # check says so
+    sock = tmp_path / "control.sock"
+
+    async def scenario() -> int:
+        loop = asyncio.get_running_loop()
+        server = ControlServer(Agent("t.yaml", cfg, lambda b: None, clock=loop.time), str(sock), "nosuchgroup-bgpsteer")
+        await server.start()  # no KeyError
+        mode = os.stat(sock).st_mode & 0o777
+        server.close()
+        return mode
+
+    assert asyncio.run(scenario()) == 0o600
