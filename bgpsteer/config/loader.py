@@ -307,7 +307,9 @@ def parse(text: str, filename: str = "<config>") -> Config:
         except KeyError:
             warnings.append(f"{filename}: agent.control_group: group {agent.control_group!r} does not exist on this machine: "
                             "the control socket will be root-only (mode 0600) until it does")
-    ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow)
+    steer = steering_loader.steering(top.get("steering"), egresses)
+    room = max(0, len(egresses) - 1) if steer.cost_tiebreak else 0
+    ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow, room)
     pol = top["policy"].mapping({"import": True, "export": True})
     import_policy = export_policy = Policy("none", [], "reject")
     if pol and "import" in pol and "export" in pol:
@@ -315,7 +317,6 @@ def parse(text: str, filename: str = "<config>") -> Config:
         export_policy = load_policy(pol["export"], "export", ctx)
     # with an egress in error, its jurisdiction is unknown: do not report rules naming it as a second error
     rules = steering_loader.compliance(top["compliance"], sets, egresses, complete=set(hops) <= set(by_id)) if "compliance" in top else []
-    steer = steering_loader.steering(top.get("steering"), egresses)
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
     defined = {c.name for c in classes}
     for ref, name in class_refs:

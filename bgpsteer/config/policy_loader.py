@@ -84,6 +84,8 @@ class Context:
     egresses: tuple[Egress, ...]
     local_asn: int
     shadow: dict[str, set[str]] = field(default_factory=dict)  # names of egresses/peers in error: no second error
+    # the cost tie-break adds up to (egresses - 1) to a policy LOCAL_PREF: a set value must leave that room
+    tiebreak_room: int = 0
 
 
 def _names(cur: Cursor) -> frozenset[str] | None:
@@ -241,7 +243,10 @@ def _actions(cur: Cursor, ctx: Context) -> list[Action]:
     for key, c in m.items():
         if key == "local_pref":
             v = c.integer(0, 0xFFFFFFFF)
-            if v is not None:
+            if v is not None and v > 0xFFFFFFFF - ctx.tiebreak_room:
+                c.error(f"local_pref {v} leaves no room for the cost tie-break, which adds up to {ctx.tiebreak_room} "
+                        f"(one per further egress): at most {0xFFFFFFFF - ctx.tiebreak_room}, or set steering.cost_tiebreak: false")
+            elif v is not None:
                 out.append(SetLocalPref(v))
         elif key == "med":
             raw = getattr(c.node, "value", None)

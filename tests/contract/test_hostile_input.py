@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bgpsteer import codec
 from bgpsteer.agent import Agent
-from bgpsteer.config.loader import parse
+from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.events import PeerState, RoutesAnnounced, RoutesWithdrawn
 from tests.contract.oracle import accepts
 
@@ -95,8 +96,8 @@ policy:
   import:
     default: accept
     statements:
-      - {name: top, match: {provider: aws}, set: {local_pref: 4294967295, med: +4294967295}, then: accept}
-      - {name: top-too, match: {provider: gcp}, set: {local_pref: 4294967295, med: -5}, then: accept}
+      - {name: top, match: {provider: aws}, set: {local_pref: 4294967294, med: +4294967295}, then: accept}
+      - {name: top-too, match: {provider: gcp}, set: {local_pref: 4294967294, med: -5}, then: accept}
   export: {default: accept}
 """
 
@@ -140,7 +141,8 @@ def test_every_emitted_command_is_accepted_by_exabgp(updates):
     assert not refused, refused[:3]
 
 
-def test_cost_tiebreak_at_the_top_of_the_range_steps_down_and_keeps_the_ranking():
+def test_cost_tiebreak_at_the_top_of_the_range_fits_and_keeps_the_ranking():
+    """The highest LOCAL_PREF check allows with two egresses (2^32-2): the tie-break's +1 lands exactly on 2^32-1."""
     out: list[bytes] = []
     agent = Agent("hostile.yaml", parse(CONFIG, "hostile.yaml"), out.append, clock=lambda: 0.0)
     for peer in ("10.250.1.2", "10.250.2.2"):
@@ -151,4 +153,22 @@ def test_cost_tiebreak_at_the_top_of_the_range_steps_down_and_keeps_the_ranking(
     lines = [x for b in out for x in b.decode().splitlines()]
     assert lines and all(accepts(x) for x in lines)
     lp = {x.split(" path-information ")[1].split()[0]: int(x.split(" local-preference ")[1].split()[0]) for x in lines}
-    assert lp == {"2": 4294967295, "1": 4294967294}  # ams (path id 2) is cheaper: it keeps the top
+    assert lp == {"2": 4294967295, "1": 4294967294}  # ams (path id 2) is cheaper: it gets the +1
+
+
+def test_cost_bonus_steps_down_where_adding_would_overflow():
+    """Defence in depth (check refuses such a policy): a group at 2^32-1 steps down instead of going past it."""
+    from bgpsteer.core.decision import cost_bonus
+
+    cfg = parse(CONFIG, "hostile.yaml")
+    fra, ams = cfg.egress("fra"), cfg.egress("ams")
+    assert cost_bonus([(1, 4294967295, fra), (2, 4294967295, ams)]) == {1: -1, 2: 0}  # ams cheaper: keeps the top
+    assert cost_bonus([(1, 100, fra), (2, 100, ams)]) == {1: 0, 2: 1}
+
+
+def test_check_refuses_a_local_pref_without_room_for_the_tiebreak():
+    text = CONFIG.replace("local_pref: 4294967294, med: -5", "local_pref: 4294967295, med: -5")
+    with pytest.raises(ConfigError) as exc:
+        parse(text, "hostile.yaml")
+    assert "local_pref 4294967295 leaves no room for the cost tie-break" in str(exc.value)
+    assert parse(text.replace("export: {default: accept}", "export: {default: accept}\nsteering: {cost_tiebreak: false}"), "h.yaml")
