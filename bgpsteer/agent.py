@@ -529,9 +529,11 @@ class Agent:
 
     def dump(self) -> Path:
         target = Path(self.engine.config.agent.state_dir) / "state.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        statefile.ensure_dir(target.parent)
         tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), indent=1, default=str))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the whole state, config included: root only
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(self.snapshot(), indent=1, default=str))
         os.replace(tmp, target)
         log.info("state written to %s", target)
         return target

@@ -89,14 +89,25 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
 
     cfg = _load_or_exit(config)
     text = render(cfg, config, command)
+    secret = any(p.password for p in cfg.cloud_peers) or any(c.password for c in cfg.core_routers)
     if output is None:
-        click.echo(text)
+        # the environment is not optional (without exabgp_api_ack=true every command's ack is missing): printed
+        # where it cannot be missed, as comments at the top of what is piped, and on stderr
+        env = env_text()
+        click.echo("# ExaBGP must run with this environment (exabgp.env; `-o DIR` writes both files):\n"
+                   + "".join(f"#   {line}\n" for line in env.splitlines()) + text)
+        click.echo("note: ExaBGP must run with the environment in the comments at the top (or use -o DIR to get exabgp.env)"
+                   + ("; this output holds TCP-MD5 passwords" if secret else ""), err=True)
         return
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "exabgp.conf").write_text(text + "\n")
+    conf = out / "exabgp.conf"
+    conf.touch(mode=0o600)
+    conf.chmod(0o600 if secret else 0o644)  # written only once its mode is set: a password is never world-readable
+    conf.write_text(text + "\n")
     (out / "exabgp.env").write_text(env_text())
-    click.echo(f"wrote {out / 'exabgp.conf'} and {out / 'exabgp.env'}")
+    click.echo(f"wrote {conf}" + (" (mode 0600: it holds TCP-MD5 passwords; ExaBGP's user must be able to read it)" if secret else "")
+               + f" and {out / 'exabgp.env'} (ExaBGP must run with this environment: exabgp_api_ack=true and others)")
 
 
 @main.command()

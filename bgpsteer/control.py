@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bgpsteer import forked, journal, queries
+from bgpsteer import forked, journal, queries, statefile
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
@@ -101,7 +101,7 @@ class ControlServer:
         }
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        statefile.ensure_dir(self.path.parent)
         self.path.unlink(missing_ok=True)
         self.server = await asyncio.start_unix_server(self._client, str(self.path), limit=REQUEST_LIMIT)
         os.chmod(self.path, 0o600)  # root-only until the group is known to exist
@@ -112,6 +112,8 @@ class ControlServer:
             return
         os.chown(self.path, -1, gid)
         os.chmod(self.path, 0o660)
+        if gid != -1 and self.path.parent.stat().st_gid != gid and self.path.parent.stat().st_uid == os.geteuid():
+            os.chown(self.path.parent, -1, gid)  # the group must be able to reach the socket in its 0750 directory
         log.info("control socket %s (mode 0660%s)", self.path, f", group {self.group}" if self.group else "")
 
     def close(self) -> None:

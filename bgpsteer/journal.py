@@ -19,13 +19,15 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
+from bgpsteer import statefile
 from bgpsteer.core.events import Changed, EgressChanged
 
 MAX_BYTES = 64 * 1024 * 1024
+FILE_MODE = 0o640
 KEEP = 4
 
 
@@ -36,9 +38,9 @@ class Journal:
         self.max_bytes = max_bytes
         self.keep = keep
         self.errors = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
+        statefile.ensure_dir(path.parent)
         self.repaired = repair(path)
-        self._fh = open(path, "ab")  # noqa: SIM115 - kept open for the agent's lifetime
+        self._fh = _open(path)
 
     def record(self, effect: Changed | EgressChanged) -> None:
         try:
@@ -75,12 +77,17 @@ class Journal:
             if src.exists():
                 os.replace(src, self.path.with_name(f"{name}.{i + 1}"))
         os.replace(self.path, self.path.with_name(f"{name}.1"))
-        self._fh = open(self.path, "ab")  # noqa: SIM115
+        self._fh = _open(self.path)
         if doomed.exists():
             threading.Thread(target=doomed.unlink, kwargs={"missing_ok": True}, name="journal-rotate", daemon=True).start()
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _open(path: Path) -> BinaryIO:
+    """For appending, kept open for the agent's lifetime; 0640: decisions are operational data, not for everyone."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE), "ab")
 
 
 def repair(path: Path) -> int:

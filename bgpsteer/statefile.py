@@ -32,10 +32,20 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
+DIR_MODE = 0o750  # state_dir when bgpsteer creates it: the control group may reach the socket, others see nothing
+
+
+def ensure_dir(path: Path) -> None:
+    """Create the state directory (and parents) if missing, with DIR_MODE; an existing one is left as the operator made it."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(DIR_MODE)
+
+
 def save(path: Path, data: dict[str, Any]) -> bool:
     tmp = path.with_name(path.name + ".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(path.parent)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh)

@@ -99,3 +99,18 @@ def test_a_corrupt_state_file_means_a_fresh_start_not_a_crash(tmp_path: Path):
     fake.restart_helper()
     boot(fake)
     assert NH_FRA in fake.paths(CORE)
+
+
+def test_state_dir_and_its_files_are_not_world_readable(tmp_path: Path):
+    """state_dir created 0750 (the control group may reach the socket), the journal 0640, state files 0600."""
+    state_dir = tmp_path / "new" / "state"
+    fake = FakeExaBGP(parse(CONFIG.format(state=state_dir), "persist.yaml"), Clock())
+    fake.agent.open_journal()
+    fake.agent.start()
+    fake.feed(state(CORE), state(AWS), update(AWS, SIX))
+    fake.agent.save_state()
+    fake.agent.dump()
+    assert state_dir.stat().st_mode & 0o777 == 0o750
+    assert (state_dir / "journal.jsonl").stat().st_mode & 0o777 == 0o640
+    assert (state_dir / statefile.NAME).stat().st_mode & 0o777 == 0o600
+    assert (state_dir / "state.json").stat().st_mode & 0o777 == 0o600

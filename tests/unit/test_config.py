@@ -231,3 +231,33 @@ policy:
   import: {default: accept}
   export: {default: accept}
 """
+
+
+def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_path):
+    """Piped: the environment heads the output (as comments ExaBGP's own parser skips); written: a file with a
+    password is 0600 from its first byte."""
+    import sys
+
+    from click.testing import CliRunner
+    from exabgp.configuration.configuration import Configuration
+    from exabgp.logger import log as exalog
+
+    from bgpsteer.cli import main
+
+    exalog.disable()
+    text = (ROOT / "policies/example.yaml").read_text().replace("    asn: 65000\n", "    asn: 65000\n    password: s3cret\n", 1)
+    src = tmp_path / "bgpsteer.yaml"
+    src.write_text(text)
+    command = f"{sys.executable} -m bgpsteer run --config {src}"
+    piped = CliRunner().invoke(main, ["exabgp-config", str(src), "--command", command])
+    assert piped.exit_code == 0 and piped.stdout.startswith("# ExaBGP must run with this environment")
+    assert "#   exabgp_api_ack=true" in piped.stdout and "TCP-MD5 passwords" in piped.stderr
+    path = tmp_path / "piped.conf"
+    path.write_text(piped.stdout)
+    conf = Configuration([str(path)])
+    assert conf.reload(), conf.error
+    out = tmp_path / "out"
+    written = CliRunner().invoke(main, ["exabgp-config", str(src), "-o", str(out), "--command", command])
+    assert written.exit_code == 0 and (out / "exabgp.conf").stat().st_mode & 0o777 == 0o600 and "0600" in written.stdout
+    plain = CliRunner().invoke(main, ["exabgp-config", str(ROOT / "policies/example.yaml"), "-o", str(tmp_path / "plain")])
+    assert plain.exit_code == 0 and (tmp_path / "plain/exabgp.conf").stat().st_mode & 0o777 == 0o644
