@@ -147,6 +147,17 @@ def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
     _emit(as_json, ask("peers"), human)
 
 
+def _unannounced(x: dict[str, Any]) -> str:
+    """Why an explained prefix has no egress at the core, in one phrase."""
+    if not x["candidates"]:
+        return "no cloud peer announces it"
+    if not any(c["accepted"] for c in x["candidates"]):
+        return "every candidate rejected by import policy or safety: see below"
+    if x["egresses"] and not any(e["exported"] for e in x["egresses"]):
+        return "no egress exports it: see below"
+    return "its egresses are out of service or drained: see below"
+
+
 @click.command()
 @click.argument("target")
 @click.option("--class", "cls", help="Explain for this application class's sessions (its SLA checks and ranking).")
@@ -157,14 +168,16 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
     def human(x: dict[str, Any]) -> str:
         out = [click.style(f"{x['match']}", bold=True) + (f" (longest match for {target})" if x["match"] != target else "")
                + (f" [class {x['class']}]" if x.get("class") else "")
-               + f": leaves through {click.style(str(x['primary']), bold=True)}" + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")]
+               + (f": leaves through {click.style(str(x['primary']), bold=True)}" + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
+                  if x["primary"] is not None else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})")]
         out.append("\ncandidates (as learned, import policy):")
         for c in x["candidates"]:
             out.append(f"  {c['peer']} via {c['egress']}: {'accepted' if c['accepted'] else 'REJECTED'}; as-path {c['received']['as_path']}")
             out += [f"      {step}" for step in c["trace"]]
         out.append("\nper egress (best candidate, checks, export policy):")
         for e in x["egresses"]:
-            out.append(f"  {e['egress']}: best {e['best']} ({e['why']}); {'exported' if e['exported'] else 'NOT exported'}")
+            out.append(f"  {e['egress']}: best {e['best']} ({e['why']}); "
+                       + ("exported" if e["exported"] else f"NOT exported ({e.get('blocked_by') or 'not announced'})"))
             out += [f"      {step}" for step in e.get("checks", []) + e["trace"]]
         out.append("\nranking at the core (local-pref, as-path, MED; out-of-service last):")
         out += [f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"

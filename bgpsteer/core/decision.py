@@ -211,7 +211,10 @@ def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix
             checks.append(f"compliance: {e.jurisdiction} in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); pass")
         else:
             checks.append(f"compliance: {e.jurisdiction} not in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); never announced")
+        blocked = pc.allowed is not None and e.jurisdiction not in pc.allowed
         v = export.evaluate(path, prefix, prefix_text, pc.export_sig)
+        if blocked:
+            checks.append("export policy: not consulted (compliance decides first)")
         checks.append(f"health: {'in service' if in_service(egress_id) else 'OUT OF SERVICE (next-hop ' + e.next_hop + ' withdrawn: the core cannot use this path)'}")
         if egress_id in export.drained:
             checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
@@ -224,9 +227,10 @@ def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix
                 "egress": egress_id,
                 "best": path.peer.name,
                 "why": f"best of {n} accepted candidate(s) by local-pref, as-path length, origin, MED, peer name",
-                "exported": v.accepted and (pc.allowed is None or e.jurisdiction in pc.allowed),
+                "exported": v.accepted and not blocked,
+                "blocked_by": "compliance" if blocked else (None if v.accepted else "export policy"),
                 "checks": checks,
-                "trace": list(v.trace),
+                "trace": [] if blocked else list(v.trace),
             }
         )
     by_id = {e.path_id: e.id for e in export.egresses.values()}

@@ -1,0 +1,39 @@
+"""explain reads right for a prefix nobody exports and for an egress compliance blocks (FakeExaBGP tier)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from bgpsteer import noc, queries
+from bgpsteer.config.loader import parse
+from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
+from tests.fake_exabgp import Clock, FakeExaBGP, state, update
+
+BOUND = CONFIG.replace("egresses:\n", "egresses:\n", 1).replace(
+    "  - {id: ams, region: eu-west, jurisdiction: EU,", "  - {id: ams, region: us-east, jurisdiction: US,").replace(
+    "policy:\n", "sets:\n  prefix:\n    eu-data: [\"44.0.0.0/16 le 24\"]\n    bad: [\"45.0.0.0/16 le 24\"]\n"
+    "compliance:\n  - {name: gdpr, prefixes: eu-data, jurisdictions: [EU]}\npolicy:\n").replace(
+    "  import: {default: accept}", "  import:\n    default: accept\n    statements:\n      - {name: no-bad, match: {prefix: bad}, then: reject}")
+
+
+def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, str]:
+    """The agent's answer, and the CLI's rendering of it (the socket replaced by the answer)."""
+    x = queries.explain(fake.agent.engine, prefix, None, fake.agent.ledger)
+    monkeypatch.setattr(noc, "call", lambda path, cmd, **args: x)
+    result = CliRunner().invoke(noc.explain, [prefix, "--socket", "unused.sock"])
+    assert result.exit_code == 0, result.output
+    return x, result.output
+
+
+def test_explain_says_why_nothing_is_announced_and_what_compliance_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeExaBGP(parse(BOUND, "fake.yaml"), Clock())
+    fake.agent.start()
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, ["44.0.1.0/24", "45.0.1.0/24"]), update(GCP, ["44.0.1.0/24", "45.0.1.0/24"], asn=16550))
+    x, text = run_explain(fake, "44.0.1.0/24", monkeypatch)
+    ams = next(e for e in x["egresses"] if e["egress"] == "ams")
+    assert ams["blocked_by"] == "compliance" and ams["trace"] == [] and not ams["exported"]
+    assert "leaves through fra" in text and "NOT exported (compliance)" in text and "export policy: not consulted" in text
+    x, text = run_explain(fake, "45.0.1.0/24", monkeypatch)
+    assert x["primary"] is None
+    assert "leaves through None" not in text and "not announced to the core (every candidate rejected by import policy" in text
