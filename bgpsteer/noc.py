@@ -179,9 +179,9 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
             out.append(f"  {e['egress']}: best {e['best']} ({e['why']}); "
                        + ("exported" if e["exported"] else f"NOT exported ({e.get('blocked_by') or 'not announced'})"))
             out += [f"      {step}" for step in e.get("checks", []) + e["trace"]]
-        out.append("\nranking at the core (local-pref, as-path, MED; out-of-service last):")
+        out.append("\nranking at the core (local-pref, as-path, origin, MED within one neighbour AS; out-of-service last):")
         out += [f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
-                f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}"
+                f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}{' (tie with the one above: the core decides)' if r.get('tied_with_previous') else ''}"
                 f"{'' if r.get('exabgp', 'accepted') == 'accepted' else ' (' + r['exabgp'].upper() + ' BY EXABGP: not on the core)'}"
                 for r in x["ranking"]] or ["  nothing announced"]
         out.append("\nannounced to core routers:")

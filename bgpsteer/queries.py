@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-from bgpsteer.core.simulate import core_choice
+from bgpsteer.core.ranking import core_choice, core_order
 
 if TYPE_CHECKING:
     from bgpsteer.agent import Agent
@@ -169,10 +169,10 @@ def explain(engine: Engine, target: str, cls: str | None = None, ledger: Ledger 
                         f"class {c}: {'fits SLA' if fits else 'misses SLA'} ({st.classes.why[(c, e['egress'])] or 'not measured yet'}); "
                         f"{'in service' if st.usable(e['egress'], c) else 'OUT of service'} for {c} sessions"
                         + (" (class fail static)" if c in st.class_static else ""))
-    ranking = sorted(entry.out, key=lambda pa: (pa[0] not in usable, -(pa[1].local_pref or 0), len(pa[1].as_path), pa[1].med or 0))
+    ranking = core_order(entry.out, usable)
     ex["ranking"] = [{"rank": i + 1, "egress": egress_of.get(pid, "?"), "local_pref": a.local_pref, "med": a.med, "in_service": pid in usable,
-                      "exabgp": ledger.state(prefix, pid) if ledger is not None else "accepted"}
-                     for i, (pid, a) in enumerate(ranking)]
+                      "tied_with_previous": tied, "exabgp": ledger.state(prefix, pid) if ledger is not None else "accepted"}
+                     for i, (pid, a, tied) in enumerate(ranking)]
     ex["primary"] = egress_of.get(primary) if primary is not None else None
     ex["tie"] = tie
     ex["match"] = prefix

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bgpsteer.core.attrs import ORIGIN_RANK, U32_MAX, Attrs
+from bgpsteer.core.attrs import U32_MAX, Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
 from bgpsteer.core.model import CloudPeer, Egress
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
+from bgpsteer.core.ranking import candidate_key, local_pref
 
-DEFAULT_LOCAL_PREF = 100
 # per generation (bounded.py): decisions repeat within a table load; across months only the recent ones matter
 EXPORT_CACHE_SIZE = 4096
 MEMO_SIZE = 8192
@@ -40,11 +40,10 @@ class Path:
 
 
 def preference_key(path: Path) -> tuple[int, int, int, int, str]:
-    """Lower is better: local-pref, as-path length, origin, MED, peer name (stable)."""
+    """Lower is better (core/ranking.py's candidate_key)."""
     a = path.verdict.attrs
     assert a is not None
-    lp = a.local_pref if a.local_pref is not None else DEFAULT_LOCAL_PREF
-    return (-lp, len(a.as_path), ORIGIN_RANK.get(a.origin, 3), a.med or 0, path.peer.name)
+    return candidate_key(a, path.peer.name)
 
 
 def best_per_egress(paths: list[Path]) -> dict[str, tuple[Path, int]]:
@@ -94,7 +93,7 @@ def finalize(attrs: Attrs, drained: bool) -> Attrs:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
         comms = attrs.communities if GRACEFUL_SHUTDOWN in attrs.communities else (*attrs.communities, GRACEFUL_SHUTDOWN)
         return attrs.evolve(local_pref=0, communities=comms)
-    return attrs.evolve(local_pref=attrs.local_pref if attrs.local_pref is not None else DEFAULT_LOCAL_PREF)
+    return attrs.evolve(local_pref=local_pref(attrs))
 
 
 class ExportStage:

@@ -11,35 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bgpsteer.core.attrs import ORIGIN_RANK, Attrs
+from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.classes import sla_fit
-from bgpsteer.core.decision import DEFAULT_LOCAL_PREF, OutSet
+from bgpsteer.core.decision import OutSet
 from bgpsteer.core.events import PeerState, RoutesAnnounced
 from bgpsteer.core.model import Config
+from bgpsteer.core.ranking import core_choice
+from bgpsteer.core.steering import fail_static_holds
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
 
 LIST_LIMIT = 1000
-
-
-def _rank(a: Attrs) -> tuple[int, int, int]:
-    return (-(a.local_pref if a.local_pref is not None else DEFAULT_LOCAL_PREF), len(a.as_path), ORIGIN_RANK.get(a.origin, 3))
-
-
-def core_choice(out: OutSet, usable: set[int]) -> tuple[int | None, bool]:
-    """(path id the core would use, whether that is a tie it breaks by itself)."""
-    cands = [(pid, a) for pid, a in out if pid in usable]
-    if not cands:
-        return None, False
-    top = min(_rank(a) for _, a in cands)
-    best = [(pid, a) for pid, a in cands if _rank(a) == top]
-    if len(best) > 1:
-        first_as = {a.as_path[0] if a.as_path else 0 for _, a in best}
-        if len(first_as) == 1:  # MED is compared only between paths from the same neighbour AS
-            low = min(a.med or 0 for _, a in best)
-            best = [(pid, a) for pid, a in best if (a.med or 0) == low]
-    return best[0][0], len(best) > 1
 
 
 def _replay(engine: Engine, config: Config, now: float) -> dict[str, OutSet]:
@@ -99,10 +82,11 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
     if unknown:
         raise KeyError(", ".join(unknown))
     usable_now = set(st.announced)
-    down_after = {e for e in st.probed if e not in usable_now} | (fail & set(st.probed))
-    limit = new.steering.max_down if new.steering.max_down is not None else len(st.probed) - 1
-    fail_static = bool(new.steering.fail_static and st.probed and fail and len(down_after) > limit)
-    usable_after = usable_now if fail_static else (usable_now - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    # down by their probes (whatever fail static announces meanwhile), plus the ones failed by hand
+    down_after = {e for e in st.probed if not st.health[e].usable} | (fail & set(st.probed))
+    fail_static = fail_static_holds(new.steering, st.probed, down_after)  # the agent's own rule
+    healthy = {eid for eid, h in st.health.items() if h.usable}  # what is announced when fail static does not hold
+    usable_after = usable_now if fail_static else (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
     scopes_now = {"": usable_now, **{c: set(v) for c, v in st.in_service.items() if c}}
     scopes_after = {"": usable_after, **_class_after(engine, degrade, usable_after)}
     new_ids = {e.id: e for e in new.egresses}

@@ -14,14 +14,14 @@ stays announced and an alarm is raised.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.classes import ClassState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
-from bgpsteer.core.model import Config, Egress
+from bgpsteer.core.model import Config, Egress, Steering
 
 
 def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
@@ -30,6 +30,13 @@ def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
     if e.next_hop6:
         out.append((6, f"{e.next_hop6}/128", Attrs(next_hop=e.gateway6, origin="igp")))
     return out
+
+
+def fail_static_holds(steering: Steering, probed: Collection[str], down: Collection[str]) -> bool:
+    """The fail-static rule, once (the agent's steering and simulate's prediction): more probed egresses down at
+    once than ``max_down`` (default: all of them but one) means the prober is likelier broken than the network."""
+    limit = steering.max_down if steering.max_down is not None else len(probed) - 1
+    return bool(steering.fail_static and probed and len(down) > limit)
 
 
 class SteeringState:
@@ -142,10 +149,8 @@ class SteeringState:
         healthy = {eid for eid, h in self.health.items() if h.usable}
         probed = self.probed
         down = [eid for eid in probed if eid not in healthy]
-        limit = self.config.steering.max_down
-        if limit is None:
-            limit = len(probed) - 1
-        if self.config.steering.fail_static and probed and len(down) > limit:
+        if fail_static_holds(self.config.steering, probed, down):
+            limit = self.config.steering.max_down if self.config.steering.max_down is not None else len(probed) - 1
             alarm = None
             if not self.fail_static:
                 self.fail_static = True
