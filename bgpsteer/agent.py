@@ -119,10 +119,13 @@ class Agent:
         last = journal.last_decision(self.journal_path) if self.journal is not None else 0
         saved = data.get("decision_id")
         data["decision_id"] = max(last, saved if isinstance(saved, int) else 0)
-        self.apply(self.engine.restore(data))
+        # ages were saved against the monotonic clock of that moment; the wall clock says how long ago that was
+        wall = data.get("saved_wall")
+        away = max(0.0, time.time() - wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else 0.0
+        self.apply(self.engine.restore(data, self.clock() - away))
 
     def save_state(self) -> None:
-        statefile.save(self.state_path, self.engine.persist())
+        statefile.save(self.state_path, {**self.engine.persist(self.clock()), "saved_wall": time.time()})
 
     # -- output ------------------------------------------------------------------
 

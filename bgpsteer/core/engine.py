@@ -507,18 +507,19 @@ class Engine:
         """Effects to send once at start: the next-hop routes of the egresses in service."""
         return self.steering.start(now)
 
-    def restore(self, data: dict[str, Any]) -> list[Effect]:
+    def restore(self, data: dict[str, Any], saved_at: float) -> list[Effect]:
         """State persisted by an earlier run (before start): egress health, dampening and drain, and the
-        last decision id, so ids stay monotonic across restarts."""
-        effects = self.steering.restore(data.get("steering") or {})
+        last decision id, so ids stay monotonic across restarts.  ``saved_at``: this clock's reading when it was
+        saved (now, less the time the agent was not running)."""
+        effects = self.steering.restore(data.get("steering") or {}, saved_at)
         self.exporter.set_drained(frozenset(self.steering.drained))
         last = data.get("decision_id")
         if isinstance(last, int) and last > self.stats.decision_id:
             self.stats.decision_id = last
         return effects
 
-    def persist(self) -> dict[str, Any]:
-        return {"steering": self.steering.persist(), "decision_id": self.stats.decision_id}
+    def persist(self, now: float) -> dict[str, Any]:
+        return {"steering": self.steering.persist(now), "decision_id": self.stats.decision_id}
 
     def probe_round(self, egress: str, samples: Iterable[Sample], now: float) -> list[Effect]:
         return self.steering.probe_round(egress, samples, now)

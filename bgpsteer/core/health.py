@@ -15,6 +15,7 @@ probes prove it right (fall rounds later it knows).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -103,22 +104,25 @@ class EgressHealth:
             return self._go("up", now, f"recovered and stable for {now - self.since:.1f}s (hold-down {self.policy.hold_down:g}s)")
         return None
 
-    def persist(self) -> dict[str, object]:
-        """What must survive a restart: an egress that was down stays down until its probes bring it back."""
-        return {"state": self.state, "since": self.since, "good": self.good, "bad": self.bad, "penalty": self.penalty,
-                "penalty_at": self._penalty_at, "suppressed": self.suppressed, "flaps": self.flaps}
+    def persist(self, now: float) -> dict[str, object]:
+        """What must survive a restart: an egress that was down stays down until its probes bring it back.
+        Times are kept as ages (seconds before ``now``): the clock is monotonic, and restarts at a reboot."""
+        return {"state": self.state, "since_age": now - self.since, "good": self.good, "bad": self.bad, "penalty": self.penalty,
+                "penalty_age": now - self._penalty_at, "suppressed": self.suppressed, "flaps": self.flaps}
 
-    def restore(self, d: dict[str, object]) -> None:
-        """Adopt persisted state; a malformed record leaves the defaults (a fresh egress starts up)."""
+    def restore(self, d: dict[str, object], now: float) -> None:
+        """Adopt persisted state; ``now`` is the clock's reading at the moment the state was saved (the caller
+        takes off the time the agent was not running).  A malformed record leaves the defaults (a fresh egress starts up)."""
         state = d.get("state")
         if state not in ("up", "down", "recovering"):
             return
-        nums = [d.get(k) for k in ("since", "good", "bad", "penalty", "penalty_at", "flaps")]
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nums):
+        nums = [d.get(k) for k in ("since_age", "good", "bad", "penalty", "penalty_age", "flaps")]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in nums):
             return
-        since, good, bad, penalty, at, flaps = (float(v) for v in nums)  # type: ignore[arg-type]
+        age, good, bad, penalty, penalty_age, flaps = (float(v) for v in nums)  # type: ignore[arg-type]
         self.state = state
-        self.since, self.good, self.bad, self.penalty, self._penalty_at, self.flaps = since, int(good), int(bad), penalty, at, int(flaps)
+        self.since, self._penalty_at = now - max(0.0, age), now - max(0.0, penalty_age)
+        self.good, self.bad, self.penalty, self.flaps = int(good), int(bad), max(0.0, penalty), int(flaps)
         self.suppressed = bool(d.get("suppressed"))
 
     def as_dict(self, now: float) -> dict[str, object]:

@@ -227,13 +227,14 @@ class SteeringState:
             for _, route, attrs in nh_routes(e):
                 yield route, e.path_id, attrs
 
-    def persist(self) -> dict[str, object]:
+    def persist(self, now: float) -> dict[str, object]:
         """Health, dampening and drain per egress: what a restarted agent must not forget (state_dir)."""
-        return {"drained": sorted(self.drained), "health": {eid: h.persist() for eid, h in self.health.items()},
+        return {"drained": sorted(self.drained), "health": {eid: h.persist(now) for eid, h in self.health.items()},
                 "in_service": {scope: sorted(eids) for scope, eids in self.in_service.items()}}
 
-    def restore(self, data: dict[str, object]) -> list[Effect]:
-        """Adopt persisted state before start(): egresses no longer configured are ignored."""
+    def restore(self, data: dict[str, object], now: float) -> list[Effect]:
+        """Adopt persisted state before start(): egresses no longer configured are ignored.  ``now``: the clock's
+        reading when it was saved (see EgressHealth.restore)."""
         if self.started:
             raise RuntimeError("restore before start")
         effects: list[Effect] = []
@@ -244,7 +245,7 @@ class SteeringState:
         if isinstance(health, dict):
             for eid, h in health.items():
                 if eid in self.health and isinstance(h, dict):
-                    self.health[eid].restore(h)
+                    self.health[eid].restore(h, now)
         in_service = data.get("in_service")
         if isinstance(in_service, dict) and isinstance(in_service.get(""), list):
             # fail static keeps "the last good set": after a restart that is the set announced before it

@@ -114,3 +114,32 @@ def test_state_dir_and_its_files_are_not_world_readable(tmp_path: Path):
     assert (state_dir / "journal.jsonl").stat().st_mode & 0o777 == 0o640
     assert (state_dir / statefile.NAME).stat().st_mode & 0o777 == 0o600
     assert (state_dir / "state.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a_reboot(tmp_path: Path):
+    """Saved at clock 10^6 (days of uptime), restored at clock 100 (after a reboot): the egress still recovers
+    after one hold-down, and its dampening penalty keeps decaying (an absolute time from the old clock would lie
+    in the future: no hold-down would ever end)."""
+    clock = Clock()
+    clock.now = 1_000_000.0
+    fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
+    boot(fake)
+    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX))
+    for _ in range(2):
+        clock.now += 1
+        fake.agent.on_probe("fra", [Sample("t", False, None, "timeout")])
+    fake.agent.save_state()
+    penalty = fake.agent.engine.steering.health["fra"].current_penalty(clock.now)
+    clock.now = 100.0  # a reboot: the monotonic clock starts again
+    agent = fake.restart_helper()
+    boot(fake)
+    health = agent.engine.steering.health["fra"]
+    assert health.state == "down" and abs(health.current_penalty(clock.now) - penalty) < penalty * 0.01
+    for _ in range(2):
+        clock.now += 1
+        agent.on_probe("fra", [Sample("t", True, 5.0)])
+    clock.now += 31
+    agent.tick()
+    assert NH_FRA in fake.paths(CORE)
+    clock.now += 600
+    assert health.current_penalty(clock.now) < penalty / 100
