@@ -12,6 +12,7 @@ from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.model import Config
 from bgpsteer.core.reconcile import SETTLE
+from bgpsteer.exitcodes import ExitCode
 
 EXIT_CONFIG = 2
 
@@ -133,7 +134,7 @@ def inspect(state: str, prefix: str | None, rejected: bool) -> None:
         ex = data["explain"].get(prefix)
         if ex is None:
             click.echo(f"{prefix}: not in the RIB", err=True)
-            sys.exit(1)
+            sys.exit(ExitCode.NOT_FOUND)
         click.echo(json.dumps(ex, indent=2))
     elif rejected:
         for r in data["rejected"]:

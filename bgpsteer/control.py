@@ -24,6 +24,7 @@ from bgpsteer import forked, journal, queries, statefile
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
+from bgpsteer.exitcodes import ExitCode
 from bgpsteer.forked import Forked
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class ControlServer:
                 # (EPIPE) and the refusal is never seen
                 await asyncio.wait_for(reader.readline(), REFUSE_WAIT)
                 writer.write(json.dumps({"ok": False, "error": f"too many control connections (at most {MAX_CLIENTS}); try again",
-                                         "code": 3}).encode() + b"\n")
+                                         "code": ExitCode.UNREACHABLE}).encode() + b"\n")
                 await writer.drain()
             except (TimeoutError, ConnectionError, ValueError):
                 pass
@@ -158,12 +159,12 @@ class ControlServer:
             if not isinstance(cmd, str) or not isinstance(args, dict):
                 raise TypeError
         except (ValueError, KeyError, TypeError):
-            return {"ok": False, "error": "bad request: expected {\"cmd\": NAME, \"args\": {...}}", "code": 2}
+            return {"ok": False, "error": "bad request: expected {\"cmd\": NAME, \"args\": {...}}", "code": ExitCode.USAGE}
         if cmd not in ARGS:
-            return {"ok": False, "error": f"unknown command {cmd!r}", "code": 2}
+            return {"ok": False, "error": f"unknown command {cmd!r}", "code": ExitCode.USAGE}
         problem = check_args(cmd, args)
         if problem:
-            return {"ok": False, "error": f"{cmd}: {problem}", "code": 2}
+            return {"ok": False, "error": f"{cmd}: {problem}", "code": ExitCode.USAGE}
         try:
             if cmd == "simulate":
                 return await self._forked(lambda: self._simulate(args))
@@ -176,7 +177,7 @@ class ControlServer:
                 return {"ok": True, "result": {"prefix": args["prefix"], "records": result, "journal": str(path)}}
             handler = self.handlers.get(cmd)
             if handler is None:
-                return {"ok": False, "error": f"unknown command {cmd!r}", "code": 2}
+                return {"ok": False, "error": f"unknown command {cmd!r}", "code": ExitCode.USAGE}
             result = handler(args)
             if inspect.isawaitable(result):
                 result = await result
@@ -184,10 +185,10 @@ class ControlServer:
         except queries.QueryError as exc:
             return {"ok": False, "error": str(exc), "code": exc.code}
         except KeyError as exc:
-            return {"ok": False, "error": f"missing or unknown: {exc.args[0]}", "code": 2}
+            return {"ok": False, "error": f"missing or unknown: {exc.args[0]}", "code": ExitCode.USAGE}
         except Exception as exc:  # noqa: BLE001 - the agent never dies on a request
             log.exception("control request %s failed", cmd)
-            return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
+            return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
 
     async def _drain(self, egress: str, on: bool) -> dict[str, Any]:
         e = queries.require_egress(self.agent.engine, egress)
@@ -203,21 +204,21 @@ class ControlServer:
         """External measurements pushed by a monitoring tool: one probe round for one egress."""
         e = queries.require_egress(self.agent.engine, egress)
         if e.probe is None or e.probe.kind != "external":
-            raise queries.QueryError(f"egress {egress} is not configured with probe type external", 2)
+            raise queries.QueryError(f"egress {egress} is not configured with probe type external", ExitCode.USAGE)
         samples = []
         for s in raw:
             target = str(s.get("target", ""))
             if target not in e.probe.targets:
-                raise queries.QueryError(f"unknown target {target!r} for egress {egress}; targets: {', '.join(e.probe.targets)}", 2)
+                raise queries.QueryError(f"unknown target {target!r} for egress {egress}; targets: {', '.join(e.probe.targets)}", ExitCode.USAGE)
             rtt = s.get("rtt_ms")
             if not s.get("ok"):
                 samples.append(Sample(target, False, None, str(s.get("reason") or "reported lost")))
                 continue
             if not isinstance(rtt, (int, float)) or not 0 <= rtt < 600_000:
-                raise queries.QueryError(f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", 2)
+                raise queries.QueryError(f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", ExitCode.USAGE)
             samples.append(Sample(target, True, float(rtt)))
         if not samples:
-            raise queries.QueryError("no samples", 2)
+            raise queries.QueryError("no samples", ExitCode.USAGE)
         if self.agent.probes is not None:
             self.agent.probes.pushed(egress)
         self.agent.on_probe(egress, samples)
@@ -228,7 +229,7 @@ class ControlServer:
         try:
             return await self.agent.reload()
         except ConfigError as exc:
-            raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), 4) from None
+            raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), ExitCode.REFUSED) from None
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
         config = None
@@ -237,9 +238,9 @@ class ControlServer:
             try:
                 config = parse(args["config_text"], args.get("config") or "<candidate config>")
             except ConfigError as exc:
-                raise queries.QueryError("the new configuration has errors:\n" + str(exc), 2) from None
+                raise queries.QueryError("the new configuration has errors:\n" + str(exc), ExitCode.USAGE) from None
         elif args.get("config"):
-            raise queries.QueryError("simulate takes the candidate config's content (config_text), not a path", 2)
+            raise queries.QueryError("simulate takes the candidate config's content (config_text), not a path", ExitCode.USAGE)
         fail = set(args.get("fail") or [])
         degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
         if config is None:  # with a new config, its own egresses count (simulate checks them)
@@ -248,7 +249,7 @@ class ControlServer:
         try:
             return simulate(self.agent.engine, fail, self.agent.clock(), config, degrade)
         except KeyError as exc:
-            raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", 2) from None
+            raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE) from None
 
     async def _forked(self, work: Callable[[], Any]) -> Forked:
         """Run work() in a forked child (a copy-on-write snapshot of the state), which also encodes the whole answer:
@@ -260,7 +261,7 @@ class ControlServer:
             except queries.QueryError as exc:
                 result = {"ok": False, "error": str(exc), "code": exc.code}
             except Exception as exc:  # noqa: BLE001
-                result = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": 70}
+                result = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
             return json.dumps(result, default=str).encode() + b"\n"
 
         return await forked.fork(answer)

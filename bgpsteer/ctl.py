@@ -7,10 +7,13 @@ import os
 import socket
 from typing import Any
 
+from bgpsteer.exitcodes import ExitCode
+
 DEFAULT_SOCKET = "/var/lib/bgpsteer/control.sock"
 
-# exit codes of the NOC commands
-OK, NOT_FOUND, USAGE, UNREACHABLE, REFUSED, INTERNAL = 0, 1, 2, 3, 4, 70
+# exit codes of the NOC commands (names kept for callers)
+OK, NOT_FOUND, USAGE, UNREACHABLE, REFUSED, INTERNAL = (ExitCode.OK, ExitCode.NOT_FOUND, ExitCode.USAGE, ExitCode.UNREACHABLE,
+                                                      ExitCode.REFUSED, ExitCode.INTERNAL)
 
 
 class CtlError(Exception):

@@ -1,9 +1,7 @@
 """NOC commands of the CLI: they ask the running agent over its control socket.
 
 For people: aligned tables, colour only on a terminal.  For tools: ``--json``.
-Exit codes: 0 ok, 1 not found, 2 usage (unknown egress, bad argument), 3 agent
-unreachable (socket absent or not permitted), 4 refused (e.g. reload of a bad
-config: nothing changed), 70 internal error.
+Exit codes: ``bgpsteer.exitcodes.ExitCode`` (the README lists them).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from typing import Any
 import click
 
 from bgpsteer.ctl import CtlError, call, socket_path
+from bgpsteer.exitcodes import ExitCode
 
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -198,13 +197,13 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
 def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None) -> None:
     """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade:
-        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", 2)
+        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", ExitCode.USAGE)
     text = None
     if new_config:  # read here, with the caller's own permissions: the agent never opens a path a client names
         try:
             text = Path(new_config).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise CtlError(f"cannot read {new_config}: {exc}", 2) from None
+            raise CtlError(f"cannot read {new_config}: {exc}", ExitCode.USAGE) from None
     r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None,
             config_text=text)
 
@@ -240,16 +239,16 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
     for spec in specs:
         egress, sep, rest = spec.partition(":")
         if not sep or not rest:
-            raise CtlError(f"--degrade {spec!r}: expected EGRESS:latency=80ms,loss=2%,jitter=5ms", 2)
+            raise CtlError(f"--degrade {spec!r}: expected EGRESS:latency=80ms,loss=2%,jitter=5ms", ExitCode.USAGE)
         for item in rest.split(","):
             key, _, value = item.partition("=")
             if key not in UNITS:
-                raise CtlError(f"--degrade {spec!r}: unknown measurement {key!r} (latency, loss, jitter)", 2)
+                raise CtlError(f"--degrade {spec!r}: unknown measurement {key!r} (latency, loss, jitter)", ExitCode.USAGE)
             field, unit = UNITS[key]
             try:
                 out.setdefault(egress, {})[field] = float(value.removesuffix(unit))
             except ValueError:
-                raise CtlError(f"--degrade {spec!r}: {value!r} is not a number of {unit}", 2) from None
+                raise CtlError(f"--degrade {spec!r}: {value!r} is not a number of {unit}", ExitCode.USAGE) from None
     return out
 
 
@@ -316,14 +315,14 @@ def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[
     for s in samples:
         target, sep, value = s.partition("=")
         if not sep:
-            raise CtlError(f"--sample {s!r}: expected TARGET=RTT_MS or TARGET=lost", 2)
+            raise CtlError(f"--sample {s!r}: expected TARGET=RTT_MS or TARGET=lost", ExitCode.USAGE)
         if value == "lost":
             parsed.append({"target": target, "ok": False, "reason": "reported lost"})
         else:
             try:
                 parsed.append({"target": target, "ok": True, "rtt_ms": float(value)})
             except ValueError:
-                raise CtlError(f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", 2) from None
+                raise CtlError(f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", ExitCode.USAGE) from None
     _emit(as_json, ask("measure", egress=egress, samples=parsed),
           lambda r: f"egress {r['egress']}: {r['samples']} sample(s) taken; health {r['health']}, {'in service' if r['in_service'] else 'OUT of service'}")
 

@@ -10,6 +10,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.ranking import core_choice, core_order
+from bgpsteer.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from bgpsteer.agent import Agent
@@ -28,7 +29,7 @@ def require_egress(engine: Engine, egress: str) -> Egress:
     """The configured egress, or the usage error every command gives for an unknown one."""
     e = engine.egresses.get(egress)
     if e is None:
-        raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", 2)
+        raise QueryError(f"unknown egress {egress!r}; egresses: {', '.join(engine.egresses)}", ExitCode.USAGE)
     return e
 
 
@@ -40,7 +41,7 @@ def _usable_pids(engine: Engine, cls: str | None = None) -> set[int]:
     """Path ids whose next-hop route is announced in a scope (default sessions, or a class's)."""
     if cls is not None and cls not in {c.name for c in engine.config.classes}:
         names = ", ".join(c.name for c in engine.config.classes) or "none configured"
-        raise QueryError(f"unknown class {cls!r}; classes: {names}", 2)
+        raise QueryError(f"unknown class {cls!r}; classes: {names}", ExitCode.USAGE)
     return {engine.config.egress(e).path_id for e in engine.steering.in_service.get(cls or "", set())}
 
 
@@ -83,9 +84,9 @@ def _resolve(engine: Engine, target: str) -> str:
     try:
         prefix = longest_match(engine, target)
     except ValueError as exc:
-        raise QueryError(f"not an address or prefix: {target!r} ({exc})", 2) from None
+        raise QueryError(f"not an address or prefix: {target!r} ({exc})", ExitCode.USAGE) from None
     if prefix is None:
-        raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", 1)
+        raise QueryError(f"{target}: no route in bgpsteer's RIB covers it", ExitCode.NOT_FOUND)
     return prefix
 
 
@@ -108,7 +109,7 @@ def routes(engine: Engine, target: str | None = None, egress: str | None = None,
     if egress is not None:
         require_egress(engine, egress)
     if peer is not None and peer not in {p.peer.name for p in engine.peers.values()}:
-        raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", 2)
+        raise QueryError(f"unknown cloud peer {peer!r}; peers: {', '.join(sorted(p.peer.name for p in engine.peers.values()))}", ExitCode.USAGE)
     egress_of, usable = _egress_of(engine), _usable_pids(engine, cls)
     if target is not None:
         prefix = _resolve(engine, target)

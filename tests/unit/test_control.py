@@ -175,3 +175,17 @@ def test_an_unknown_control_group_leaves_the_socket_root_only_and_the_agent_runn
         return mode
 
     assert asyncio.run(scenario()) == 0o600
+
+
+def test_exit_codes_are_defined_once():
+    """Every code the socket or the CLI produces is an ExitCode, and the README lists each one."""
+    import re
+
+    from bgpsteer.exitcodes import ExitCode
+
+    root = Path(__file__).resolve().parents[2]
+    literal = re.compile(r'"code": \d|(?:QueryError|CtlError)\([^)]*, \d+\)|sys\.exit\([1-9]\d*\)')
+    offenders = [f"{p.name}: {m.group(0)}" for p in (root / "bgpsteer").rglob("*.py") for m in literal.finditer(p.read_text())]
+    assert not offenders, offenders
+    readme = (root / "README.md").read_text()
+    assert all(f"{int(c)} " in readme.split("exit codes", 1)[1][:400] for c in ExitCode)
