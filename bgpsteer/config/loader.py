@@ -13,7 +13,7 @@ from pathlib import Path
 from bgpsteer.config import steering_loader
 from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
-from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety
+from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety, default
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT
@@ -76,16 +76,16 @@ def _agent(cur: Cursor) -> Agent | None:
     asn = m["local_asn"].integer(1, 0xFFFFFFFF)
     rid = _address(m["router_id"], afi=4)
     local = _address(m["local_address"]) if "local_address" in m else None
-    hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else 90
+    hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else default(Agent, "hold_time")
     if hold is not None and 0 < hold < 3:
         m["hold_time"].error("hold time must be 0 or at least 3 seconds (RFC 4271)")
         hold = None
-    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else "info"
-    state_dir = m["state_dir"].string() if "state_dir" in m else "/var/lib/bgpsteer"
+    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else default(Agent, "log_level")
+    state_dir = m["state_dir"].string() if "state_dir" in m else default(Agent, "state_dir")
     sock = m["control_socket"].string() if "control_socket" in m else None
     group = m["control_group"].string() if "control_group" in m else None
     metrics = _listen(m["metrics"]) if "metrics" in m and not m["metrics"].is_null else None
-    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else 64 * 1024 * 1024
+    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else default(Agent, "journal_max_bytes")
     # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
     gr = m["graceful_restart"].integer(0, 4095) if "graceful_restart" in m else 120
     if gr is not None and 0 < gr <= READY_TIMEOUT:

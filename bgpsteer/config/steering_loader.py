@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bgpsteer.config.nodes import Cursor
 from bgpsteer.config.policy_loader import Sets
-from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Probe, Steering
+from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Probe, Steering, default
 from bgpsteer.core.prefix import parse_address
 
 PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False, "netns": False,
@@ -25,8 +25,8 @@ def probe(cur: Cursor) -> Probe | None:
     port = m["port"].integer(1, 65535) if "port" in m else None  # http: 80, or 443 for https:// targets
     if kind in ("tcp", "udp") and port is None and "port" not in m:
         cur.error(f"probe type {kind} needs a port")
-    interval = m["interval"].number(MIN_INTERVAL) if "interval" in m else 1.0
-    timeout = m["timeout"].number(0.001) if "timeout" in m else min(0.5, interval or 1.0)
+    interval = m["interval"].number(MIN_INTERVAL) if "interval" in m else default(Probe, "interval")
+    timeout = m["timeout"].number(0.001) if "timeout" in m else min(default(Probe, "timeout"), interval or default(Probe, "interval"))
     if interval is not None and timeout is not None and timeout > interval:
         m["timeout"].error(f"timeout {timeout:g}s is longer than the interval {interval:g}s: rounds would overlap")
     source = None
@@ -38,11 +38,11 @@ def probe(cur: Cursor) -> Probe | None:
             m["source"].error(str(exc))
     device = m["device"].string() if "device" in m else None
     netns = m["netns"].string() if "netns" in m else None
-    min_up = m["min_up"].integer(1, 16) if "min_up" in m else 1
+    min_up = m["min_up"].integer(1, 16) if "min_up" in m else default(Probe, "min_up")
     if min_up is not None and targets and min_up > len(targets):
         m["min_up"].error(f"min_up {min_up} is more than the {len(targets)} target(s)")
-    window = m["window"].integer(1, 10000) if "window" in m else 20
-    path = m["http_path"].string() if "http_path" in m else "/"
+    window = m["window"].integer(1, 10000) if "window" in m else default(Probe, "window")
+    path = m["http_path"].string() if "http_path" in m else default(Probe, "http_path")
     if None in (kind, interval, timeout, min_up, window, path) or not targets:
         return None
     return Probe(kind, tuple(targets), port, interval, timeout, source, device, netns, min_up, window, path)  # type: ignore[arg-type]

@@ -5,8 +5,9 @@ Plain immutable data; the config loader builds it, the core reads it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from bgpsteer.core.policy import Policy
@@ -210,3 +211,13 @@ class Config:
             if e.id == egress_id:
                 return e
         raise KeyError(egress_id)
+
+
+def default(cls: type, name: str) -> Any:
+    """A field's default, as the model declares it: the loader, the docs check and the CLI take defaults from here."""
+    f = cls.__dataclass_fields__[name]  # type: ignore[attr-defined]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    raise KeyError(f"{cls.__name__}.{name} has no default")

@@ -21,7 +21,7 @@ from bgpsteer.core.classes import ClassState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
-from bgpsteer.core.model import Config, Egress, Steering
+from bgpsteer.core.model import Config, Egress, Probe, Steering, default
 
 
 def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
@@ -82,7 +82,7 @@ class SteeringState:
                 h = EgressHealth(e.id, e.health, now)
             h.policy = e.health
             self.health[e.id] = h
-            window = e.probe.window if e.probe else 20
+            window = e.probe.window if e.probe else default(Probe, "window")
             self.stats[e.id] = old_stats.get(e.id) or EgressStats(window)
         self.drained &= set(self.egresses)
         self.classes = ClassState(config.classes, list(self.egresses), now, self.classes)

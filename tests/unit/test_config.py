@@ -261,3 +261,25 @@ def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_
     assert written.exit_code == 0 and (out / "exabgp.conf").stat().st_mode & 0o777 == 0o600 and "0600" in written.stdout
     plain = CliRunner().invoke(main, ["exabgp-config", str(ROOT / "policies/example.yaml"), "-o", str(tmp_path / "plain")])
     assert plain.exit_code == 0 and (tmp_path / "plain/exabgp.conf").stat().st_mode & 0o777 == 0o644
+
+
+def test_documented_defaults_are_the_models():
+    """policies/README.md's default column says what the model (one definition, used by the loader) says."""
+    from bgpsteer.core.model import Agent, Probe, default
+
+    text = (ROOT / "policies/README.md").read_text()
+
+    def table(heading: str) -> dict[str, str]:
+        section = text.split(heading, 1)[1].split("\n#", 1)[0]
+        rows = [line.split("|") for line in section.splitlines() if line.startswith("| `")]
+        return {r[1].strip().strip("`"): r[2].strip() for r in rows}
+
+    checked = 0
+    for heading, cls, keys in (("## agent", Agent, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
+                               ("### egresses[].probe", Probe, ["interval", "min_up", "window", "http_path"])):
+        rows = table(heading)
+        for key in keys:
+            assert key in rows, f"{heading}: {key} is not documented"
+            assert rows[key].strip("`").split("`")[0] == str(default(cls, key)), f"{heading}: {key}: docs {rows[key]!r}, model {default(cls, key)!r}"
+            checked += 1
+    assert checked == 9
