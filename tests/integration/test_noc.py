@@ -86,7 +86,7 @@ def test_drain_and_undrain(topo: Topology) -> None:
     wait_for("ams paths de-preferred on the core", lambda: core_best(topo)["10.30.0.0/16"] == FRA, timeout=30)
     d = topo.core.route_detail("10.30.0.0/16")
     ams = [p for p in d["paths"] if p["nexthops"][0]["ip"] == AMS][0]
-    assert ams["locPrf"] == 0 and "65535:0" in str(ams["community"]) or "gracefulShutdown" in str(ams["community"])
+    assert ams["locPrf"] == 0 and ("65535:0" in str(ams["community"]) or "gracefulShutdown" in str(ams["community"]))
     ok(topo, "undrain", "ams")
     wait_for("ams preferred again", lambda: core_best(topo)["10.30.0.0/16"] == AMS, timeout=30)
     hist = ok(topo, "history", "10.30.0.0/16")["records"]
