@@ -88,6 +88,7 @@ class ControlServer:
         self.server: asyncio.AbstractServer | None = None
         self.clients = 0
         self.refused = 0
+        self.refusing = 0  # refused connections still being told why (bounded too: each holds a descriptor)
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
             "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit") or 1000),
@@ -125,6 +126,10 @@ class ControlServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.clients >= MAX_CLIENTS:
             self.refused += 1
+            if self.refusing >= MAX_CLIENTS:  # a flood: no more descriptors held for explanations
+                writer.close()
+                return
+            self.refusing += 1
             try:
                 # read the request first: closing before the client has written makes its write fail
                 # (EPIPE) and the refusal is never seen
@@ -135,6 +140,7 @@ class ControlServer:
             except (TimeoutError, ConnectionError, ValueError):
                 pass
             finally:
+                self.refusing -= 1
                 writer.close()
             return
         self.clients += 1
