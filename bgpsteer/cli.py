@@ -80,6 +80,20 @@ def check(config: str, as_json: bool) -> None:
         click.echo(f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: " + ", ".join(s.name for s in pol.statements))
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of bgpsteer's config (for editors: a YAML language server validates and completes with it)."""
+    from bgpsteer.config.schema import build
+
+    text = json.dumps(build(), indent=1) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output}")
+
+
 @main.command("exabgp-config")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="Write exabgp.conf and exabgp.env into this directory.")

@@ -277,7 +277,12 @@ def _unique(issues: Issues, root: Cursor, items: list[tuple[str, str, str]]) -> 
 
 
 def parse(text: str, filename: str = "<config>") -> Config:
-    issues = Issues(filename)
+    return parse_with(text, Issues(filename))
+
+
+def parse_with(text: str, issues: Issues) -> Config:
+    """parse(), collecting into the given Issues (which may carry a recorder: config/schema.py)."""
+    filename = issues.file
     node = load_yaml(text, filename, issues)
     if issues:
         raise ConfigError(issues.sorted())

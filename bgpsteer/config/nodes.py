@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,10 +33,26 @@ class Issue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+class Recorder:
+    """What the loader asks of each key path while it reads a config: the shapes it accepts there (a mapping and its
+    keys, a list, a typed scalar).  ``bgpsteer schema`` builds the JSON Schema from this, so the schema is the
+    loader's own definition of keys and types, not a second copy (config/schema.py)."""
+
+    def __init__(self) -> None:
+        self.shapes: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, path: str, shape: dict[str, Any]) -> None:
+        key = re.sub(r"\[\d+\]", "[]", path)
+        seen = self.shapes.setdefault(key, [])
+        if shape not in seen:
+            seen.append(shape)
+
+
 @dataclass
 class Issues:
     file: str
     items: list[Issue] = field(default_factory=list)
+    recorder: Recorder | None = None
 
     def add(self, node: Node | None, path: str, message: str) -> None:
         line, col = (node.start_mark.line + 1, node.start_mark.column + 1) if node is not None else (1, 1)
@@ -116,6 +133,8 @@ class Cursor:
 
         known=None accepts any key (user-chosen names such as set names).
         """
+        if self.issues.recorder is not None:
+            self.issues.recorder.add(self.path, {"mapping": None if known is None else dict(known)})
         if self.is_null:
             node = None
             pairs: list[tuple[Node, Node]] = []
@@ -167,6 +186,7 @@ class Cursor:
 
     def items(self, allow_scalar: bool = False) -> Iterator[Cursor]:
         """Elements of a list (a lone scalar counts as a one-element list if allowed)."""
+        self.accepts({"array": allow_scalar})
         if isinstance(self.node, SequenceNode) and self.node.tag not in TAGS:
             self.error(f"unsupported YAML tag {self.node.tag.replace(_Y, '!!')}: use a plain list")
         elif isinstance(self.node, SequenceNode):
@@ -193,7 +213,13 @@ class Cursor:
             return None
         return value
 
+    def accepts(self, shape: dict[str, Any]) -> None:
+        """Tell the recorder (if any) what this key accepts: for loaders that read a value their own way."""
+        if self.issues.recorder is not None:
+            self.issues.recorder.add(self.path, shape)
+
     def string(self) -> str | None:
+        self.accepts({"type": "string"})
         value = self._typed(str, "a string")
         if value is not None and not value.strip():
             self.error("must not be empty")
@@ -201,6 +227,7 @@ class Cursor:
         return value  # type: ignore[no-any-return]
 
     def integer(self, lo: int | None = None, hi: int | None = None) -> int | None:
+        self.accepts({"type": "integer", **({"minimum": lo} if lo is not None else {}), **({"maximum": hi} if hi is not None else {})})
         value = self._typed(int, "an integer")
         if value is None:
             return None
@@ -210,6 +237,7 @@ class Cursor:
         return int(value)
 
     def number(self, lo: float | None = None) -> float | None:
+        self.accepts({"type": "number", **({"minimum": lo} if lo is not None else {})})
         value = self._typed((int, float), "a number")
         if value is None:
             return None
@@ -222,10 +250,15 @@ class Cursor:
         return float(value)
 
     def boolean(self) -> bool | None:
+        self.accepts({"type": "boolean"})
         return self._typed(bool, "true or false")  # type: ignore[no-any-return]
 
     def choice(self, options: tuple[str, ...]) -> str | None:
-        value = self.string()
+        self.accepts({"enum": list(options)})
+        value: str | None = self._typed(str, "a string")
+        if value is not None and not value.strip():
+            self.error("must not be empty")
+            value = None
         if value is not None and value not in options:
             self.error(f"{value!r} is not one of: {', '.join(options)}")
             return None

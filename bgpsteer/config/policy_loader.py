@@ -250,6 +250,7 @@ def _actions(cur: Cursor, ctx: Context) -> list[Action]:
                 out.append(SetLocalPref(v))
         elif key == "med":
             raw = getattr(c.node, "value", None)
+            c.accepts({"type": "string", "pattern": "^[+-][0-9]+$"})  # a relative MED (the schema knows it too)
             if isinstance(raw, str) and raw[:1] in "+-" and raw[1:].isdigit():
                 out.append(SetMed(int(raw), relative=True))
             else:

@@ -173,6 +173,7 @@ def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClas
 
 
 def _ports(cur: Cursor) -> str | None:
+    cur.accepts({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?$"}]})
     text = str(cur.node.value) if cur.node is not None and hasattr(cur.node, "value") else ""
     lo, _, hi = text.partition("-")
     if not lo.isdigit() or (hi and not hi.isdigit()) or not 0 < int(lo) <= 65535 or (hi and not int(lo) <= int(hi) <= 65535):
