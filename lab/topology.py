@@ -242,7 +242,7 @@ class Topology:
         state = Path(self.settings.state_dir) / "state.json"
         state.unlink(missing_ok=True)
         os.kill(self.helper_pid(), signal.SIGUSR1)
-        wait_for("state dump", state.exists, timeout=10)
+        wait_for("state dump", state.exists, timeout=60)  # written by a niced child: slow on a loaded machine
         return dict(json.loads(state.read_text()))
 
     @cached_property
