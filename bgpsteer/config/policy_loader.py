@@ -250,7 +250,8 @@ def _actions(cur: Cursor, ctx: Context) -> list[Action]:
                 out.append(SetLocalPref(v))
         elif key == "med":
             raw = getattr(c.node, "value", None)
-            c.accepts({"type": "string", "pattern": "^[+-][0-9]+$"})  # a relative MED (the schema knows it too)
+            # a relative MED, "+N" or "-N" as written (unquoted -N reads as a negative integer): the schema knows it too
+            c.accepts({"anyOf": [{"type": "string", "pattern": "^[+-][0-9]+$"}, {"type": "integer", "maximum": -1}]})
             if isinstance(raw, str) and raw[:1] in "+-" and raw[1:].isdigit():
                 out.append(SetMed(int(raw), relative=True))
             else:

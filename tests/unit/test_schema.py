@@ -77,3 +77,38 @@ def test_defaults_and_descriptions_come_from_the_model_and_the_docs() -> None:
     assert hold["default"] == 90 and "hold time" in hold["description"].lower()
     window = built["properties"]["egresses"]["items"]["properties"]["probe"]["properties"]["window"]
     assert window["default"] == 20 and window["minimum"] == 1
+
+
+def test_a_minimal_config_loads_to_the_models_defaults() -> None:
+    """The loader's defaults are the model's, section by section: the schema takes its defaults from the model,
+    so they cannot drift from what the loader does."""
+    from bgpsteer.core.model import Agent, Health, Probe, Safety, Steering
+
+    text = """
+agent: {local_asn: 65000, router_id: 10.0.0.1}
+egresses:
+  - {id: fra, region: r, jurisdiction: EU, next_hop: 10.255.0.1, probe: {type: icmp, targets: [10.99.0.1]}}
+cloud_peers: [{name: aws, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: r}]
+core_routers: [{name: core1, address: 10.0.0.2, asn: 65000}]
+policy: {import: {default: accept}, export: {default: accept}}
+"""
+    cfg = parse(text, "minimal.yaml")
+    assert cfg.agent == Agent(65000, "10.0.0.1")
+    assert cfg.safety == Safety() and cfg.steering == Steering()
+    (egress,) = cfg.egresses
+    assert egress.health == Health() and egress.probe == Probe("icmp", ("10.99.0.1",))
+    assert egress.cost_per_gb == 0.0 and egress.gateway == "self" and egress.gateway6 == "self"
+
+
+def test_every_other_config_shipped_or_used_by_the_tests_is_valid(validator: jsonschema.Draft202012Validator) -> None:
+    from bench.stall import CONFIG as STALL
+    from lab.topology import LAB_CONFIG, classes_config, ipv6_config
+    from tests.contract.test_hostile_input import CONFIG as HOSTILE
+    from tests.fake.test_persist import CONFIG as PERSIST
+    from tests.unit.test_control import CONFIG as CONTROL
+
+    lab_text = LAB_CONFIG.read_text()
+    for text in (STALL.format(state="/tmp/s"), PERSIST.format(state="/tmp/s"), HOSTILE, CONTROL, classes_config(lab_text), ipv6_config(lab_text)):
+        parse(text, "t.yaml")
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(text))]
+        assert not errors, errors
