@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from bgpsteer import journal, statefile
+from bgpsteer.agent import Agent
 from bgpsteer.config.loader import parse
 from bgpsteer.core.measure import Sample
 from tests.fake.test_pipe import AWS, CORE, GCP, SIX
@@ -30,6 +31,13 @@ policy:
 NH_FRA = ("10.255.0.1/32", 1)
 
 
+def fra_rounds(agent: Agent, clock: Clock, good: bool) -> None:
+    """Two probe rounds of egress fra, a second apart (its rise and fall are 2)."""
+    for _ in range(2):
+        clock.now += 1
+        agent.on_probe("fra", [Sample("t", True, 5.0) if good else Sample("t", False, None, "timeout")])
+
+
 def boot(fake: FakeExaBGP) -> None:
     fake.agent.open_journal()
     fake.agent.restore()
@@ -41,9 +49,7 @@ def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Pa
     fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
     boot(fake)
     fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX), update(GCP, SIX, asn=16550))
-    for _ in range(2):
-        clock.now += 1
-        fake.agent.on_probe("fra", [Sample("t", False, None, "timeout")])
+    fra_rounds(fake.agent, clock, good=False)  # fall 2: out of service
     assert NH_FRA not in fake.paths(CORE)
     fake.agent.apply(fake.agent.engine.drain("ams", True, clock.now))
     fake.agent.save_state()
@@ -61,9 +67,7 @@ def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Pa
     assert steering.drained == {"ams"}
     assert agent.engine.stats.decision_id >= last_id
     # its probes bring it back (rise, then the hold-down), as they would have without the restart
-    for _ in range(2):
-        clock.now += 1
-        agent.on_probe("fra", [Sample("t", True, 5.0)])
+    fra_rounds(agent, clock, good=True)  # rise 2
     clock.now += 31
     agent.tick()
     assert NH_FRA in fake.paths(CORE)
@@ -125,9 +129,7 @@ def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a
     fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
     boot(fake)
     fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, SIX))
-    for _ in range(2):
-        clock.now += 1
-        fake.agent.on_probe("fra", [Sample("t", False, None, "timeout")])
+    fra_rounds(fake.agent, clock, good=False)  # fall 2: out of service
     fake.agent.save_state()
     penalty = fake.agent.engine.steering.health["fra"].current_penalty(clock.now)
     clock.now = 100.0  # a reboot: the monotonic clock starts again
@@ -135,9 +137,7 @@ def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a
     boot(fake)
     health = agent.engine.steering.health["fra"]
     assert health.state == "down" and abs(health.current_penalty(clock.now) - penalty) < penalty * 0.01
-    for _ in range(2):
-        clock.now += 1
-        agent.on_probe("fra", [Sample("t", True, 5.0)])
+    fra_rounds(agent, clock, good=True)  # rise 2
     clock.now += 31
     agent.tick()
     assert NH_FRA in fake.paths(CORE)
