@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from ingest import lines  # noqa: E402
 
-from bgpsteer.agent import Agent  # noqa: E402
 from bgpsteer.config.loader import load  # noqa: E402
+from bgpsteer.runtime.agent import Agent  # noqa: E402
 from lab.netlab import Frr, Lab, lab, wait_for  # noqa: E402
 from lab.topology import FRR  # noqa: E402
 

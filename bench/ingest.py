@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bgpsteer.agent import Agent  # noqa: E402
 from bgpsteer.config.loader import load  # noqa: E402
-from bgpsteer.serve import tune_gc  # noqa: E402
+from bgpsteer.runtime.agent import Agent  # noqa: E402
+from bgpsteer.runtime.serve import tune_gc  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parent.parent / "lab" / "lab.yaml"
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550), ("10.250.3.2", 8075)]

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
-from bgpsteer.ctl import CtlError, call  # noqa: E402
+from bgpsteer.noc.client import CtlError, call  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512, "fra"), ("10.250.2.2", 16550, "ams")]
 CORE = "10.250.0.2"

@@ -100,7 +100,7 @@ def schema(output: str | None) -> None:
 @click.option("--command", help="Command line ExaBGP runs as the helper (default: this Python with -m bgpsteer run).")
 def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     """Render the ExaBGP configuration that runs bgpsteer for CONFIG."""
-    from bgpsteer.exabgp_config import env_text, render
+    from bgpsteer.exabgp.render import env_text, render
 
     cfg = _load_or_exit(config)
     text = render(cfg, config, command)
@@ -131,7 +131,7 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
               help="After a restart: seconds a cloud peer must be quiet (without End-of-RIB) before its table counts as relearned.")
 def run(config: str, settle: float) -> None:
     """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
-    from bgpsteer.serve import run as run_agent
+    from bgpsteer.runtime.serve import run as run_agent
 
     _load_or_exit(config)
     sys.exit(run_agent(config, settle))
@@ -170,7 +170,7 @@ def probe(kind: str, target: str, port: int | None, timeout: float, source: str 
     import asyncio
 
     from bgpsteer.core.model import Probe
-    from bgpsteer.probes import probe_once
+    from bgpsteer.probes.runner import probe_once
 
     spec = Probe(kind, (target,), port, 1.0, timeout, source, device)  # type: ignore[arg-type]
 
@@ -189,7 +189,7 @@ def probe(kind: str, target: str, port: int | None, timeout: float, source: str 
 
 
 def _register() -> None:
-    from bgpsteer.noc import COMMANDS
+    from bgpsteer.noc.commands import COMMANDS
 
     for cmd in COMMANDS:
         main.add_command(cmd)

@@ -15,8 +15,8 @@ from typing import Any
 
 from exabgp.reactor.api.command.limit import extract_neighbors
 
-from bgpsteer.agent import Agent
 from bgpsteer.core.model import Config
+from bgpsteer.runtime.agent import Agent
 from tests.contract.oracle import _API, accepts
 
 RibKey = tuple[str, str, int]  # neighbor, prefix, path id

@@ -54,8 +54,8 @@ def main() -> None:
         errors = drain_acks(len(commands))
         sent = len(commands)
     else:
-        from bgpsteer.agent import Agent
         from bgpsteer.config.loader import load
+        from bgpsteer.runtime.agent import Agent
 
         cfg = load(sys.argv[2])
         updates = Path(sys.argv[3]).read_text().splitlines()

@@ -5,9 +5,9 @@ from pathlib import Path
 import exabgp.version
 import pytest
 
-from bgpsteer import codec
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.events import Announce, EndOfRib, HeldRoute, NotificationReceived, PeerState, RoutesAnnounced, RoutesWithdrawn, SessionSummary, Withdraw
+from bgpsteer.exabgp import codec
 
 CAPTURE = Path(__file__).parent / "captures" / "exabgp-5.0.15.jsonl"
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bgpsteer import codec
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.events import PeerState, RoutesAnnounced, RoutesWithdrawn
+from bgpsteer.exabgp import codec
+from bgpsteer.runtime.agent import Agent
 from tests.contract.oracle import accepts
 
 PEER = "10.250.1.2"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from bgpsteer import noc, queries
 from bgpsteer.config.loader import parse
+from bgpsteer.noc import commands as noc
+from bgpsteer.noc import queries
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bgpsteer import journal, statefile
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import parse
 from bgpsteer.core.measure import Sample
+from bgpsteer.runtime import journal, statefile
+from bgpsteer.runtime.agent import Agent
 from tests.fake.test_pipe import AWS, CORE, GCP, SIX
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 

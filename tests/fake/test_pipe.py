@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bgpsteer import queries
 from bgpsteer.config.loader import parse
+from bgpsteer.noc import queries
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 CORE = "10.250.0.2"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bgpsteer.agent import SYNC_TIMEOUT
 from bgpsteer.config.loader import parse
 from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
+from bgpsteer.runtime.agent import SYNC_TIMEOUT
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX
 from tests.fake_exabgp import Clock, FakeExaBGP, eor, state, update, withdraw
 

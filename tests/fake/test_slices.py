@@ -7,9 +7,9 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from bgpsteer import serve
-from bgpsteer.agent import SLICE_MAX, SLICE_MIN, SLICE_TARGET
 from bgpsteer.config.loader import parse
+from bgpsteer.runtime import serve
+from bgpsteer.runtime.agent import SLICE_MAX, SLICE_MIN, SLICE_TARGET
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 

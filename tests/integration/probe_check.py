@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bgpsteer.core.model import Probe  # noqa: E402
-from bgpsteer.probes import ProbeRunner, probe_once  # noqa: E402
+from bgpsteer.probes.runner import ProbeRunner, probe_once  # noqa: E402
 
 
 async def main() -> None:

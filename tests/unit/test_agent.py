@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.runtime.agent import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "tests/contract/captures/exabgp-5.0.15.jsonl"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import load
 from bgpsteer.core import attrs, decision, importer
 from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.runtime.agent import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550)]

@@ -102,7 +102,7 @@ def test_unreadable_file():
 
 def test_shipped_exabgp_config_is_rendered_from_the_example():
     """exabgp.conf.d must not drift from policies/example.yaml (render again when it changes)."""
-    from bgpsteer.exabgp_config import env_text, render
+    from bgpsteer.exabgp.render import env_text, render
 
     cfg = load(ROOT / "policies/example.yaml")
     text = render(cfg, "policies/example.yaml", "bgpsteer run --config /etc/bgpsteer/bgpsteer.yaml")
@@ -117,7 +117,7 @@ def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path):
     from exabgp.configuration.configuration import Configuration
     from exabgp.logger import log as exalog
 
-    from bgpsteer.exabgp_config import render
+    from bgpsteer.exabgp.render import render
 
     exalog.disable()
     for graceful in (120, 0):
@@ -147,7 +147,7 @@ def test_every_accepted_password_reaches_exabgp_exactly(tmp_path, password):
     from exabgp.configuration.configuration import Configuration
     from exabgp.logger import log as exalog
 
-    from bgpsteer.exabgp_config import render
+    from bgpsteer.exabgp.render import render
 
     exalog.disable()
     text = (ROOT / "policies/example.yaml").read_text()

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import parse
-from bgpsteer.control import ControlServer
-from bgpsteer.ctl import CtlError, call
-from bgpsteer.probes import ProbeRunner
+from bgpsteer.noc.client import CtlError, call
+from bgpsteer.noc.server import ControlServer
+from bgpsteer.probes.runner import ProbeRunner
+from bgpsteer.runtime.agent import Agent
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -101,7 +101,7 @@ def test_cli_without_agent_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bgpsteer import control
+    from bgpsteer.noc import server as control
 
     monkeypatch.setattr(control, "MAX_CLIENTS", 3)
     monkeypatch.setattr(control, "IDLE_TIMEOUT", 1.0)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bgpsteer.agent import Agent
 from bgpsteer.config.loader import load
 from bgpsteer.core.events import EgressChanged
-from bgpsteer.metrics import Metrics
+from bgpsteer.noc.metrics import Metrics
+from bgpsteer.runtime.agent import Agent
 
 ROOT = Path(__file__).resolve().parents[2]
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "info": ("_info",), "gauge": ("",)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bgpsteer import journal
 from bgpsteer.core.events import EgressChanged
+from bgpsteer.runtime import journal
 
 
 def test_rotation_keeps_keep_files_in_order_and_drops_the_oldest(tmp_path: Path) -> None:

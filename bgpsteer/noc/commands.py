@@ -17,8 +17,8 @@ from typing import Any
 
 import click
 
-from bgpsteer.ctl import CtlError, call, socket_path
 from bgpsteer.exitcodes import ExitCode
+from bgpsteer.noc.client import CtlError, call, socket_path
 
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:

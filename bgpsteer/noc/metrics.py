@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from bgpsteer.core.events import Changed, EgressChanged
 
 if TYPE_CHECKING:
-    from bgpsteer.agent import Agent
+    from bgpsteer.runtime.agent import Agent
 
 HEALTH_STATES = ("up", "down", "recovering")
 PEER_STATES = ("idle", "connected", "up", "down")

@@ -21,7 +21,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bgpsteer import codec, forked, journal, statefile
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
@@ -31,9 +30,11 @@ from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import SETTLE, Reconciler, peer_ready
-from bgpsteer.journal import Journal
-from bgpsteer.metrics import Metrics
-from bgpsteer.probes import ProbeRunner
+from bgpsteer.exabgp import codec
+from bgpsteer.noc.metrics import Metrics
+from bgpsteer.probes.runner import ProbeRunner
+from bgpsteer.runtime import forked, journal, statefile
+from bgpsteer.runtime.journal import Journal
 
 log = logging.getLogger("bgpsteer")
 

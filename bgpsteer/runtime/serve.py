@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bgpsteer.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 from bgpsteer.config.loader import ConfigError, load
-from bgpsteer.control import ControlServer
 from bgpsteer.core.reconcile import SETTLE
-from bgpsteer.metrics import Metrics
-from bgpsteer.probes import ProbeRunner
+from bgpsteer.noc.metrics import Metrics
+from bgpsteer.noc.server import ControlServer
+from bgpsteer.probes.runner import ProbeRunner
+from bgpsteer.runtime.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 
 log = logging.getLogger("bgpsteer")
 

@@ -23,8 +23,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from bgpsteer import statefile
 from bgpsteer.core.events import Changed, EgressChanged
+from bgpsteer.runtime import statefile
 
 MAX_BYTES = 64 * 1024 * 1024
 FILE_MODE = 0o640

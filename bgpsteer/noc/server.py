@@ -20,17 +20,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bgpsteer import forked, journal, queries, statefile
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.simulate import simulate
 from bgpsteer.exitcodes import ExitCode
-from bgpsteer.forked import Forked
+from bgpsteer.noc import queries
+from bgpsteer.runtime import forked, journal, statefile
+from bgpsteer.runtime.forked import Forked
 
 if TYPE_CHECKING:
-    from bgpsteer.agent import Agent
+    from bgpsteer.runtime.agent import Agent
 
-log = logging.getLogger("bgpsteer.control")
+log = logging.getLogger("bgpsteer.noc")
 REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole candidate config
 MAX_CLIENTS = 32  # connections at once; more are refused with code 3 (file descriptors are finite)
 IDLE_TIMEOUT = 60.0  # seconds a connection may wait between requests before it is closed

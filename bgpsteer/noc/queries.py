@@ -1,6 +1,6 @@
 """Answers to the NOC's questions, computed from the running engine's state.
 
-No I/O: the control socket (control.py) calls these and sends the result.
+No I/O: the control socket (noc/server.py) calls these and sends the result.
 Every answer is a JSON-ready dict; the CLI renders it as a table or JSON.
 """
 
@@ -13,10 +13,10 @@ from bgpsteer.core.ranking import core_choice, core_order
 from bgpsteer.exitcodes import ExitCode
 
 if TYPE_CHECKING:
-    from bgpsteer.agent import Agent
     from bgpsteer.core.engine import Engine
     from bgpsteer.core.ledger import Ledger
     from bgpsteer.core.model import Egress
+    from bgpsteer.runtime.agent import Agent
 
 
 class QueryError(Exception):

@@ -1,0 +1,1 @@
+"""Adapters that talk to ExaBGP: its JSON and command text (codec), its configuration (render)."""

@@ -1,0 +1,1 @@
+"""Measuring egresses: probes sent through each egress's path."""
