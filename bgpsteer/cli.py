@@ -53,7 +53,7 @@ def check(config: str, as_json: bool) -> None:
                                                         "fall": e.health.fall, "rise": e.health.rise, "hold_down": e.health.hold_down}
                    for e in cfg.egresses},
         "classes": [{"name": c.name, "latency_ms": c.max_latency_ms, "loss_pct": c.max_loss_pct, "jitter_ms": c.max_jitter_ms,
-                     "objective": c.objective} for c in cfg.classes],
+                     "objective": c.objective} for c in cfg.app_classes],
         "compliance": [{"name": r.name, "prefixes": r.prefixes.name, "jurisdictions": sorted(r.jurisdictions)} for r in cfg.compliance],
         "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
         "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
@@ -71,8 +71,8 @@ def check(config: str, as_json: bool) -> None:
                                                                    for c in cfg.core_routers))
     probes = [f"{e.id}: {e.probe.kind} x{len(e.probe.targets)} every {e.probe.interval:g}s, fall {e.health.fall}" for e in cfg.egresses if e.probe]
     click.echo(f"  probes       {', '.join(probes) or 'none: every egress is always in service'}")
-    if cfg.classes:
-        click.echo(f"  classes      {len(cfg.classes)}: " + ", ".join(f"{c.name} ({c.objective})" for c in cfg.classes))
+    if cfg.app_classes:
+        click.echo(f"  classes      {len(cfg.app_classes)}: " + ", ".join(f"{c.name} ({c.objective})" for c in cfg.app_classes))
     if cfg.compliance:
         click.echo(f"  compliance   {len(cfg.compliance)}: " + ", ".join(f"{r.name}: {r.prefixes.name} only via {'/'.join(sorted(r.jurisdictions))}"
                                                                    for r in cfg.compliance))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bgpsteer.config.loader import load
-from bgpsteer.core.model import Agent as AgentSettings
+from bgpsteer.core.model import AgentSettings
 from lab.netlab import Bird, Frr, GoBgp, Lab, sh, wait_for
 
 HERE = Path(__file__).resolve().parent

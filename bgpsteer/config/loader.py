@@ -13,7 +13,7 @@ from pathlib import Path
 from bgpsteer.config import steering_loader
 from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
-from bgpsteer.core.model import Agent, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety, default
+from bgpsteer.core.model import AgentSettings, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety, default
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT
@@ -68,7 +68,7 @@ def _max_prefix(cur: Cursor) -> MaxPrefix | None:
     return MaxPrefix(limit, action)  # type: ignore[arg-type]
 
 
-def _agent(cur: Cursor) -> Agent | None:
+def _agent(cur: Cursor) -> AgentSettings | None:
     m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False,
                      "control_socket": False, "control_group": False, "metrics": False, "journal_max_bytes": False, "graceful_restart": False})
     if m is None or "local_asn" not in m or "router_id" not in m:
@@ -76,16 +76,16 @@ def _agent(cur: Cursor) -> Agent | None:
     asn = m["local_asn"].integer(1, 0xFFFFFFFF)
     rid = _address(m["router_id"], afi=4)
     local = _address(m["local_address"]) if "local_address" in m else None
-    hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else default(Agent, "hold_time")
+    hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else default(AgentSettings, "hold_time")
     if hold is not None and 0 < hold < 3:
         m["hold_time"].error("hold time must be 0 or at least 3 seconds (RFC 4271)")
         hold = None
-    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else default(Agent, "log_level")
-    state_dir = m["state_dir"].string() if "state_dir" in m else default(Agent, "state_dir")
+    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else default(AgentSettings, "log_level")
+    state_dir = m["state_dir"].string() if "state_dir" in m else default(AgentSettings, "state_dir")
     sock = m["control_socket"].string() if "control_socket" in m else None
     group = m["control_group"].string() if "control_group" in m else None
     metrics = _listen(m["metrics"]) if "metrics" in m and not m["metrics"].is_null else None
-    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else default(Agent, "journal_max_bytes")
+    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else default(AgentSettings, "journal_max_bytes")
     # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
     gr = m["graceful_restart"].integer(0, 4095) if "graceful_restart" in m else 120
     if gr is not None and 0 < gr <= READY_TIMEOUT:
@@ -94,7 +94,7 @@ def _agent(cur: Cursor) -> Agent | None:
         gr = None
     if None in (asn, rid, hold, level, state_dir, jmax, gr):
         return None
-    return Agent(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr)  # type: ignore[arg-type]
+    return AgentSettings(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr)  # type: ignore[arg-type]
 
 
 def _password(cur: Cursor) -> str | None:
@@ -331,7 +331,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         raise ConfigError(issues.sorted())
     return Config(
         agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
-        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, classes=tuple(classes),
+        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, app_classes=tuple(classes),
         source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16], warnings=tuple(warnings),
     )
 

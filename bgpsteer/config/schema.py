@@ -118,7 +118,7 @@ policy:
 
 # where each section's model dataclass is (its defaults become the schema's)
 MODELS: dict[str, type] = {
-    "agent": model.Agent, "safety": model.Safety, "egresses[]": model.Egress, "egresses[].probe": model.Probe,
+    "agent": model.AgentSettings, "safety": model.Safety, "egresses[]": model.Egress, "egresses[].probe": model.Probe,
     "egresses[].health": model.Health, "egresses[].health.dampening": model.Dampening, "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter, "steering": model.Steering,
 }

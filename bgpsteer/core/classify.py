@@ -39,7 +39,7 @@ class Classifier:
             for length in range(1, bits + 1):
                 self._covering.setdefault((afi, length, nh >> (bits - length)), egress_id)
         self._ids: dict[PrefixClass, int] = {}
-        self.classes: list[PrefixClass] = []
+        self.prefix_classes: list[PrefixClass] = []
 
     def classify(self, parsed: ParsedPrefix) -> int:
         allowed: frozenset[str] | None = None
@@ -52,8 +52,8 @@ class Classifier:
                          self._export.signature(parsed), allowed, tuple(bound))
         k = self._ids.get(pc)
         if k is None:
-            k = self._ids[pc] = len(self.classes)
-            self.classes.append(pc)
+            k = self._ids[pc] = len(self.prefix_classes)
+            self.prefix_classes.append(pc)
         return k
 
     def _covers_next_hop(self, p: ParsedPrefix) -> str | None:

@@ -7,10 +7,6 @@ so core routers hold the backups before they need them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from bgpsteer.core.attrs import U32_MAX, Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
@@ -175,63 +171,3 @@ class ExportStage:
             self.outs.put(result, result)
             return result
         return shared
-
-
-@dataclass(frozen=True)
-class Explanation:
-    prefix: str
-    candidates: list[dict[str, Any]]
-    egresses: list[dict[str, Any]]
-    announced: list[dict[str, Any]]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "candidates": self.candidates, "egresses": self.egresses, "announced": self.announced}
-
-
-def explain(export: ExportStage, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, out: OutSet, pc: PrefixClass,
-            in_service: Callable[[str], bool]) -> Explanation:
-    candidates = [
-        {
-            "peer": p.peer.name,
-            "egress": p.peer.egress,
-            "received": p.attrs.describe(),
-            "accepted": p.verdict.accepted,
-            "trace": list(p.verdict.trace),
-        }
-        for p in paths
-    ]
-    egresses = []
-    for egress_id, (path, n) in sorted(best_per_egress(paths).items()):
-        e = export.egresses[egress_id]
-        checks = []
-        if pc.allowed is None:
-            checks.append("compliance: prefix not bound to a jurisdiction; pass")
-        elif e.jurisdiction in pc.allowed:
-            checks.append(f"compliance: {e.jurisdiction} in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); pass")
-        else:
-            checks.append(f"compliance: {e.jurisdiction} not in [{', '.join(sorted(pc.allowed))}] ({', '.join(pc.bound_by)}); never announced")
-        blocked = pc.allowed is not None and e.jurisdiction not in pc.allowed
-        v = export.evaluate(path, prefix, prefix_text, pc.export_sig)
-        if blocked:
-            checks.append("export policy: not consulted (compliance decides first)")
-        checks.append(f"health: {'in service' if in_service(egress_id) else 'OUT OF SERVICE (next-hop ' + e.next_hop + ' withdrawn: the core cannot use this path)'}")
-        if egress_id in export.drained:
-            checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
-        announced_attrs = dict(out).get(e.path_id)
-        if v.accepted and v.attrs is not None and announced_attrs is not None and announced_attrs.local_pref != v.attrs.local_pref:
-            checks.append(f"cost tie-break: local-pref {v.attrs.local_pref} -> {announced_attrs.local_pref} "
-                          f"(cost {e.cost_per_gb:g}/GB among egresses with equal policy preference)")
-        egresses.append(
-            {
-                "egress": egress_id,
-                "best": path.peer.name,
-                "why": f"best of {n} accepted candidate(s) by local-pref, as-path length, origin, MED, peer name",
-                "exported": v.accepted and not blocked,
-                "blocked_by": "compliance" if blocked else (None if v.accepted else "export policy"),
-                "checks": checks,
-                "trace": [] if blocked else list(v.trace),
-            }
-        )
-    by_id = {e.path_id: e.id for e in export.egresses.values()}
-    announced = [{"path_id": pid, "egress": by_id.get(pid, "?"), "attrs": a.describe()} for pid, a in out]
-    return Explanation(prefix_text, candidates, egresses, announced)

@@ -17,7 +17,7 @@ from typing import Any
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import Classifier
-from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path, explain
+from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path
 from bgpsteer.core.events import (
     Announce,
     Change,
@@ -35,21 +35,22 @@ from bgpsteer.core.events import (
 )
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config, Scope
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
 from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.steering import SteeringState, nh_routes
+from bgpsteer.core.view import CoreView
 
 
 class Entry:
     """One prefix: its candidate paths and what is announced for it."""
 
-    __slots__ = ("parsed", "klass", "paths", "out", "gen")
+    __slots__ = ("parsed", "prefix_class", "paths", "out", "gen")
 
-    def __init__(self, parsed: ParsedPrefix, klass: int, gen: int = 0) -> None:
+    def __init__(self, parsed: ParsedPrefix, prefix_class: int, gen: int = 0) -> None:
         self.parsed = parsed  # parsed and classified once for import and decision
-        self.klass = klass
+        self.prefix_class = prefix_class  # an index into Classifier.prefix_classes
         self.paths: list[Path] = []
         self.out: OutSet = EMPTY
         self.gen = gen  # the configuration generation its import verdicts were computed under
@@ -122,6 +123,7 @@ class Engine:
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
         self.steering = SteeringState(config, now, self.next_decision)
+        self.view = CoreView(self)  # what adapters read (core/view.py)
         self._install(config)
 
     def next_decision(self) -> int:
@@ -182,7 +184,7 @@ class Engine:
         effects: list[Effect] = []
         rib, dirty, evaluate = self.rib, self.dirty, self.importer.evaluate
         classifier = self.classifier
-        classes = classifier.classes
+        classes = classifier.prefix_classes
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
         info.last_heard = now
@@ -224,7 +226,7 @@ class Engine:
                 if not invalid:
                     invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{ev.afi} UPDATE")
                 continue
-            kid = entry.klass
+            kid = entry.prefix_class
             # one UPDATE shares peer and attributes: its verdict depends only on the prefix class
             verdict = by_class.get(kid)
             if verdict is None:
@@ -312,14 +314,14 @@ class Engine:
         withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
         changes: list[Change] = []
         added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
-        rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.classes, self.generation
+        rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.prefix_classes, self.generation
         for prefix in batch:
             entry = rib.get(prefix)
             if entry is None:
                 continue
             if entry.gen != gen:
                 self._reimport(prefix, entry)
-            kid = entry.klass
+            kid = entry.prefix_class
             new = decide(entry.paths, entry.parsed, prefix, kid, classes[kid])
             old = entry.out
             if new is not old and new != old:
@@ -424,8 +426,8 @@ class Engine:
     def _reimport(self, prefix: str, entry: Entry) -> None:
         """Re-evaluate an entry's paths under the current configuration (after a reload)."""
         entry.gen = self.generation
-        entry.klass = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
-        pc = self.classifier.classes[kid]
+        entry.prefix_class = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
+        pc = self.classifier.prefix_classes[kid]
         kept = []
         for p in entry.paths:
             info = self.peers.get(p.peer.address)
@@ -457,7 +459,7 @@ class Engine:
         if info is not None:
             info.relearn_from = now
 
-    def wanted(self, prefix: str, path_id: int, scope: str | None = None) -> Attrs | None:
+    def wanted(self, prefix: str, path_id: int, scope: Scope | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""
         entry = self.rib.get(prefix)
         if entry is not None:
@@ -473,7 +475,7 @@ class Engine:
                 "import_rejections": self.importer.rejections, "export_verdicts": self.exporter.cache,
                 "export_decisions": self.exporter.memo, "export_outcomes": self.exporter.outs}
 
-    def announced(self) -> Iterator[tuple[str, int, Attrs]]:
+    def announced_routes(self) -> Iterator[tuple[str, int, Attrs]]:
         """Everything announced to core routers: steered paths and egress next-hop routes."""
         for prefix, entry in self.rib.items():
             for pid, attrs in entry.out:
@@ -483,7 +485,7 @@ class Engine:
     def full_state(self) -> list[Effect]:
         """Every current announcement, batched: used to re-sync ExaBGP."""
         batches: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
-        for prefix, pid, attrs in self.announced():
+        for prefix, pid, attrs in self.announced_routes():
             batches[(_afi(prefix), pid, attrs)].append(prefix)
         return [Announce(afi, pid, attrs, prefixes) for (afi, pid, attrs), prefixes in batches.items()]
 
@@ -493,13 +495,6 @@ class Engine:
             for p in entry.paths:
                 if not p.verdict.accepted and (peer is None or p.peer.name == peer):
                     yield prefix, p.peer.name, p.verdict.trace
-
-    def explain(self, prefix: str) -> dict[str, Any] | None:
-        entry = self.refresh(prefix)
-        if entry is None:
-            return None
-        pc = self.classifier.classes[entry.klass]
-        return explain(self.exporter, entry.paths, entry.parsed, prefix, entry.out, pc, self.steering.usable).as_dict()
 
     # -- steering ---------------------------------------------------------------------
 

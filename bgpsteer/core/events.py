@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.model import Scope
 
 # -- events --------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Announce:
     path_id: int
     attrs: Attrs
     prefixes: list[str]
-    scope: str | None = None  # None: every core session; "": sessions without a class; else that class's sessions
+    scope: Scope | None = None  # None: every core session; else the sessions of that scope (default, or one class)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ class Withdraw:
     afi: int
     path_id: int
     prefixes: list[str]
-    scope: str | None = None
+    scope: Scope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,12 @@ class EgressChanged:
     new: str
     in_service: bool
     reason: str
+    app_class: str | None = None  # None: the egress's health; else its SLA fit for that application class
+
+    @property
+    def subject(self) -> str:
+        """The egress, or the egress for one class, in words."""
+        return self.egress if self.app_class is None else f"{self.egress} for class {self.app_class}"
 
 
 Effect = Union[Announce, Withdraw, Teardown, Log, Changed, EgressChanged]

@@ -30,11 +30,13 @@ class Transition:
     old: State
     new: State
     reason: str
+    app_class: str | None = None  # None: the egress's health; else its SLA fit for this application class
 
 
 class EgressHealth:
-    def __init__(self, egress: str, policy: Health, now: float) -> None:
+    def __init__(self, egress: str, policy: Health, now: float, app_class: str | None = None) -> None:
         self.egress = egress
+        self.app_class = app_class
         self.policy = policy
         self.state: State = "up"
         self.since = now
@@ -70,7 +72,7 @@ class EgressHealth:
             self.suppressed = False
 
     def _go(self, new: State, now: float, reason: str) -> Transition:
-        t = Transition(self.egress, self.state, new, reason)
+        t = Transition(self.egress, self.state, new, reason, self.app_class)
         self.state, self.since = new, now
         return t
 

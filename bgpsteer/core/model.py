@@ -19,6 +19,20 @@ AFI_FAMILY: dict[int, Family] = {4: "ipv4", 6: "ipv6"}
 MaxPrefixAction = Literal["warn", "stop", "teardown"]
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The core sessions an egress's next-hop route goes to: those without an application class (``app_class``
+    None: the core's default table) or the sessions of one application class (its VRF)."""
+
+    app_class: str | None = None
+
+    def __str__(self) -> str:
+        return self.app_class or "default"
+
+
+DEFAULT_SCOPE = Scope()
+
+
 ProbeKind = Literal["icmp", "tcp", "udp", "http", "external"]
 
 
@@ -108,6 +122,10 @@ class CoreRouter:
     password: str | None = None
     app_class: str | None = None  # this session feeds the core's VRF for one application class
 
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.app_class)
+
 
 Objective = Literal["performance", "cost"]
 
@@ -167,7 +185,9 @@ class Steering:
 
 
 @dataclass(frozen=True)
-class Agent:
+class AgentSettings:
+    """The YAML's `agent` section: how the helper itself runs (not the runtime agent, runtime/agent.py)."""
+
     local_asn: int
     router_id: str
     local_address: str | None = None
@@ -189,7 +209,7 @@ class Agent:
 
 @dataclass(frozen=True)
 class Config:
-    agent: Agent
+    agent: AgentSettings
     egresses: tuple[Egress, ...]
     cloud_peers: tuple[CloudPeer, ...]
     core_routers: tuple[CoreRouter, ...]
@@ -198,7 +218,7 @@ class Config:
     safety: Safety = field(default_factory=Safety)
     compliance: tuple[Compliance, ...] = ()
     steering: Steering = field(default_factory=Steering)
-    classes: tuple[AppClass, ...] = ()
+    app_classes: tuple[AppClass, ...] = ()  # the YAML's `classes`
     source: str = ""
     digest: str = ""
     warnings: tuple[str, ...] = ()  # valid but probably not meant (check prints them, run logs them)

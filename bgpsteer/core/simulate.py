@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import Attrs
-from bgpsteer.core.classes import sla_fit
 from bgpsteer.core.decision import OutSet
 from bgpsteer.core.events import PeerState, RoutesAnnounced
-from bgpsteer.core.model import Config
+from bgpsteer.core.model import DEFAULT_SCOPE, Config, Scope
 from bgpsteer.core.ranking import core_choice
+from bgpsteer.core.sla import sla_fit
 from bgpsteer.core.steering import fail_static_holds
+from bgpsteer.core.view import UnknownName
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
@@ -52,22 +53,20 @@ def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict
     """Per class: the egresses that would be in service if the degraded measurements held."""
     st = engine.steering
     out: dict[str, set[str]] = {}
-    if st.classes is None:
-        return out
     summaries = {e: dict(s.summary()) for e, s in st.stats.items()}
     for e, m in degrade.items():
         summaries.setdefault(e, {}).update(m)
         summaries[e]["samples"] = max(summaries[e].get("samples") or 0.0, 1e9)  # a stated loss is taken as measured
     lats = [m["latency_ms"] for e, m in summaries.items() if e in base_after and m.get("latency_ms") is not None]
     best = min(lats) if lats else None  # type: ignore[type-var]
-    for name, c in st.classes.classes.items():
+    for name, c in st.sla.app_classes.items():
         fit = set()
         for e in base_after:
             # a degradation can only take an egress out of a class, never bring one in
-            if st.classes.fits(name, e) and (e not in degrade or sla_fit(c, summaries[e], best, True)[0]):
+            if st.sla.fits(name, e) and (e not in degrade or sla_fit(c, summaries[e], best, True)[0]):
                 fit.add(e)
         if not fit and base_after and c.fail_static:
-            fit = (st.in_service.get(name, set()) & base_after) or set(base_after)
+            fit = (st.in_service.get(Scope(name), set()) & base_after) or set(base_after)
         out[name] = fit
     return out
 
@@ -80,15 +79,15 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
     degrade = degrade or {}
     unknown = sorted((fail | set(degrade)) - {e.id for e in new.egresses})
     if unknown:
-        raise KeyError(", ".join(unknown))
-    usable_now = set(st.announced)
+        raise UnknownName(f"unknown egress {', '.join(unknown)}")
+    usable_now = set(st.in_service_default)
     # down by their probes (whatever fail static announces meanwhile), plus the ones failed by hand
     down_after = {e for e in st.probed if not st.health[e].usable} | (fail & set(st.probed))
     fail_static = fail_static_holds(new.steering, st.probed, down_after)  # the agent's own rule
     healthy = {eid for eid, h in st.health.items() if h.usable}  # what is announced when fail static does not hold
     usable_after = usable_now if fail_static else (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
-    scopes_now = {"": usable_now, **{c: set(v) for c, v in st.in_service.items() if c}}
-    scopes_after = {"": usable_after, **_class_after(engine, degrade, usable_after)}
+    scopes_now = {DEFAULT_SCOPE: usable_now, **{s: set(v) for s, v in st.in_service.items() if s.app_class is not None}}
+    scopes_after = {DEFAULT_SCOPE: usable_after, **{Scope(c): v for c, v in _class_after(engine, degrade, usable_after).items()}}
     new_ids = {e.id: e for e in new.egresses}
     egress_now = {e.path_id: e.id for e in cur.egresses}
     egress_after = {e.path_id: e.id for e in new.egresses}
@@ -100,7 +99,7 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
             d_now, d_after = dict(entry.out if entry else ()), dict(outs_after.get(prefix, ()))
             announce_diff += sum(1 for pid in d_now.keys() | d_after.keys() if d_now.get(pid) != d_after.get(pid))
 
-    results: dict[str, dict[str, Any]] = {}
+    results: dict[Scope, dict[str, Any]] = {}
     nh_updates = 0
     for scope, after in scopes_after.items():
         now_set = scopes_now.get(scope, set())
@@ -108,18 +107,18 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
         pid_after = {new_ids[e].path_id for e in after if e in new_ids}
         results[scope] = _moves(engine, outs_after, pid_now, pid_after, egress_now, egress_after)
         results[scope]["in_service_after"] = sorted(after)
-        sessions = sum(1 for c in new.core_routers if (c.app_class or "") == scope)
+        sessions = sum(1 for c in new.core_routers if c.scope == scope)
         results[scope]["sessions"] = sessions
         nh_updates += sum(2 if cur.egress(e).next_hop6 else 1 for e in (now_set - after) | (after - now_set) if e in cur.egress_ids()) * sessions
     cores = len(new.core_routers)
-    default = results.pop("")
+    default = results.pop(DEFAULT_SCOPE)
     return {
         "fail": sorted(fail),
         "degrade": degrade,
         "config": new.source if config is not None else None,
         "fail_static": fail_static,
         **default,
-        "classes": results,
+        "classes": {scope.app_class: r for scope, r in results.items()},
         "bgp_updates": nh_updates + announce_diff * cores,
         "bgp_updates_detail": {"next_hop_changes": nh_updates, "path_changes": announce_diff * cores},
     }
@@ -130,7 +129,7 @@ def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid
     moved: list[dict[str, Any]] = []
     withdrawn: list[dict[str, Any]] = []
     unchanged = gained = moved_total = withdrawn_total = 0
-    classes = engine.classifier.classes
+    classes = engine.classifier.prefix_classes
     for prefix in engine.rib.keys() | outs_after.keys():
         entry = engine.rib.get(prefix)
         out_now = entry.out if entry else ()
@@ -145,7 +144,7 @@ def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid
         if e_after is None:
             reason = "no announced path through an egress in service"
             if entry is not None:
-                pc = classes[entry.klass]
+                pc = classes[entry.prefix_class]
                 foreign = {p.peer.egress for p in entry.paths if p.verdict.accepted} - {egress_after.get(pid, "") for pid, _ in out_after}
                 if pc.allowed is not None and foreign:
                     reason = (f"compliance ({', '.join(pc.bound_by)}): only [{', '.join(sorted(pc.allowed))}] allowed; "

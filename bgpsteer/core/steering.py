@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
-from bgpsteer.core.classes import ClassState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
-from bgpsteer.core.model import Config, Egress, Probe, Steering, default
+from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Probe, Scope, Steering, default
+from bgpsteer.core.sla import SlaState
 
 
 def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
@@ -45,9 +45,9 @@ class SteeringState:
         self.health: dict[str, EgressHealth] = {}
         self.stats: dict[str, EgressStats] = {}
         self.drained: set[str] = set()
-        # scope -> egresses whose next-hop routes are announced there ("": sessions without a class)
-        self.in_service: dict[str, set[str]] = {"": set()}
-        self.classes: ClassState | None = None
+        # scope -> egresses whose next-hop routes are announced there
+        self.in_service: dict[Scope, set[str]] = {DEFAULT_SCOPE: set()}
+        self.sla = SlaState((), [], now)  # SLA fit per (application class, egress)
         self.class_static: set[str] = set()  # classes holding their last good set (no egress fits)
         self.fail_static = False
         self.last_good: set[str] = set()  # restored from before a restart: what fail static keeps when nothing is announced yet
@@ -65,8 +65,8 @@ class SteeringState:
                 if eid not in new or nh_routes(new[eid]) != nh_routes(old) or new[eid].path_id != old.path_id:
                     effects += [Withdraw(afi, old.path_id, [route], scope) for afi, route, _ in nh_routes(old)]
                     egresses.discard(eid)
-        names = {c.name for c in config.classes}
-        for scope in [s for s in self.in_service if s and s not in names]:
+        names = {c.name for c in config.app_classes}
+        for scope in [s for s in self.in_service if s.app_class is not None and s.app_class not in names]:
             for eid in sorted(self.in_service.pop(scope)):
                 e = self.egresses[eid]
                 effects += [Withdraw(afi, e.path_id, [route], scope) for afi, route, _ in nh_routes(e)]
@@ -85,7 +85,7 @@ class SteeringState:
             window = e.probe.window if e.probe else default(Probe, "window")
             self.stats[e.id] = old_stats.get(e.id) or EgressStats(window)
         self.drained &= set(self.egresses)
-        self.classes = ClassState(config.classes, list(self.egresses), now, self.classes)
+        self.sla = SlaState(config.app_classes, list(self.egresses), now, self.sla)
         return effects + (self._after([], now) if self.started else [])
 
     @property
@@ -93,11 +93,11 @@ class SteeringState:
         return [e.id for e in self.config.egresses if e.probe is not None]
 
     @property
-    def announced(self) -> set[str]:
+    def in_service_default(self) -> set[str]:
         """Egresses in service for sessions without a class (health only)."""
-        return self.in_service[""]
+        return self.in_service[DEFAULT_SCOPE]
 
-    def usable(self, egress: str, scope: str = "") -> bool:
+    def usable(self, egress: str, scope: Scope = DEFAULT_SCOPE) -> bool:
         return egress in self.in_service.get(scope, set())
 
     # -- inputs ----------------------------------------------------------------
@@ -120,17 +120,16 @@ class SteeringState:
         detail = f"{answered}/{len(e.probe.targets)} targets answered, need {e.probe.min_up}" + (f" ({'; '.join(failures)})" if failures else "")
         t = self.health[egress].observe(good, now, detail)
         ts = [t] if t else []
-        if self.classes is not None and self.classes.classes:
+        if self.sla.app_classes:
             healthy = {eid for eid, h in self.health.items() if h.usable}
             summaries = {eid: st.summary() for eid, st in self.stats.items()}
-            ts += self.classes.observe(egress, summaries, healthy, now)
+            ts += self.sla.observe(egress, summaries, healthy, now)
         return self._after(ts, now)
 
     def tick(self, now: float) -> list[Effect]:
         """Time passing: hold-downs and dampening that expire without a probe round."""
         ts = [t for h in self.health.values() if (t := h.tick(now)) is not None]
-        if self.classes is not None:
-            ts += self.classes.tick(now)
+        ts += self.sla.tick(now)
         return self._after(ts, now)
 
     def drain(self, egress: str, on: bool) -> Log:
@@ -157,7 +156,7 @@ class SteeringState:
                 alarm = Log("error", f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once (max_down {limit}); "
                                      "the probe host is likelier broken than the network: keeping the last good announcements",
                             {"down": ",".join(sorted(down))})
-            return set(self.announced) or set(self.last_good), alarm
+            return set(self.in_service_default) or set(self.last_good), alarm
         alarm = None
         if self.fail_static:
             self.fail_static = False
@@ -168,17 +167,15 @@ class SteeringState:
         """Per class: the egresses in service for its sessions (in service at all, and fitting its SLA)."""
         out: dict[str, set[str]] = {}
         alarms: list[Effect] = []
-        if self.classes is None:
-            return out, alarms
-        for name, c in self.classes.classes.items():
-            fit = {e for e in base if self.classes.fits(name, e)}
+        for name, c in self.sla.app_classes.items():
+            fit = {e for e in base if self.sla.fits(name, e)}
             if fit or not base or not c.fail_static:
                 if name in self.class_static:
                     self.class_static.discard(name)
                     alarms.append(Log("warning", f"class {name}: an egress meets the SLA again; fail static cleared", {"class": name}))
                 out[name] = fit
                 continue
-            kept = (self.in_service.get(name, set()) & base) or set(base)
+            kept = (self.in_service.get(Scope(name), set()) & base) or set(base)
             if name not in self.class_static:
                 self.class_static.add(name)
                 alarms.append(Log("error", f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(kept))} "
@@ -189,7 +186,7 @@ class SteeringState:
     def _after(self, transitions: list[Transition], now: float) -> list[Effect]:
         effects: list[Effect] = []
         for t in transitions:
-            what = "SLA fit" if "/" in t.egress else "health"
+            what = "health" if t.app_class is None else f"SLA fit for class {t.app_class}"
             effects.append(Log("warning" if t.new == "down" else "info", f"egress {t.egress} {what} {t.old} -> {t.new}: {t.reason}", {"egress": t.egress}))
         wanted, alarm = self._wanted()
         if alarm is not None:
@@ -198,16 +195,15 @@ class SteeringState:
         effects += alarms
         if not self.started:
             return effects
-        scopes = {"": wanted, **per_class}
+        scopes = {DEFAULT_SCOPE: wanted, **{Scope(name): fit for name, fit in per_class.items()}}
         for t in transitions:
-            egress, _, scope = t.egress.partition("/")
-            in_service = egress in scopes.get(scope, set())
-            held = in_service and t.new != "up" and (self.fail_static or scope in self.class_static)
+            in_service = t.egress in scopes.get(Scope(t.app_class), set())
+            held = in_service and t.new != "up" and (self.fail_static or t.app_class in self.class_static)
             why = t.reason + ("; FAIL STATIC: kept in service" if held else "")
-            effects.append(EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why))
+            effects.append(EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why, t.app_class))
         for scope, want in scopes.items():
             have = self.in_service.get(scope, set())
-            where = f" for class {scope}" if scope else ""
+            where = f" for class {scope.app_class}" if scope.app_class else ""
             for eid in sorted(want - have):
                 e = self.egresses[eid]
                 effects += [Announce(afi, e.path_id, attrs, [route], scope) for afi, route, attrs in nh_routes(e)]
@@ -230,7 +226,7 @@ class SteeringState:
     def persist(self, now: float) -> dict[str, object]:
         """Health, dampening and drain per egress: what a restarted agent must not forget (state_dir)."""
         return {"drained": sorted(self.drained), "health": {eid: h.persist(now) for eid, h in self.health.items()},
-                "in_service": {scope: sorted(eids) for scope, eids in self.in_service.items()}}
+                "in_service": {scope.app_class or "": sorted(eids) for scope, eids in self.in_service.items()}}
 
     def restore(self, data: dict[str, object], now: float) -> list[Effect]:
         """Adopt persisted state before start(): egresses no longer configured are ignored.  ``now``: the clock's
@@ -256,7 +252,7 @@ class SteeringState:
                                                                                             "drained": ",".join(sorted(self.drained)) or "-"}))
         return effects
 
-    def route(self, prefix: str, path_id: int, scope: str | None) -> Attrs | None:
+    def route(self, prefix: str, path_id: int, scope: Scope | None) -> Attrs | None:
         """The next-hop route announced now for this prefix and path id in the scope (None: in any scope)."""
         scopes = list(self.in_service) if scope is None else [scope]
         for eid in set().union(*(self.in_service.get(sc, set()) for sc in scopes)):
@@ -266,20 +262,3 @@ class SteeringState:
                     if route == prefix:
                         return attrs
         return None
-
-    def describe(self, egress: str, now: float) -> dict[str, object]:
-        e = self.egresses[egress]
-        return {
-            "egress": egress,
-            "health": self.health[egress].as_dict(now),
-            "in_service": egress in self.announced,
-            "drained": egress in self.drained,
-            "fail_static": self.fail_static,
-            "probe": None if e.probe is None else {"kind": e.probe.kind, "targets": list(e.probe.targets), "interval": e.probe.interval},
-            "measured": self.stats[egress].summary(),
-            "classes": {c: {"fits_sla": self.classes.fits(c, egress), "why": self.classes.why[(c, egress)],
-                            "sla_state": self.classes.fit[(c, egress)].state, "in_service": self.usable(egress, c),
-                            "fail_static": c in self.class_static}
-                        for c in self.classes.classes} if self.classes else {},
-            "targets": {t: s.as_dict() for t, s in self.stats[egress].targets.items()},
-        }

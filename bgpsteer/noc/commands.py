@@ -299,7 +299,8 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
                     return "-" if a is None else f"lp {a['local_pref']} med {a['med']}"
                 rows.append([when, x["id"], x["egress"], f"{brief(x['old'])} -> {brief(x['new'])}", x["reason"]])
             else:
-                rows.append([when, x["id"], x["egress"], f"egress {x['old']} -> {x['new']}{'' if x['in_service'] else ' (out of service)'}", x["reason"]])
+                subject = f"egress {x['old']} -> {x['new']}" if not x.get("class") else f"class {x['class']}: SLA fit {x['old']} -> {x['new']}"
+                rows.append([when, x["id"], x["egress"], f"{subject}{'' if x['in_service'] else ' (out of service)'}", x["reason"]])
         return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
     _emit(as_json, ask("history", prefix=prefix, limit=limit), human)
 

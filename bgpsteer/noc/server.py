@@ -18,18 +18,16 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.simulate import simulate
+from bgpsteer.core.view import UnknownName
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc import queries
+from bgpsteer.noc.port import AgentPort
 from bgpsteer.runtime import forked, journal, statefile
 from bgpsteer.runtime.forked import Forked
-
-if TYPE_CHECKING:
-    from bgpsteer.runtime.agent import Agent
 
 log = logging.getLogger("bgpsteer.noc")
 REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole candidate config
@@ -82,7 +80,7 @@ def check_args(cmd: str, args: dict[str, Any]) -> str | None:
 
 
 class ControlServer:
-    def __init__(self, agent: Agent, path: str, group: str | None = None) -> None:
+    def __init__(self, agent: AgentPort, path: str, group: str | None = None) -> None:
         self.agent = agent
         self.path = Path(path)
         self.group = group
@@ -92,11 +90,11 @@ class ControlServer:
         self.refusing = 0  # refused connections still being told why (bounded too: each holds a descriptor)
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
-            "routes": lambda a: queries.routes(self.agent.engine, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit") or 1000),
+            "routes": lambda a: queries.routes(self.agent.view, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit") or 1000),
                                                a.get("cls"), self.agent.ledger),
-            "egress": lambda a: queries.egresses(self.agent.engine, self.agent.clock(), a.get("egress")),
+            "egress": lambda a: queries.egresses(self.agent.view, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
-            "explain": lambda a: queries.explain(self.agent.engine, str(a["target"]), a.get("cls"), self.agent.ledger),
+            "explain": lambda a: queries.explain(self.agent.view, str(a["target"]), a.get("cls"), self.agent.ledger),
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),
@@ -198,18 +196,13 @@ class ControlServer:
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
 
     async def _drain(self, egress: str, on: bool) -> dict[str, Any]:
-        e = queries.require_egress(self.agent.engine, egress)
-        sent = self.agent.commands_sent
-        self.agent.apply(self.agent.engine.drain(egress, on, self.agent.clock(), decide=False))
-        self.agent.save_state()  # a restart keeps the egress drained
-        self.agent.schedule()
-        pending = await self.agent.settled()  # decided in slices: the pipe is read meanwhile
-        return {"egress": egress, "drained": on, "commands_sent": self.agent.commands_sent - sent,
-                "paths": self.agent.engine.stats.paths_by_path_id.get(e.path_id, 0), "pending": pending}
+        queries.require_egress(self.agent.view, egress)
+        return await self.agent.drain(egress, on)
 
     def _measure(self, egress: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
         """External measurements pushed by a monitoring tool: one probe round for one egress."""
-        e = queries.require_egress(self.agent.engine, egress)
+        queries.require_egress(self.agent.view, egress)
+        e = self.agent.view.require_egress(egress)
         if e.probe is None or e.probe.kind != "external":
             raise queries.QueryError(f"egress {egress} is not configured with probe type external", ExitCode.USAGE)
         samples = []
@@ -226,11 +219,9 @@ class ControlServer:
             samples.append(Sample(target, True, float(rtt)))
         if not samples:
             raise queries.QueryError("no samples", ExitCode.USAGE)
-        if self.agent.probes is not None:
-            self.agent.probes.pushed(egress)
-        self.agent.on_probe(egress, samples)
-        return {"egress": egress, "samples": len(samples), "health": self.agent.engine.steering.health[egress].state,
-                "in_service": self.agent.engine.steering.usable(egress)}
+        self.agent.measure(egress, samples)
+        after = self.agent.view.egress(egress, self.agent.clock())
+        return {"egress": egress, "samples": len(samples), "health": after.health, "in_service": after.in_service}
 
     async def _reload(self) -> dict[str, Any]:
         try:
@@ -252,11 +243,11 @@ class ControlServer:
         degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
         if config is None:  # with a new config, its own egresses count (simulate checks them)
             for egress in sorted(fail | set(degrade)):
-                queries.require_egress(self.agent.engine, egress)
+                queries.require_egress(self.agent.view, egress)
         try:
-            return simulate(self.agent.engine, fail, self.agent.clock(), config, degrade)
-        except KeyError as exc:
-            raise queries.QueryError(f"unknown egress {exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE) from None
+            return self.agent.view.simulate(fail, self.agent.clock(), config, degrade)
+        except UnknownName as exc:
+            raise queries.QueryError(f"{exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE) from None
 
     async def _forked(self, work: Callable[[], Any]) -> Forked:
         """Run work() in a forked child (a copy-on-write snapshot of the state), which also encodes the whole answer:

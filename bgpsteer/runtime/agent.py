@@ -9,7 +9,9 @@ the reader.  Logs go to stderr (ExaBGP relays a helper's stderr).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
+import itertools
 import json
 import logging
 import os
@@ -30,8 +32,11 @@ from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
 from bgpsteer.core.reconcile import SETTLE, Reconciler, peer_ready
+from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp import codec
+from bgpsteer.noc import queries
 from bgpsteer.noc.metrics import Metrics
+from bgpsteer.noc.port import PipeCounters
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime import forked, journal, statefile
 from bgpsteer.runtime.journal import Journal
@@ -95,6 +100,37 @@ class Agent:
         self.started_at = clock()
         self.journal: Journal | None = None
         self.metrics: Metrics | None = None
+
+    # -- what the NOC reads and does (noc/port.py) -------------------------------
+
+    @property
+    def view(self) -> CoreView:
+        return self.engine.view
+
+    def core_sessions(self) -> dict[str, str]:
+        return self.core_state
+
+    def pipe(self) -> PipeCounters:
+        ledger = self.ledger
+        return PipeCounters(self.malformed, self.ignored, self.commands_sent, ledger.acks_ok, ledger.acks_error, len(ledger.rejected),
+                            len(ledger.unconfirmed), ledger.missing_acks, ledger.extra_acks, self.previous_acks, ledger.outstanding_routes,
+                            self.deferred_flushes, self.output_buffer(), self.loop_lag_max, self.loop_stalls,
+                            self.journal.errors if self.journal is not None else 0, self.reload_failures)
+
+    async def drain(self, egress: str, on: bool) -> dict[str, Any]:
+        """Drain (RFC 8326) or undrain an egress: re-decided in slices (the pipe is read meanwhile), kept across restarts."""
+        sent = self.commands_sent
+        self.apply(self.engine.drain(egress, on, self.clock(), decide=False))
+        self.save_state()  # a restart keeps the egress drained
+        self.schedule()
+        pending = await self.settled()
+        return {"egress": egress, "drained": on, "commands_sent": self.commands_sent - sent,
+                "paths": self.view.egress(egress, self.clock()).paths, "pending": pending}
+
+    def measure(self, egress: str, samples: list[Sample]) -> None:
+        if self.probes is not None:
+            self.probes.pushed(egress)
+        self.on_probe(egress, samples)
 
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
         """Every cache of the running agent (all bounded): the decoder's attribute sets and the engine's."""
@@ -164,7 +200,7 @@ class Agent:
         for e in effects:
             if isinstance(e, (Announce, Withdraw)):
                 for core in cores:
-                    if e.afi in [FAMILY_AFI[f] for f in core.families] and (e.scope is None or e.scope == (core.app_class or "")):
+                    if e.afi in [FAMILY_AFI[f] for f in core.families] and (e.scope is None or e.scope == core.scope):
                         self.send_effect(e, core.address)
             elif isinstance(e, Teardown):
                 self.send_barrier(codec.teardown(e.peer))
@@ -427,7 +463,7 @@ class Agent:
             return
         self._reconcile_waiting = waiting
         self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
-        wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced()}
+        wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced_routes()}
         egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
         before = r.withdrawn
         withdrawals = r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
@@ -500,21 +536,18 @@ class Agent:
             self.journal.egress_of = {e.path_id: e.id for e in config.egresses}
 
     def snapshot(self) -> dict[str, Any]:
-        e = self.engine
+        """The SIGUSR1 state dump: the NOC's own answers (status, egresses, peers), every announcement, every
+        rejected route with its trace, and the explanation of the first 10,000 prefixes."""
+        view, now = self.view, self.clock()
         return {
-            "time": self.clock(),
-            "config": {"file": e.config.source, "digest": e.config.digest},
-            "peers": {
-                i.peer.name: {"address": a, "state": i.state, "routes": i.routes, "accepted": i.accepted, "refused": i.refused, "reason": i.last_reason}
-                for a, i in e.peers.items()
-            },
-            "stats": vars(e.stats) | {"malformed_lines": self.malformed, "ignored_messages": self.ignored, "acks_ok": self.acks_ok, "commands_sent": self.commands_sent,
-                                      "acks_error": self.acks_error, "reload_failures": self.reload_failures,
-                                      "policy_errors": e.importer.errors + e.exporter.errors},
-            "egresses": {eid: e.steering.describe(eid, self.clock()) for eid in e.egresses},
-            "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in e.announced()],
-            "rejected": [{"prefix": p, "peer": peer, "trace": list(t)} for p, peer, t in e.rejected()],
-            "explain": {p: e.explain(p) for p in list(e.rib)[:10000]},
+            "time": now,
+            "config": {"file": view.config.source, "digest": view.config.digest},
+            "stats": dataclasses.asdict(view.counters()) | dataclasses.asdict(self.pipe()),
+            "peers": {p["name"]: p for p in queries.peers(self)["cloud_peers"]},
+            "egresses": {e["egress"]: e for e in queries.egresses(view, now)["egresses"]},
+            "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in view.announced_routes()],
+            "rejected": [{"prefix": p, "peer": peer, "trace": list(tr)} for p, peer, tr in view.rejected()],
+            "explain": {p: view.explain(p) for p in itertools.islice(view.prefixes(), 10000)},
         }
 
     async def dump_forked(self) -> None:

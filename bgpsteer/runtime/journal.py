@@ -3,10 +3,11 @@
 Two kinds of records:
     {"t": time, "id": decision, "kind": "route", "prefix": P, "path_id": N, "egress": E,
      "old": attrs|null, "new": attrs|null, "reason": why}
-    {"t": time, "id": decision, "kind": "egress", "egress": E, "old": state, "new": state,
+    {"t": time, "id": decision, "kind": "egress", "egress": E, "class": C|null, "old": state, "new": state,
      "in_service": bool, "reason": why}
 An egress record stands for every path through that egress (failover is O(1)
-on the wire, so it is one record here too); ``history PREFIX`` shows both.
+on the wire, so it is one record here too), or with a class for its SLA fit
+for that class's sessions; ``history PREFIX`` shows both.
 
 The file is appended to and rotated at ``max_bytes`` (journal.jsonl ->
 journal.jsonl.1 -> ... up to ``keep`` files), so its size is bounded.
@@ -54,7 +55,7 @@ class Journal:
                 ]
             else:
                 lines = [orjson.dumps({"t": effect.time, "id": effect.decision, "kind": "egress", "egress": effect.egress,
-                                       "old": effect.old, "new": effect.new, "in_service": effect.in_service, "reason": effect.reason})]
+                                       "class": effect.app_class, "old": effect.old, "new": effect.new, "in_service": effect.in_service, "reason": effect.reason})]
             self._fh.write(b"\n".join(lines) + b"\n")
             self._fh.flush()
             if self._fh.tell() >= self.max_bytes:

@@ -20,7 +20,7 @@ BOUND = CONFIG.replace("egresses:\n", "egresses:\n", 1).replace(
 
 def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, str]:
     """The agent's answer, and the CLI's rendering of it (the socket replaced by the answer)."""
-    x = queries.explain(fake.agent.engine, prefix, None, fake.agent.ledger)
+    x = queries.explain(fake.agent.view, prefix, None, fake.agent.ledger)
     monkeypatch.setattr(noc, "call", lambda path, cmd, **args: x)
     result = CliRunner().invoke(noc.explain, [prefix, "--socket", "unused.sock"])
     assert result.exit_code == 0, result.output

@@ -36,7 +36,7 @@ def fake(clock: Clock) -> FakeExaBGP:
 
 
 def exabgp_state(fake: FakeExaBGP, prefix: str) -> dict[str, str]:
-    (route,) = queries.routes(fake.agent.engine, prefix, ledger=fake.agent.ledger)["routes"]
+    (route,) = queries.routes(fake.agent.view, prefix, ledger=fake.agent.ledger)["routes"]
     return {p["egress"]: p["exabgp"] for p in route["paths"]}
 
 

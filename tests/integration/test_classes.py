@@ -66,7 +66,7 @@ def test_degraded_egress_moves_realtime_and_keeps_bulk(topo: Topology) -> None:
     assert AMS not in best(rt).values()
     assert best(topo.core) == default_before, "bulk traffic must stay where it was"
     log = topo.agent_log()
-    assert "egress ams/realtime SLA fit up -> down" in log and "egress ams out of service for class realtime" in log
+    assert "egress ams SLA fit for class realtime up -> down" in log and "egress ams out of service for class realtime" in log
     assert "egress ams health up -> down" not in log.split("SLA fit up -> down")[-1]
     state = json.loads(topo.cli("show", "egress", "ams", "--json").stdout)["egresses"][0]
     assert state["classes"]["realtime"]["in_service"] is False and state["classes"]["bulk"]["in_service"] is True

@@ -5,11 +5,11 @@ import random
 import pytest
 
 from bgpsteer.config.loader import ConfigError, parse
-from bgpsteer.core.classes import sla_fit
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Withdraw
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import AppClass
+from bgpsteer.core.model import AppClass, Scope
+from bgpsteer.core.sla import sla_fit
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -46,9 +46,15 @@ def engine():
     return eng
 
 
-def nh(effects, scope):
+def nh(effects, app_class):
+    """(announced, withdrawn) next-hop routes on the sessions of a class ("": the default sessions)."""
+    scope = Scope(app_class or None)
     return ({p for e in effects if isinstance(e, Announce) and e.scope == scope for p in e.prefixes},
             {p for e in effects if isinstance(e, Withdraw) and e.scope == scope for p in e.prefixes})
+
+
+def serves(eng, egress, app_class=None):
+    return egress in eng.view.in_service(Scope(app_class))
 
 
 def feed(eng, rtts, t0, n, step=0.1):
@@ -77,11 +83,11 @@ def test_sla_fit_reasons():
 def test_degraded_egress_leaves_the_realtime_class_only():
     eng = engine()
     feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 12.0}, 0, 20)
-    assert eng.steering.usable("ams", "realtime") and eng.steering.usable("ams", "bulk")
+    assert serves(eng, "ams", "realtime") and serves(eng, "ams", "bulk")
     effects = feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 90.0}, 2, 40)
     assert nh(effects, "realtime") == (set(), {"10.255.0.2/32"})
     assert nh(effects, "bulk") == (set(), set()) and nh(effects, "") == (set(), set())
-    assert eng.steering.usable("ams", "") and not eng.steering.usable("ams", "realtime")
+    assert serves(eng, "ams") and not serves(eng, "ams", "realtime")
     # recovery: realtime gets ams back only after rise 5 and its 3 s hold-down
     back = feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 11.0}, 6, 120)  # smoothing takes ~30 rounds to forget 90 ms
     assert nh(back, "realtime") == ({"10.255.0.2/32"}, set())
@@ -92,7 +98,7 @@ def test_no_egress_fits_keeps_the_last_good_set_fail_static():
     feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 12.0}, 0, 20)
     effects = feed(eng, {"fra": lambda i: 200.0, "ams": lambda i: 220.0}, 2, 60)
     # the egress that missed the SLA first left the class; the last one is kept: a degraded path beats none
-    assert len(nh(effects, "realtime")[1]) <= 1 and eng.steering.in_service["realtime"]
+    assert len(nh(effects, "realtime")[1]) <= 1 and eng.view.in_service(Scope("realtime"))
     assert eng.steering.class_static == {"realtime"}
     assert any("class realtime: FAIL STATIC" in getattr(e, "message", "") for e in effects)
 

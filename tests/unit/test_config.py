@@ -265,7 +265,7 @@ def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_
 
 def test_documented_defaults_are_the_models():
     """policies/README.md's default column says what the model (one definition, used by the loader) says."""
-    from bgpsteer.core.model import Agent, Probe, default
+    from bgpsteer.core.model import AgentSettings, Probe, default
 
     text = (ROOT / "policies/README.md").read_text()
 
@@ -275,7 +275,7 @@ def test_documented_defaults_are_the_models():
         return {r[1].strip().strip("`"): r[2].strip() for r in rows}
 
     checked = 0
-    for heading, cls, keys in (("## agent", Agent, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
+    for heading, cls, keys in (("## agent", AgentSettings, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
                                ("### egresses[].probe", Probe, ["interval", "min_up", "window", "http_path"])):
         rows = table(heading)
         for key in keys:

@@ -198,5 +198,5 @@ def test_announced_state_always_equals_a_fresh_decision(ops):
                 for p in e.prefixes:
                     assert (p, e.path_id) in sent, "withdrew something never announced"
                     del sent[(p, e.path_id)]
-    fresh = {(p, pid): a for p, pid, a in eng.announced()}
+    fresh = {(p, pid): a for p, pid, a in eng.announced_routes()}
     assert sent == fresh

@@ -82,7 +82,7 @@ def test_defaults_and_descriptions_come_from_the_model_and_the_docs() -> None:
 def test_a_minimal_config_loads_to_the_models_defaults() -> None:
     """The loader's defaults are the model's, section by section: the schema takes its defaults from the model,
     so they cannot drift from what the loader does."""
-    from bgpsteer.core.model import Agent, Health, Probe, Safety, Steering
+    from bgpsteer.core.model import AgentSettings, Health, Probe, Safety, Steering
 
     text = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -93,7 +93,7 @@ core_routers: [{name: core1, address: 10.0.0.2, asn: 65000}]
 policy: {import: {default: accept}, export: {default: accept}}
 """
     cfg = parse(text, "minimal.yaml")
-    assert cfg.agent == Agent(65000, "10.0.0.1")
+    assert cfg.agent == AgentSettings(65000, "10.0.0.1")
     assert cfg.safety == Safety() and cfg.steering == Steering()
     (egress,) = cfg.egresses
     assert egress.health == Health() and egress.probe == Probe("icmp", ("10.99.0.1",))

@@ -10,7 +10,8 @@ from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Log, RoutesAnnounced, Withdraw
 from bgpsteer.core.health import EgressHealth
 from bgpsteer.core.measure import Sample, TargetStats
-from bgpsteer.core.model import Dampening, Health
+from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
+from bgpsteer.core.view import UnknownName
 from tests.unit.helpers import ACCEPT_ALL
 
 PROBES = """
@@ -112,7 +113,7 @@ def test_failover_is_one_withdrawal_however_many_prefixes():
     eng.flush(0)
     effects = rounds(eng, "fra", False, 3, 1)
     route_effects = [e for e in effects if isinstance(e, (Announce, Withdraw))]
-    assert route_effects == [Withdraw(4, 1, ["10.255.0.1/32"], "")]  # sessions without a class
+    assert route_effects == [Withdraw(4, 1, ["10.255.0.1/32"], DEFAULT_SCOPE)]  # sessions without a class
     assert any(isinstance(e, Log) and "fra health up -> down" in e.message for e in effects)
     # recovers only after rise and the hold-down
     assert nh_changes(rounds(eng, "fra", True, 5, 2)) == (set(), set())
@@ -182,7 +183,7 @@ def test_a_bound_prefix_never_leaves_through_a_foreign_egress(announcers, fail_s
         rounds(eng, egress, good, 3, t)
         eng.tick(t + 20)
         t += 30
-        announced = {pid for p, pid, _ in eng.announced() if p == prefix}
+        announced = {pid for p, pid, _ in eng.announced_routes() if p == prefix}
         assert 3 not in announced  # iad's path id
         usable = {pid for pid in announced if eng.steering.usable({1: "fra", 2: "ams"}[pid])}
         eu_in_service = {e for e in ("fra", "ams") if eng.steering.usable(e) and e in announcers}
@@ -217,17 +218,17 @@ def test_simulate_predicts_moves_and_compliance_withdrawals_without_touching_any
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, eu.evolve(next_hop=PEERS["fra"]), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["iad"], 4, eu.evolve(next_hop=PEERS["iad"], as_path=(8075,)), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
     eng.flush(0)
-    before = sorted(eng.announced())
+    before = sorted(eng.announced_routes())
     from bgpsteer.core.simulate import simulate
     r = simulate(eng, {"fra"}, 1)
-    assert sorted(eng.announced()) == before and eng.steering.usable("fra")  # nothing changed
+    assert sorted(eng.announced_routes()) == before and eng.steering.usable("fra")  # nothing changed
     assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "fra", "to": "iad", "tie": False}]
     (w,) = r["withdrawn"]
     assert w["prefix"] == "10.50.1.0/24" and "compliance (gdpr)" in w["reason"] and "iad never used" in w["reason"]
     assert r["bgp_updates"] == 1 and not r["fail_static"]
     everything = simulate(eng, {"fra", "ams", "iad"}, 1)
     assert everything["fail_static"] and everything["moved"] == [] and everything["withdrawn"] == []
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownName):
         simulate(eng, {"nowhere"}, 1)
 
 

@@ -46,19 +46,19 @@ def sla_fit(c: AppClass, m: dict[str, float | None], best_latency: float | None,
     return (not misses), "; ".join(misses) or "within SLA"
 
 
-class ClassState:
-    def __init__(self, classes: tuple[AppClass, ...], egresses: list[str], now: float,
-                 old: ClassState | None = None) -> None:
-        self.classes = {c.name: c for c in classes}
+class SlaState:
+    def __init__(self, app_classes: tuple[AppClass, ...], egresses: list[str], now: float,
+                 old: SlaState | None = None) -> None:
+        self.app_classes = {c.name: c for c in app_classes}
         self.fit: dict[tuple[str, str], EgressHealth] = {}
         self.why: dict[tuple[str, str], str] = {}
-        for c in classes:
+        for c in app_classes:
             policy = Health(rise=c.rise, fall=c.fall, hold_down=c.hold_down, dampening=None)
             for e in egresses:
                 key = (c.name, e)
                 m = old.fit.get(key) if old else None
                 if m is None:
-                    m = EgressHealth(f"{e}/{c.name}", policy, now)
+                    m = EgressHealth(e, policy, now, c.name)
                 m.policy = policy
                 self.fit[key] = m
                 self.why[key] = old.why.get(key, "") if old else ""
@@ -69,7 +69,7 @@ class ClassState:
         m = summaries[egress]
         lats = [s["latency_ms"] for e, s in summaries.items() if e in healthy and s["latency_ms"] is not None]
         best = min(lats) if lats else None
-        for c in self.classes.values():
+        for c in self.app_classes.values():
             fsm = self.fit[(c.name, egress)]
             good, why = sla_fit(c, m, best, fsm.state == "up")
             self.why[(c.name, egress)] = why

@@ -1,0 +1,254 @@
+"""The core's read API: what every view (NOC answers, metrics, simulate, the journal's readers) may know.
+
+Adapters read the engine through ``CoreView`` only, never through its fields, so a rule (which egress is in
+service for a scope, which path the core ranks first, what counts as fail static) is computed in one place and
+every view shows the same answer.  Pure: the clock comes in as ``now``; answers are immutable values.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Scope
+from bgpsteer.core.ranking import core_choice, core_order
+
+if TYPE_CHECKING:
+    from bgpsteer.core.engine import Engine
+
+
+class UnknownName(LookupError):
+    """A name the configuration does not know (an egress, a class, a cloud peer): a usage error for the NOC."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClassFit:
+    """One egress as one application class sees it."""
+
+    app_class: str
+    fits_sla: bool
+    why: str  # the SLA verdict in words ("" before the first measurement)
+    sla_state: str  # the class's own state machine for this egress: up / down / recovering
+    in_service: bool  # its next-hop route is announced on the class's sessions
+    fail_static: bool  # the class holds its last good set (no egress fits)
+
+
+@dataclass(frozen=True, slots=True)
+class EgressView:
+    egress: Egress
+    health: str  # up / down / recovering
+    health_detail: dict[str, object]
+    in_service: bool  # its next-hop route is announced on the default sessions
+    drained: bool
+    penalty: float  # flap dampening, now
+    paths: int  # paths announced through it
+    measured: dict[str, float | None]  # latency_ms, jitter_ms, loss_pct, samples (median over targets)
+    targets: dict[str, dict[str, object]]
+    classes: tuple[ClassFit, ...]
+
+    @property
+    def id(self) -> str:
+        return self.egress.id
+
+
+@dataclass(frozen=True, slots=True)
+class PeerView:
+    name: str
+    address: str
+    asn: int
+    egress: str
+    provider: str
+    region: str
+    state: str
+    since: float | None
+    reason: str
+    routes: int  # candidate paths held
+    accepted: int
+    refused: int  # not stored: max-prefix reached
+    eor: tuple[int, ...]  # address families whose End-of-RIB it sent
+
+
+@dataclass(frozen=True, slots=True)
+class RankedPath:
+    """One announced path of a prefix, in the order the core ranks it (core/ranking.py)."""
+
+    rank: int
+    egress: str
+    path_id: int
+    attrs: Attrs
+    in_service: bool  # the core can use it (its egress's next-hop route is announced in the scope)
+    tied_with_previous: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    peer: str
+    egress: str
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixDecision:
+    prefix: str
+    scope: Scope
+    primary: str | None  # the egress the core uses (None: no usable path)
+    tie: bool  # the core's own tie-break decides between the first paths
+    ranking: tuple[RankedPath, ...]
+    candidates: tuple[Candidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    prefixes: int
+    routes_received: int
+    routes_withdrawn: int
+    announcements: int
+    withdrawals: int
+    decisions: int
+    decision_id: int
+    last_decision: float
+    announced_paths: int
+    invalid_prefixes: int
+    unknown_peer_events: int
+    policy_errors: int
+    by_reason: dict[str, tuple[int, int]]  # trigger kind -> (paths announced, withdrawn)
+
+
+class CoreView:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- configuration and names --------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._engine.config
+
+    def require_egress(self, egress: str) -> Egress:
+        e = self._engine.egresses.get(egress)
+        if e is None:
+            raise UnknownName(f"unknown egress {egress!r}; egresses: {', '.join(self._engine.egresses)}")
+        return e
+
+    def scope(self, app_class: str | None) -> Scope:
+        """The scope of an application class's sessions (None: the default sessions); an unknown class is an error."""
+        if app_class is not None and app_class not in {c.name for c in self.config.app_classes}:
+            names = ", ".join(c.name for c in self.config.app_classes) or "none configured"
+            raise UnknownName(f"unknown class {app_class!r}; classes: {names}")
+        return Scope(app_class)
+
+    def require_peer(self, name: str) -> None:
+        if name not in {i.peer.name for i in self._engine.peers.values()}:
+            names = ", ".join(sorted(i.peer.name for i in self._engine.peers.values()))
+            raise UnknownName(f"unknown cloud peer {name!r}; peers: {names}")
+
+    # -- steering -------------------------------------------------------------------
+
+    def in_service(self, scope: Scope = DEFAULT_SCOPE) -> frozenset[str]:
+        """The egresses whose next-hop route is announced on the scope's sessions."""
+        return frozenset(self._engine.steering.in_service.get(scope, set()))
+
+    def usable_path_ids(self, scope: Scope = DEFAULT_SCOPE) -> set[int]:
+        return {self._engine.egresses[e].path_id for e in self.in_service(scope)}
+
+    @property
+    def fail_static(self) -> bool:
+        return self._engine.steering.fail_static
+
+    def class_fail_static(self, app_class: str) -> bool:
+        return app_class in self._engine.steering.class_static
+
+    def egress(self, egress: str, now: float) -> EgressView:
+        e = self.require_egress(egress)
+        st = self._engine.steering
+        h = st.health[egress]
+        classes = tuple(ClassFit(c, st.sla.fits(c, egress), st.sla.why[(c, egress)], st.sla.fit[(c, egress)].state,
+                                 st.usable(egress, Scope(c)), c in st.class_static) for c in st.sla.app_classes)
+        stats = st.stats[egress]
+        return EgressView(e, h.state, h.as_dict(now), st.usable(egress), egress in st.drained, h.current_penalty(now),
+                          self._engine.stats.paths_by_path_id.get(e.path_id, 0), stats.summary(),
+                          {t: s.as_dict() for t, s in stats.targets.items()}, classes)
+
+    def egresses(self, now: float) -> list[EgressView]:
+        return [self.egress(e.id, now) for e in self.config.egresses]
+
+    # -- peers ------------------------------------------------------------------------
+
+    def peers(self) -> list[PeerView]:
+        return [PeerView(i.peer.name, address, i.peer.asn, i.peer.egress, i.peer.provider, i.peer.region, i.state, i.last_change or None,
+                         i.last_reason, i.routes, i.accepted, i.refused, tuple(sorted(i.eor)))
+                for address, i in self._engine.peers.items()]
+
+    # -- prefixes -----------------------------------------------------------------------
+
+    def longest_match(self, target: str) -> str | None:
+        """The RIB prefix an address (or prefix) falls in, longest first, as a router's 'show ip bgp ADDRESS'.
+        Raises ValueError for text that is neither."""
+        net = ipaddress.ip_network(target, strict=False)
+        rib = self._engine.rib
+        for length in range(net.prefixlen, -1, -1):
+            candidate = str(net.supernet(new_prefix=length)) if length < net.prefixlen else str(net)
+            if candidate in rib:
+                return candidate
+        return None
+
+    def prefixes(self, egress: str | None = None, peer: str | None = None) -> Iterator[str]:
+        """RIB prefixes, optionally only those announced through an egress or learned from a cloud peer."""
+        pid = self.require_egress(egress).path_id if egress is not None else None
+        if peer is not None:
+            self.require_peer(peer)
+        for prefix, entry in self._engine.rib.items():
+            if pid is not None and all(p != pid for p, _ in entry.out):
+                continue
+            if peer is not None and all(p.peer.name != peer for p in entry.paths):
+                continue
+            yield prefix
+
+    def prefix_count(self) -> int:
+        return len(self._engine.rib)
+
+    def decision(self, prefix: str, scope: Scope = DEFAULT_SCOPE) -> PrefixDecision | None:
+        """What is announced for a prefix and how the core ranks it, as the scope's sessions see it."""
+        entry = self._engine.refresh(prefix)
+        if entry is None:
+            return None
+        usable = self.usable_path_ids(scope)
+        egress_of = {e.path_id: e.id for e in self.config.egresses}
+        primary, tie = core_choice(entry.out, usable)
+        ranking = tuple(RankedPath(i + 1, egress_of.get(pid, "?"), pid, a, pid in usable, tied)
+                        for i, (pid, a, tied) in enumerate(core_order(entry.out, usable)))
+        candidates = tuple(Candidate(p.peer.name, p.peer.egress, p.verdict.accepted) for p in entry.paths)
+        return PrefixDecision(prefix, scope, egress_of.get(primary) if primary is not None else None, tie, ranking, candidates)
+
+    def explain(self, prefix: str, scope: Scope = DEFAULT_SCOPE) -> dict[str, Any] | None:
+        """The whole reasoning for a prefix: candidates and their import traces, per egress the checks (compliance,
+        health, drain, SLA per class, cost tie-break) and export trace, the ranking at the core, the sessions."""
+        from bgpsteer.core.explain import explain
+
+        return explain(self._engine, self, prefix, scope)
+
+    def simulate(self, fail: set[str], now: float, config: Config | None = None, degrade: dict[str, dict[str, float]] | None = None
+                 ) -> dict[str, Any]:
+        """What-if (core/simulate.py): where every prefix would leave if egresses failed or degraded, or the config changed."""
+        from bgpsteer.core.simulate import simulate
+
+        return simulate(self._engine, fail, now, config, degrade)
+
+    def announced_routes(self) -> Iterator[tuple[str, int, Attrs]]:
+        """(prefix, path id, attributes) of everything announced to the core: steered paths and next-hop routes."""
+        return self._engine.announced_routes()
+
+    def rejected(self, peer: str | None = None) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+        return self._engine.rejected(peer)
+
+    # -- counters -----------------------------------------------------------------------
+
+    def counters(self) -> Counters:
+        e = self._engine
+        s = e.stats
+        return Counters(len(e.rib), s.routes_received, s.routes_withdrawn, s.announcements, s.withdrawals, s.decisions, s.decision_id,
+                        s.last_decision, sum(s.paths_by_path_id.values()), s.invalid_prefixes, s.unknown_peer_events,
+                        e.importer.errors + e.exporter.errors, {k: (v[0], v[1]) for k, v in s.by_reason.items()})

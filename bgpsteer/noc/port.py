@@ -1,0 +1,75 @@
+"""What the NOC side (control socket, queries, metrics) needs of the running agent, and nothing more.
+
+The NOC is typed against this protocol, not against the runtime's Agent: it reads the core through
+``CoreView`` (core/view.py) and the ExaBGP pipe through ``PipeCounters``, and changes state only through
+the few operations below, which the agent implements once for every caller (socket, signals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.core.ledger import Ledger
+from bgpsteer.core.measure import Sample
+from bgpsteer.core.view import CoreView
+
+
+@dataclass(frozen=True, slots=True)
+class PipeCounters:
+    """ExaBGP's pipe as the agent sees it."""
+
+    malformed_lines: int
+    ignored_messages: int
+    commands_sent: int
+    acks_ok: int
+    acks_error: int
+    rejected_paths: int  # ExaBGP refused them even alone: never on the core
+    unconfirmed_paths: int  # their command got no answer
+    missing_acks: int
+    extra_acks: int
+    previous_helper_acks: int  # acks for commands of a helper process that was killed
+    awaiting_ack_routes: int
+    deferred_decisions: int
+    output_buffer_bytes: int
+    loop_lag_max_seconds: float
+    loop_stalls: int
+    journal_write_errors: int
+    reload_failures: int
+
+
+class AgentPort(Protocol):
+    @property
+    def view(self) -> CoreView: ...
+
+    @property
+    def ledger(self) -> Ledger: ...
+
+    @property
+    def journal_path(self) -> Path: ...
+
+    @property
+    def started_at(self) -> float: ...
+
+    def clock(self) -> float: ...
+
+    def core_sessions(self) -> Mapping[str, str]:
+        """core router address -> ExaBGP session state"""
+        ...
+
+    def pipe(self) -> PipeCounters: ...
+
+    def caches(self) -> dict[str, BoundedCache[Any, Any]]: ...
+
+    async def reload(self) -> dict[str, Any]:
+        """Validate and apply the config file, all or nothing (raises ConfigError, the running policy kept)."""
+        ...
+
+    async def drain(self, egress: str, on: bool) -> dict[str, Any]: ...
+
+    def measure(self, egress: str, samples: list[Sample]) -> None:
+        """External measurements: one probe round for an egress with probe type external."""
+        ...
