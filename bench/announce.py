@@ -27,23 +27,26 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import lines  # noqa: E402
-
+from bench.ingest import lines  # noqa: E402
 from bgpsteer.config.loader import load  # noqa: E402
 from bgpsteer.runtime.agent import Agent  # noqa: E402
 from lab.netlab import Frr, Lab, lab, wait_for  # noqa: E402
 from lab.topology import FRR  # noqa: E402
 
 FEED = ROOT / "bench" / "helpers" / "feed.py"
-AZURE = "  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.0.1, asn: 8075, egress: fra, provider: azure, region: westeurope}\n"
+AZURE = (
+    "  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.0.1, asn: 8075, egress: fra, "
+    "provider: azure, region: westeurope}\n"
+)
 
 
 def bench_config(workdir: Path) -> Path:
     text = (ROOT / "lab" / "lab.yaml").read_text()
     text = text.replace("  max_prefix: {limit: 1000, action: stop}", "  max_prefix: {limit: 10000000, action: warn}")
-    text = text.replace("local_address: 10.250.1.1", "local_address: 10.250.0.1").replace("local_address: 10.250.2.1", "local_address: 10.250.0.1")
+    text = text.replace("local_address: 10.250.1.1", "local_address: 10.250.0.1").replace(
+        "local_address: 10.250.2.1", "local_address: 10.250.0.1"
+    )
     text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
     text = text.replace("state_dir: /tmp/bgpsteer-lab-state", f"state_dir: {workdir / 'state'}")
     path = workdir / "bench.yaml"
@@ -56,18 +59,27 @@ def received(frr: Frr) -> int:
     return int(data.get("peers", {}).get("10.250.0.1", {}).get("pfxRcd", 0))
 
 
-def run_once(lb: Lab, frr: Frr, name: str, config: Path, helper_args: list[str], expected: int, timeout: float) -> dict[str, float]:
+def run_once(
+    lb: Lab, frr: Frr, name: str, config: Path, helper_args: list[str], expected: int, timeout: float
+) -> dict[str, float]:
     confdir = lb.path(f"exabgp-{name}")
     confdir.mkdir()
     times = lb.path(f"times-{name}.json")
     command = " ".join([sys.executable, str(FEED), *helper_args, str(times)])
-    subprocess.run([sys.executable, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
+        check=True,
+        capture_output=True,
+    )
     env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
     env["exabgp_log_destination"] = "stderr"
-    proc = lb.spawn("rs", [str(Path(sys.executable).parent / "exabgp"), str(confdir / "exabgp.conf")], f"exabgp-{name}.log", env=env)
+    proc = lb.spawn(
+        "rs", [str(Path(sys.executable).parent / "exabgp"), str(confdir / "exabgp.conf")], f"exabgp-{name}.log", env=env
+    )
     try:
-        wait_for("core session", lambda: lb.alive(proc, f"exabgp-{name}.log") and frr.established("10.250.0.1"), timeout=60)
+        wait_for(
+            "core session", lambda: lb.alive(proc, f"exabgp-{name}.log") and frr.established("10.250.0.1"), timeout=60
+        )
         wait_for(f"FRR holding {expected} paths", lambda: received(frr) >= expected, timeout=timeout, interval=0.05)
         t_rib = time.time()
         t = json.loads(wait_for("helper times", lambda: times.exists() and times.read_text(), timeout=timeout))
@@ -75,8 +87,13 @@ def run_once(lb: Lab, frr: Frr, name: str, config: Path, helper_args: list[str],
         proc.terminate()
         proc.wait(timeout=20)
     wait_for("FRR to drop the session's paths", lambda: received(frr) == 0, timeout=60)
-    return {"written": t["written"] - t["start"], "acked": t["acked"] - t["start"], "rib": t_rib - t["start"],
-            "commands": t["commands"], "errors": t["errors"]}
+    return {
+        "written": t["written"] - t["start"],
+        "acked": t["acked"] - t["start"],
+        "rib": t_rib - t["start"],
+        "commands": t["commands"],
+        "errors": t["errors"],
+    }
 
 
 def main() -> None:
@@ -92,7 +109,10 @@ def main() -> None:
         (lb.workdir / "updates.jsonl").write_text("\n".join(updates) + "\n")
         commands: list[bytes] = []
         agent = Agent(str(config), load(config), commands.append)
-        up = '{"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "L", "peer": "%s"}, "asn": {"local": 65000, "peer": 1}, "state": "up"}}'
+        up = (
+            '{"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "L", "peer": "%s"}, '
+            '"asn": {"local": 65000, "peer": 1}, "state": "up"}}'
+        )
         for p in agent.engine.config.cloud_peers:
             agent.on_line(up % p.address)
         for line in updates:
@@ -100,15 +120,31 @@ def main() -> None:
         agent.flush()
         paths = agent.engine.stats.announcements
         (lb.workdir / "commands.txt").write_bytes(b"".join(commands))
-        print(f"workload             {args.routes:,} cloud routes -> {paths:,} paths to the core "
-              f"({len(agent.engine.rib):,} prefixes x up to 2 egresses, ADD-PATH), {len(commands):,} batched command lines")
+        print(
+            f"workload             {args.routes:,} cloud routes -> {paths:,} paths to the core "
+            f"({len(agent.engine.rib):,} prefixes x up to 2 egresses, ADD-PATH), {len(commands):,} batched command "
+            "lines"
+        )
         results = {
-            "ceiling": run_once(lb, frr, "ceiling", config, ["trivial", str(lb.workdir / "commands.txt")], paths, args.timeout),
-            "bgpsteer": run_once(lb, frr, "bgpsteer", config, ["bgpsteer", str(config), str(lb.workdir / "updates.jsonl")], paths, args.timeout),
+            "ceiling": run_once(
+                lb, frr, "ceiling", config, ["trivial", str(lb.workdir / "commands.txt")], paths, args.timeout
+            ),
+            "bgpsteer": run_once(
+                lb,
+                frr,
+                "bgpsteer",
+                config,
+                ["bgpsteer", str(config), str(lb.workdir / "updates.jsonl")],
+                paths,
+                args.timeout,
+            ),
         }
     print(f"{'helper':10} {'written s':>10} {'acked s':>9} {'in FRR s':>9} {'paths/s into FRR':>17} {'errors':>7}")
     for name, r in results.items():
-        print(f"{name:10} {r['written']:10.2f} {r['acked']:9.2f} {r['rib']:9.2f} {paths / r['rib']:17,.0f} {r['errors']:7.0f}")
+        print(
+            f"{name:10} {r['written']:10.2f} {r['acked']:9.2f} {r['rib']:9.2f} {paths / r['rib']:17,.0f} "
+            f"{r['errors']:7.0f}"
+        )
     ratio = results["ceiling"]["rib"] / results["bgpsteer"]["rib"]
     print(f"bgpsteer reaches {ratio:.0%} of the trivial helper's rate (ExaBGP {version('exabgp')}, reactor speed 0.1)")
 

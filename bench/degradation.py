@@ -45,7 +45,9 @@ def main() -> None:
         wait_for("steered routes on both cores", lambda: len(t.steered()) == 5 and len(best(rt)) == 5, timeout=60)
         changes_before = sum(t.agent_log().count(w) for w in ("out of service", "in service"))
         for cloud in ("aws", "gcp"):
-            t.lab.path(f"reflector-{cloud}.json").write_text('{"jitter_ms": 3, "loss": 0.005, "spike_ms": 25, "spike": 0.01}')
+            t.lab.path(f"reflector-{cloud}.json").write_text(
+                '{"jitter_ms": 3, "loss": 0.005, "spike_ms": 25, "spike": 0.01}'
+            )
         default0, realtime0 = best(t.core), best(rt)
         end = time.monotonic() + args.minutes * 60
         flips = 0
@@ -61,10 +63,22 @@ def main() -> None:
         wait_for("realtime off ams", lambda: AMS not in best(rt).values(), timeout=60, interval=0.1)
         moved = time.monotonic() - t0
         bulk_moved = best(t.core) != default0
-    print(f"noise phase          {args.minutes:g} min, {probes:,} probes ({lost:,} lost), jitter mean 3 ms, 0.5% loss, 1% spikes of 25 ms")
-    print(f"spurious moves       {changes} next-hop route changes by bgpsteer; {flips} of {2 * int(args.minutes * 12)} core samples differed (goal: 0)")
-    print(f"degradation          ams +60 ms: realtime VRF off ams after {moved:.2f} s; bulk table moved: {'YES' if bulk_moved else 'no'}")
-    print("settings             probes every 200 ms; realtime SLA 40 ms / 2% / 15 ms, fall 5, rise 5, hold-down 5 s, 10% hysteresis")
+    print(
+        f"noise phase          {args.minutes:g} min, {probes:,} probes ({lost:,} lost), jitter mean 3 ms, 0.5% loss, "
+        "1% spikes of 25 ms"
+    )
+    print(
+        f"spurious moves       {changes} next-hop route changes by bgpsteer; {flips} of {2 * int(args.minutes * 12)} "
+        "core samples differed (goal: 0)"
+    )
+    print(
+        f"degradation          ams +60 ms: realtime VRF off ams after {moved:.2f} s; bulk table moved: "
+        f"{'YES' if bulk_moved else 'no'}"
+    )
+    print(
+        "settings             probes every 200 ms; realtime SLA 40 ms / 2% / 15 ms, fall 5, rise 5, hold-down 5 s, "
+        "10% hysteresis"
+    )
 
 
 if __name__ == "__main__":

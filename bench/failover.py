@@ -60,8 +60,12 @@ class FibMonitor:
     (cheap and precise; polling a 100k-route table would itself slow the core down)."""
 
     def __init__(self, t: Topology, gateway: str) -> None:
-        self.proc = subprocess.Popen(["ip", "netns", "exec", t.lab.ns("core"), "ip", "-4", "monitor", "route"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", t.lab.ns("core"), "ip", "-4", "monitor", "route"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self.gateway = f" via {gateway} "
         self.moved: set[str] = set()
         self.last = 0.0
@@ -88,8 +92,22 @@ class Healthcheck:
 
     def __init__(self, t: Topology) -> None:
         probe = f"{sys.executable} -m bgpsteer probe icmp 10.250.2.2 --timeout 1 --source 10.250.2.1"
-        cmd = ["ip", "netns", "exec", t.lab.ns("rs"), str(Path(sys.executable).parent / "exabgp"), "healthcheck", "--no-syslog",
-               "--no-ip-setup", "--no-ack", "--ip", "10.255.0.2/32", "--withdraw-on-down", "--command", probe]
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            t.lab.ns("rs"),
+            str(Path(sys.executable).parent / "exabgp"),
+            "healthcheck",
+            "--no-syslog",
+            "--no-ip-setup",
+            "--no-ack",
+            "--ip",
+            "10.255.0.2/32",
+            "--withdraw-on-down",
+            "--command",
+            probe,
+        ]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         self.lines: list[tuple[float, str]] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -109,7 +127,9 @@ class Healthcheck:
 
 def measure(n: int, timeout: float) -> dict[str, float | None]:
     prefixes = [f"{100 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}.0/24" for i in range(n)]
-    text = LAB_CONFIG.read_text().replace("max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 1000000, action: warn}")
+    text = LAB_CONFIG.read_text().replace(
+        "max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 1000000, action: warn}"
+    )
     text = text.replace("    next_hop: 10.255.0.2\n", f"    next_hop: 10.255.0.2\n    gateway: {AMS_GW}\n")
     with lab() as lb:
         cfg = lb.path("failover.yaml")
@@ -148,7 +168,13 @@ def measure(n: int, timeout: float) -> dict[str, float | None]:
         assert drained.returncode == 0, drained.stderr
         wait_for("FIB moved by per-prefix re-announcement", lambda: fib(t) == (n, 0), timeout=timeout, interval=0.1)
         per_prefix = time.time() - t2
-    return {"nh_bgp": nh_gone, "nh_fib": fib_moved, "failback": failback, "per_prefix": per_prefix, "healthcheck": hc_time}
+    return {
+        "nh_bgp": nh_gone,
+        "nh_fib": fib_moved,
+        "failback": failback,
+        "per_prefix": per_prefix,
+        "healthcheck": hc_time,
+    }
 
 
 def main() -> None:
@@ -163,13 +189,24 @@ def main() -> None:
         return "timeout" if v is None else f"{v:.2f}"
 
     print("seconds from the failure (drop rule installed) until ...")
-    print(f"{'prefixes':>9}  {'NH route gone':>13}  {'FIB moved':>9}  {'failback*':>9}  {'per-prefix FIB':>14}  {'exabgp healthcheck':>18}")
+    print(
+        f"{'prefixes':>9}  {'NH route gone':>13}  {'FIB moved':>9}  {'failback*':>9}  {'per-prefix FIB':>14}  "
+        f"{'exabgp healthcheck':>18}"
+    )
     for n, r in results.items():
-        print(f"{n:>9,}  {f(r['nh_bgp']):>13}  {f(r['nh_fib']):>9}  {f(r['failback']):>9}  {f(r['per_prefix']):>14}  {f(r['healthcheck']):>18}")
+        print(
+            f"{n:>9,}  {f(r['nh_bgp']):>13}  {f(r['nh_fib']):>9}  {f(r['failback']):>9}  {f(r['per_prefix']):>14}  "
+            f"{f(r['healthcheck']):>18}"
+        )
     print("NH route gone / FIB moved: bgpsteer, probes every 100 ms, fall 3 (next-hop indirection: one withdrawal)")
     print("failback*: from the failure's end, includes rise 3 and the 5 s hold-down")
-    print("per-prefix FIB: bgpsteer drain (every path re-announced, LOCAL_PREF 0): the cost of steering prefix by prefix")
-    print("exabgp healthcheck: defaults (interval 5 s, fast 1 s, rise/fall 3): time until it withdraws, before any BGP propagation")
+    print(
+        "per-prefix FIB: bgpsteer drain (every path re-announced, LOCAL_PREF 0): the cost of steering prefix by prefix"
+    )
+    print(
+        "exabgp healthcheck: defaults (interval 5 s, fast 1 s, rise/fall 3): time until it withdraws, before any BGP "
+        "propagation"
+    )
 
 
 if __name__ == "__main__":

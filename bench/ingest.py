@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bgpsteer.config.loader import load  # noqa: E402
-from bgpsteer.runtime.agent import Agent  # noqa: E402
-from bgpsteer.runtime.serve import tune_gc  # noqa: E402
+from bgpsteer.config.loader import load
+from bgpsteer.runtime.agent import Agent
+from bgpsteer.runtime.serve import tune_gc
 
 CONFIG = Path(__file__).resolve().parent.parent / "lab" / "lab.yaml"
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550), ("10.250.3.2", 8075)]
@@ -39,16 +39,34 @@ def lines(total: int, per_update: int = 500, v6: bool = True) -> list[str]:
         while made < per_peer:
             count = min(per_update, per_peer - made)
             if made >= per_peer - n_v6:
-                nlri = [{"nlri": f"fd{(i >> 16) & 0xff:02x}:{i & 0xffff:x}::/48"} for i in range(made, made + count)]
+                nlri = [{"nlri": f"fd{(i >> 16) & 0xFF:02x}:{i & 0xFFFF:x}::/48"} for i in range(made, made + count)]
                 family, nh = "ipv6 unicast", "fd00:250:1::2"
             else:
-                nlri = [{"nlri": f"{10 + (i >> 16)}.{(i >> 8) & 0xff}.{i & 0xff}.0/24"} for i in range(made, made + count)]
+                nlri = [
+                    {"nlri": f"{10 + (i >> 16)}.{(i >> 8) & 0xFF}.{i & 0xFF}.0/24"} for i in range(made, made + count)
+                ]
                 family, nh = "ipv4 unicast", peer
-            attrs = {"origin": "igp", "as-path": {"0": {"element": "as-sequence", "value": [asn, 65100 + seq % 50]}},
-                     "med": seq % 7 + peer_index, "community": [[asn, 100 + seq % 10]]}
-            msg = {"exabgp": "5.0.0", "time": 0.0, "host": "bench", "pid": 1, "ppid": 1, "counter": seq, "type": "update",
-                   "neighbor": {"address": {"local": "10.250.1.1", "peer": peer}, "asn": {"local": 65000, "peer": asn},
-                                "direction": "receive", "message": {"update": {"attribute": attrs, "announce": {family: {nh: nlri}}}}}}
+            attrs = {
+                "origin": "igp",
+                "as-path": {"0": {"element": "as-sequence", "value": [asn, 65100 + seq % 50]}},
+                "med": seq % 7 + peer_index,
+                "community": [[asn, 100 + seq % 10]],
+            }
+            msg = {
+                "exabgp": "5.0.0",
+                "time": 0.0,
+                "host": "bench",
+                "pid": 1,
+                "ppid": 1,
+                "counter": seq,
+                "type": "update",
+                "neighbor": {
+                    "address": {"local": "10.250.1.1", "peer": peer},
+                    "asn": {"local": 65000, "peer": asn},
+                    "direction": "receive",
+                    "message": {"update": {"attribute": attrs, "announce": {family: {nh: nlri}}}},
+                },
+            }
             out.append(json.dumps(msg))
             made += count
             seq += 1
@@ -65,11 +83,17 @@ def main() -> None:
     from dataclasses import replace
 
     from bgpsteer.core.model import CloudPeer
-    cfg = replace(cfg, egresses=tuple(replace(e, next_hop6=f"fd00:255::{e.path_id}") for e in cfg.egresses),
-                  cloud_peers=tuple(replace(p, families=("ipv4", "ipv6")) for p in cfg.cloud_peers)
-                  + (CloudPeer("azure-fra", "10.250.3.2", 8075, "fra", "azure", "westeurope", ("ipv4", "ipv6")),),
-                  core_routers=tuple(replace(c, families=("ipv4", "ipv6")) for c in cfg.core_routers),
-                  safety=replace(cfg.safety, default_max_prefix=None))
+
+    cfg = replace(
+        cfg,
+        egresses=tuple(replace(e, next_hop6=f"fd00:255::{e.path_id}") for e in cfg.egresses),
+        cloud_peers=(
+            *tuple(replace(p, families=("ipv4", "ipv6")) for p in cfg.cloud_peers),
+            CloudPeer("azure-fra", "10.250.3.2", 8075, "fra", "azure", "westeurope", ("ipv4", "ipv6")),
+        ),
+        core_routers=tuple(replace(c, families=("ipv4", "ipv6")) for c in cfg.core_routers),
+        safety=replace(cfg.safety, default_max_prefix=None),
+    )
     data = lines(args.routes)
     tune_gc()  # as 'bgpsteer run' does
     sent = [0]
@@ -103,9 +127,14 @@ def main() -> None:
     times.sort()
     median = times[len(times) // 2]
     print(f"routes ingested      {routes:,} ({len(data):,} UPDATE lines, {prefixes:,} prefixes, 3 peers)")
-    print(f"ingest rate          {routes / median:,.0f} routes/s median of {args.repeat} runs "
-          f"(best {routes / times[0]:,.0f}, worst {routes / times[-1]:,.0f}; one core)")
-    print(f"announcements        {agent.engine.stats.announcements:,} path announcements, {sent[0] / 1e6:.1f} MB of commands")
+    print(
+        f"ingest rate          {routes / median:,.0f} routes/s median of {args.repeat} runs "
+        f"(best {routes / times[0]:,.0f}, worst {routes / times[-1]:,.0f}; one core)"
+    )
+    print(
+        f"announcements        {agent.engine.stats.announcements:,} path announcements, {sent[0] / 1e6:.1f} MB of "
+        "commands"
+    )
     # memory: rebuild the same state under tracemalloc, counting only what the agent keeps
     del agent
     gc.collect()

@@ -1,4 +1,5 @@
-"""Packets lost while ExaBGP (and with it bgpsteer) restarts: before graceful restart, with it, with End-of-RIB by bgpsteer.
+"""Packets lost while ExaBGP (and with it bgpsteer) restarts: before graceful restart, with it, with End-of-RIB by
+bgpsteer.
 
 Real daemons in network namespaces (lab/topology.py): a sequenced UDP stream of 1,000 datagrams/s from
 the FRR core through the route server to a cloud prefix; ExaBGP is stopped with SIGTERM and started
@@ -66,8 +67,12 @@ def main() -> None:
         for mode in MODES:
             r = one(mode, tmp)
             results[mode].append(r["lost"])
-            print(f"run {run + 1} {mode:<16} lost {r['lost']:>5} datagrams (= ms at 1,000/s), received {r['received']:,}, "
-                  f"reordered {r['reordered']}", flush=True)
+            print(
+                f"run {run + 1} {mode:<16} lost {r['lost']:>5} datagrams (= ms at 1,000/s), received "
+                f"{r['received']:,}, "
+                f"reordered {r['reordered']}",
+                flush=True,
+            )
     print(f"{'rendering':<16} {'median ms lost':>15} {'runs':>20}")
     for mode in MODES:
         print(f"{mode:<16} {statistics.median(results[mode]):>15.0f} {', '.join(map(str, results[mode])):>20}")

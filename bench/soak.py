@@ -83,9 +83,19 @@ policy:
 
 
 def state(peer: str, asn: int, up: bool) -> str:
-    return json.dumps({"exabgp": "5.0.0", "time": time.time(), "type": "state",
-                       "neighbor": {"address": {"local": "10.250.0.1", "peer": peer}, "asn": {"local": 65000, "peer": asn},
-                                    "state": "up" if up else "down", "reason": "" if up else "soak flap"}})
+    return json.dumps(
+        {
+            "exabgp": "5.0.0",
+            "time": time.time(),
+            "type": "state",
+            "neighbor": {
+                "address": {"local": "10.250.0.1", "peer": peer},
+                "asn": {"local": 65000, "peer": asn},
+                "state": "up" if up else "down",
+                "reason": "" if up else "soak flap",
+            },
+        }
+    )
 
 
 def update(peer: str, asn: int, seq: int, prefixes: list[str], withdraw: bool = False) -> str:
@@ -152,13 +162,15 @@ def main() -> None:
         for p, asn, _ in PEERS:
             for i in range(0, len(prefixes), PER_UPDATE):
                 seq += 1
-                helper.writelines([update(p, asn, seq, prefixes[i:i + PER_UPDATE])])
+                helper.writelines([update(p, asn, seq, prefixes[i : i + PER_UPDATE])])
         for _ in range(200):  # the control socket comes up once the helper has started
             if os.path.exists(sock):
                 break
             time.sleep(0.05)
-        print(f"helper pid {helper.proc.pid}; steady RIB {args.prefixes:,} prefixes x {len(PEERS)} peers; "
-              f"{args.updates:,} churn UPDATEs of {PER_UPDATE} prefixes")
+        print(
+            f"helper pid {helper.proc.pid}; steady RIB {args.prefixes:,} prefixes x {len(PEERS)} peers; "
+            f"{args.updates:,} churn UPDATEs of {PER_UPDATE} prefixes"
+        )
         print(f"{'seconds':>8} {'UPDATEs':>10} {'RSS MB':>8} {'routes/s':>10} {'p50 ms':>8} {'p99 ms':>8}  events")
         t0 = last = time.perf_counter()
         sent_at_last = 0
@@ -173,7 +185,7 @@ def main() -> None:
                 p, asn, _ = PEERS[sent % len(PEERS)]
                 seq += 1
                 k = (seq // len(PEERS)) % slices
-                batch.append(update(p, asn, seq, prefixes[k * PER_UPDATE:(k + 1) * PER_UPDATE]))
+                batch.append(update(p, asn, seq, prefixes[k * PER_UPDATE : (k + 1) * PER_UPDATE]))
                 sent += 1
             helper.writelines(batch)
             if sent % 2000 < 20:  # a timed marker: a new prefix, announced once
@@ -181,18 +193,36 @@ def main() -> None:
                 m = MARKER_NET.format((marker >> 8) & 0xFF, marker & 0xFF)
                 helper.mark(m, update(PEERS[0][0], PEERS[0][1], seq, [m]))
                 if marker % 50 == 0:  # markers come and go: the RIB stays steady
-                    helper.writelines([update(PEERS[0][0], PEERS[0][1], seq, [MARKER_NET.format((i >> 8) & 0xFF, i & 0xFF)
-                                                                         for i in range(marker - 49, marker + 1)], withdraw=True)])
+                    helper.writelines(
+                        [
+                            update(
+                                PEERS[0][0],
+                                PEERS[0][1],
+                                seq,
+                                [MARKER_NET.format((i >> 8) & 0xFF, i & 0xFF) for i in range(marker - 49, marker + 1)],
+                                withdraw=True,
+                            )
+                        ]
+                    )
             if sent % 50_000 < 20:  # withdraw and re-announce a tenth of one peer's table
                 p, asn, _ = PEERS[1]
                 cut = prefixes[: len(prefixes) // 10]
-                helper.writelines([update(p, asn, seq, cut[i:i + PER_UPDATE], withdraw=True) for i in range(0, len(cut), PER_UPDATE)])
-                helper.writelines([update(p, asn, seq, cut[i:i + PER_UPDATE]) for i in range(0, len(cut), PER_UPDATE)])
+                helper.writelines(
+                    [
+                        update(p, asn, seq, cut[i : i + PER_UPDATE], withdraw=True)
+                        for i in range(0, len(cut), PER_UPDATE)
+                    ]
+                )
+                helper.writelines(
+                    [update(p, asn, seq, cut[i : i + PER_UPDATE]) for i in range(0, len(cut), PER_UPDATE)]
+                )
                 events.append("withdraw/re-announce")
             if sent % 200_000 < 20:  # a peer flap: session down, up, table again
                 p, asn, _ = PEERS[0]
                 helper.writelines([state(p, asn, False), state(p, asn, True)])
-                helper.writelines([update(p, asn, seq, prefixes[i:i + PER_UPDATE]) for i in range(0, len(prefixes), PER_UPDATE)])
+                helper.writelines(
+                    [update(p, asn, seq, prefixes[i : i + PER_UPDATE]) for i in range(0, len(prefixes), PER_UPDATE)]
+                )
                 events.append("peer flap")
             if sent % 100_000 < 20:  # probe flap and NOC commands over the control socket
                 try:
@@ -216,16 +246,21 @@ def main() -> None:
                 rss = helper.rss_mb()
                 rate = (sent - sent_at_last) * PER_UPDATE / (now - last)
                 rows.append((now - t0, sent, rss))
-                print(f"{now - t0:8.0f} {sent:10,} {rss:8.1f} {rate:10,.0f} {pct(lat, 0.5):8.1f} {pct(lat, 0.99):8.1f}  {', '.join(sorted(set(events)))}",
-                      flush=True)
+                print(
+                    f"{now - t0:8.0f} {sent:10,} {rss:8.1f} {rate:10,.0f} {pct(lat, 0.5):8.1f} {pct(lat, 0.99):8.1f}  "
+                    f"{', '.join(sorted(set(events)))}",
+                    flush=True,
+                )
                 events = []
                 last, sent_at_last = now, sent
         warm = [r for r in rows if r[1] >= args.warmup * args.updates]
         if warm:
             plateau = statistics.median(r[2] for r in warm)
             worst = max(abs(r[2] - plateau) / plateau for r in warm)
-            print(f"after warm-up ({len(warm)} rows): RSS plateau {plateau:.1f} MB, largest deviation {worst * 100:.1f}% "
-                  f"(goal: within 10%); min {min(r[2] for r in warm):.1f}, max {max(r[2] for r in warm):.1f} MB")
+            print(
+                f"after warm-up ({len(warm)} rows): RSS plateau {plateau:.1f} MB, largest deviation {worst * 100:.1f}% "
+                f"(goal: within 10%); min {min(r[2] for r in warm):.1f}, max {max(r[2] for r in warm):.1f} MB"
+            )
         print(f"commands answered {helper.commands:,}; NOC errors {noc_errors}")
     finally:
         helper.stop()

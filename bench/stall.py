@@ -80,7 +80,11 @@ class Helper(PipeHelper):
     def settle(self, limit: float = 300.0) -> None:
         """Wait until the helper reads again (a long stall must not spill into the next step's window)."""
         deadline = time.perf_counter() + limit
-        while self.blocked_since is not None and time.perf_counter() - self.blocked_since > 0.05 and time.perf_counter() < deadline:
+        while (
+            self.blocked_since is not None
+            and time.perf_counter() - self.blocked_since > 0.05
+            and time.perf_counter() < deadline
+        ):
             time.sleep(0.05)
 
     def longest(self, since: float, until: float) -> float:
@@ -89,8 +93,15 @@ class Helper(PipeHelper):
 
 def ctl(tree: Path, python: str, sock: str, *args: str) -> float:
     t0 = time.perf_counter()
-    subprocess.run([python, "-m", "bgpsteer", *args, "--socket", sock], cwd=tree, env=dict(os.environ, PYTHONPATH=str(tree)),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=900, check=False)
+    subprocess.run(
+        [python, "-m", "bgpsteer", *args, "--socket", sock],
+        cwd=tree,
+        env=dict(os.environ, PYTHONPATH=str(tree)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=900,
+        check=False,
+    )
     return time.perf_counter() - t0
 
 
@@ -99,7 +110,9 @@ def main() -> None:
     ap.add_argument("--routes", type=int, default=1_000_000, help="paths to load (two peers share the prefixes)")
     ap.add_argument("--tree", type=Path, default=ROOT, help="source tree whose bgpsteer to run")
     ap.add_argument("--python", default=sys.executable)
-    ap.add_argument("--big-config-mb", type=int, default=50, help="size of the rejected config file for 'reload (bad 50 MB file)'")
+    ap.add_argument(
+        "--big-config-mb", type=int, default=50, help="size of the rejected config file for 'reload (bad 50 MB file)'"
+    )
     ap.add_argument("--only", nargs="*", default=None, help="run only the steps whose name contains one of these words")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-stall-"))
@@ -108,28 +121,42 @@ def main() -> None:
     sock = str(tmp / "state" / "control.sock")
     h = Helper(args.tree, cfg, args.python)
     try:
-        h.write("".join(json.dumps({"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "x", "peer": p}, "state": "up"}}) + "\n"
-                        for p in ["10.250.0.2", *(p for p, _ in PEERS)]))
+        h.write(
+            "".join(
+                json.dumps(
+                    {
+                        "exabgp": "5.0.0",
+                        "type": "state",
+                        "neighbor": {"address": {"local": "x", "peer": p}, "state": "up"},
+                    }
+                )
+                + "\n"
+                for p in ["10.250.0.2", *(p for p, _ in PEERS)]
+            )
+        )
         n = args.routes // len(PEERS)
-        prefixes = [f"{44 + (i >> 16)}.{(i >> 8) & 0xFF}.{i & 0xFF}.0/24"
-                    for i in range(n)]
+        prefixes = [f"{44 + (i >> 16)}.{(i >> 8) & 0xFF}.{i & 0xFF}.0/24" for i in range(n)]
         t0 = time.perf_counter()
         for peer, asn in PEERS:
             for i in range(0, n, 500):
-                h.write(update_line(peer, asn, prefixes[i:i + 500], (asn,), 10) + "\n")
+                h.write(update_line(peer, asn, prefixes[i : i + 500], (asn,), 10) + "\n")
         # loaded once the helper has sent (and we acknowledged) the announcements of every path
         expected = 2 * ((n + 999) // 1000)
         deadline = time.time() + 900
         while h.commands < expected and time.time() < deadline:
             time.sleep(0.2)
         time.sleep(2.0)
-        print(f"loaded {2 * n:,} paths ({n:,} prefixes x {len(PEERS)} peers) in {time.perf_counter() - t0:.1f} s "
-              f"into {args.tree}; helper pid {h.proc.pid}")
+        print(
+            f"loaded {2 * n:,} paths ({n:,} prefixes x {len(PEERS)} peers) in {time.perf_counter() - t0:.1f} s "
+            f"into {args.tree}; helper pid {h.proc.pid}"
+        )
         threading.Thread(target=h.pad, daemon=True).start()
         time.sleep(2.0)
         quiet = h.longest(time.perf_counter() - 1.5, time.perf_counter())
         bad = tmp / "bad.yaml"
-        bad.write_text(cfg.read_text() + "# padding\n" * (args.big_config_mb * 1024 * 1024 // 10) + "agent: {local_asn: x}\n")
+        bad.write_text(
+            cfg.read_text() + "# padding\n" * (args.big_config_mb * 1024 * 1024 // 10) + "agent: {local_asn: x}\n"
+        )
         steps: list[tuple[str, object]] = [
             ("status", ("status",)),
             ("show routes (no limit)", ("show", "routes", "--limit", "10000000")),

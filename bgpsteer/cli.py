@@ -43,18 +43,61 @@ def check(config: str, as_json: bool) -> None:
         "file": config,
         "digest": cfg.digest,
         "local_asn": cfg.agent.local_asn,
-        "egresses": [{"id": e.id, "region": e.region, "jurisdiction": e.jurisdiction, "cost_per_gb": e.cost_per_gb,
-                      "next_hop": e.next_hop, "next_hop6": e.next_hop6, "path_id": e.path_id} for e in cfg.egresses],
-        "cloud_peers": [{"name": p.name, "address": p.address, "asn": p.asn, "egress": p.egress, "provider": p.provider,
-                         "region": p.region, "families": list(p.families)} for p in cfg.cloud_peers],
-        "core_routers": [{"name": c.name, "address": c.address, "asn": c.asn, "families": list(c.families), "class": c.app_class}
-                         for c in cfg.core_routers],
-        "probes": {e.id: None if e.probe is None else {"type": e.probe.kind, "targets": list(e.probe.targets), "interval": e.probe.interval,
-                                                        "fall": e.health.fall, "rise": e.health.rise, "hold_down": e.health.hold_down}
-                   for e in cfg.egresses},
-        "classes": [{"name": c.name, "latency_ms": c.max_latency_ms, "loss_pct": c.max_loss_pct, "jitter_ms": c.max_jitter_ms,
-                     "objective": c.objective} for c in cfg.app_classes],
-        "compliance": [{"name": r.name, "prefixes": r.prefixes.name, "jurisdictions": sorted(r.jurisdictions)} for r in cfg.compliance],
+        "egresses": [
+            {
+                "id": e.id,
+                "region": e.region,
+                "jurisdiction": e.jurisdiction,
+                "cost_per_gb": e.cost_per_gb,
+                "next_hop": e.next_hop,
+                "next_hop6": e.next_hop6,
+                "path_id": e.path_id,
+            }
+            for e in cfg.egresses
+        ],
+        "cloud_peers": [
+            {
+                "name": p.name,
+                "address": p.address,
+                "asn": p.asn,
+                "egress": p.egress,
+                "provider": p.provider,
+                "region": p.region,
+                "families": list(p.families),
+            }
+            for p in cfg.cloud_peers
+        ],
+        "core_routers": [
+            {"name": c.name, "address": c.address, "asn": c.asn, "families": list(c.families), "class": c.app_class}
+            for c in cfg.core_routers
+        ],
+        "probes": {
+            e.id: None
+            if e.probe is None
+            else {
+                "type": e.probe.kind,
+                "targets": list(e.probe.targets),
+                "interval": e.probe.interval,
+                "fall": e.health.fall,
+                "rise": e.health.rise,
+                "hold_down": e.health.hold_down,
+            }
+            for e in cfg.egresses
+        },
+        "classes": [
+            {
+                "name": c.name,
+                "latency_ms": c.max_latency_ms,
+                "loss_pct": c.max_loss_pct,
+                "jitter_ms": c.max_jitter_ms,
+                "objective": c.objective,
+            }
+            for c in cfg.app_classes
+        ],
+        "compliance": [
+            {"name": r.name, "prefixes": r.prefixes.name, "jurisdictions": sorted(r.jurisdictions)}
+            for r in cfg.compliance
+        ],
         "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
         "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
         "warnings": list(cfg.warnings),
@@ -64,26 +107,57 @@ def check(config: str, as_json: bool) -> None:
         return
     for w in cfg.warnings:
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})" + (f", {len(cfg.warnings)} warning(s)" if cfg.warnings else ""))
-    click.echo(f"  egresses     {len(cfg.egresses)}: " + ", ".join(f"{e.id} [{e.jurisdiction}, {e.region}, nh {e.next_hop}, path-id {e.path_id}]" for e in cfg.egresses))
-    click.echo(f"  cloud peers  {len(cfg.cloud_peers)}: " + ", ".join(f"{p.name} {p.address} AS{p.asn} via {p.egress}" for p in cfg.cloud_peers))
-    click.echo(f"  core routers {len(cfg.core_routers)}: " + ", ".join(f"{c.name} {c.address}" + (f" (class {c.app_class})" if c.app_class else "")
-                                                                   for c in cfg.core_routers))
-    probes = [f"{e.id}: {e.probe.kind} x{len(e.probe.targets)} every {e.probe.interval:g}s, fall {e.health.fall}" for e in cfg.egresses if e.probe]
+    click.echo(
+        f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})"
+        + (f", {len(cfg.warnings)} warning(s)" if cfg.warnings else "")
+    )
+    click.echo(
+        f"  egresses     {len(cfg.egresses)}: "
+        + ", ".join(
+            f"{e.id} [{e.jurisdiction}, {e.region}, nh {e.next_hop}, path-id {e.path_id}]" for e in cfg.egresses
+        )
+    )
+    click.echo(
+        f"  cloud peers  {len(cfg.cloud_peers)}: "
+        + ", ".join(f"{p.name} {p.address} AS{p.asn} via {p.egress}" for p in cfg.cloud_peers)
+    )
+    click.echo(
+        f"  core routers {len(cfg.core_routers)}: "
+        + ", ".join(
+            f"{c.name} {c.address}" + (f" (class {c.app_class})" if c.app_class else "") for c in cfg.core_routers
+        )
+    )
+    probes = [
+        f"{e.id}: {e.probe.kind} x{len(e.probe.targets)} every {e.probe.interval:g}s, fall {e.health.fall}"
+        for e in cfg.egresses
+        if e.probe
+    ]
     click.echo(f"  probes       {', '.join(probes) or 'none: every egress is always in service'}")
     if cfg.app_classes:
-        click.echo(f"  classes      {len(cfg.app_classes)}: " + ", ".join(f"{c.name} ({c.objective})" for c in cfg.app_classes))
+        click.echo(
+            f"  classes      {len(cfg.app_classes)}: " + ", ".join(f"{c.name} ({c.objective})" for c in cfg.app_classes)
+        )
     if cfg.compliance:
-        click.echo(f"  compliance   {len(cfg.compliance)}: " + ", ".join(f"{r.name}: {r.prefixes.name} only via {'/'.join(sorted(r.jurisdictions))}"
-                                                                   for r in cfg.compliance))
+        click.echo(
+            f"  compliance   {len(cfg.compliance)}: "
+            + ", ".join(
+                f"{r.name}: {r.prefixes.name} only via {'/'.join(sorted(r.jurisdictions))}" for r in cfg.compliance
+            )
+        )
     for name, pol in (("import", cfg.import_policy), ("export", cfg.export_policy)):
-        click.echo(f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: " + ", ".join(s.name for s in pol.statements))
+        click.echo(
+            f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: "
+            + ", ".join(s.name for s in pol.statements)
+        )
 
 
 @main.command()
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the schema to this file instead of printing it."
+)
 def schema(output: str | None) -> None:
-    """Print the JSON Schema of bgpsteer's config (for editors: a YAML language server validates and completes with it)."""
+    """Print the JSON Schema of bgpsteer's config (for editors: a YAML language server validates and completes with
+    it)."""
     from bgpsteer.config.schema import build
 
     text = json.dumps(build(), indent=1) + "\n"
@@ -96,7 +170,9 @@ def schema(output: str | None) -> None:
 
 @main.command("exabgp-config")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(file_okay=False), help="Write exabgp.conf and exabgp.env into this directory.")
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False), help="Write exabgp.conf and exabgp.env into this directory."
+)
 @click.option("--command", help="Command line ExaBGP runs as the helper (default: this Python with -m bgpsteer run).")
 def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     """Render the ExaBGP configuration that runs bgpsteer for CONFIG."""
@@ -109,10 +185,16 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
         # the environment is not optional (without exabgp_api_ack=true every command's ack is missing): printed
         # where it cannot be missed, as comments at the top of what is piped, and on stderr
         env = env_text()
-        click.echo("# ExaBGP must run with this environment (exabgp.env; `-o DIR` writes both files):\n"
-                   + "".join(f"#   {line}\n" for line in env.splitlines()) + text)
-        click.echo("note: ExaBGP must run with the environment in the comments at the top (or use -o DIR to get exabgp.env)"
-                   + ("; this output holds TCP-MD5 passwords" if secret else ""), err=True)
+        click.echo(
+            "# ExaBGP must run with this environment (exabgp.env; `-o DIR` writes both files):\n"
+            + "".join(f"#   {line}\n" for line in env.splitlines())
+            + text
+        )
+        click.echo(
+            "note: ExaBGP must run with the environment in the comments at the top (or use -o DIR to get exabgp.env)"
+            + ("; this output holds TCP-MD5 passwords" if secret else ""),
+            err=True,
+        )
         return
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,14 +203,22 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     conf.chmod(0o600 if secret else 0o644)  # written only once its mode is set: a password is never world-readable
     conf.write_text(text + "\n")
     (out / "exabgp.env").write_text(env_text())
-    click.echo(f"wrote {conf}" + (" (mode 0600: it holds TCP-MD5 passwords; ExaBGP's user must be able to read it)" if secret else "")
-               + f" and {out / 'exabgp.env'} (ExaBGP must run with this environment: exabgp_api_ack=true and others)")
+    click.echo(
+        f"wrote {conf}"
+        + (" (mode 0600: it holds TCP-MD5 passwords; ExaBGP's user must be able to read it)" if secret else "")
+        + f" and {out / 'exabgp.env'} (ExaBGP must run with this environment: exabgp_api_ack=true and others)"
+    )
 
 
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="bgpsteer YAML configuration.")
-@click.option("--settle", default=SETTLE, show_default=True,
-              help="After a restart: seconds a cloud peer must be quiet (without End-of-RIB) before its table counts as relearned.")
+@click.option(
+    "--settle",
+    default=SETTLE,
+    show_default=True,
+    help="After a restart: seconds a cloud peer must be quiet (without End-of-RIB) before its table counts as "
+    "relearned.",
+)
 def run(config: str, settle: float) -> None:
     """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
     from bgpsteer.runtime.serve import run as run_agent
@@ -164,8 +254,12 @@ def inspect(state: str, prefix: str | None, rejected: bool) -> None:
 @click.option("--timeout", default=1.0, show_default=True, help="Seconds per probe.")
 @click.option("--source", help="Source address (the egress path).")
 @click.option("--device", help="Interface or VRF to bind to (SO_BINDTODEVICE).")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 100), help="Probes, one per second at most.")
-def probe(kind: str, target: str, port: int | None, timeout: float, source: str | None, device: str | None, count: int) -> None:
+@click.option(
+    "--count", default=1, show_default=True, type=click.IntRange(1, 100), help="Probes, one per second at most."
+)
+def probe(
+    kind: str, target: str, port: int | None, timeout: float, source: str | None, device: str | None, count: int
+) -> None:
     """Send probes as the agent would (exit 0 if the last one answered): check a probe config by hand."""
     import asyncio
 

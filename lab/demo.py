@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab.netlab import Frr, lab, wait_for  # noqa: E402
-from lab.topology import NH_ROUTES, Topology, best_paths, build  # noqa: E402
+from lab.netlab import Frr, lab, wait_for
+from lab.topology import NH_ROUTES, Topology, best_paths, build
 
 EGRESS = {"10.255.0.1": "fra (via AWS TGW)", "10.255.0.2": "ams (via GCP Cloud Router)"}
 
@@ -29,8 +29,14 @@ def table(frr: Frr, title: str) -> None:
             continue
         for p in sorted(paths, key=lambda p: -p.get("locPrf", 0)):
             nh = p["nexthops"][0]["ip"]
-            state = "BEST" if p.get("bestpath") and p.get("valid") else ("backup" if p.get("valid") else "unusable (egress next-hop withdrawn)")
-            print(f"   {prefix:<16} {EGRESS.get(nh, nh):<28} {p.get('locPrf', ''):>10} {p.get('metric', ''):>5}  {state}")
+            state = (
+                "BEST"
+                if p.get("bestpath") and p.get("valid")
+                else ("backup" if p.get("valid") else "unusable (egress next-hop withdrawn)")
+            )
+            print(
+                f"   {prefix:<16} {EGRESS.get(nh, nh):<28} {p.get('locPrf', ''):>10} {p.get('metric', ''):>5}  {state}"
+            )
 
 
 def cli(topo: Topology, *args: str) -> None:
@@ -45,7 +51,10 @@ def moved_off(frr: Frr, nh: str) -> bool:
 
 def main() -> None:
     with lab() as lb:
-        print("building the lab: ExaBGP + bgpsteer, an FRR core (default table + realtime VRF), two BIRD cloud gateways ...")
+        print(
+            "building the lab: ExaBGP + bgpsteer, an FRR core (default table + realtime VRF), two BIRD cloud gateways "
+            "..."
+        )
         topo = build(lb, classes=True)
         rt = topo.realtime
         assert rt is not None
@@ -60,21 +69,32 @@ def main() -> None:
         t0 = time.monotonic()
         topo.block_probes("gcp", True)
         wait_for("core off ams", lambda: moved_off(topo.core, "10.255.0.2"), timeout=30, interval=0.05)
-        print(f"   the core moved every prefix off egress ams {time.monotonic() - t0:.2f} s after the drop "
-              "(probes every 200 ms, fall 3; one BGP withdrawal: ams's next-hop route)")
+        print(
+            f"   the core moved every prefix off egress ams {time.monotonic() - t0:.2f} s after the drop "
+            "(probes every 200 ms, fall 3; one BGP withdrawal: ams's next-hop route)"
+        )
         table(topo.core, "after ams failed")
         cli(topo, "show", "egress")
         topo.block_probes("gcp", False)
         t1 = time.monotonic()
         wait_for("ams back", lambda: not moved_off(topo.core, "10.255.0.2"), timeout=60, interval=0.1)
-        print(f"\n== ams recovered: traffic failed back {time.monotonic() - t1:.1f} s later (rise 3, then a 5 s hold-down)")
+        print(
+            f"\n== ams recovered: traffic failed back {time.monotonic() - t1:.1f} s later (rise 3, then a 5 s "
+            "hold-down)"
+        )
 
-        print("\n== degradation: ams gets 60 ms slower (the reflector adds delay): over realtime's 40 ms SLA, inside bulk's 300 ms")
+        print(
+            "\n== degradation: ams gets 60 ms slower (the reflector adds delay): over realtime's 40 ms SLA, inside "
+            "bulk's 300 ms"
+        )
         cli(topo, "simulate", "--degrade", "ams:latency=60ms")
         topo.impair("gcp", delay_ms=60, jitter_ms=2)
         t2 = time.monotonic()
         wait_for("realtime off ams", lambda: moved_off(rt, "10.255.0.2"), timeout=30, interval=0.1)
-        print(f"   realtime VRF moved off ams {time.monotonic() - t2:.2f} s after the delay began; the default table did not move")
+        print(
+            f"   realtime VRF moved off ams {time.monotonic() - t2:.2f} s after the delay began; the default table "
+            "did not move"
+        )
         table(rt, "realtime VRF")
         table(topo.core, "default table (bulk), unchanged")
         cli(topo, "explain", "10.30.0.0/16", "--class", "realtime")

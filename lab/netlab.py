@@ -48,10 +48,12 @@ def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, int
             result = predicate()
             if result:
                 return result
-        except Exception as exc:  # noqa: BLE001 - predicate failures are retried until the deadline
+        except Exception as exc:
             last_exc = exc
         time.sleep(interval)
-    raise LabError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+    raise LabError(
+        f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else "")
+    )
 
 
 @dataclass
@@ -78,7 +80,10 @@ class Lab:
         """veth between namespaces a and b, addresses with prefix length (v4 or v6)."""
         na, nb = self.ns(a), self.ns(b)
         ia, ib = f"{b[:6]}{len(self.namespaces)}", f"{a[:6]}{len(self.namespaces)}"
-        tmp_a, tmp_b = f"{self.tag}a{len(self.namespaces)}{a[:2]}{b[:2]}"[:15], f"{self.tag}b{len(self.namespaces)}{a[:2]}{b[:2]}"[:15]
+        tmp_a, tmp_b = (
+            f"{self.tag}a{len(self.namespaces)}{a[:2]}{b[:2]}"[:15],
+            f"{self.tag}b{len(self.namespaces)}{a[:2]}{b[:2]}"[:15],
+        )
         sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
         sh("ip", "link", "set", tmp_a, "netns", na, "name", ia)
         sh("ip", "link", "set", tmp_b, "netns", nb, "name", ib)
@@ -95,7 +100,7 @@ class Lab:
         return p
 
     def spawn(self, ns: str, args: list[str], log: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        logf = open(self.path(log), "wb")  # noqa: SIM115 - owned by the child for its lifetime
+        logf = open(self.path(log), "wb")
         full_env = dict(os.environ)
         full_env.update(env or {})
         proc = subprocess.Popen(
@@ -125,11 +130,45 @@ class Lab:
         shutil.chown(conf, "frr", "frr")
         nsname = self.ns(ns)
         zsock = rundir / "zserv.api"
-        sh(str(FRR_DIR / "zebra"), "-d", "-u", "frr", "-g", "frr", "-f", str(conf), "-i", str(rundir / "zebra.pid"),
-           "--vty_socket", str(rundir), "-z", str(zsock), "--log", f"file:{rundir}/zebra.log", ns=nsname)
+        sh(
+            str(FRR_DIR / "zebra"),
+            "-d",
+            "-u",
+            "frr",
+            "-g",
+            "frr",
+            "-f",
+            str(conf),
+            "-i",
+            str(rundir / "zebra.pid"),
+            "--vty_socket",
+            str(rundir),
+            "-z",
+            str(zsock),
+            "--log",
+            f"file:{rundir}/zebra.log",
+            ns=nsname,
+        )
         wait_for("zebra socket", zsock.exists, timeout=15)
-        sh(str(FRR_DIR / "bgpd"), "-d", "-u", "frr", "-g", "frr", "-f", str(conf), "-i", str(rundir / "bgpd.pid"),
-           "--vty_socket", str(rundir), "-z", str(zsock), "--log", f"file:{rundir}/bgpd.log", ns=nsname)
+        sh(
+            str(FRR_DIR / "bgpd"),
+            "-d",
+            "-u",
+            "frr",
+            "-g",
+            "frr",
+            "-f",
+            str(conf),
+            "-i",
+            str(rundir / "bgpd.pid"),
+            "--vty_socket",
+            str(rundir),
+            "-z",
+            str(zsock),
+            "--log",
+            f"file:{rundir}/bgpd.log",
+            ns=nsname,
+        )
         frr = Frr(nsname, rundir)
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr
@@ -138,17 +177,31 @@ class Lab:
         """gobgpd with a TOML config; its gRPC API listens only on the namespace's own loopback."""
         conf = self.path(f"gobgp-{name}/gobgpd.toml")
         conf.write_text(config)
-        proc = self.spawn(ns, ["gobgpd", "-f", str(conf), "--api-hosts", "127.0.0.1:50051", "-l", "info"], f"gobgp-{name}/gobgpd.log")
+        proc = self.spawn(
+            ns, ["gobgpd", "-f", str(conf), "--api-hosts", "127.0.0.1:50051", "-l", "info"], f"gobgp-{name}/gobgpd.log"
+        )
         g = GoBgp(self.ns(ns))
-        wait_for(f"gobgpd {name} API", lambda: self.alive(proc, f"gobgp-{name}/gobgpd.log") and g.cmd("global") is not None, timeout=15)
+        wait_for(
+            f"gobgpd {name} API",
+            lambda: self.alive(proc, f"gobgp-{name}/gobgpd.log") and g.cmd("global") is not None,
+            timeout=15,
+        )
         return g
 
     def start_bird(self, ns: str, config: str, name: str) -> Bird:
         conf = self.path(f"bird-{name}/bird.conf")
         conf.write_text(config)
         sock = conf.parent / "bird.ctl"
-        proc = self.spawn(ns, ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(conf.parent / "bird.pid")], f"bird-{name}/bird.log")
-        wait_for(f"bird {name} control socket", lambda: self.alive(proc, f"bird-{name}/bird.log") and sock.exists(), timeout=15)
+        proc = self.spawn(
+            ns,
+            ["bird", "-f", "-c", str(conf), "-s", str(sock), "-P", str(conf.parent / "bird.pid")],
+            f"bird-{name}/bird.log",
+        )
+        wait_for(
+            f"bird {name} control socket",
+            lambda: self.alive(proc, f"bird-{name}/bird.log") and sock.exists(),
+            timeout=15,
+        )
         return Bird(self.ns(ns), conf, sock)
 
     # -- teardown --------------------------------------------------------
@@ -256,12 +309,17 @@ def _cleanup_all() -> None:
 atexit.register(_cleanup_all)
 
 
+def _cleanup_and_exit(*_: object) -> None:
+    _cleanup_all()
+    os._exit(143)
+
+
 @contextmanager
 def lab(tag: str | None = None) -> Iterator[Lab]:
     the_lab = Lab(tag=tag) if tag else Lab()
     _live.append(the_lab)
     prev = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, lambda *_: (_cleanup_all(), os._exit(143)))
+    signal.signal(signal.SIGTERM, _cleanup_and_exit)
     try:
         yield the_lab
     finally:

@@ -59,7 +59,9 @@ async def main() -> None:
     ap.add_argument("--control", required=True, type=Path)
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
-    await asyncio.get_running_loop().create_datagram_endpoint(lambda: Reflector(args.control), local_addr=(host, int(port)))
+    await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: Reflector(args.control), local_addr=(host, int(port))
+    )
     await asyncio.Event().wait()
 
 

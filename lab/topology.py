@@ -27,16 +27,26 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import AgentSettings
-from lab.netlab import Bird, Frr, GoBgp, Lab, sh, wait_for
+from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
 
-AWS_ROUTES = ["10.10.0.0/16", "10.10.1.0/24", "10.20.0.0/16", "10.30.0.0/16",
-              "192.0.2.0/24",  # documentation space: import safety rejects it
-              "10.10.9.0/28"]  # too specific: rejected
+AWS_ROUTES = [
+    "10.10.0.0/16",
+    "10.10.1.0/24",
+    "10.20.0.0/16",
+    "10.30.0.0/16",
+    "192.0.2.0/24",  # documentation space: import safety rejects it
+    "10.10.9.0/28",
+]  # too specific: rejected
 STREAM_DEST = "10.10.0.1"  # in AWS's 10.10.0.0/16: the data-plane stream's receiver (Topology.data_plane)
-NH_ROUTES = {"10.255.0.1/32", "10.255.0.2/32", "fd00:255::1/128", "fd00:255::2/128"}  # announced by bgpsteer for the egresses in service
+NH_ROUTES = {
+    "10.255.0.1/32",
+    "10.255.0.2/32",
+    "fd00:255::1/128",
+    "fd00:255::2/128",
+}  # announced by bgpsteer for the egresses in service
 AWS_ROUTES6 = ["fd10:10::/48", "fd10:30::/48", "2001:db8:1::/48"]  # the documentation prefix is rejected
 GCP_ROUTES6 = ["fd10:20::/48", "fd10:30::/48"]
 GCP_ROUTES = ["10.20.0.0/16", "10.20.1.0/24", "10.10.0.0/16", "10.30.0.0/16"]
@@ -70,7 +80,11 @@ router bgp 65000
 # The core's realtime VRF.  This machine's kernel has no VRF devices, so a second FRR
 # instance in its own namespace plays the realtime VRF of the core (same AS, its own
 # session with bgpsteer, its own RIB): the same BGP behaviour, one table per class.
-FRR_REALTIME = FRR.replace("hostname core", "hostname core-realtime").replace("10.250.0.2", "10.250.8.2").replace("10.250.0.1", "10.250.8.1")
+FRR_REALTIME = (
+    FRR.replace("hostname core", "hostname core-realtime")
+    .replace("10.250.0.2", "10.250.8.2")
+    .replace("10.250.0.1", "10.250.8.1")
+)
 
 CLASSES = """
 # Application classes (lab/topology.py adds this to lab.yaml for build(classes=True)).
@@ -102,8 +116,10 @@ GOBGP = """[global.config]
   [neighbors.timers.config]
     hold-time = 30
 """
-AZURE = ("  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.3.1, asn: 8075, egress: fra, "
-         "provider: azure, region: germanywestcentral}\n")
+AZURE = (
+    "  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.3.1, asn: 8075, egress: fra, "
+    "provider: azure, region: germanywestcentral}\n"
+)
 
 BIRD6 = """
 protocol static s6 {{ ipv6; {routes} }}
@@ -127,13 +143,18 @@ FRR6 = """router bgp 65000
 def ipv6_config(text: str) -> str:
     """lab.yaml plus IPv6: egress next_hop6, a v6 session per cloud gateway and to the core."""
     for n in ("1", "2"):
-        text = text.replace(f"    next_hop: 10.255.0.{n}\n", f"    next_hop: 10.255.0.{n}\n    next_hop6: fd00:255::{n}\n")
-    text = text.replace("core_routers:\n", "  - {name: aws-tgw-fra-v6, address: fd00:250:1::2, local_address: fd00:250:1::1, asn: 64512, egress: fra, "
-                                          "provider: aws, region: eu-central-1, families: [ipv6]}\n"
-                                          "  - {name: gcp-cr-ams-v6, address: fd00:250:2::2, local_address: fd00:250:2::1, asn: 16550, egress: ams, "
-                                          "provider: gcp, region: europe-west4, families: [ipv6]}\n"
-                                          "core_routers:\n"
-                                          "  - {name: core1-v6, address: fd00:250::2, local_address: fd00:250::1, asn: 65000, families: [ipv6]}\n")
+        text = text.replace(
+            f"    next_hop: 10.255.0.{n}\n", f"    next_hop: 10.255.0.{n}\n    next_hop6: fd00:255::{n}\n"
+        )
+    text = text.replace(
+        "core_routers:\n",
+        "  - {name: aws-tgw-fra-v6, address: fd00:250:1::2, local_address: fd00:250:1::1, asn: 64512, egress: fra, "
+        "provider: aws, region: eu-central-1, families: [ipv6]}\n"
+        "  - {name: gcp-cr-ams-v6, address: fd00:250:2::2, local_address: fd00:250:2::1, asn: 16550, egress: ams, "
+        "provider: gcp, region: europe-west4, families: [ipv6]}\n"
+        "core_routers:\n"
+        "  - {name: core1-v6, address: fd00:250::2, local_address: fd00:250::1, asn: 65000, families: [ipv6]}\n",
+    )
     return text
 
 
@@ -151,15 +172,24 @@ def best_paths(frr: Frr, family: str = "ipv4") -> dict[str, str | None]:
 def classes_config(text: str) -> str:
     """lab.yaml with UDP probes to the reflectors, the two classes and the realtime core session."""
     # UDP echo to the reflectors every 200 ms: a timeout of 190 ms leaves room for a loaded test machine
-    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace("interval: 0.1, timeout: 0.08}", "interval: 0.2, timeout: 0.19}")
-    text = text.replace("core_routers:\n", "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
-                                          "asn: 65000, class: realtime}\n")
+    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace(
+        "interval: 0.1, timeout: 0.08}", "interval: 0.2, timeout: 0.19}"
+    )
+    text = text.replace(
+        "core_routers:\n",
+        "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
+        "asn: 65000, class: realtime}\n",
+    )
     return text + CLASSES
 
 
-def bird_config(rid: str, asn: int, local: str, peer: str, routes: list[str], v6: tuple[str, str, list[str]] | None = None) -> str:
+def bird_config(
+    rid: str, asn: int, local: str, peer: str, routes: list[str], v6: tuple[str, str, list[str]] | None = None
+) -> str:
     """A cloud gateway; v6: (local, peer, routes) adds an IPv6 session."""
-    text = BIRD.format(rid=rid, asn=asn, local=local, peer=peer, routes=" ".join(f"route {r} blackhole;" for r in routes))
+    text = BIRD.format(
+        rid=rid, asn=asn, local=local, peer=peer, routes=" ".join(f"route {r} blackhole;" for r in routes)
+    )
     if v6:
         text += BIRD6.format(asn=asn, local=v6[0], peer=v6[1], routes=" ".join(f"route {r} blackhole;" for r in v6[2]))
     return text
@@ -177,6 +207,13 @@ class Topology:
     exabgp_env: dict[str, str] = field(default_factory=dict)
     realtime: Frr | None = None  # the core's realtime VRF (build(classes=True))
     azure: GoBgp | None = None  # a GoBGP cloud gateway behind egress fra (build(azure=True))
+
+    @property
+    def realtime_core(self) -> Frr:
+        """The core's realtime VRF (built with classes=True)."""
+        if self.realtime is None:
+            raise LabError("this lab was built without classes: no realtime core")
+        return self.realtime
 
     def aws_announce(self, routes: list[str]) -> None:
         self.aws.reconfigure(bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes))
@@ -203,23 +240,49 @@ class Topology:
         sh("ip", "route", "replace", "10.10.0.0/16", "via", "10.250.1.2", ns=self.lab.ns("rs"))
         sh("ip", "address", "add", f"{STREAM_DEST}/32", "dev", "lo", ns=self.lab.ns("aws"))
         for ns in ("rs", "aws"):
-            sh("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0", ns=self.lab.ns(ns))
+            sh(
+                "sysctl",
+                "-qw",
+                "net.ipv4.conf.all.rp_filter=0",
+                "net.ipv4.conf.default.rp_filter=0",
+                ns=self.lab.ns(ns),
+            )
 
     def stream(self, seconds: float, rate: float = 1000.0) -> Callable[[], dict[str, Any]]:
-        """A sequenced UDP stream core -> 10.10.0.1 for ``seconds``; call the result to wait for and read its summary."""
+        """A sequenced UDP stream core -> 10.10.0.1 for ``seconds``; call the result to wait for and read its
+        summary."""
         out = self.lab.path(f"stream-{time.monotonic_ns()}.json")
         script = str(HERE / "udpstream.py")
         python = sys.executable
-        recv = self.lab.spawn("aws", [python, script, "recv", STREAM_DEST, "5000", "--seconds", str(seconds + 3), "--out", str(out)],
-                              "udp-recv.log")
+        recv = self.lab.spawn(
+            "aws",
+            [python, script, "recv", STREAM_DEST, "5000", "--seconds", str(seconds + 3), "--out", str(out)],
+            "udp-recv.log",
+        )
         time.sleep(0.5)
-        send = self.lab.spawn("core", [python, script, "send", STREAM_DEST, "5000", "--rate", str(rate), "--seconds", str(seconds),
-                                       "--source", "10.250.0.2"], "udp-send.log")
+        send = self.lab.spawn(
+            "core",
+            [
+                python,
+                script,
+                "send",
+                STREAM_DEST,
+                "5000",
+                "--rate",
+                str(rate),
+                "--seconds",
+                str(seconds),
+                "--source",
+                "10.250.0.2",
+            ],
+            "udp-send.log",
+        )
 
         def result() -> dict[str, Any]:
             send.wait(seconds + 30)
             recv.wait(30)
             return dict(json.loads(out.read_text()))
+
         return result
 
     def steered(self) -> dict[str, list[dict[str, Any]]]:
@@ -261,11 +324,33 @@ class Topology:
             cmd = ["setpriv", f"--reuid={user}", "--regid=65534", "--clear-groups", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
+    def status(self) -> dict[str, Any] | None:
+        """`bgpsteer status --json` of the running helper; None while none answers (it is restarting)."""
+        p = self.cli("status", "--json")
+        return dict(json.loads(p.stdout)) if p.returncode == 0 else None
+
+    def started(self, old_pid: int | None = None) -> dict[str, Any] | None:
+        """The status of a helper (another one than ``old_pid``) that has reconciled and announced its whole table
+        (End-of-RIB sent to the core sessions that are up), else None: its own word, not a log line an earlier
+        process wrote."""
+        s = self.status()
+        rt = s["runtime"] if s else None
+        if rt and rt["pid"] != old_pid and rt["reconciled"] and rt["table_complete_after_s"] is not None:
+            return s
+        return None
+
+    def wait_started(self, old_pid: int | None = None, timeout: float = 120) -> dict[str, Any]:
+        what = "the helper's start complete (reconciled, whole table announced)"
+        return dict(wait_for(what, lambda: self.started(old_pid), timeout=timeout))
+
     def metrics(self) -> str:
         """Scrape the agent's Prometheus endpoint from inside the route server's namespace."""
         listen = self.settings.metrics
         assert listen, "metrics not configured"
-        code = f"import urllib.request; print(urllib.request.urlopen('http://{listen}/metrics', timeout=5).read().decode())"
+        code = (
+            "import urllib.request; "
+            f"print(urllib.request.urlopen('http://{listen}/metrics', timeout=5).read().decode())"
+        )
         return sh(sys.executable, "-c", code, ns=self.lab.ns("rs"))
 
     def agent_log(self) -> str:
@@ -273,7 +358,9 @@ class Topology:
 
     def impair(self, cloud: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
         """Set the reflector's impairment in a cloud namespace (build(classes=True))."""
-        self.lab.path(f"reflector-{cloud}.json").write_text(json.dumps({"delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss}))
+        self.lab.path(f"reflector-{cloud}.json").write_text(
+            json.dumps({"delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss})
+        )
 
     def block_probes(self, ns: str, on: bool) -> None:
         """Drop ICMP echo requests arriving in a cloud namespace: its egress's probes fail
@@ -288,17 +375,36 @@ class Topology:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
 
-def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
-          aws_routes: list[str] = AWS_ROUTES, gcp_routes: list[str] = GCP_ROUTES, classes: bool = False, ipv6: bool = False,
-          azure: bool = False, core_password: str | None = None, bgpsteer_password: str | None = None) -> Topology:
+def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-only
+    lb: Lab,
+    config: Path = LAB_CONFIG,
+    *,
+    python: str = sys.executable,
+    aws_routes: list[str] = AWS_ROUTES,
+    gcp_routes: list[str] = GCP_ROUTES,
+    classes: bool = False,
+    ipv6: bool = False,
+    azure: bool = False,
+    core_password: str | None = None,
+    bgpsteer_password: str | None = None,
+) -> Topology:
     """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
     echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
     ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes; with azure=True a third
     cloud gateway, played by GoBGP, through egress fra (two gateways behind one egress)."""
     six = {"core": ",fd00:250::1/126", "aws": ",fd00:250:1::1/126", "gcp": ",fd00:250:2::1/126"} if ipv6 else {}
-    lb.link("rs", "10.250.0.1/30" + six.get("core", ""), "core", "10.250.0.2/30" + six.get("core", "").replace("::1/", "::2/"))
-    lb.link("rs", "10.250.1.1/30" + six.get("aws", ""), "aws", "10.250.1.2/30" + six.get("aws", "").replace("::1/", "::2/"))
-    lb.link("rs", "10.250.2.1/30" + six.get("gcp", ""), "gcp", "10.250.2.2/30" + six.get("gcp", "").replace("::1/", "::2/"))
+    lb.link(
+        "rs",
+        "10.250.0.1/30" + six.get("core", ""),
+        "core",
+        "10.250.0.2/30" + six.get("core", "").replace("::1/", "::2/"),
+    )
+    lb.link(
+        "rs", "10.250.1.1/30" + six.get("aws", ""), "aws", "10.250.1.2/30" + six.get("aws", "").replace("::1/", "::2/")
+    )
+    lb.link(
+        "rs", "10.250.2.1/30" + six.get("gcp", ""), "gcp", "10.250.2.2/30" + six.get("gcp", "").replace("::1/", "::2/")
+    )
     gobgp = None
     if azure:
         lb.link("rs", "10.250.3.1/30", "azure", "10.250.3.2/30")
@@ -310,10 +416,17 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
         for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
             control = lb.path(f"reflector-{cloud}.json")
             control.write_text("{}")
-            lb.spawn(cloud, [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)], f"reflector-{cloud}.log")
+            lb.spawn(
+                cloud,
+                [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
+                f"reflector-{cloud}.log",
+            )
     frr = FRR + (FRR6 if ipv6 else "")
     if core_password is not None:  # TCP-MD5 on the core session (the same password in FRR and in bgpsteer's config)
-        frr = frr.replace(" neighbor 10.250.0.1 timers 10 30\n", f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n")
+        frr = frr.replace(
+            " neighbor 10.250.0.1 timers 10 30\n",
+            f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n",
+        )
     core = lb.start_frr("core", frr)
     aws6 = ("fd00:250:1::2", "fd00:250:1::1", AWS_ROUTES6) if ipv6 else None
     gcp6 = ("fd00:250:2::2", "fd00:250:2::1", GCP_ROUTES6) if ipv6 else None
@@ -328,25 +441,36 @@ def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable,
     if azure:
         text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
     if core_password is not None:  # bgpsteer_password: a different one on bgpsteer's side (a mismatch)
-        text = text.replace("asn: 65000}", f"asn: 65000, password: {json.dumps(bgpsteer_password or core_password)}}}", 1)
+        text = text.replace(
+            "asn: 65000}", f"asn: 65000, password: {json.dumps(bgpsteer_password or core_password)}}}", 1
+        )
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
     confdir = lb.path("exabgp")
     confdir.mkdir(exist_ok=True)
     command = f"{python} -m bgpsteer run --config {config} --settle 2"
-    subprocess.run([python, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [python, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
+        check=True,
+        capture_output=True,
+    )
     env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
     env["exabgp_log_destination"] = "stderr"
     exabgp = str(Path(python).parent / "exabgp")
     proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
     topo = Topology(lb, core, aws, gcp, proc, config, [exabgp, str(confdir / "exabgp.conf")], env, realtime, gobgp)
-    wait_for("core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
+    wait_for(
+        "core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60
+    )
     if realtime is not None:
         wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)
     wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
     if gobgp is not None:
         wait_for("GoBGP session", lambda: gobgp.established("10.250.3.1"), timeout=60)
     if ipv6:
-        wait_for("IPv6 sessions", lambda: aws.established("up6") and gcp.established("up6") and core.established("fd00:250::1"), timeout=60)
+        wait_for(
+            "IPv6 sessions",
+            lambda: aws.established("up6") and gcp.established("up6") and core.established("fd00:250::1"),
+            timeout=60,
+        )
     return topo

@@ -65,7 +65,11 @@ def recv(addr: str, port: int, seconds: float, out: Path) -> None:
             ranges[-1][1] = i
         else:
             ranges.append([i, i])
-    out.write_text(json.dumps({"received": len(seen), "highest": last, "lost": len(lost), "lost_ranges": ranges, "reordered": reordered}))
+    out.write_text(
+        json.dumps(
+            {"received": len(seen), "highest": last, "lost": len(lost), "lost_ranges": ranges, "reordered": reordered}
+        )
+    )
 
 
 def main() -> None:

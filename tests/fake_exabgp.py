@@ -36,17 +36,24 @@ class FakeExaBGP:
     def __init__(self, config: Config, clock: Callable[[], float] = lambda: 0.0, hold_acks: bool = False) -> None:
         self.config = config
         self.clock = clock
-        self.rib: dict[RibKey, str] = {}  # adj-RIB-out: what the core routers were sent (attributes as ExaBGP prints them)
+        self.rib: dict[
+            RibKey, str
+        ] = {}  # adj-RIB-out: what the core routers were sent (attributes as ExaBGP prints them)
         self.refuse: set[str] = set()  # prefixes whose lines ExaBGP answers 'error' (as for a value it cannot parse)
         self.lose_next_acks = 0  # acks swallowed
         self.hold_acks = hold_acks  # acks kept back until release()
         self.held: list[str] = []
         self.lines: list[str] = []  # every command line received, in order
         self.defer_dump = False  # keep the adj-RIB-out dump (and its ack) back until deliver_dump()
-        self.deferred: list[str] | None = None  # the dump held back, then every ack queued behind it (ExaBGP answers in order)
+        self.deferred: list[str] | None = (
+            None  # the dump held back, then every ack queued behind it (ExaBGP answers in order)
+        )
         self.behind: list[str] = []
         # session FSM states, as 'show neighbor summary' reports them (ExaBGP replays no state to a restarted helper)
-        self.sessions = {a: "established" for a in [*(p.address for p in config.cloud_peers), *(c.address for c in config.core_routers)]}
+        self.sessions = {
+            a: "established"
+            for a in [*(p.address for p in config.cloud_peers), *(c.address for c in config.core_routers)]
+        }
         self.errors = 0
         self.answer_summary = True
         self.agent = self._new_agent()
@@ -133,8 +140,10 @@ class FakeExaBGP:
             for (neighbor, prefix, pid), attrs in sorted(self.rib.items()):
                 afi = "ipv6" if ":" in prefix else "ipv4"
                 ip = ".".join(str((pid >> s) & 0xFF) for s in (24, 16, 8, 0))
-                dump.append(f"neighbor {neighbor} local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 "
-                            f"family-allowed in-open {afi} unicast {prefix} path-information {ip} {attrs}")
+                dump.append(
+                    f"neighbor {neighbor} local-ip 10.250.0.1 local-as 65000 peer-as 65000 router-id 10.250.0.1 "
+                    f"family-allowed in-open {afi} unicast {prefix} path-information {ip} {attrs}"
+                )
             if self.defer_dump:
                 self.deferred = dump
                 return
@@ -171,21 +180,57 @@ class FakeExaBGP:
 
 
 def state(peer: str, up: bool = True) -> dict[str, Any]:
-    return {"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
-                                                              "state": "up" if up else "down"}}
+    return {
+        "exabgp": "5.0.0",
+        "type": "state",
+        "neighbor": {"address": {"local": "10.250.0.1", "peer": peer}, "state": "up" if up else "down"},
+    }
 
 
 def update(peer: str, prefixes: list[str], med: int = 0, asn: int = 64512) -> dict[str, Any]:
     attrs = {"origin": "igp", "as-path": {"0": {"element": "as-sequence", "value": [asn]}}, "med": med}
-    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
-            "message": {"update": {"attribute": attrs, "announce": {"ipv4 unicast": {peer: [{"nlri": p} for p in prefixes]}}}}}}
+    return {
+        "exabgp": "5.0.0",
+        "type": "update",
+        "neighbor": {
+            "address": {"local": "10.250.0.1", "peer": peer},
+            "message": {
+                "update": {"attribute": attrs, "announce": {"ipv4 unicast": {peer: [{"nlri": p} for p in prefixes]}}}
+            },
+        },
+    }
 
 
 def withdraw(peer: str, prefixes: list[str]) -> dict[str, Any]:
-    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
-            "message": {"update": {"withdraw": {"ipv4 unicast": [{"nlri": p} for p in prefixes]}}}}}
+    return {
+        "exabgp": "5.0.0",
+        "type": "update",
+        "neighbor": {
+            "address": {"local": "10.250.0.1", "peer": peer},
+            "message": {"update": {"withdraw": {"ipv4 unicast": [{"nlri": p} for p in prefixes]}}},
+        },
+    }
 
 
 def eor(peer: str) -> dict[str, Any]:
-    return {"exabgp": "5.0.0", "type": "update", "neighbor": {"address": {"local": "10.250.0.1", "peer": peer},
-            "message": {"eor": {"afi": "ipv4", "safi": "unicast"}}}}
+    return {
+        "exabgp": "5.0.0",
+        "type": "update",
+        "neighbor": {
+            "address": {"local": "10.250.0.1", "peer": peer},
+            "message": {"eor": {"afi": "ipv4", "safi": "unicast"}},
+        },
+    }
+
+
+def refresh_marker(peer: str, end: bool) -> dict[str, Any]:
+    """Enhanced route refresh (RFC 7313) as ExaBGP 5.0.15 passes it on (`receive { refresh; }`): BoRR / EoRR."""
+    return {
+        "exabgp": "5.0.0",
+        "type": "refresh",
+        "neighbor": {
+            "address": {"local": "10.250.0.1", "peer": peer},
+            "direction": "receive",
+            "route-refresh": {"afi": "ipv4", "safi": "unicast", "subtype": "end" if end else "begin"},
+        },
+    }

@@ -67,7 +67,10 @@ def main() -> None:
             out.write(b)
 
         agent = Agent(sys.argv[2], cfg, write)
-        up = '{"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "L", "peer": "%s"}, "asn": {"local": 65000, "peer": 1}, "state": "up"}}'
+        up = (
+            '{"exabgp": "5.0.0", "type": "state", "neighbor": {"address": {"local": "L", "peer": "%s"}, '
+            '"asn": {"local": 65000, "peer": 1}, "state": "up"}}'
+        )
         wait_core_up()
         t0 = time.time()
         for p in cfg.cloud_peers:
@@ -87,7 +90,9 @@ def main() -> None:
         t_written = time.time()
         sent = count[0]
         errors = agent.acks_error
-    times_file.write_text(json.dumps({"start": t0, "written": t_written, "acked": time.time(), "commands": sent, "errors": errors}))
+    times_file.write_text(
+        json.dumps({"start": t0, "written": t_written, "acked": time.time(), "commands": sent, "errors": errors})
+    )
     for _ in sys.stdin:  # keep draining until ExaBGP stops: it must never block on us
         pass
 

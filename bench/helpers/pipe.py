@@ -17,33 +17,55 @@ from pathlib import Path
 F_SETPIPE_SZ = 1031
 
 
-def update_line(peer: str, asn: int, prefixes: list[str], as_path: tuple[int, ...], med: int, withdraw: bool = False) -> str:
+def update_line(
+    peer: str, asn: int, prefixes: list[str], as_path: tuple[int, ...], med: int, withdraw: bool = False
+) -> str:
     """One UPDATE as ExaBGP 5.0.15 writes it to its helper (tests/contract/captures), without the newline.
     Formatted by hand, not json.dumps: the driver must stay much faster than the helper it drives."""
     nlri = ", ".join(f'{{"nlri": "{p}"}}' for p in prefixes)
     if withdraw:
         body = f'{{"withdraw": {{"ipv4 unicast": [{nlri}]}}}}'
     else:
-        attrs = (f'{{"origin": "igp", "as-path": {{"0": {{"element": "as-sequence", "value": [{", ".join(map(str, as_path))}]}}}}, '
-                 f'"med": {med}}}')
+        attrs = (
+            f'{{"origin": "igp", "as-path": {{"0": {{"element": "as-sequence", '
+            f'"value": [{", ".join(map(str, as_path))}]}}}}, '
+            f'"med": {med}}}'
+        )
         body = f'{{"attribute": {attrs}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}'
-    return (f'{{"exabgp": "5.0.0", "time": {time.time():.3f}, "type": "update", "neighbor": {{"address": {{"local": "10.250.0.1", '
-            f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": {asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}')
+    return (
+        f'{{"exabgp": "5.0.0", "time": {time.time():.3f}, "type": "update", '
+        '"neighbor": {{"address": {{"local": "10.250.0.1", '
+        f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": '
+        f'{asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}'
+    )
 
 
 SUMMARY_HEADER = "Peer            AS        up/down state       |     #sent     #recvd\n"
 
 
 class PipeHelper:
-    def __init__(self, config: Path, python: str, tree: Path, stdin_pipe_bytes: int | None = None,
-                 on_commands: Callable[[list[bytes], float], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        python: str,
+        tree: Path,
+        stdin_pipe_bytes: int | None = None,
+        on_commands: Callable[[list[bytes], float], None] | None = None,
+    ) -> None:
         env = dict(os.environ, PYTHONPATH=str(tree))
-        self.proc = subprocess.Popen([python, "-m", "bgpsteer", "run", "--config", str(config)], cwd=tree, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     # BENCH_HELPER_LOG=FILE keeps the helper's log (with PYTHONASYNCIODEBUG=1: its slow callbacks)
-                                     stderr=open(os.environ["BENCH_HELPER_LOG"], "ab") if os.environ.get("BENCH_HELPER_LOG")  # noqa: SIM115
-                                     else subprocess.DEVNULL)
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc = subprocess.Popen(
+            [python, "-m", "bgpsteer", "run", "--config", str(config)],
+            cwd=tree,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            # BENCH_HELPER_LOG=FILE keeps the helper's log (with PYTHONASYNCIODEBUG=1: its slow callbacks)
+            stderr=open(os.environ["BENCH_HELPER_LOG"], "ab")
+            if os.environ.get("BENCH_HELPER_LOG")
+            else subprocess.DEVNULL,
+        )
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.fd = self.proc.stdin.fileno()
         if stdin_pipe_bytes:
             fcntl.fcntl(self.fd, F_SETPIPE_SZ, stdin_pipe_bytes)
@@ -56,7 +78,7 @@ class PipeHelper:
         data = text.encode()
         with self.lock:
             while data:
-                data = data[os.write(self.fd, data):]
+                data = data[os.write(self.fd, data) :]
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -74,7 +96,9 @@ class PipeHelper:
             if self.on_commands is not None:
                 self.on_commands(lines, time.perf_counter())
             # ExaBGP acknowledges every command line (and answers the summary the helper asks for at start)
-            answer = "".join(SUMMARY_HEADER + "done\n" if line == b"show neighbor summary" else "done\n" for line in lines)
+            answer = "".join(
+                SUMMARY_HEADER + "done\n" if line == b"show neighbor summary" else "done\n" for line in lines
+            )
             try:
                 self.write(answer)
             except OSError:

@@ -9,17 +9,32 @@ from __future__ import annotations
 import grp
 import hashlib
 from pathlib import Path
+from typing import TypeVar, cast
 
 from bgpsteer.config import steering_loader
-from bgpsteer.config.nodes import Cursor, Issue, Issues, load_yaml
+from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
+from bgpsteer.core.attrs import U32_MAX
 from bgpsteer.core.model import AgentSettings, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety, default
 from bgpsteer.core.policy import Policy
-from bgpsteer.core.prefix import covers, parse_address, parse_prefix
+from bgpsteer.core.prefix import BITS, covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT
 
-TOP = {"agent": True, "safety": False, "egresses": True, "cloud_peers": True, "core_routers": True, "sets": False, "policy": True,
-       "compliance": False, "steering": False, "classes": False}
+MIN_HOLD_TIME = 3  # seconds (RFC 4271: 0 or at least 3)
+MD5_KEY_MAX = 80  # bytes: Linux's TCP_MD5SIG_MAXKEYLEN
+
+TOP = {
+    "agent": True,
+    "safety": False,
+    "egresses": True,
+    "cloud_peers": True,
+    "core_routers": True,
+    "sets": False,
+    "policy": True,
+    "compliance": False,
+    "steering": False,
+    "classes": False,
+}
 
 
 class ConfigError(Exception):
@@ -69,28 +84,51 @@ def _max_prefix(cur: Cursor) -> MaxPrefix | None:
 
 
 def _agent(cur: Cursor) -> AgentSettings | None:
-    m = cur.mapping({"local_asn": True, "router_id": True, "local_address": False, "hold_time": False, "log_level": False, "state_dir": False,
-                     "control_socket": False, "control_group": False, "metrics": False, "journal_max_bytes": False, "graceful_restart": False})
+    m = cur.mapping(
+        {
+            "local_asn": True,
+            "router_id": True,
+            "local_address": False,
+            "hold_time": False,
+            "log_level": False,
+            "state_dir": False,
+            "control_socket": False,
+            "control_group": False,
+            "metrics": False,
+            "journal_max_bytes": False,
+            "graceful_restart": False,
+        }
+    )
     if m is None or "local_asn" not in m or "router_id" not in m:
         return None
     asn = m["local_asn"].integer(1, 0xFFFFFFFF)
     rid = _address(m["router_id"], afi=4)
     local = _address(m["local_address"]) if "local_address" in m else None
     hold = m["hold_time"].integer(0, 65535) if "hold_time" in m else default(AgentSettings, "hold_time")
-    if hold is not None and 0 < hold < 3:
+    if hold is not None and 0 < hold < MIN_HOLD_TIME:
         m["hold_time"].error("hold time must be 0 or at least 3 seconds (RFC 4271)")
         hold = None
-    level = m["log_level"].choice(("debug", "info", "warning", "error")) if "log_level" in m else default(AgentSettings, "log_level")
+    level = (
+        m["log_level"].choice(("debug", "info", "warning", "error"))
+        if "log_level" in m
+        else default(AgentSettings, "log_level")
+    )
     state_dir = m["state_dir"].string() if "state_dir" in m else default(AgentSettings, "state_dir")
     sock = m["control_socket"].string() if "control_socket" in m else None
     group = m["control_group"].string() if "control_group" in m else None
     metrics = _listen(m["metrics"]) if "metrics" in m and not m["metrics"].is_null else None
-    jmax = m["journal_max_bytes"].integer(4096, 1 << 40) if "journal_max_bytes" in m else default(AgentSettings, "journal_max_bytes")
+    jmax = (
+        m["journal_max_bytes"].integer(4096, 1 << 40)
+        if "journal_max_bytes" in m
+        else default(AgentSettings, "journal_max_bytes")
+    )
     # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
     gr = m["graceful_restart"].integer(0, 4095) if "graceful_restart" in m else 120
     if gr is not None and 0 < gr <= READY_TIMEOUT:
-        m["graceful_restart"].error(f"must be 0 (off) or longer than {READY_TIMEOUT:g} s, the longest bgpsteer waits for cloud peers "
-                                    "before it sends End-of-RIB (else the core drops stale paths before they are re-announced)")
+        m["graceful_restart"].error(
+            f"must be 0 (off) or longer than {READY_TIMEOUT:g} s, the longest bgpsteer waits for cloud peers "
+            "before it sends End-of-RIB (else the core drops stale paths before they are re-announced)"
+        )
         gr = None
     if None in (asn, rid, hold, level, state_dir, jmax, gr):
         return None
@@ -100,7 +138,7 @@ def _agent(cur: Cursor) -> AgentSettings | None:
 def _password(cur: Cursor) -> str | None:
     """A TCP-MD5 key (RFC 2385): Linux takes at most 80 bytes."""
     text = cur.string()
-    if text is not None and not 0 < len(text.encode()) <= 80:
+    if text is not None and not 0 < len(text.encode()) <= MD5_KEY_MAX:
         cur.error(f"a TCP-MD5 password is 1 to 80 bytes (Linux TCP_MD5SIG_MAXKEYLEN); this one is {len(text.encode())}")
         return None
     return text
@@ -111,7 +149,7 @@ def _listen(cur: Cursor) -> str | None:
     if text is None:
         return None
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 < int(port) <= PORT_MAX:
         cur.error(f"expected ADDRESS:PORT (e.g. 127.0.0.1:9474), got {text!r}")
         return None
     try:
@@ -125,8 +163,14 @@ def _listen(cur: Cursor) -> str | None:
 def _safety(cur: Cursor | None) -> Safety:
     if cur is None:
         return Safety()
-    keys = {"reject_special_purpose": False, "reject_private": False, "allow_default": False, "max_length": False,
-            "reject_martian_next_hop": False, "max_prefix": False}
+    keys = {
+        "reject_special_purpose": False,
+        "reject_private": False,
+        "allow_default": False,
+        "max_length": False,
+        "reject_martian_next_hop": False,
+        "max_prefix": False,
+    }
     m = cur.mapping(keys) or {}
     d = Safety()
     values: dict[str, object] = {}
@@ -146,6 +190,18 @@ def _safety(cur: Cursor | None) -> Safety:
     return Safety(**{**d.__dict__, **values})
 
 
+K = TypeVar("K")
+
+
+def _only_once(cur: Cursor, value: K | None, seen: dict[K, Cursor], message: str) -> K | None:
+    """A value that must be unique among the egresses (id, path id): a repeat is an error at its place."""
+    if value is not None:
+        if value in seen:
+            cur.error(message.format(value))
+        seen[value] = cur
+    return value
+
+
 def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]]) -> list[Egress]:
     """The egresses; ``hops`` gets each one's next_hop cursor (for later checks that point at it), ``shadow`` the
     names of those in error."""
@@ -153,36 +209,45 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
     ids: dict[str, Cursor] = {}
     pids: dict[int, Cursor] = {}
     seen_hops: dict[str, str] = {}  # next-hop address -> the egress that has it
-    keys = {"id": True, "region": True, "jurisdiction": True, "cost_per_gb": False, "next_hop": True, "next_hop6": False, "path_id": False,
-            "probe": False, "health": False, "gateway": False, "gateway6": False}
+    keys = {
+        "id": True,
+        "region": True,
+        "jurisdiction": True,
+        "cost_per_gb": False,
+        "next_hop": True,
+        "next_hop6": False,
+        "path_id": False,
+        "probe": False,
+        "health": False,
+        "gateway": False,
+        "gateway6": False,
+    }
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
             continue
-        eid = m["id"].string()
-        if eid is not None:
-            if eid in ids:
-                m["id"].error(f"duplicate egress id {eid!r}")
-            ids[eid] = m["id"]
-        pid = m["path_id"].integer(1, 0xFFFFFFFF) if "path_id" in m else i + 1
-        if pid is not None:
-            if pid in pids:
-                (m["path_id"] if "path_id" in m else e).error(f"path_id {pid} is used by another egress")
-            pids[pid] = e
+        eid = _only_once(m["id"], m["id"].string(), ids, "duplicate egress id {!r}")
+        pid = _only_once(
+            m.get("path_id", e),
+            m["path_id"].integer(1, U32_MAX) if "path_id" in m else i + 1,
+            pids,
+            "path_id {} is used by another egress",
+        )
         values = (
-            eid, m["region"].string(), m["jurisdiction"].string(),
+            eid,
+            m["region"].string(),
+            m["jurisdiction"].string(),
             m["cost_per_gb"].number(0) if "cost_per_gb" in m else 0.0,
             _address(m["next_hop"], afi=4),
             pid,
             _address(m["next_hop6"], afi=6) if "next_hop6" in m else "",
         )
         for key, addr in (("next_hop", values[4]), ("next_hop6", values[6])):
-            if addr:
-                if addr in seen_hops:
-                    # one next-hop route stands for one egress: failing one would leave the other's route announced
-                    m[key].error(f"next-hop {addr} is also egress {seen_hops[addr]!r}'s: every egress needs its own")
-                else:
-                    seen_hops[addr] = eid or "?"
+            if addr and addr in seen_hops:
+                # one next-hop route stands for one egress: failing one would leave the other's route announced
+                m[key].error(f"next-hop {addr} is also egress {seen_hops[addr]!r}'s: every egress needs its own")
+            elif addr:
+                seen_hops[addr] = eid or "?"
         if eid is not None:
             hops[eid] = m["next_hop"]  # named, valid or not: a reference to it is not an error of its own
         probe = steering_loader.probe(m["probe"]) if "probe" in m else None
@@ -195,19 +260,40 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
         else:
             gw = _address(m["gateway"], afi=4) if "gateway" in m else "self"
             gw6 = _address(m["gateway6"], afi=6) if "gateway6" in m else "self"
-            out.append(Egress(*values[:6], next_hop6=values[6] or None, probe=probe, health=health,  # type: ignore[arg-type]
-                              gateway=gw or "self", gateway6=gw6 or "self"))
+            out.append(
+                Egress(
+                    *cast("tuple[str, str, str, float, str, int]", values[:6]),
+                    next_hop6=values[6] or None,
+                    probe=probe,
+                    health=health,
+                    gateway=gw or "self",
+                    gateway6=gw6 or "self",
+                )
+            )
     if not out and not cur.issues:
         cur.error("at least one egress is required")
     return out
 
 
-def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None, named: set[str], shadow: dict[str, set[str]]) -> list[CloudPeer]:
+def _peers(
+    cur: Cursor, egresses: dict[str, Egress], local_asn: int | None, named: set[str], shadow: dict[str, set[str]]
+) -> list[CloudPeer]:
     """``named``: every egress id written in the config, including those with errors (already reported: a peer
     that refers to one is not reported again)."""
     out: list[CloudPeer] = []
-    keys = {"name": True, "address": True, "asn": True, "egress": True, "provider": True, "region": True, "families": False,
-            "local_address": False, "password": False, "max_prefix": False, "description": False}
+    keys = {
+        "name": True,
+        "address": True,
+        "asn": True,
+        "egress": True,
+        "provider": True,
+        "region": True,
+        "families": False,
+        "local_address": False,
+        "password": False,
+        "max_prefix": False,
+        "description": False,
+    }
     for p in cur.items():
         m = p.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
@@ -221,7 +307,15 @@ def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None, name
                 m["egress"].error(f"undefined egress {egress!r}; defined: {', '.join(sorted(egresses)) or 'none'}")
             egress = None
         fams = _families(m.get("families"))
-        values = (m["name"].string(), _address(m["address"]), asn, egress, m["provider"].string(), m["region"].string(), fams)
+        values = (
+            m["name"].string(),
+            _address(m["address"]),
+            asn,
+            egress,
+            m["provider"].string(),
+            m["region"].string(),
+            fams,
+        )
         if fams and "ipv6" in fams and egress in egresses and egresses[egress].next_hop6 is None:
             m["families"].error(f"family ipv6 needs egress {egress!r} to have a next_hop6")
         if None in values:
@@ -229,36 +323,50 @@ def _peers(cur: Cursor, egresses: dict[str, Egress], local_asn: int | None, name
                 if isinstance(value, str):
                     shadow.setdefault(key, set()).add(value)
             continue
-        out.append(CloudPeer(
-            *values,  # type: ignore[arg-type]
-            local_address=_address(m["local_address"]) if "local_address" in m else None,
-            password=_password(m["password"]) if "password" in m else None,
-            max_prefix=_max_prefix(m["max_prefix"]) if "max_prefix" in m else None,
-            description=(m["description"].string() or "") if "description" in m else "",
-        ))
+        out.append(
+            CloudPeer(
+                *values,  # type: ignore[arg-type]
+                local_address=_address(m["local_address"]) if "local_address" in m else None,
+                password=_password(m["password"]) if "password" in m else None,
+                max_prefix=_max_prefix(m["max_prefix"]) if "max_prefix" in m else None,
+                description=(m["description"].string() or "") if "description" in m else "",
+            )
+        )
     return out
 
 
 def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, str]]) -> list[CoreRouter]:
     out: list[CoreRouter] = []
-    keys = {"name": True, "address": True, "asn": True, "families": False, "local_address": False, "password": False, "class": False}
+    keys = {
+        "name": True,
+        "address": True,
+        "asn": True,
+        "families": False,
+        "local_address": False,
+        "password": False,
+        "class": False,
+    }
     for c in cur.items():
         m = c.mapping(keys)
         if m is None or any(k not in m for k, req in keys.items() if req):
             continue
         asn = m["asn"].integer(1, 0xFFFFFFFF)
         if asn is not None and local_asn is not None and asn != local_asn:
-            m["asn"].error("core routers must be iBGP neighbours (asn equal to agent.local_asn): LOCAL_PREF, "
-                           "which carries the egress ranking, is only sent over iBGP")
+            m["asn"].error(
+                "core routers must be iBGP neighbours (asn equal to agent.local_asn): LOCAL_PREF, "
+                "which carries the egress ranking, is only sent over iBGP"
+            )
         values = (m["name"].string(), _address(m["address"]), asn, _families(m.get("families")))
         if None in values:
             continue
-        out.append(CoreRouter(
-            *values,  # type: ignore[arg-type]
-            local_address=_address(m["local_address"]) if "local_address" in m else None,
-            password=_password(m["password"]) if "password" in m else None,
-            app_class=m["class"].string() if "class" in m else None,
-        ))
+        out.append(
+            CoreRouter(
+                *values,  # type: ignore[arg-type]
+                local_address=_address(m["local_address"]) if "local_address" in m else None,
+                password=_password(m["password"]) if "password" in m else None,
+                app_class=m["class"].string() if "class" in m else None,
+            )
+        )
         if "class" in m:
             class_refs.append((m["class"], out[-1].app_class or ""))
     if not out and not cur.issues:
@@ -299,10 +407,18 @@ def parse_with(text: str, issues: Issues) -> Config:
     peers = _peers(top["cloud_peers"], by_id, agent.local_asn if agent else None, set(hops), shadow)
     class_refs: list[tuple[Cursor, str]] = []
     cores = _cores(top["core_routers"], agent.local_asn if agent else None, class_refs)
-    _unique(issues, root, [("name", p.name, f"cloud_peers[{i}].name") for i, p in enumerate(peers)]
-            + [("name", c.name, f"core_routers[{i}].name") for i, c in enumerate(cores)])
-    _unique(issues, root, [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
-            + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)])
+    _unique(
+        issues,
+        root,
+        [("name", p.name, f"cloud_peers[{i}].name") for i, p in enumerate(peers)]
+        + [("name", c.name, f"core_routers[{i}].name") for i, c in enumerate(cores)],
+    )
+    _unique(
+        issues,
+        root,
+        [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
+        + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)],
+    )
     _gateways_reachable(issues, egresses, cores, hops)
     sets = load_sets(top["sets"]) if "sets" in top else Sets()
     warnings = _next_hops_in_sets(egresses, sets, hops)
@@ -310,8 +426,10 @@ def parse_with(text: str, issues: Issues) -> Config:
         try:
             grp.getgrnam(agent.control_group)
         except KeyError:
-            warnings.append(f"{filename}: agent.control_group: group {agent.control_group!r} does not exist on this machine: "
-                            "the control socket will be root-only (mode 0600) until it does")
+            warnings.append(
+                f"{filename}: agent.control_group: group {agent.control_group!r} does not exist on this machine: "
+                "the control socket will be root-only (mode 0600) until it does"
+            )
     steer = steering_loader.steering(top.get("steering"), egresses)
     room = max(0, len(egresses) - 1) if steer.cost_tiebreak else 0
     ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow, room)
@@ -321,7 +439,11 @@ def parse_with(text: str, issues: Issues) -> Config:
         import_policy = load_policy(pol["import"], "import", ctx)
         export_policy = load_policy(pol["export"], "export", ctx)
     # with an egress in error, its jurisdiction is unknown: do not report rules naming it as a second error
-    rules = steering_loader.compliance(top["compliance"], sets, egresses, complete=set(hops) <= set(by_id)) if "compliance" in top else []
+    rules = (
+        steering_loader.compliance(top["compliance"], sets, egresses, complete=set(hops) <= set(by_id))
+        if "compliance" in top
+        else []
+    )
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
     defined = {c.name for c in classes}
     for ref, name in class_refs:
@@ -330,13 +452,25 @@ def parse_with(text: str, issues: Issues) -> Config:
     if issues or agent is None:
         raise ConfigError(issues.sorted())
     return Config(
-        agent=agent, egresses=tuple(egresses), cloud_peers=tuple(peers), core_routers=tuple(cores),
-        import_policy=import_policy, export_policy=export_policy, safety=safety, compliance=tuple(rules), steering=steer, app_classes=tuple(classes),
-        source=filename, digest=hashlib.sha256(text.encode()).hexdigest()[:16], warnings=tuple(warnings),
+        agent=agent,
+        egresses=tuple(egresses),
+        cloud_peers=tuple(peers),
+        core_routers=tuple(cores),
+        import_policy=import_policy,
+        export_policy=export_policy,
+        safety=safety,
+        compliance=tuple(rules),
+        steering=steer,
+        app_classes=tuple(classes),
+        source=filename,
+        digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+        warnings=tuple(warnings),
     )
 
 
-def _gateways_reachable(issues: Issues, egresses: list[Egress], cores: list[CoreRouter], hops: dict[str, Cursor]) -> None:
+def _gateways_reachable(
+    issues: Issues, egresses: list[Egress], cores: list[CoreRouter], hops: dict[str, Cursor]
+) -> None:
     """``gateway6: self`` means ExaBGP's "next-hop self": the session's own address.  ExaBGP refuses an IPv6 route
     with next-hop self over an IPv4 session (MP-BGP): every IPv6 next-hop route would never reach the core while
     the egress shows in service.  (An IPv4 route over an IPv6 session gets ExaBGP's router id instead.)"""
@@ -348,10 +482,14 @@ def _gateways_reachable(issues: Issues, egresses: list[Egress], cores: list[Core
             if e.next_hop6 and e.gateway6 == "self" and e.id not in told:
                 told.add(e.id)
                 cur = hops.get(e.id)
-                issues.add(cur.node if cur is not None else None, f"egresses[{i}].gateway6",
-                           f"core router {c.name!r} carries ipv6 over an IPv4 session ({c.address}), where ExaBGP refuses "
-                           "'next-hop self' for IPv6 routes: set gateway6 to an IPv6 address of this route server that the core "
-                           f"reaches (or give {c.name!r} an IPv6 session of its own)")
+                issues.add(
+                    cur.node if cur is not None else None,
+                    f"egresses[{i}].gateway6",
+                    f"core router {c.name!r} carries ipv6 over an IPv4 session ({c.address}), where ExaBGP refuses "
+                    "'next-hop self' for IPv6 routes: set gateway6 to an IPv6 address of this route server that the "
+                    "core "
+                    f"reaches (or give {c.name!r} an IPv6 session of its own)",
+                )
 
 
 def _next_hops_in_sets(egresses: list[Egress], sets: Sets, hops: dict[str, Cursor]) -> list[str]:
@@ -363,15 +501,22 @@ def _next_hops_in_sets(egresses: list[Egress], sets: Sets, hops: dict[str, Curso
         for addr, afi in ((e.next_hop, 4), (e.next_hop6, 6)):
             if not addr:
                 continue
-            host = parse_prefix(f"{addr}/{32 if afi == 4 else 128}")
+            host = parse_prefix(f"{addr}/{BITS[afi]}")
             for name, pset in sorted(sets.prefix.items()):
                 for r in pset.ranges:
                     if r.prefix[0] == afi and covers(r.prefix, host):
                         cur = hops.get(e.id)
-                        where = f"{cur.issues.file}:{cur.node.start_mark.line + 1}" if cur is not None and cur.node is not None else e.id
-                        out.append(f"{where}: egresses: next-hop {addr} of egress {e.id!r} lies inside {r} of prefix set "
-                                   f"{name!r}: cloud routes covering it are refused by import safety (they would keep the next-hop "
-                                   "resolvable after its route is withdrawn); use a next-hop outside the cloud prefixes")
+                        where = (
+                            f"{cur.issues.file}:{cur.node.start_mark.line + 1}"
+                            if cur is not None and cur.node is not None
+                            else e.id
+                        )
+                        out.append(
+                            f"{where}: egresses: next-hop {addr} of egress {e.id!r} lies inside {r} of prefix set "
+                            f"{name!r}: cloud routes covering it are refused by import safety (they would keep the "
+                            "next-hop "
+                            "resolvable after its route is withdrawn); use a next-hop outside the cloud prefixes"
+                        )
                         break
     return out
 

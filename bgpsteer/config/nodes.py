@@ -18,6 +18,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 T = TypeVar("T")
+PORT_MAX = 65535  # TCP and UDP ports
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def scalar_value(node: ScalarNode) -> Any:
         return Unreadable(f"unsupported YAML tag {node.tag.replace(_Y, '!!')}: use a plain value")
     try:
         return _constructor.construct_object(node, deep=True)
-    except Exception as exc:  # noqa: BLE001 - the constructor raises anything (ValueError for '!!int abc', ...)
+    except Exception as exc:
         return Unreadable(f"cannot read {node.value!r} as {node.tag.replace(_Y, '!!')}: {exc}")
 
 
@@ -128,6 +129,14 @@ class Cursor:
     def is_null(self) -> bool:
         return self.node is None or (isinstance(self.node, ScalarNode) and self.node.tag == "tag:yaml.org,2002:null")
 
+    def _check_merge_keys(self, node: MappingNode) -> None:
+        for k, v in node.value:
+            if k.tag == MERGE and not (
+                isinstance(v, MappingNode)
+                or (isinstance(v, SequenceNode) and all(isinstance(x, MappingNode) for x in v.value))
+            ):
+                self.issues.add(k, self.path, "a merge key (<<) needs a mapping or a list of mappings")
+
     def mapping(self, known: dict[str, bool] | None) -> dict[str, Cursor] | None:
         """Children by key; reports duplicate, unknown and missing (required=True) keys.
 
@@ -146,10 +155,7 @@ class Cursor:
             if node.tag not in TAGS:
                 self.error(f"unsupported YAML tag {node.tag.replace(_Y, '!!')}: use a plain mapping")
                 return None
-            for k, v in node.value:
-                if k.tag == MERGE and not (isinstance(v, MappingNode) or (isinstance(v, SequenceNode)
-                                                                          and all(isinstance(x, MappingNode) for x in v.value))):
-                    self.issues.add(k, self.path, "a merge key (<<) needs a mapping or a list of mappings")
+            self._check_merge_keys(node)
             pairs = _merged(node)
         out: dict[str, Cursor] = {}
         for knode, vnode in pairs:
@@ -171,7 +177,11 @@ class Cursor:
             out[key] = Cursor(vnode, kpath, self.issues)
         for key, required in (known or {}).items():
             if required and key not in out:
-                self.issues.add(node if node is not None else self.node, f"{self.path}.{key}" if self.path else key, "required key is missing")
+                self.issues.add(
+                    node if node is not None else self.node,
+                    f"{self.path}.{key}" if self.path else key,
+                    "required key is missing",
+                )
         return out
 
     def kind(self) -> str:
@@ -181,7 +191,11 @@ class Cursor:
             return "a list"
         if isinstance(self.node, ScalarNode):
             value = scalar_value(self.node)
-            return f"{self.node.value!r}" if isinstance(value, Unreadable) else f"{type(value).__name__} {self.node.value!r}"
+            return (
+                f"{self.node.value!r}"
+                if isinstance(value, Unreadable)
+                else f"{type(value).__name__} {self.node.value!r}"
+            )
         return "nothing"
 
     def items(self, allow_scalar: bool = False) -> Iterator[Cursor]:
@@ -227,7 +241,13 @@ class Cursor:
         return value  # type: ignore[no-any-return]
 
     def integer(self, lo: int | None = None, hi: int | None = None) -> int | None:
-        self.accepts({"type": "integer", **({"minimum": lo} if lo is not None else {}), **({"maximum": hi} if hi is not None else {})})
+        self.accepts(
+            {
+                "type": "integer",
+                **({"minimum": lo} if lo is not None else {}),
+                **({"maximum": hi} if hi is not None else {}),
+            }
+        )
         value = self._typed(int, "an integer")
         if value is None:
             return None

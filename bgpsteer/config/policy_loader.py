@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from yaml.nodes import SequenceNode
 
 from bgpsteer.config.nodes import Cursor
-from bgpsteer.core.attrs import Community, LargeCommunity, parse_community, parse_large_community
+from bgpsteer.core.attrs import U32_MAX, Community, LargeCommunity, parse_community, parse_large_community
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress
 from bgpsteer.core.policy import (
     Action,
@@ -35,12 +36,30 @@ from bgpsteer.core.policy import (
 from bgpsteer.core.prefix import PrefixSet, parse_address, parse_range
 
 MATCH_KEYS = {
-    "prefix": False, "prefix_length": False, "family": False, "peer": False, "egress": False,
-    "provider": False, "region": False, "jurisdiction": False, "egress_region": False,
-    "community": False, "large_community": False, "as_path_regex": False, "as_path_contains": False,
-    "as_path_length": False, "origin": False,
+    "prefix": False,
+    "prefix_length": False,
+    "family": False,
+    "peer": False,
+    "egress": False,
+    "provider": False,
+    "region": False,
+    "jurisdiction": False,
+    "egress_region": False,
+    "community": False,
+    "large_community": False,
+    "as_path_regex": False,
+    "as_path_contains": False,
+    "as_path_length": False,
+    "origin": False,
 }
-SET_KEYS = {"local_pref": False, "med": False, "community": False, "large_community": False, "as_path_prepend": False, "next_hop": False}
+SET_KEYS = {
+    "local_pref": False,
+    "med": False,
+    "community": False,
+    "large_community": False,
+    "as_path_prepend": False,
+    "next_hop": False,
+}
 
 
 @dataclass
@@ -55,7 +74,11 @@ def load_sets(cur: Cursor) -> Sets:
     sections = cur.mapping({"prefix": False, "community": False, "large_community": False})
     if not sections:
         return sets
-    for kind, parse in (("prefix", parse_range), ("community", parse_community), ("large_community", parse_large_community)):
+    for kind, parse in (
+        ("prefix", parse_range),
+        ("community", parse_community),
+        ("large_community", parse_large_community),
+    ):
         section = sections.get(kind)
         if section is None:
             continue
@@ -129,7 +152,10 @@ def _set_ref(cur: Cursor, table: dict[str, Any], kind: str, modes: tuple[str, ..
     if name is None:
         return None
     if name not in table:
-        ref.error(f"undefined {kind} set {name!r}" + (f"; defined: {', '.join(sorted(table))}" if table else "; none are defined under sets"))
+        ref.error(
+            f"undefined {kind} set {name!r}"
+            + (f"; defined: {', '.join(sorted(table))}" if table else "; none are defined under sets")
+        )
         return None
     return name, table[name], mode
 
@@ -139,65 +165,98 @@ def _conditions(cur: Cursor, ctx: Context) -> list[Condition]:
     if m is None:
         return []
     out: list[Condition] = []
-    peers = {p.name for p in ctx.peers}
-    egresses = {e.id for e in ctx.egresses}
-    known = {
-        "peer": peers,
-        "egress": egresses,
-        "provider": {p.provider for p in ctx.peers},
-        "region": {p.region for p in ctx.peers},
-        "jurisdiction": {e.jurisdiction for e in ctx.egresses},
-        "egress_region": {e.region for e in ctx.egresses},
-    }
     for key, c in m.items():
-        if key == "prefix":
-            ref = _set_ref(c, ctx.sets.prefix, "prefix", ("any", "invert"))
-            if ref:
-                out.append(PrefixIn(ref[1], invert=ref[2] == "invert"))
-        elif key == "prefix_length":
-            r = _range(c, 128)
-            if r:
-                out.append(PrefixLength(*r))
-        elif key == "family":
-            fam = c.choice(("ipv4", "ipv6"))
-            if fam:
-                out.append(FamilyIs(FAMILY_AFI[fam]))
-        elif key in known:
-            values = _names(c)
-            if values is not None:
-                unknown = sorted(values - known[key] - ctx.shadow.get(key, set()))
-                if unknown:
-                    c.error(f"no {key.replace('_', ' ')} named {', '.join(map(repr, unknown))} is configured; known: {', '.join(sorted(known[key])) or 'none'}")
-                else:
-                    out.append(FieldIn(key, values))  # type: ignore[arg-type]
-        elif key == "community":
-            ref = _set_ref(c, ctx.sets.community, "community", ("any", "all", "invert"))
-            if ref:
-                out.append(CommunityMatch(ref[0], ref[1], ref[2]))  # type: ignore[arg-type]
-        elif key == "large_community":
-            ref = _set_ref(c, ctx.sets.large_community, "large_community", ("any", "all", "invert"))
-            if ref:
-                out.append(LargeCommunityMatch(ref[0], ref[1], ref[2]))  # type: ignore[arg-type]
-        elif key == "as_path_regex":
-            text = c.string()
-            if text is not None:
-                try:
-                    out.append(AsPathRegex(text, compile_as_path_regex(text)))
-                except Exception as exc:  # noqa: BLE001 - re.error and friends
-                    c.error(f"invalid regular expression: {exc}")
-        elif key == "as_path_contains":
-            asns = [v for v in (x.integer(1, 0xFFFFFFFF) for x in c.items(allow_scalar=True)) if v is not None]
-            if asns:
-                out.append(AsPathContains(frozenset(asns)))
-        elif key == "as_path_length":
-            r = _range(c, 255)
-            if r:
-                out.append(AsPathLength(*r))
-        elif key == "origin":
-            origins = [v for v in (x.choice(("igp", "egp", "incomplete")) for x in c.items(allow_scalar=True)) if v is not None]
-            if origins:
-                out.append(OriginIs(frozenset(origins)))
+        cond = _MATCH[key](c, ctx) if key in _MATCH else _named(key, c, ctx)
+        if cond is not None:
+            out.append(cond)
     return out
+
+
+def _known_names(key: str, ctx: Context) -> set[str]:
+    """The names a match on peer, egress, provider, region, jurisdiction or egress_region may use."""
+    if key in ("peer", "provider", "region"):
+        return {getattr(p, "name" if key == "peer" else key) for p in ctx.peers}
+    attr = {"egress": "id", "jurisdiction": "jurisdiction", "egress_region": "region"}[key]
+    return {getattr(e, attr) for e in ctx.egresses}
+
+
+def _named(key: str, c: Cursor, ctx: Context) -> Condition | None:
+    values = _names(c)
+    if values is None:
+        return None
+    known = _known_names(key, ctx)
+    unknown = sorted(values - known - ctx.shadow.get(key, set()))
+    if unknown:
+        c.error(
+            f"no {key.replace('_', ' ')} named {', '.join(map(repr, unknown))} is configured; "
+            f"known: {', '.join(sorted(known)) or 'none'}"
+        )
+        return None
+    return FieldIn(key, values)  # type: ignore[arg-type]
+
+
+def _match_prefix(c: Cursor, ctx: Context) -> Condition | None:
+    ref = _set_ref(c, ctx.sets.prefix, "prefix", ("any", "invert"))
+    return PrefixIn(ref[1], invert=ref[2] == "invert") if ref else None
+
+
+def _match_prefix_length(c: Cursor, ctx: Context) -> Condition | None:
+    r = _range(c, 128)
+    return PrefixLength(*r) if r else None
+
+
+def _match_family(c: Cursor, ctx: Context) -> Condition | None:
+    fam = c.choice(("ipv4", "ipv6"))
+    return FamilyIs(FAMILY_AFI[fam]) if fam else None
+
+
+def _match_community(c: Cursor, ctx: Context) -> Condition | None:
+    ref = _set_ref(c, ctx.sets.community, "community", ("any", "all", "invert"))
+    return CommunityMatch(ref[0], ref[1], ref[2]) if ref else None  # type: ignore[arg-type]
+
+
+def _match_large_community(c: Cursor, ctx: Context) -> Condition | None:
+    ref = _set_ref(c, ctx.sets.large_community, "large_community", ("any", "all", "invert"))
+    return LargeCommunityMatch(ref[0], ref[1], ref[2]) if ref else None  # type: ignore[arg-type]
+
+
+def _match_as_path_regex(c: Cursor, ctx: Context) -> Condition | None:
+    text = c.string()
+    if text is None:
+        return None
+    try:
+        return AsPathRegex(text, compile_as_path_regex(text))
+    except Exception as exc:
+        c.error(f"invalid regular expression: {exc}")
+        return None
+
+
+def _match_as_path_contains(c: Cursor, ctx: Context) -> Condition | None:
+    asns = [v for v in (x.integer(1, 0xFFFFFFFF) for x in c.items(allow_scalar=True)) if v is not None]
+    return AsPathContains(frozenset(asns)) if asns else None
+
+
+def _match_as_path_length(c: Cursor, ctx: Context) -> Condition | None:
+    r = _range(c, 255)
+    return AsPathLength(*r) if r else None
+
+
+def _match_origin(c: Cursor, ctx: Context) -> Condition | None:
+    origins = [v for v in (x.choice(("igp", "egp", "incomplete")) for x in c.items(allow_scalar=True)) if v is not None]
+    return OriginIs(frozenset(origins)) if origins else None
+
+
+_MATCH: dict[str, Callable[[Cursor, Context], Condition | None]] = {
+    "prefix": _match_prefix,
+    "prefix_length": _match_prefix_length,
+    "family": _match_family,
+    "community": _match_community,
+    "large_community": _match_large_community,
+    "as_path_regex": _match_as_path_regex,
+    "as_path_contains": _match_as_path_contains,
+    "as_path_length": _match_as_path_length,
+    "origin": _match_origin,
+}  # the rest of MATCH_KEYS name configured things (_named)
 
 
 def _communities(cur: Cursor, parse: Any, table: dict[str, frozenset[Any]], large: bool) -> Action | None:
@@ -225,7 +284,14 @@ def _communities(cur: Cursor, parse: Any, table: dict[str, frozenset[Any]], larg
             try:
                 values.append(parse(text))
             except ValueError as exc:
-                item.error(str(exc) + (f" (or the name of a defined {'large_' if large else ''}community set)" if key == "remove" else ""))
+                item.error(
+                    str(exc)
+                    + (
+                        f" (or the name of a defined {'large_' if large else ''}community set)"
+                        if key == "remove"
+                        else ""
+                    )
+                )
         if key == "add":
             add = values
         elif key == "remove":
@@ -241,54 +307,75 @@ def _actions(cur: Cursor, ctx: Context) -> list[Action]:
         return []
     out: list[Action] = []
     for key, c in m.items():
-        if key == "local_pref":
-            v = c.integer(0, 0xFFFFFFFF)
-            if v is not None and v > 0xFFFFFFFF - ctx.tiebreak_room:
-                c.error(f"local_pref {v} leaves no room for the cost tie-break, which adds up to {ctx.tiebreak_room} "
-                        f"(one per further egress): at most {0xFFFFFFFF - ctx.tiebreak_room}, or set steering.cost_tiebreak: false")
-            elif v is not None:
-                out.append(SetLocalPref(v))
-        elif key == "med":
-            raw = getattr(c.node, "value", None)
-            # a relative MED, "+N" or "-N" as written (unquoted -N reads as a negative integer): the schema knows it too
-            c.accepts({"anyOf": [{"type": "string", "pattern": "^[+-][0-9]+$"}, {"type": "integer", "maximum": -1}]})
-            if isinstance(raw, str) and raw[:1] in "+-" and raw[1:].isdigit():
-                out.append(SetMed(int(raw), relative=True))
-            else:
-                v = c.integer(0, 0xFFFFFFFF)
-                if v is not None:
-                    out.append(SetMed(v))
-        elif key == "community":
-            a = _communities(c, parse_community, ctx.sets.community, large=False)
-            if a:
-                out.append(a)
-        elif key == "large_community":
-            a = _communities(c, parse_large_community, ctx.sets.large_community, large=True)
-            if a:
-                out.append(a)
-        elif key == "as_path_prepend":
-            if isinstance(getattr(c.node, "value", None), list):
-                pm = c.mapping({"asn": False, "count": True})
-                if pm and "count" in pm:
-                    asn = pm["asn"].integer(1, 0xFFFFFFFF) if "asn" in pm else ctx.local_asn
-                    count = pm["count"].integer(1, 16)
-                    if asn is not None and count is not None:
-                        out.append(Prepend(asn, count))
-            else:
-                count = c.integer(1, 16)
-                if count is not None:
-                    out.append(Prepend(ctx.local_asn, count))
-        elif key == "next_hop":
-            text = c.string()
-            if text == "egress":
-                out.append(SetNextHop("egress"))
-            elif text is not None:
-                try:
-                    parse_address(text)
-                    out.append(SetNextHop(text))
-                except ValueError as exc:
-                    c.error(f"{exc}; expected an address or 'egress'")
+        action = _SET[key](c, ctx)
+        if action is not None:
+            out.append(action)
     return out
+
+
+def _set_local_pref(c: Cursor, ctx: Context) -> Action | None:
+    v = c.integer(0, U32_MAX)
+    if v is not None and v > U32_MAX - ctx.tiebreak_room:
+        c.error(
+            f"local_pref {v} leaves no room for the cost tie-break, which adds up to {ctx.tiebreak_room} "
+            f"(one per further egress): at most {U32_MAX - ctx.tiebreak_room}, "
+            "or set steering.cost_tiebreak: false"
+        )
+        return None
+    return SetLocalPref(v) if v is not None else None
+
+
+def _set_med(c: Cursor, ctx: Context) -> Action | None:
+    raw = getattr(c.node, "value", None)
+    # a relative MED, "+N" or "-N" as written (unquoted -N reads as a negative integer): the schema knows it too
+    c.accepts({"anyOf": [{"type": "string", "pattern": "^[+-][0-9]+$"}, {"type": "integer", "maximum": -1}]})
+    if isinstance(raw, str) and raw[:1] in "+-" and raw[1:].isdigit():
+        return SetMed(int(raw), relative=True)
+    v = c.integer(0, U32_MAX)
+    return SetMed(v) if v is not None else None
+
+
+def _set_community(c: Cursor, ctx: Context) -> Action | None:
+    return _communities(c, parse_community, ctx.sets.community, large=False)
+
+
+def _set_large_community(c: Cursor, ctx: Context) -> Action | None:
+    return _communities(c, parse_large_community, ctx.sets.large_community, large=True)
+
+
+def _set_prepend(c: Cursor, ctx: Context) -> Action | None:
+    if not isinstance(getattr(c.node, "value", None), list):
+        count = c.integer(1, MAX_PREPEND)
+        return Prepend(ctx.local_asn, count) if count is not None else None
+    pm = c.mapping({"asn": False, "count": True})
+    if not pm or "count" not in pm:
+        return None
+    asn = pm["asn"].integer(1, U32_MAX) if "asn" in pm else ctx.local_asn
+    count = pm["count"].integer(1, MAX_PREPEND)
+    return Prepend(asn, count) if asn is not None and count is not None else None
+
+
+def _set_next_hop(c: Cursor, ctx: Context) -> Action | None:
+    text = c.string()
+    if text == "egress" or text is None:
+        return SetNextHop("egress") if text else None
+    try:
+        parse_address(text)
+    except ValueError as exc:
+        c.error(f"{exc}; expected an address or 'egress'")
+        return None
+    return SetNextHop(text)
+
+
+MAX_PREPEND = 16
+_SET: dict[str, Callable[[Cursor, Context], Action | None]] = {
+    "local_pref": _set_local_pref,
+    "med": _set_med,
+    "community": _set_community,
+    "large_community": _set_large_community,
+    "as_path_prepend": _set_prepend,
+    "next_hop": _set_next_hop,
+}
 
 
 def load_policy(cur: Cursor, name: str, ctx: Context) -> Policy:

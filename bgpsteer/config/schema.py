@@ -50,8 +50,8 @@ egresses:
     path_id: 1
     gateway: 10.250.0.11
     gateway6: fd00:250::11
-    probe: {type: icmp, targets: [10.99.1.10, 10.99.1.11], source: 10.250.1.1, device: vpn-fra, interval: 0.1, timeout: 0.08,
-            min_up: 1, window: 300}
+    probe: {type: icmp, targets: [10.99.1.10, 10.99.1.11], source: 10.250.1.1, device: vpn-fra, interval: 0.1,
+            timeout: 0.08, min_up: 1, window: 300}
     health: {rise: 3, fall: 3, hold_down: 10, dampening: {penalty: 1000, half_life: 60, suppress: 3000, reuse: 750}}
   - id: ams
     region: eu-west
@@ -62,8 +62,9 @@ egresses:
     probe: {type: http, targets: [10.99.2.10], port: 8080, http_path: /healthz, netns: vpn-ams, window: 300}
     health: {dampening: false}
 cloud_peers:
-  - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws, region: eu-central-1,
-     families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown}, description: AWS TGW}
+  - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws,
+     region: eu-central-1, families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown},
+     description: AWS TGW}
   - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4, families: ipv4}
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret}
@@ -97,15 +98,17 @@ policy:
     default: accept
     statements:
       - name: all-matches
-        match: {prefix: eu, prefix_length: {min: 8, max: 24}, family: ipv4, peer: aws, egress: fra, provider: aws, region: eu-central-1,
-                jurisdiction: EU, egress_region: eu-central, community: gshut, large_community: steered, as_path_regex: "^64512_",
+        match: {prefix: eu, prefix_length: {min: 8, max: 24}, family: ipv4, peer: aws, egress: fra, provider: aws,
+                region: eu-central-1, jurisdiction: EU, egress_region: eu-central, community: gshut,
+                large_community: steered, as_path_regex: "^64512_",
                 as_path_contains: [64512], as_path_length: {min: 1, max: 5}, origin: igp}
-        set: {local_pref: 200, med: 10, community: {add: ["65000:100"], remove: [gshut]}, large_community: {replace: ["65000:1:1"]},
-              as_path_prepend: 2, next_hop: egress}
+        set: {local_pref: 200, med: 10, community: {add: ["65000:100"], remove: [gshut]},
+              large_community: {replace: ["65000:1:1"]}, as_path_prepend: 2, next_hop: egress}
         then: accept
       - name: other-shapes
-        match: {prefix: {set: eu, match: invert}, community: {set: gshut, match: all}, large_community: {set: steered, match: any},
-                peer: [aws, gcp], as_path_contains: 64512, origin: [igp, egp]}
+        match: {prefix: {set: eu, match: invert}, community: {set: gshut, match: all},
+                large_community: {set: steered, match: any}, peer: [aws, gcp], as_path_contains: 64512,
+                origin: [igp, egp]}
         set: {med: "+5", community: {replace: ["65000:1"]}, large_community: {add: ["65000:1:2"], remove: [steered]},
               as_path_prepend: {asn: 65000, count: 1}, next_hop: 10.255.0.1}
         then: accept
@@ -118,16 +121,31 @@ policy:
 
 # where each section's model dataclass is (its defaults become the schema's)
 MODELS: dict[str, type] = {
-    "agent": model.AgentSettings, "safety": model.Safety, "egresses[]": model.Egress, "egresses[].probe": model.Probe,
-    "egresses[].health": model.Health, "egresses[].health.dampening": model.Dampening, "cloud_peers[]": model.CloudPeer,
-    "core_routers[]": model.CoreRouter, "steering": model.Steering,
+    "agent": model.AgentSettings,
+    "safety": model.Safety,
+    "egresses[]": model.Egress,
+    "egresses[].probe": model.Probe,
+    "egresses[].health": model.Health,
+    "egresses[].health.dampening": model.Dampening,
+    "cloud_peers[]": model.CloudPeer,
+    "core_routers[]": model.CoreRouter,
+    "steering": model.Steering,
 }
 # policies/README.md section headings -> config path
 DOC_SECTIONS = {
-    "## agent": "agent", "## safety": "safety", "## egresses": "egresses[]", "### egresses[].probe": "egresses[].probe",
-    "### egresses[].health": "egresses[].health", "## compliance": "compliance[]", "## classes": "classes[]", "## steering": "steering",
-    "## cloud_peers": "cloud_peers[]", "## core_routers": "core_routers[]", "## sets": "sets",
-    "### match keys": "policy.import.statements[].match", "### set keys": "policy.import.statements[].set",
+    "## agent": "agent",
+    "## safety": "safety",
+    "## egresses": "egresses[]",
+    "### egresses[].probe": "egresses[].probe",
+    "### egresses[].health": "egresses[].health",
+    "## compliance": "compliance[]",
+    "## classes": "classes[]",
+    "## steering": "steering",
+    "## cloud_peers": "cloud_peers[]",
+    "## core_routers": "core_routers[]",
+    "## sets": "sets",
+    "### match keys": "policy.import.statements[].match",
+    "### set keys": "policy.import.statements[].set",
 }
 README = Path(__file__).resolve().parents[2] / "policies" / "README.md"
 
@@ -148,7 +166,7 @@ EXPORT, IMPORT = "policy.export.", "policy.import."
 
 
 def _canonical(path: str) -> str:
-    return IMPORT + path[len(EXPORT):] if path.startswith(EXPORT) else path
+    return IMPORT + path[len(EXPORT) :] if path.startswith(EXPORT) else path
 
 
 def _descriptions() -> dict[str, str]:
@@ -193,7 +211,9 @@ def build(rec: Recorder | None = None) -> dict[str, Any]:
                 known = shape["mapping"]
                 if known is None:  # names chosen by the user (set names): every value has one shape
                     prefix = path + "."
-                    kids = sorted({p[len(prefix):].split(".")[0].split("[")[0] for p in rec.shapes if p.startswith(prefix)})
+                    kids = sorted(
+                        {p[len(prefix) :].split(".")[0].split("[")[0] for p in rec.shapes if p.startswith(prefix)}
+                    )
                     values = [node(child(path, k)) for k in kids]
                     alternatives.append({"type": "object", "additionalProperties": _any_of(values) if values else {}})
                     continue
@@ -205,8 +225,14 @@ def build(rec: Recorder | None = None) -> dict[str, Any]:
                     if (text := docs.get(_canonical(child(path, key)))) is not None:
                         sub["description"] = text
                     props[key] = sub
-                alternatives.append({"type": "object", "properties": props, "additionalProperties": False,
-                                     **({"required": [k for k, r in known.items() if r]} if any(known.values()) else {})})
+                alternatives.append(
+                    {
+                        "type": "object",
+                        "properties": props,
+                        "additionalProperties": False,
+                        **({"required": [k for k, r in known.items() if r]} if any(known.values()) else {}),
+                    }
+                )
             elif "array" in shape:
                 items = node(path + "[]")
                 alternatives.append({"type": "array", "items": items})
@@ -217,8 +243,12 @@ def build(rec: Recorder | None = None) -> dict[str, Any]:
         return _any_of(alternatives)
 
     schema = node("")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": "https://bgpsteer.example/config.schema.json",
-            "title": "bgpsteer configuration", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://bgpsteer.example/config.schema.json",
+        "title": "bgpsteer configuration",
+        **schema,
+    }
 
 
 def _any_of(alternatives: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from bgpsteer.config.nodes import Cursor
-from bgpsteer.config.policy_loader import Sets
-from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Probe, Steering, default
-from bgpsteer.core.prefix import parse_address
+from typing import cast
 
-PROBE_KEYS = {"type": True, "targets": True, "port": False, "interval": False, "timeout": False, "source": False, "device": False, "netns": False,
-              "min_up": False, "window": False, "http_path": False}
+from bgpsteer.config.nodes import PORT_MAX, Cursor
+from bgpsteer.config.policy_loader import Sets
+from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Objective, Probe, Steering, default
+from bgpsteer.core.prefix import parse_address
+from bgpsteer.core.sla import MIN_LOSSES
+
+PROBE_KEYS = {
+    "type": True,
+    "targets": True,
+    "port": False,
+    "interval": False,
+    "timeout": False,
+    "source": False,
+    "device": False,
+    "netns": False,
+    "min_up": False,
+    "window": False,
+    "http_path": False,
+}
+MAX_TARGETS = 16  # per egress: probe traffic is bounded
+PERCENT = 100
 MIN_INTERVAL = 0.05  # probe traffic is bounded in rate: at most 20 rounds/s per egress
 
 
@@ -20,13 +36,17 @@ def probe(cur: Cursor) -> Probe | None:
     targets = [t for t in (c.string() for c in m["targets"].items(allow_scalar=True)) if t]
     if not targets and not m["targets"].issues:
         m["targets"].error("at least one probe target is required")
-    if len(targets) > 16:
+    if len(targets) > MAX_TARGETS:
         m["targets"].error("at most 16 targets per egress (probe traffic is bounded)")
     port = m["port"].integer(1, 65535) if "port" in m else None  # http: 80, or 443 for https:// targets
     if kind in ("tcp", "udp") and port is None and "port" not in m:
         cur.error(f"probe type {kind} needs a port")
     interval = m["interval"].number(MIN_INTERVAL) if "interval" in m else default(Probe, "interval")
-    timeout = m["timeout"].number(0.001) if "timeout" in m else min(default(Probe, "timeout"), interval or default(Probe, "interval"))
+    timeout = (
+        m["timeout"].number(0.001)
+        if "timeout" in m
+        else min(default(Probe, "timeout"), interval or default(Probe, "interval"))
+    )
     if interval is not None and timeout is not None and timeout > interval:
         m["timeout"].error(f"timeout {timeout:g}s is longer than the interval {interval:g}s: rounds would overlap")
     source = None
@@ -63,12 +83,17 @@ def health(cur: Cursor | None) -> Health | None:
         dc = m["dampening"]
         if dc.is_null or dc.kind().startswith("bool"):
             if not dc.is_null and dc.boolean():
-                dc.error("dampening: true is not an option; give a mapping (or {} for the defaults), or false to turn it off")
+                dc.error(
+                    "dampening: true is not an option; give a mapping (or {} for the defaults), or false to turn it off"
+                )
             damp = None
         else:
             dm = dc.mapping({"penalty": False, "half_life": False, "suppress": False, "reuse": False}) or {}
             dd = Dampening()
-            vals = {k: (dm[k].number(0.001) if k in dm else getattr(dd, k)) for k in ("penalty", "half_life", "suppress", "reuse")}
+            vals = {
+                k: (dm[k].number(0.001) if k in dm else getattr(dd, k))
+                for k in ("penalty", "half_life", "suppress", "reuse")
+            }
             if None in vals.values():
                 return None
             damp = Dampening(**vals)  # type: ignore[arg-type]
@@ -95,13 +120,17 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress], complete: bool =
         set_name = m["prefixes"].string()
         pset = sets.prefix.get(set_name or "")
         if set_name is not None and pset is None:
-            m["prefixes"].error(f"undefined prefix set {set_name!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}")
+            m["prefixes"].error(
+                f"undefined prefix set {set_name!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}"
+            )
         js = [j for j in (x.string() for x in m["jurisdictions"].items(allow_scalar=True)) if j]
         if not js and not m["jurisdictions"].issues:
             m["jurisdictions"].error("at least one jurisdiction is required")
         unknown = sorted(set(js) - known)
         if unknown and complete:
-            m["jurisdictions"].error(f"no egress has jurisdiction {', '.join(unknown)}; egresses have: {', '.join(sorted(known))}")
+            m["jurisdictions"].error(
+                f"no egress has jurisdiction {', '.join(unknown)}; egresses have: {', '.join(sorted(known))}"
+            )
         if name and pset is not None and js:
             out.append(Compliance(name, pset, frozenset(js)))
     return out
@@ -114,11 +143,23 @@ def steering(cur: Cursor | None, egresses: list[Egress]) -> Steering:
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
     tiebreak = m["cost_tiebreak"].boolean() if "cost_tiebreak" in m else True
-    return Steering(fail_static if fail_static is not None else True, max_down, tiebreak if tiebreak is not None else True)
+    return Steering(
+        fail_static if fail_static is not None else True, max_down, tiebreak if tiebreak is not None else True
+    )
 
 
-CLASS_KEYS = {"name": True, "sla": False, "objective": False, "slack_pct": False, "slack_ms": False, "rise": False, "fall": False, "hold_down": False,
-              "fail_static": False, "match": False}
+CLASS_KEYS = {
+    "name": True,
+    "sla": False,
+    "objective": False,
+    "slack_pct": False,
+    "slack_ms": False,
+    "rise": False,
+    "fall": False,
+    "hold_down": False,
+    "fail_static": False,
+    "match": False,
+}
 
 
 def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClass]:
@@ -137,15 +178,17 @@ def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClas
         sla = sla or {}
         lat = sla["latency_ms"].number(0) if "latency_ms" in sla else None
         loss = sla["loss_pct"].number(0) if "loss_pct" in sla else None
-        if loss is not None and loss > 100:
+        if loss is not None and loss > PERCENT:
             sla["loss_pct"].error("loss_pct is a percentage (0..100)")
         elif loss is not None:
             # a loss ratio measured over too few samples is noise: one lost probe must not break the SLA alone
             for e in egresses:
-                if e.probe is not None and e.probe.window * loss / 100 < 3:
-                    sla["loss_pct"].error(f"loss_pct {loss:g} is under 3 lost probes in egress {e.id}'s window of {e.probe.window}: "
-                                          f"one lost probe would be {100 / e.probe.window:g}%; raise probe.window to at least "
-                                          f"{int(300 / loss) + 1} or the threshold")
+                if e.probe is not None and e.probe.window * loss / PERCENT < MIN_LOSSES:
+                    sla["loss_pct"].error(
+                        f"loss_pct {loss:g} is under 3 lost probes in egress {e.id}'s window of {e.probe.window}: "
+                        f"one lost probe would be {100 / e.probe.window:g}%; raise probe.window to at least "
+                        f"{int(300 / loss) + 1} or the threshold"
+                    )
                     break
         jit = sla["jitter_ms"].number(0) if "jitter_ms" in sla else None
         objective = m["objective"].choice(("performance", "cost")) if "objective" in m else d.objective
@@ -155,28 +198,78 @@ def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClas
         fall = m["fall"].integer(1, 1000) if "fall" in m else d.fall
         hold = m["hold_down"].number(0) if "hold_down" in m else d.hold_down
         fs = m["fail_static"].boolean() if "fail_static" in m else d.fail_static
-        match = m["match"].mapping({"dscp": False, "protocol": False, "ports": False, "prefixes": False}) if "match" in m else {}
+        match = (
+            m["match"].mapping({"dscp": False, "protocol": False, "ports": False, "prefixes": False})
+            if "match" in m
+            else {}
+        )
         match = match or {}
-        dscp = tuple(v for v in (x.integer(0, 63) for x in match["dscp"].items(allow_scalar=True)) if v is not None) if "dscp" in match else ()
-        protos = tuple(v for v in (x.choice(("tcp", "udp", "icmp", "sctp")) for x in match["protocol"].items(allow_scalar=True)) if v) \
-            if "protocol" in match else ()
+        dscp = (
+            tuple(v for v in (x.integer(0, 63) for x in match["dscp"].items(allow_scalar=True)) if v is not None)
+            if "dscp" in match
+            else ()
+        )
+        protos = (
+            tuple(
+                v
+                for v in (x.choice(("tcp", "udp", "icmp", "sctp")) for x in match["protocol"].items(allow_scalar=True))
+                if v
+            )
+            if "protocol" in match
+            else ()
+        )
         ports = tuple(_ports(x) for x in match["ports"].items(allow_scalar=True)) if "ports" in match else ()
         pset = match["prefixes"].string() if "prefixes" in match else None
         if pset is not None and pset not in sets.prefix:
-            match["prefixes"].error(f"undefined prefix set {pset!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}")
+            match["prefixes"].error(
+                f"undefined prefix set {pset!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}"
+            )
         values = (name, objective, slack, slack_ms, rise, fall, hold, fs)
         if None in values or None in ports:
             continue
-        out.append(AppClass(name, lat, loss, jit, objective, slack, slack_ms, rise, fall, hold, fs, dscp, protos,  # type: ignore[arg-type]
-                            tuple(p for p in ports if p), pset))
+        # each checked just above: none is None
+        name, objective, slack, slack_ms, rise, fall, hold, fs = cast(
+            "tuple[str, Objective, float, float, int, int, float, bool]", values
+        )
+        out.append(
+            AppClass(
+                name,
+                lat,
+                loss,
+                jit,
+                objective,
+                slack,
+                slack_ms,
+                rise,
+                fall,
+                hold,
+                fs,
+                dscp,
+                protos,
+                tuple(p for p in ports if p),
+                pset,
+            )
+        )
     return out
 
 
 def _ports(cur: Cursor) -> str | None:
-    cur.accepts({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 65535}, {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?$"}]})
+    cur.accepts(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": "^[0-9]+(-[0-9]+)?$"},
+            ]
+        }
+    )
     text = str(cur.node.value) if cur.node is not None and hasattr(cur.node, "value") else ""
     lo, _, hi = text.partition("-")
-    if not lo.isdigit() or (hi and not hi.isdigit()) or not 0 < int(lo) <= 65535 or (hi and not int(lo) <= int(hi) <= 65535):
+    if (
+        not lo.isdigit()
+        or (hi and not hi.isdigit())
+        or not 0 < int(lo) <= PORT_MAX
+        or (hi and not int(lo) <= int(hi) <= PORT_MAX)
+    ):
         cur.error(f"expected a port or a range like 16384-32767, got {text!r}")
         return None
     return text

@@ -18,6 +18,7 @@ LargeCommunity = tuple[int, int, int]
 U32_MAX = 0xFFFFFFFF  # LOCAL_PREF, MED, 4-byte ASNs and large-community parts
 U16_MAX = 0xFFFF  # each half of a standard community
 
+COMMUNITY_PARTS, LARGE_PARTS = 2, 3  # a:b, a:b:c
 ORIGIN_RANK = {"igp": 0, "egp": 1, "incomplete": 2}
 
 WELL_KNOWN_COMMUNITIES: dict[str, Community] = {
@@ -86,14 +87,14 @@ def parse_community(text: str) -> Community:
     if text in WELL_KNOWN_COMMUNITIES:
         return WELL_KNOWN_COMMUNITIES[text]
     a, sep, b = text.partition(":")
-    if not sep or not a.isdigit() or not b.isdigit() or int(a) > 65535 or int(b) > 65535:
+    if not sep or not a.isdigit() or not b.isdigit() or int(a) > U16_MAX or int(b) > U16_MAX:
         raise ValueError(f"invalid community {text!r}: expected A:B with 0-65535 each, or a well-known name")
     return int(a), int(b)
 
 
 def parse_large_community(text: str) -> LargeCommunity:
     parts = text.split(":")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) <= 0xFFFFFFFF for p in parts):
+    if len(parts) != LARGE_PARTS or not all(p.isdigit() and int(p) <= U32_MAX for p in parts):
         raise ValueError(f"invalid large community {text!r}: expected A:B:C with 0-4294967295 each")
     return int(parts[0]), int(parts[1]), int(parts[2])
 

@@ -23,7 +23,7 @@ V = TypeVar("V")
 
 
 class BoundedCache(Generic[K, V]):
-    __slots__ = ("size", "young", "old", "rotations")
+    __slots__ = ("old", "rotations", "size", "young")
 
     def __init__(self, size: int) -> None:
         if size < 1:

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from bgpsteer.core.model import Compliance
 from bgpsteer.core.policy import Policy
-from bgpsteer.core.prefix import ParsedPrefix
+from bgpsteer.core.prefix import BITS, ParsedPrefix
 
 
 class PrefixClass(NamedTuple):
@@ -27,13 +27,20 @@ class PrefixClass(NamedTuple):
 
 
 class Classifier:
-    def __init__(self, safety_check: Callable[[ParsedPrefix], str | None], import_policy: Policy, export_policy: Policy,
-                 compliance: Sequence[Compliance] = (), next_hops: Sequence[tuple[str, ParsedPrefix]] = ()) -> None:
+    def __init__(
+        self,
+        safety_check: Callable[[ParsedPrefix], str | None],
+        import_policy: Policy,
+        export_policy: Policy,
+        compliance: Sequence[Compliance] = (),
+        next_hops: Sequence[tuple[str, ParsedPrefix]] = (),
+    ) -> None:
         self._safety = safety_check
         self._import = import_policy
         self._export = export_policy
         self._compliance = tuple(compliance)
-        # (afi, length, network >> (bits - length)) of every prefix that covers an egress next-hop: one set lookup per prefix
+        # (afi, length, network >> (bits - length)) of every prefix that covers an egress next-hop: one set lookup per
+        # prefix
         self._covering: dict[tuple[int, int, int], str] = {}
         for egress_id, (afi, nh, bits) in next_hops:
             for length in range(1, bits + 1):
@@ -48,8 +55,14 @@ class Classifier:
             if parsed in rule.prefixes:
                 bound.append(rule.name)
                 allowed = rule.jurisdictions if allowed is None else allowed & rule.jurisdictions
-        pc = PrefixClass(parsed[0], self._safety(parsed) or self._covers_next_hop(parsed), self._import.signature(parsed),
-                         self._export.signature(parsed), allowed, tuple(bound))
+        pc = PrefixClass(
+            parsed[0],
+            self._safety(parsed) or self._covers_next_hop(parsed),
+            self._import.signature(parsed),
+            self._export.signature(parsed),
+            allowed,
+            tuple(bound),
+        )
         k = self._ids.get(pc)
         if k is None:
             k = self._ids[pc] = len(self.prefix_classes)
@@ -61,7 +74,10 @@ class Classifier:
         afi, net, length = p
         if length == 0:
             return None  # the default route: import safety decides; FRR does not resolve next-hops via it
-        egress_id = self._covering.get((afi, length, net >> ((32 if afi == 4 else 128) - length)))
+        egress_id = self._covering.get((afi, length, net >> (BITS[afi] - length)))
         if egress_id is None:
             return None
-        return f"import safety: covers next-hop of egress {egress_id}, which must resolve only via bgpsteer's next-hop route"
+        return (
+            f"import safety: covers next-hop of egress {egress_id}, which must resolve only via bgpsteer's "
+            "next-hop route"
+        )

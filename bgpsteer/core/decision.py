@@ -27,7 +27,7 @@ EMPTY: OutSet = ()
 class Path:
     """One candidate: a prefix as learned from one cloud peer."""
 
-    __slots__ = ("peer", "attrs", "verdict")
+    __slots__ = ("attrs", "peer", "verdict")
 
     def __init__(self, peer: CloudPeer, attrs: Attrs, verdict: Verdict) -> None:
         self.peer = peer
@@ -95,20 +95,30 @@ def finalize(attrs: Attrs, drained: bool) -> Attrs:
 class ExportStage:
     """Export policy applied to each egress's best path, cached like import."""
 
-    def __init__(self, policy: Policy, egresses: dict[str, Egress], drained: frozenset[str] = frozenset(), cost_tiebreak: bool = True) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        egresses: dict[str, Egress],
+        drained: frozenset[str] = frozenset(),
+        cost_tiebreak: bool = True,
+    ) -> None:
         self.policy = policy
         self.egresses = egresses
         self.drained = drained
         self.cost_tiebreak = cost_tiebreak
         self._pid_map = {e.path_id: e for e in egresses.values()}
-        self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(EXPORT_CACHE_SIZE)  # by id(attrs), as in ImportStage
+        self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(
+            EXPORT_CACHE_SIZE
+        )  # by id(attrs), as in ImportStage
         self.outs: BoundedCache[OutSet, OutSet] = BoundedCache(OUTS_SIZE)
         # decide() memo: paths with the same peers, the same accepted attributes and the same
         # export signature decide alike.  Keyed by ids; the value keeps those objects alive.
         self.memo: BoundedCache[tuple[object, ...], tuple[list[object], OutSet]] = BoundedCache(MEMO_SIZE)
         self.errors = 0
 
-    def evaluate(self, path: Path, prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...] | None = None) -> Verdict:
+    def evaluate(
+        self, path: Path, prefix: ParsedPrefix, prefix_text: str, sig: tuple[bool, ...] | None = None
+    ) -> Verdict:
         egress = self.egresses[path.peer.egress]
         attrs = path.verdict.attrs
         assert attrs is not None
@@ -122,7 +132,11 @@ class ExportStage:
             return v
         if v.accepted and v.attrs is not None:
             drained = egress.id in self.drained
-            v = Verdict(True, finalize(v.attrs, drained), v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()))
+            v = Verdict(
+                True,
+                finalize(v.attrs, drained),
+                v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()),
+            )
         self.cache.put(key, (attrs, v))
         return v
 
@@ -162,7 +176,9 @@ class ExportStage:
             return EMPTY
         if self.cost_tiebreak and len(out) > 1:
             bonus = cost_bonus([(pid, a.local_pref or 0, self._pid_map[pid]) for pid, a in out])
-            out = [(pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out]
+            out = [
+                (pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out
+            ]
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each

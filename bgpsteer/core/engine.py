@@ -28,6 +28,7 @@ from bgpsteer.core.events import (
     Log,
     NotificationReceived,
     PeerState,
+    RefreshMarker,
     RoutesAnnounced,
     RoutesWithdrawn,
     Teardown,
@@ -35,7 +36,7 @@ from bgpsteer.core.events import (
 )
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config, Scope
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config, MaxPrefix, Scope
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
 from bgpsteer.core.reconcile import PeerProgress
@@ -46,7 +47,7 @@ from bgpsteer.core.view import CoreView
 class Entry:
     """One prefix: its candidate paths and what is announced for it."""
 
-    __slots__ = ("parsed", "prefix_class", "paths", "out", "gen")
+    __slots__ = ("gen", "out", "parsed", "paths", "prefix_class")
 
     def __init__(self, parsed: ParsedPrefix, prefix_class: int, gen: int = 0) -> None:
         self.parsed = parsed  # parsed and classified once for import and decision
@@ -84,6 +85,10 @@ class PeerInfo:
     state_known: bool = False  # a state message (or ExaBGP's summary) was seen since start
     last_heard: float | None = None  # time of its last route or withdraw since start
     relearn_from: float | None = None  # since when what it sends is its table: session up, or route refresh sent
+    refreshing: set[int] = field(
+        default_factory=set
+    )  # families it is re-sending since relearn_from (RFC 7313 BoRR seen)
+    refreshed: set[int] = field(default_factory=set)  # families whose re-advertisement ended (EoRR) since relearn_from
 
 
 @dataclass
@@ -105,8 +110,61 @@ class Stats:
 
 MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
 
+
 def _afi(prefix: str) -> int:
     return 6 if ":" in prefix else 4
+
+
+def _path_of(entry: Entry, peer: CloudPeer) -> Path | None:
+    for p in entry.paths:
+        if p.peer is peer:
+            return p
+    return None
+
+
+def _store(info: PeerInfo, entry: Entry, existing: Path | None, attrs: Attrs, verdict: Verdict) -> None:
+    """A route from a peer into its prefix's entry: a new candidate path, or its existing one updated."""
+    if existing is None:
+        entry.paths.append(Path(info.peer, attrs, verdict))
+        info.routes += 1
+        info.accepted += verdict.accepted
+    else:
+        info.accepted += verdict.accepted - existing.verdict.accepted
+        existing.attrs = attrs
+        existing.verdict = verdict
+
+
+class _Diff:
+    """What a decision pass changed, batched by (family, path id, attributes) as ExaBGP takes it."""
+
+    __slots__ = ("added", "announce", "changes", "withdraw")
+
+    def __init__(self) -> None:
+        self.announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
+        self.withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
+        self.changes: list[Change] = []
+        self.added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
+
+    def add(self, prefix: str, old: OutSet, new: OutSet) -> None:
+        afi = _afi(prefix)
+        announce, changes = self.announce, self.changes
+        if not old:  # a new prefix: the common case of a table load
+            for pid, attrs in new:
+                announce[(afi, pid, attrs)].append(prefix)
+                changes.append((prefix, pid, None, attrs))
+                self.added[pid] += 1
+            return
+        old_ids = dict(old)
+        for pid, attrs in new:
+            before = old_ids.pop(pid, None)
+            if before is None or (before is not attrs and before != attrs):
+                announce[(afi, pid, attrs)].append(prefix)
+                changes.append((prefix, pid, before, attrs))
+                if before is None:
+                    self.added[pid] += 1
+        for pid, before in old_ids.items():
+            self.withdraw[(afi, pid)].append(prefix)
+            changes.append((prefix, pid, before, None))
 
 
 class Engine:
@@ -142,9 +200,13 @@ class Engine:
         self.config = config
         self.egresses = {e.id: e for e in config.egresses}
         self.importer = ImportStage(config.import_policy, config.safety)
-        self.exporter = ExportStage(config.export_policy, self.egresses, frozenset(self.steering.drained), config.steering.cost_tiebreak)
+        self.exporter = ExportStage(
+            config.export_policy, self.egresses, frozenset(self.steering.drained), config.steering.cost_tiebreak
+        )
         next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route, _ in nh_routes(e)]
-        self.classifier = Classifier(self.importer.prefix_safety, config.import_policy, config.export_policy, config.compliance, next_hops)
+        self.classifier = Classifier(
+            self.importer.prefix_safety, config.import_policy, config.export_policy, config.compliance, next_hops
+        )
         old = self.peers
         self.peers = {}
         for p in config.cloud_peers:
@@ -166,9 +228,30 @@ class Engine:
             if info is not None:
                 info.eor.add(event.afi)
             return []
+        if isinstance(event, RefreshMarker):
+            return self._refresh_marker(event)
         if isinstance(event, NotificationReceived):
-            return [Log("warning", "notification received", {"peer": event.peer, "code": event.code, "subcode": event.subcode, "text": event.message})]
+            return [
+                Log(
+                    "warning",
+                    "notification received",
+                    {"peer": event.peer, "code": event.code, "subcode": event.subcode, "text": event.message},
+                )
+            ]
         return []  # pragma: no cover - Event is a closed union
+
+    def _refresh_marker(self, ev: RefreshMarker) -> list[Effect]:
+        """Begin / end of a peer's re-advertisement (enhanced route refresh): the end says its table is complete."""
+        info = self.peers.get(ev.peer)
+        if info is None or info.relearn_from is None:
+            return []  # only the answer to a refresh bgpsteer asked for counts
+        if ev.end:
+            info.refreshing.discard(ev.afi)
+            info.refreshed.add(ev.afi)
+        else:
+            info.refreshing.add(ev.afi)
+            info.refreshed.discard(ev.afi)
+        return []
 
     def _unknown(self, peer: str, what: str) -> list[Effect]:
         self.stats.unknown_peer_events += 1
@@ -183,8 +266,7 @@ class Engine:
         limit = peer.max_prefix or self.config.safety.default_max_prefix
         effects: list[Effect] = []
         rib, dirty, evaluate = self.rib, self.dirty, self.importer.evaluate
-        classifier = self.classifier
-        classes = classifier.prefix_classes
+        classes = self.classifier.prefix_classes
         attrs = ev.attrs
         self.stats.routes_received += len(ev.prefixes)
         info.last_heard = now
@@ -194,38 +276,17 @@ class Engine:
         gen = self.generation
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
-            existing = None
-            if entry is not None:
-                for p in entry.paths:
-                    if p.peer is peer:
-                        existing = p
-                        break
+            existing = _path_of(entry, peer) if entry is not None else None
             if existing is None and limit is not None and info.routes >= limit.limit:
-                if not info.max_prefix_hit:
-                    info.max_prefix_hit = True
-                    effects.append(Log("warning", f"max-prefix {limit.limit} reached; action {limit.action}", {"peer": peer.name}))
-                    if limit.action == "teardown":
-                        effects.append(Teardown(peer.address, f"max-prefix {limit.limit} exceeded"))
-                        effects.extend(self._flush_peer(info, now, f"max-prefix {limit.limit} exceeded"))
-                        return effects
-                if limit.action == "stop":
-                    info.refused += 1
+                over = self._over_limit(info, limit, now, effects)
+                if over == "teardown":
+                    return effects
+                if over == "refuse":
                     continue
-            if entry is None:
-                parsed = check_prefix(prefix, ev.afi)
-                if isinstance(parsed, str):
-                    self.stats.invalid_prefixes += 1
-                    if not invalid:
-                        invalid.append(parsed)
+            if entry is None or entry.gen != gen or entry.parsed[0] != ev.afi:
+                entry = self._entry_for(prefix, ev.afi, entry, invalid)
+                if entry is None:
                     continue
-                entry = rib[prefix] = Entry(parsed, classifier.classify(parsed), gen)
-            elif entry.gen != gen:
-                self._reimport(prefix, entry)  # still under the previous configuration (reload in progress)
-            if entry.parsed[0] != ev.afi:
-                self.stats.invalid_prefixes += 1
-                if not invalid:
-                    invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{ev.afi} UPDATE")
-                continue
             kid = entry.prefix_class
             # one UPDATE shares peer and attributes: its verdict depends only on the prefix class
             verdict = by_class.get(kid)
@@ -233,18 +294,49 @@ class Engine:
                 verdict = evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, attrs)
                 if not verdict.error:
                     by_class[kid] = verdict
-            if existing is None:
-                entry.paths.append(Path(peer, attrs, verdict))
-                info.routes += 1
-                info.accepted += verdict.accepted
-            else:
-                info.accepted += verdict.accepted - existing.verdict.accepted
-                existing.attrs = attrs
-                existing.verdict = verdict
+            _store(info, entry, existing, attrs, verdict)
             dirty.add(prefix)
         if invalid:
             effects.append(Log("warning", f"routes with an invalid prefix skipped: {invalid[0]}", {"peer": peer.name}))
         return effects
+
+    def _over_limit(self, info: PeerInfo, limit: MaxPrefix, now: float, effects: list[Effect]) -> str:
+        """A new route from a peer at its max-prefix: 'store' (warn), 'refuse' (stop) or 'teardown' (session closed)."""
+        peer = info.peer
+        if not info.max_prefix_hit:
+            info.max_prefix_hit = True
+            effects.append(
+                Log("warning", f"max-prefix {limit.limit} reached; action {limit.action}", {"peer": peer.name})
+            )
+            if limit.action == "teardown":
+                effects.append(Teardown(peer.address, f"max-prefix {limit.limit} exceeded"))
+                effects.extend(self._flush_peer(info, now, f"max-prefix {limit.limit} exceeded"))
+                return "teardown"
+        if limit.action == "stop":
+            info.refused += 1
+            return "refuse"
+        return "store"
+
+    def _entry_for(self, prefix: str, afi: int, entry: Entry | None, invalid: list[str]) -> Entry | None:
+        """The RIB entry a route of this family is stored in: created (its prefix checked and classified once), or
+        re-imported when a reload has not reached it yet; None (counted, the first reason kept) for an invalid
+        prefix."""
+        if entry is None:
+            parsed = check_prefix(prefix, afi)
+            if isinstance(parsed, str):
+                self.stats.invalid_prefixes += 1
+                if not invalid:
+                    invalid.append(parsed)
+                return None
+            entry = self.rib[prefix] = Entry(parsed, self.classifier.classify(parsed), self.generation)
+        elif entry.gen != self.generation:
+            self._reimport(prefix, entry)  # still under the previous configuration (reload in progress)
+        if entry.parsed[0] != afi:
+            self.stats.invalid_prefixes += 1
+            if not invalid:
+                invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{afi} UPDATE")
+            return None
+        return entry
 
     def _withdrawn(self, ev: RoutesWithdrawn, now: float) -> list[Effect]:
         info = self.peers.get(ev.peer)
@@ -276,8 +368,12 @@ class Engine:
         previous, info.state = info.state, ev.state
         info.last_change, info.last_reason, info.state_known = now, ev.reason, True
         if ev.state == "up" and previous != "up" and ev.changed:
-            info.relearn_from = now  # a session that comes up sends its whole table
-        effects: list[Effect] = [Log("info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason})]
+            self._relearn(info, now)  # a session that comes up sends its whole table
+        effects: list[Effect] = [
+            Log(
+                "info", f"peer {info.peer.name} {previous} -> {ev.state}", {"peer": info.peer.name, "reason": ev.reason}
+            )
+        ]
         if ev.state == "down":
             effects.extend(self._flush_peer(info, now, ev.reason or "session down"))
         return effects
@@ -296,8 +392,13 @@ class Engine:
         count = info.routes
         info.routes = info.accepted = 0
         info.eor.clear()
+        info.refreshing.clear()
         info.max_prefix_hit = False
-        return [Log("info", f"flushed {count} routes of peer {peer.name}", {"peer": peer.name, "reason": reason})] if count else []
+        return (
+            [Log("info", f"flushed {count} routes of peer {peer.name}", {"peer": peer.name, "reason": reason})]
+            if count
+            else []
+        )
 
     # -- decisions ------------------------------------------------------------------
 
@@ -310,10 +411,7 @@ class Engine:
             self._triggers.clear()
             return []
         batch = self._take(limit)
-        announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
-        withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
-        changes: list[Change] = []
-        added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
+        diff = _Diff()
         rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.prefix_classes, self.generation
         for prefix in batch:
             entry = rib.get(prefix)
@@ -325,51 +423,39 @@ class Engine:
             new = decide(entry.paths, entry.parsed, prefix, kid, classes[kid])
             old = entry.out
             if new is not old and new != old:
-                afi = _afi(prefix)
-                if old:
-                    old_ids = dict(old)
-                    for pid, attrs in new:
-                        before = old_ids.pop(pid, None)
-                        if before is None or (before is not attrs and before != attrs):
-                            announce[(afi, pid, attrs)].append(prefix)
-                            changes.append((prefix, pid, before, attrs))
-                            if before is None:
-                                added[pid] += 1
-                    for pid, before in old_ids.items():
-                        withdraw[(afi, pid)].append(prefix)
-                        changes.append((prefix, pid, before, None))
-                else:  # a new prefix: the common case of a table load
-                    for pid, attrs in new:
-                        announce[(afi, pid, attrs)].append(prefix)
-                        changes.append((prefix, pid, None, attrs))
-                        added[pid] += 1
+                diff.add(prefix, old, new)
                 entry.out = new
             if not entry.paths:
                 del rib[prefix]
+        effects = self._effects(diff, now, len(batch))
+        if not self.pending():  # the reasons stay with the pass until its last slice
+            self._triggers.clear()
+            self._more_triggers = 0
+        return effects
+
+    def _effects(self, diff: _Diff, now: float, decided: int) -> list[Effect]:
+        """A pass's difference as batched withdrawals and announcements, its journal record, and the counters."""
         stats = self.stats
-        stats.decisions += len(batch)
+        stats.decisions += decided
         stats.last_decision = now
         effects: list[Effect] = []
         kind = next(iter(self._triggers.values()), "other")
         counts = stats.by_reason.setdefault(kind, [0, 0])
         per_pid = stats.paths_by_path_id
-        for pid, n in added.items():
+        for pid, n in diff.added.items():
             per_pid[pid] = per_pid.get(pid, 0) + n
-        for (afi, pid), prefixes in withdraw.items():
+        for (afi, pid), prefixes in diff.withdraw.items():
             stats.withdrawals += len(prefixes)
             counts[1] += len(prefixes)
             per_pid[pid] = per_pid.get(pid, 0) - len(prefixes)
             effects.append(Withdraw(afi, pid, prefixes))
-        for (afi, pid, attrs), prefixes in announce.items():
+        for (afi, pid, attrs), prefixes in diff.announce.items():
             stats.announcements += len(prefixes)
             counts[0] += len(prefixes)
             effects.append(Announce(afi, pid, attrs, prefixes))
-        if changes:
+        if diff.changes:
             reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
-            effects.append(Changed(self.next_decision(), now, reason or "decision", changes))
-        if not self.pending():  # the reasons stay with the pass until its last slice
-            self._triggers.clear()
-            self._more_triggers = 0
+            effects.append(Changed(self.next_decision(), now, reason or "decision", diff.changes))
         return effects
 
     def pending(self) -> int:
@@ -450,14 +536,33 @@ class Engine:
 
     def progress(self) -> list[PeerProgress]:
         """What reconcile needs to know of each cloud peer (core/reconcile.py)."""
-        return [PeerProgress(i.peer.egress, frozenset(FAMILY_AFI[f] for f in i.peer.families), i.state, i.state_known, frozenset(i.eor),
-                             i.last_heard, i.relearn_from, i.peer.name) for i in self.peers.values()]
+        return [
+            PeerProgress(
+                i.peer.egress,
+                frozenset(FAMILY_AFI[f] for f in i.peer.families),
+                i.state,
+                i.state_known,
+                frozenset(i.eor),
+                i.last_heard,
+                i.relearn_from,
+                i.peer.name,
+                frozenset(i.refreshing),
+                frozenset(i.refreshed),
+            )
+            for i in self.peers.values()
+        ]
 
     def relearning(self, address: str, now: float) -> None:
         """A route refresh went to this peer: what it sends from now on is its table."""
         info = self.peers.get(address)
         if info is not None:
-            info.relearn_from = now
+            self._relearn(info, now)
+
+    @staticmethod
+    def _relearn(info: PeerInfo, now: float) -> None:
+        info.relearn_from = now
+        info.refreshing.clear()
+        info.refreshed.clear()
 
     def wanted(self, prefix: str, path_id: int, scope: Scope | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""
@@ -471,9 +576,14 @@ class Engine:
 
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
         """Every cache the engine keeps, by name: each bounded (see bounded.py and the README's table)."""
-        return {"import_verdicts": self.importer.cache, "import_next_hops": self.importer.nh_cache,
-                "import_rejections": self.importer.rejections, "export_verdicts": self.exporter.cache,
-                "export_decisions": self.exporter.memo, "export_outcomes": self.exporter.outs}
+        return {
+            "import_verdicts": self.importer.cache,
+            "import_next_hops": self.importer.nh_cache,
+            "import_rejections": self.importer.rejections,
+            "export_verdicts": self.exporter.cache,
+            "export_decisions": self.exporter.memo,
+            "export_outcomes": self.exporter.outs,
+        }
 
     def announced_routes(self) -> Iterator[tuple[str, int, Attrs]]:
         """Everything announced to core routers: steered paths and egress next-hop routes."""

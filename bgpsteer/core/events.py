@@ -47,6 +47,17 @@ class EndOfRib:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshMarker:
+    """Enhanced route refresh (RFC 7313): the peer begins or ends re-sending its table of one family (BoRR / EoRR).
+
+    Between the two it re-advertises everything it has: the end marker is proof its table is complete again."""
+
+    peer: str
+    afi: int
+    end: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationReceived:
     peer: str
     code: int
@@ -72,7 +83,7 @@ class SessionSummary:
     fsm: str
 
 
-Event = Union[PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, NotificationReceived]
+Event = Union[PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, RefreshMarker, NotificationReceived]
 
 # -- effects --------------------------------------------------------------------
 

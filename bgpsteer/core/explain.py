@@ -27,8 +27,16 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
         return None
     pc = engine.classifier.prefix_classes[entry.prefix_class]
     export, steering = engine.exporter, engine.steering
-    candidates = [{"peer": p.peer.name, "egress": p.peer.egress, "received": p.attrs.describe(), "accepted": p.verdict.accepted,
-                   "trace": list(p.verdict.trace)} for p in entry.paths]
+    candidates = [
+        {
+            "peer": p.peer.name,
+            "egress": p.peer.egress,
+            "received": p.attrs.describe(),
+            "accepted": p.verdict.accepted,
+            "trace": list(p.verdict.trace),
+        }
+        for p in entry.paths
+    ]
     announced_by_pid = dict(entry.out)
     egresses = []
     for egress_id, (path, n) in sorted(best_per_egress(entry.paths).items()):
@@ -39,30 +47,47 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
             checks.append("compliance: prefix not bound to a jurisdiction; pass")
         else:
             verdict = "never announced" if blocked else "pass"
-            checks.append(f"compliance: {e.jurisdiction} {'not in' if blocked else 'in'} [{', '.join(sorted(pc.allowed))}] "
-                          f"({', '.join(pc.bound_by)}); {verdict}")
+            checks.append(
+                f"compliance: {e.jurisdiction} {'not in' if blocked else 'in'} [{', '.join(sorted(pc.allowed))}] "
+                f"({', '.join(pc.bound_by)}); {verdict}"
+            )
         v = export.evaluate(path, entry.parsed, prefix, pc.export_sig)
         if blocked:
             checks.append("export policy: not consulted (compliance decides first)")
-        checks.append("health: in service" if steering.usable(egress_id)
-                      else f"health: OUT OF SERVICE (next-hop {e.next_hop} withdrawn: the core cannot use this path)")
+        checks.append(
+            "health: in service"
+            if steering.usable(egress_id)
+            else f"health: OUT OF SERVICE (next-hop {e.next_hop} withdrawn: the core cannot use this path)"
+        )
         if egress_id in export.drained:
             checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
         sent = announced_by_pid.get(e.path_id)
         if v.accepted and v.attrs is not None and sent is not None and sent.local_pref != v.attrs.local_pref:
-            checks.append(f"cost tie-break: local-pref {v.attrs.local_pref} -> {sent.local_pref} "
-                          f"(cost {e.cost_per_gb:g}/GB among egresses with equal policy preference)")
+            checks.append(
+                f"cost tie-break: local-pref {v.attrs.local_pref} -> {sent.local_pref} "
+                f"(cost {e.cost_per_gb:g}/GB among egresses with equal policy preference)"
+            )
         for c in steering.sla.app_classes:
             if scope.app_class is None or c == scope.app_class:
                 fits = steering.sla.fits(c, egress_id)
                 served = steering.usable(egress_id, Scope(c))
-                checks.append(f"class {c}: {'fits SLA' if fits else 'misses SLA'} ({steering.sla.why[(c, egress_id)] or 'not measured yet'}); "
-                              f"{'in service' if served else 'OUT of service'} for {c} sessions"
-                              + (" (class fail static)" if c in steering.class_static else ""))
-        egresses.append({"egress": egress_id, "best": path.peer.name, "why": f"best of {n} accepted candidate(s) {BEST_RULE}",
-                         "exported": v.accepted and not blocked,
-                         "blocked_by": "compliance" if blocked else (None if v.accepted else "export policy"),
-                         "checks": checks, "trace": [] if blocked else list(v.trace)})
+                checks.append(
+                    f"class {c}: {'fits SLA' if fits else 'misses SLA'} "
+                    f"({steering.sla.why[(c, egress_id)] or 'not measured yet'}); "
+                    f"{'in service' if served else 'OUT of service'} for {c} sessions"
+                    + (" (class fail static)" if c in steering.class_static else "")
+                )
+        egresses.append(
+            {
+                "egress": egress_id,
+                "best": path.peer.name,
+                "why": f"best of {n} accepted candidate(s) {BEST_RULE}",
+                "exported": v.accepted and not blocked,
+                "blocked_by": "compliance" if blocked else (None if v.accepted else "export policy"),
+                "checks": checks,
+                "trace": [] if blocked else list(v.trace),
+            }
+        )
     egress_of = {e.path_id: e.id for e in engine.config.egresses}
     afi = entry.parsed[0]
     return {
@@ -71,12 +96,30 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
         "class": scope.app_class,
         "candidates": candidates,
         "egresses": egresses,
-        "announced": [{"path_id": pid, "egress": egress_of.get(pid, "?"), "attrs": a.describe()} for pid, a in entry.out],
-        "ranking": [{"rank": r.rank, "egress": r.egress, "path_id": r.path_id, "local_pref": r.attrs.local_pref, "med": r.attrs.med,
-                     "in_service": r.in_service, "tied_with_previous": r.tied_with_previous} for r in decision.ranking],
+        "announced": [
+            {"path_id": pid, "egress": egress_of.get(pid, "?"), "attrs": a.describe()} for pid, a in entry.out
+        ],
+        "ranking": [
+            {
+                "rank": r.rank,
+                "egress": r.egress,
+                "path_id": r.path_id,
+                "local_pref": r.attrs.local_pref,
+                "med": r.attrs.med,
+                "in_service": r.in_service,
+                "tied_with_previous": r.tied_with_previous,
+            }
+            for r in decision.ranking
+        ],
         "primary": decision.primary,
         "tie": decision.tie,
-        "core_routers": [{"name": c.name, "address": c.address, "class": c.app_class,
-                          "announced": [egress_of.get(pid, "?") for pid, _ in entry.out] if f"ipv{afi}" in c.families else []}
-                         for c in engine.config.core_routers],
+        "core_routers": [
+            {
+                "name": c.name,
+                "address": c.address,
+                "class": c.app_class,
+                "announced": [egress_of.get(pid, "?") for pid, _ in entry.out] if f"ipv{afi}" in c.families else [],
+            }
+            for c in engine.config.core_routers
+        ],
     }

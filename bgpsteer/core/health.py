@@ -88,11 +88,19 @@ class EgressHealth:
             if self.bad >= p.fall:
                 self.flaps += 1
                 self._penalize(now)
-                return self._go("down", now, f"{self.bad} bad probe rounds in a row (fall {p.fall}){': ' + detail if detail else ''}")
+                return self._go(
+                    "down",
+                    now,
+                    f"{self.bad} bad probe rounds in a row (fall {p.fall}){': ' + detail if detail else ''}",
+                )
             return None
         if self.state == "down":
             if self.good >= p.rise:
-                return self._go("recovering", now, f"{self.good} good probe rounds in a row (rise {p.rise}); hold-down {p.hold_down:g}s")
+                return self._go(
+                    "recovering",
+                    now,
+                    f"{self.good} good probe rounds in a row (rise {p.rise}); hold-down {p.hold_down:g}s",
+                )
             return None
         # recovering
         if not good:
@@ -103,18 +111,29 @@ class EgressHealth:
         """Let time pass: finish a hold-down (or a dampening suppression) that has run out."""
         self._update_suppression(now)
         if self.state == "recovering" and now - self.since >= self.policy.hold_down and not self.suppressed:
-            return self._go("up", now, f"recovered and stable for {now - self.since:.1f}s (hold-down {self.policy.hold_down:g}s)")
+            return self._go(
+                "up", now, f"recovered and stable for {now - self.since:.1f}s (hold-down {self.policy.hold_down:g}s)"
+            )
         return None
 
     def persist(self, now: float) -> dict[str, object]:
         """What must survive a restart: an egress that was down stays down until its probes bring it back.
         Times are kept as ages (seconds before ``now``): the clock is monotonic, and restarts at a reboot."""
-        return {"state": self.state, "since_age": now - self.since, "good": self.good, "bad": self.bad, "penalty": self.penalty,
-                "penalty_age": now - self._penalty_at, "suppressed": self.suppressed, "flaps": self.flaps}
+        return {
+            "state": self.state,
+            "since_age": now - self.since,
+            "good": self.good,
+            "bad": self.bad,
+            "penalty": self.penalty,
+            "penalty_age": now - self._penalty_at,
+            "suppressed": self.suppressed,
+            "flaps": self.flaps,
+        }
 
     def restore(self, d: dict[str, object], now: float) -> None:
         """Adopt persisted state; ``now`` is the clock's reading at the moment the state was saved (the caller
-        takes off the time the agent was not running).  A malformed record leaves the defaults (a fresh egress starts up)."""
+        takes off the time the agent was not running).  A malformed record leaves the defaults (a fresh egress starts
+        up)."""
         state = d.get("state")
         if state not in ("up", "down", "recovering"):
             return
@@ -128,5 +147,12 @@ class EgressHealth:
         self.suppressed = bool(d.get("suppressed"))
 
     def as_dict(self, now: float) -> dict[str, object]:
-        return {"state": self.state, "since": self.since, "good_rounds": self.good, "bad_rounds": self.bad,
-                "penalty": round(self.current_penalty(now), 1), "suppressed": self.suppressed, "flaps": self.flaps}
+        return {
+            "state": self.state,
+            "since": self.since,
+            "good_rounds": self.good,
+            "bad_rounds": self.bad,
+            "penalty": round(self.current_penalty(now), 1),
+            "suppressed": self.suppressed,
+            "flaps": self.flaps,
+        }

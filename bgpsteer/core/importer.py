@@ -10,9 +10,10 @@ from __future__ import annotations
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
-from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress, Safety
+from bgpsteer.core.model import FAMILY_AFI, IPV4, IPV6, CloudPeer, Egress, Safety
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import (
+    BITS,
     MARTIAN_NEXT_HOP,
     PRIVATE_SET,
     SPECIAL_PURPOSE_SET,
@@ -55,10 +56,14 @@ class ImportStage:
         afi, _, length = p
         if length == 0:
             return None if s.allow_default else "import safety: default route rejected (allow_default is false)"
-        limit = s.max_length_v4 if afi == 4 else s.max_length_v6
+        limit = s.max_length_v4 if afi == IPV4 else s.max_length_v6
         if length > limit:
             return f"import safety: too specific, /{length} is longer than /{limit}"
-        if s.reject_special_purpose and (afi == 6 or (p[1] >> 24) in SPECIAL_PURPOSE_V4_FIRST_OCTETS) and p in SPECIAL_PURPOSE_SET:
+        if (
+            s.reject_special_purpose
+            and (afi == IPV6 or (p[1] >> 24) in SPECIAL_PURPOSE_V4_FIRST_OCTETS)
+            and p in SPECIAL_PURPOSE_SET
+        ):
             match = SPECIAL_PURPOSE_SET.match(p)
             return f"import safety: special-purpose prefix (inside {match.prefix_text() if match else '?'})"
         if s.reject_private and p in PRIVATE_SET:
@@ -72,7 +77,7 @@ class ImportStage:
         reason: str | None = None
         try:
             afi, value = parse_address(next_hop)
-            bits = 32 if afi == 4 else 128
+            bits = BITS[afi]
             if self.safety.reject_martian_next_hop and (afi, value, bits) in MARTIAN_NEXT_HOP:
                 reason = f"import safety: martian next-hop {next_hop}"
         except ValueError:
@@ -80,7 +85,16 @@ class ImportStage:
         self.nh_cache.put(next_hop, (reason,))
         return reason
 
-    def evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix, kid: int, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+    def evaluate(
+        self,
+        peer: CloudPeer,
+        egress: Egress,
+        parsed: ParsedPrefix,
+        kid: int,
+        pc: PrefixClass,
+        prefix: str,
+        attrs: Attrs,
+    ) -> Verdict:
         """The verdict on one route; ``kid``/``pc`` are its prefix's class (see classify.py)."""
         key = (peer.name, id(attrs), kid)
         hit = self.cache.get(key)
@@ -93,7 +107,9 @@ class ImportStage:
         self.cache.put(key, (attrs, verdict))  # the entry keeps attrs alive, so its id is not reused meanwhile
         return verdict
 
-    def _evaluate(self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix, pc: PrefixClass, prefix: str, attrs: Attrs) -> Verdict:
+    def _evaluate(
+        self, peer: CloudPeer, egress: Egress, parsed: ParsedPrefix, pc: PrefixClass, prefix: str, attrs: Attrs
+    ) -> Verdict:
         if pc.safety is not None:
             return self._rejection(pc.safety)
         afis = self._afis.get(peer.name)

@@ -52,7 +52,9 @@ class Ledger:
         self.ack_timeout = ack_timeout
         self.pending: deque[Sent] = deque()
         self.outstanding_routes = 0  # prefixes in commands not yet acknowledged (flow control)
-        self.rejected: dict[Key, str] = {}  # paths ExaBGP refused even alone: (prefix, path id, neighbor) -> command text
+        self.rejected: dict[
+            Key, str
+        ] = {}  # paths ExaBGP refused even alone: (prefix, path id, neighbor) -> command text
         self.unconfirmed: set[Key] = set()  # paths whose command got no answer
         self.acks_ok = 0
         self.acks_error = 0
@@ -76,8 +78,16 @@ class Ledger:
     def ack(self, ok: bool, now: float) -> AckOutcome:
         if not self.pending:
             self.extra_acks += 1
-            return AckOutcome(None, logs=[Log("warning", f"ExaBGP sent an ack ('{'done' if ok else 'error'}') for no outstanding command; ignored",
-                                             {"extra_acks": self.extra_acks})])
+            return AckOutcome(
+                None,
+                logs=[
+                    Log(
+                        "warning",
+                        f"ExaBGP sent an ack ('{'done' if ok else 'error'}') for no outstanding command; ignored",
+                        {"extra_acks": self.extra_acks},
+                    )
+                ],
+            )
         s = self.pending.popleft()
         self.outstanding_routes -= s.routes
         self.progress_at = now
@@ -98,14 +108,30 @@ class Ledger:
             half = len(e.prefixes) // 2
             self.retries += 1
             for part in (e.prefixes[:half], e.prefixes[half:]):
-                out.retry.append((s.neighbor, Announce(e.afi, e.path_id, e.attrs, part, e.scope) if isinstance(e, Announce)
-                                  else Withdraw(e.afi, e.path_id, part, e.scope)))
-            out.logs.append(Log("warning", f"ExaBGP rejected a batch of {len(e.prefixes)} prefixes; sending it again in two halves",
-                                {"command": s.text[:200]}))
+                out.retry.append(
+                    (
+                        s.neighbor,
+                        Announce(e.afi, e.path_id, e.attrs, part, e.scope)
+                        if isinstance(e, Announce)
+                        else Withdraw(e.afi, e.path_id, part, e.scope),
+                    )
+                )
+            out.logs.append(
+                Log(
+                    "warning",
+                    f"ExaBGP rejected a batch of {len(e.prefixes)} prefixes; sending it again in two halves",
+                    {"command": s.text[:200]},
+                )
+            )
         else:
             self.rejected[(e.prefixes[0], e.path_id, s.neighbor)] = s.text[:300]
-            out.logs.append(Log("error", f"ExaBGP rejected {e.prefixes[0]} (path id {e.path_id}) to {s.neighbor}: "
-                                         "marked rejected by ExaBGP", {"command": s.text[:200]}))
+            out.logs.append(
+                Log(
+                    "error",
+                    f"ExaBGP rejected {e.prefixes[0]} (path id {e.path_id}) to {s.neighbor}: marked rejected by ExaBGP",
+                    {"command": s.text[:200]},
+                )
+            )
         return out
 
     def expire(self, now: float) -> list[Log]:
@@ -117,8 +143,13 @@ class Ledger:
             self.missing_acks += 1
             if s.effect is not None:
                 self.unconfirmed.update((p, s.effect.path_id, s.neighbor) for p in s.effect.prefixes)
-            logs.append(Log("error", f"no ack from ExaBGP for {now - s.at:.0f}s (is exabgp.api.ack true?); giving up on: {s.text[:200]}",
-                            {"missing_acks": self.missing_acks}))
+            logs.append(
+                Log(
+                    "error",
+                    f"no ack from ExaBGP for {now - s.at:.0f}s (is exabgp.api.ack true?); giving up on: {s.text[:200]}",
+                    {"missing_acks": self.missing_acks},
+                )
+            )
         return logs
 
     def state(self, prefix: str, path_id: int) -> str:

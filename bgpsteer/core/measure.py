@@ -53,8 +53,14 @@ class TargetStats:
         return 100.0 * self.window.count(False) / len(self.window)
 
     def as_dict(self) -> dict[str, object]:
-        return {"loss_pct": round(self.loss_pct, 2), "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
-                "jitter_ms": round(self.jitter_ms, 3), "sent": self.sent, "lost": self.lost, "last_failure": self.last_reason}
+        return {
+            "loss_pct": round(self.loss_pct, 2),
+            "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
+            "jitter_ms": round(self.jitter_ms, 3),
+            "sent": self.sent,
+            "lost": self.lost,
+            "last_failure": self.last_reason,
+        }
 
 
 def median(values: list[float]) -> float | None:

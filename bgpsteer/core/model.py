@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from bgpsteer.core.prefix import PrefixSet
 
 Family = Literal["ipv4", "ipv6"]
-FAMILY_AFI: dict[str, int] = {"ipv4": 4, "ipv6": 6}
-AFI_FAMILY: dict[int, Family] = {4: "ipv4", 6: "ipv6"}
+IPV4, IPV6 = 4, 6  # address families as bgpsteer numbers them (the IP version)
+FAMILY_AFI: dict[str, int] = {"ipv4": IPV4, "ipv6": IPV6}
+AFI_FAMILY: dict[int, Family] = {IPV4: "ipv4", IPV6: "ipv6"}
 MaxPrefixAction = Literal["warn", "stop", "teardown"]
 
 
@@ -88,7 +89,7 @@ class Egress:
     gateway6: str = "self"
 
     def next_hop_for(self, afi: int) -> str | None:
-        return self.next_hop if afi == 4 else self.next_hop6
+        return self.next_hop if afi == IPV4 else self.next_hop6
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,9 @@ class AppClass:
     max_loss_pct: float | None = None
     max_jitter_ms: float | None = None
     objective: Objective = "cost"
-    slack_pct: float = 20.0  # performance: an egress within this much (and slack_ms) of the best latency still qualifies
+    slack_pct: float = (
+        20.0  # performance: an egress within this much (and slack_ms) of the best latency still qualifies
+    )
     slack_ms: float = 5.0
     rise: int = 5  # SLA rounds in a row that must fit / miss before the class moves (noise immunity)
     fall: int = 5

@@ -338,8 +338,10 @@ class Policy:
     def evaluate(self, r: RouteView) -> Verdict:
         try:
             return self._evaluate(r)
-        except Exception as exc:  # noqa: BLE001 - fail closed on any runtime error
-            return Verdict(False, None, (f"{self.name}: evaluation error ({type(exc).__name__}: {exc}), rejected",), error=True)
+        except Exception as exc:
+            return Verdict(
+                False, None, (f"{self.name}: evaluation error ({type(exc).__name__}: {exc}), rejected",), error=True
+            )
 
     def _evaluate(self, r: RouteView) -> Verdict:
         attrs = r.attrs

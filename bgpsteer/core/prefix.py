@@ -11,21 +11,27 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bgpsteer.core.model import IPV4, IPV6
+
 ParsedPrefix = tuple[int, int, int]  # (afi, network as int, prefix length)
 
-BITS = {4: 32, 6: 128}
+BITS = {IPV4: 32, IPV6: 128}
+OCTETS, OCTET_MAX, OCTET_DIGITS = 4, 255, 3  # dotted quad
 
 
 def _parse_v4(addr: str) -> int:
     parts = addr.split(".")
-    if len(parts) != 4:
+    if len(parts) != OCTETS:
         raise ValueError(f"invalid IPv4 address {addr!r}")
     a, b, c, d = parts
     # isdigit() rejects signs and blanks that int() would accept; unrolled: this runs per route
-    if not (a.isdigit() and b.isdigit() and c.isdigit() and d.isdigit()) or max(len(a), len(b), len(c), len(d)) > 3:
+    if (
+        not (a.isdigit() and b.isdigit() and c.isdigit() and d.isdigit())
+        or max(len(a), len(b), len(c), len(d)) > OCTET_DIGITS
+    ):
         raise ValueError(f"invalid IPv4 address {addr!r}")
     ia, ib, ic, id_ = int(a), int(b), int(c), int(d)
-    if ia > 255 or ib > 255 or ic > 255 or id_ > 255:
+    if ia > OCTET_MAX or ib > OCTET_MAX or ic > OCTET_MAX or id_ > OCTET_MAX:
         raise ValueError(f"invalid IPv4 address {addr!r}")
     return (ia << 24) | (ib << 16) | (ic << 8) | id_
 
@@ -33,8 +39,8 @@ def _parse_v4(addr: str) -> int:
 def parse_address(addr: str) -> tuple[int, int]:
     """'192.0.2.1' -> (4, int); '2001:db8::1' -> (6, int). Raises ValueError."""
     if ":" in addr:
-        return 6, int(ipaddress.IPv6Address(addr))
-    return 4, _parse_v4(addr)
+        return IPV6, int(ipaddress.IPv6Address(addr))
+    return IPV4, _parse_v4(addr)
 
 
 def parse_prefix(text: str) -> ParsedPrefix:
@@ -54,7 +60,7 @@ def parse_prefix(text: str) -> ParsedPrefix:
 
 def format_prefix(p: ParsedPrefix) -> str:
     afi, network, length = p
-    if afi == 4:
+    if afi == IPV4:
         return f"{ipaddress.IPv4Address(network)}/{length}"
     return f"{ipaddress.IPv6Address(network)}/{length}"
 
@@ -120,7 +126,8 @@ def parse_range(text: str) -> PrefixRange:
         ge = plen
     elif le is None:
         le = bits
-    assert ge is not None and le is not None
+    assert ge is not None
+    assert le is not None
     if not plen <= ge <= le <= bits:
         raise ValueError(f"invalid prefix range {text!r}: need {plen} <= ge <= le <= {bits}, got ge {ge} le {le}")
     return PrefixRange(prefix, ge, le)
@@ -129,7 +136,7 @@ def parse_range(text: str) -> PrefixRange:
 class PrefixSet:
     """A set of prefix ranges, indexed by (afi, length) for O(distinct lengths) matching."""
 
-    __slots__ = ("name", "ranges", "_index")
+    __slots__ = ("_index", "name", "ranges")
 
     def __init__(self, name: str, ranges: Iterable[PrefixRange]) -> None:
         self.name = name
@@ -176,11 +183,25 @@ class PrefixSet:
 # (RFC 1918, RFC 6598 shared, ULA) is listed separately: in a VPN fabric it is
 # the normal content of cloud VPCs, so rejecting it is opt-in.
 SPECIAL_PURPOSE = (
-    "0.0.0.0/8 le 32", "127.0.0.0/8 le 32", "169.254.0.0/16 le 32", "192.0.0.0/24 le 32",
-    "192.0.2.0/24 le 32", "198.18.0.0/15 le 32", "198.51.100.0/24 le 32", "203.0.113.0/24 le 32",
-    "224.0.0.0/4 le 32", "240.0.0.0/4 le 32",
-    "::/8 le 128", "100::/64 le 128", "2001:2::/48 le 128", "2001:10::/28 le 128", "2001:db8::/32 le 128",
-    "3ffe::/16 le 128", "fe80::/10 le 128", "fec0::/10 le 128", "ff00::/8 le 128",
+    "0.0.0.0/8 le 32",
+    "127.0.0.0/8 le 32",
+    "169.254.0.0/16 le 32",
+    "192.0.0.0/24 le 32",
+    "192.0.2.0/24 le 32",
+    "198.18.0.0/15 le 32",
+    "198.51.100.0/24 le 32",
+    "203.0.113.0/24 le 32",
+    "224.0.0.0/4 le 32",
+    "240.0.0.0/4 le 32",
+    "::/8 le 128",
+    "100::/64 le 128",
+    "2001:2::/48 le 128",
+    "2001:10::/28 le 128",
+    "2001:db8::/32 le 128",
+    "3ffe::/16 le 128",
+    "fe80::/10 le 128",
+    "fec0::/10 le 128",
+    "ff00::/8 le 128",
 )
 PRIVATE = ("10.0.0.0/8 le 32", "172.16.0.0/12 le 32", "192.168.0.0/16 le 32", "100.64.0.0/10 le 32", "fc00::/7 le 128")
 
@@ -191,6 +212,16 @@ PRIVATE_SET = PrefixSet("private", (parse_range(r) for r in PRIVATE))
 # Next-hops that can never be a real gateway.
 MARTIAN_NEXT_HOP = PrefixSet(
     "martian-next-hop",
-    (parse_range(r) for r in ("0.0.0.0/8 le 32", "127.0.0.0/8 le 32", "224.0.0.0/4 le 32", "240.0.0.0/4 le 32",
-                              "::/128", "::1/128", "ff00::/8 le 128")),
+    (
+        parse_range(r)
+        for r in (
+            "0.0.0.0/8 le 32",
+            "127.0.0.0/8 le 32",
+            "224.0.0.0/4 le 32",
+            "240.0.0.0/4 le 32",
+            "::/128",
+            "::1/128",
+            "ff00::/8 le 128",
+        )
+    ),
 )

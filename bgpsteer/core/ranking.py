@@ -29,7 +29,8 @@ def neighbor_as(a: Attrs) -> int:
 
 
 def core_order(out: Iterable[tuple[int, Attrs]], usable: set[int]) -> list[tuple[int, Attrs, bool]]:
-    """The announced paths of a prefix in the order the core ranks them: (path id, attributes, tied with the one before).
+    """The announced paths of a prefix in the order the core ranks them: (path id, attributes, tied with the one
+    before).
 
     Paths the core cannot use (their egress's next-hop route withdrawn) come last.  Among paths equal in
     ``rank_key``, MED decides only between paths from the same neighbouring AS (RFC 4271, no always-compare-med):

@@ -71,7 +71,9 @@ def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict
     return out
 
 
-def simulate(engine: Engine, fail: set[str], now: float, config: Config | None = None, degrade: Degrade | None = None) -> dict[str, Any]:
+def simulate(
+    engine: Engine, fail: set[str], now: float, config: Config | None = None, degrade: Degrade | None = None
+) -> dict[str, Any]:
     """Predict, per scope (default sessions and each class), where every prefix would leave."""
     st = engine.steering
     cur = engine.config
@@ -85,9 +87,14 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
     down_after = {e for e in st.probed if not st.health[e].usable} | (fail & set(st.probed))
     fail_static = fail_static_holds(new.steering, st.probed, down_after)  # the agent's own rule
     healthy = {eid for eid, h in st.health.items() if h.usable}  # what is announced when fail static does not hold
-    usable_after = usable_now if fail_static else (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    usable_after = (
+        usable_now if fail_static else (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    )
     scopes_now = {DEFAULT_SCOPE: usable_now, **{s: set(v) for s, v in st.in_service.items() if s.app_class is not None}}
-    scopes_after = {DEFAULT_SCOPE: usable_after, **{Scope(c): v for c, v in _class_after(engine, degrade, usable_after).items()}}
+    scopes_after = {
+        DEFAULT_SCOPE: usable_after,
+        **{Scope(c): v for c, v in _class_after(engine, degrade, usable_after).items()},
+    }
     new_ids = {e.id: e for e in new.egresses}
     egress_now = {e.path_id: e.id for e in cur.egresses}
     egress_after = {e.path_id: e.id for e in new.egresses}
@@ -109,7 +116,14 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
         results[scope]["in_service_after"] = sorted(after)
         sessions = sum(1 for c in new.core_routers if c.scope == scope)
         results[scope]["sessions"] = sessions
-        nh_updates += sum(2 if cur.egress(e).next_hop6 else 1 for e in (now_set - after) | (after - now_set) if e in cur.egress_ids()) * sessions
+        nh_updates += (
+            sum(
+                2 if cur.egress(e).next_hop6 else 1
+                for e in (now_set - after) | (after - now_set)
+                if e in cur.egress_ids()
+            )
+            * sessions
+        )
     cores = len(new.core_routers)
     default = results.pop(DEFAULT_SCOPE)
     return {
@@ -124,8 +138,14 @@ def simulate(engine: Engine, fail: set[str], now: float, config: Config | None =
     }
 
 
-def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid_after: set[int],
-           egress_now: dict[int, str], egress_after: dict[int, str]) -> dict[str, Any]:
+def _moves(
+    engine: Engine,
+    outs_after: dict[str, OutSet],
+    pid_now: set[int],
+    pid_after: set[int],
+    egress_now: dict[int, str],
+    egress_after: dict[int, str],
+) -> dict[str, Any]:
     moved: list[dict[str, Any]] = []
     withdrawn: list[dict[str, Any]] = []
     unchanged = gained = moved_total = withdrawn_total = 0
@@ -145,10 +165,14 @@ def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid
             reason = "no announced path through an egress in service"
             if entry is not None:
                 pc = classes[entry.prefix_class]
-                foreign = {p.peer.egress for p in entry.paths if p.verdict.accepted} - {egress_after.get(pid, "") for pid, _ in out_after}
+                foreign = {p.peer.egress for p in entry.paths if p.verdict.accepted} - {
+                    egress_after.get(pid, "") for pid, _ in out_after
+                }
                 if pc.allowed is not None and foreign:
-                    reason = (f"compliance ({', '.join(pc.bound_by)}): only [{', '.join(sorted(pc.allowed))}] allowed; "
-                              f"{', '.join(sorted(foreign))} never used")
+                    reason = (
+                        f"compliance ({', '.join(pc.bound_by)}): only [{', '.join(sorted(pc.allowed))}] allowed; "
+                        f"{', '.join(sorted(foreign))} never used"
+                    )
             withdrawn_total += 1
             if len(withdrawn) < LIST_LIMIT:
                 withdrawn.append({"prefix": prefix, "from": e_before, "reason": reason})
@@ -158,5 +182,11 @@ def _moves(engine: Engine, outs_after: dict[str, OutSet], pid_now: set[int], pid
         moved_total += 1
         if len(moved) < LIST_LIMIT:
             moved.append({"prefix": prefix, "from": e_before, "to": e_after, "tie": tie})
-    return {"moved": moved, "moved_total": moved_total, "withdrawn": withdrawn, "withdrawn_total": withdrawn_total,
-            "unchanged": unchanged, "newly_reachable": gained}
+    return {
+        "moved": moved,
+        "moved_total": moved_total,
+        "withdrawn": withdrawn,
+        "withdrawn_total": withdrawn_total,
+        "unchanged": unchanged,
+        "newly_reachable": gained,
+    }

@@ -12,14 +12,21 @@ O(1) while bulk traffic stays on it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.model import AppClass, Health
 
+MIN_LOSSES = 3  # a loss ratio is judged only over enough samples to hold this many losses
 HYSTERESIS = 1.1  # an egress that fits may drift 10% past a threshold before it stops fitting
-WARM_UP = 20  # samples before an egress is judged: the smoothed latency still carries its first probes (ARP, cold caches)
+WARM_UP = (
+    20  # samples before an egress is judged: the smoothed latency still carries its first probes (ARP, cold caches)
+)
 
 
-def sla_fit(c: AppClass, m: dict[str, float | None], best_latency: float | None, fitting: bool = False) -> tuple[bool, str]:
+def sla_fit(
+    c: AppClass, m: Mapping[str, float | None], best_latency: float | None, fitting: bool = False
+) -> tuple[bool, str]:
     """Whether measurements m (latency_ms, loss_pct, jitter_ms) fit class c, and why not.
 
     ``fitting``: the egress fits now; its thresholds are then 10% looser, so a
@@ -35,20 +42,29 @@ def sla_fit(c: AppClass, m: dict[str, float | None], best_latency: float | None,
     if c.max_latency_ms is not None and lat > c.max_latency_ms * k:
         misses.append(f"latency {lat:.1f} ms > {c.max_latency_ms * k:g}")
     # a loss ratio over fewer samples than 3 losses' worth is noise (one loss in 30 is 3.3%): not judged yet
-    if c.max_loss_pct is not None and loss is not None and samples * c.max_loss_pct / 100 >= 3 and loss > c.max_loss_pct * k:
+    if (
+        c.max_loss_pct is not None
+        and loss is not None
+        and samples * c.max_loss_pct / 100 >= MIN_LOSSES
+        and loss > c.max_loss_pct * k
+    ):
         misses.append(f"loss {loss:.1f}% > {c.max_loss_pct * k:g}")
     if c.max_jitter_ms is not None and jit is not None and jit > c.max_jitter_ms * k:
         misses.append(f"jitter {jit:.1f} ms > {c.max_jitter_ms * k:g}")
     if c.objective == "performance" and best_latency is not None:
         limit = (best_latency * (1 + c.slack_pct / 100) + c.slack_ms) * k
         if lat > limit:
-            misses.append(f"latency {lat:.1f} ms more than {c.slack_pct:g}% + {c.slack_ms:g} ms above the best ({best_latency:.1f} ms)")
+            misses.append(
+                f"latency {lat:.1f} ms more than {c.slack_pct:g}% + {c.slack_ms:g} ms above the best "
+                f"({best_latency:.1f} ms)"
+            )
     return (not misses), "; ".join(misses) or "within SLA"
 
 
 class SlaState:
-    def __init__(self, app_classes: tuple[AppClass, ...], egresses: list[str], now: float,
-                 old: SlaState | None = None) -> None:
+    def __init__(
+        self, app_classes: tuple[AppClass, ...], egresses: list[str], now: float, old: SlaState | None = None
+    ) -> None:
         self.app_classes = {c.name: c for c in app_classes}
         self.fit: dict[tuple[str, str], EgressHealth] = {}
         self.why: dict[tuple[str, str], str] = {}
@@ -63,7 +79,9 @@ class SlaState:
                 self.fit[key] = m
                 self.why[key] = old.why.get(key, "") if old else ""
 
-    def observe(self, egress: str, summaries: dict[str, dict[str, float | None]], healthy: set[str], now: float) -> list[Transition]:
+    def observe(
+        self, egress: str, summaries: dict[str, dict[str, float | None]], healthy: set[str], now: float
+    ) -> list[Transition]:
         """After a probe round of egress: re-judge it for every class."""
         out = []
         m = summaries[egress]

@@ -50,7 +50,9 @@ class SteeringState:
         self.sla = SlaState((), [], now)  # SLA fit per (application class, egress)
         self.class_static: set[str] = set()  # classes holding their last good set (no egress fits)
         self.fail_static = False
-        self.last_good: set[str] = set()  # restored from before a restart: what fail static keeps when nothing is announced yet
+        self.last_good: set[str] = (
+            set()
+        )  # restored from before a restart: what fail static keeps when nothing is announced yet
         self.started = False  # next-hop routes are sent only once the agent has started
         self.egresses: dict[str, Egress] = {}
         self.configure(config, now)
@@ -117,7 +119,9 @@ class SteeringState:
             else:
                 failures.append(f"{s.target}: {s.reason or 'no answer'}")
         good = answered >= e.probe.min_up
-        detail = f"{answered}/{len(e.probe.targets)} targets answered, need {e.probe.min_up}" + (f" ({'; '.join(failures)})" if failures else "")
+        detail = f"{answered}/{len(e.probe.targets)} targets answered, need {e.probe.min_up}" + (
+            f" ({'; '.join(failures)})" if failures else ""
+        )
         t = self.health[egress].observe(good, now, detail)
         ts = [t] if t else []
         if self.sla.app_classes:
@@ -153,9 +157,12 @@ class SteeringState:
             alarm = None
             if not self.fail_static:
                 self.fail_static = True
-                alarm = Log("error", f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once (max_down {limit}); "
-                                     "the probe host is likelier broken than the network: keeping the last good announcements",
-                            {"down": ",".join(sorted(down))})
+                alarm = Log(
+                    "error",
+                    f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once (max_down {limit}); "
+                    "the probe host is likelier broken than the network: keeping the last good announcements",
+                    {"down": ",".join(sorted(down))},
+                )
             return set(self.in_service_default) or set(self.last_good), alarm
         alarm = None
         if self.fail_static:
@@ -172,14 +179,26 @@ class SteeringState:
             if fit or not base or not c.fail_static:
                 if name in self.class_static:
                     self.class_static.discard(name)
-                    alarms.append(Log("warning", f"class {name}: an egress meets the SLA again; fail static cleared", {"class": name}))
+                    alarms.append(
+                        Log(
+                            "warning",
+                            f"class {name}: an egress meets the SLA again; fail static cleared",
+                            {"class": name},
+                        )
+                    )
                 out[name] = fit
                 continue
             kept = (self.in_service.get(Scope(name), set()) & base) or set(base)
             if name not in self.class_static:
                 self.class_static.add(name)
-                alarms.append(Log("error", f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(kept))} "
-                                           "(a degraded path beats none)", {"class": name}))
+                alarms.append(
+                    Log(
+                        "error",
+                        f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(kept))} "
+                        "(a degraded path beats none)",
+                        {"class": name},
+                    )
+                )
             out[name] = kept
         return out, alarms
 
@@ -187,7 +206,13 @@ class SteeringState:
         effects: list[Effect] = []
         for t in transitions:
             what = "health" if t.app_class is None else f"SLA fit for class {t.app_class}"
-            effects.append(Log("warning" if t.new == "down" else "info", f"egress {t.egress} {what} {t.old} -> {t.new}: {t.reason}", {"egress": t.egress}))
+            effects.append(
+                Log(
+                    "warning" if t.new == "down" else "info",
+                    f"egress {t.egress} {what} {t.old} -> {t.new}: {t.reason}",
+                    {"egress": t.egress},
+                )
+            )
         wanted, alarm = self._wanted()
         if alarm is not None:
             effects.append(alarm)
@@ -200,19 +225,29 @@ class SteeringState:
             in_service = t.egress in scopes.get(Scope(t.app_class), set())
             held = in_service and t.new != "up" and (self.fail_static or t.app_class in self.class_static)
             why = t.reason + ("; FAIL STATIC: kept in service" if held else "")
-            effects.append(EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why, t.app_class))
+            effects.append(
+                EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why, t.app_class)
+            )
         for scope, want in scopes.items():
             have = self.in_service.get(scope, set())
             where = f" for class {scope.app_class}" if scope.app_class else ""
             for eid in sorted(want - have):
                 e = self.egresses[eid]
                 effects += [Announce(afi, e.path_id, attrs, [route], scope) for afi, route, attrs in nh_routes(e)]
-                effects.append(Log("info", f"egress {eid} in service{where}: next-hop route announced", {"egress": eid}))
+                effects.append(
+                    Log("info", f"egress {eid} in service{where}: next-hop route announced", {"egress": eid})
+                )
             for eid in sorted(have - want):
                 e = self.egresses[eid]
                 effects += [Withdraw(afi, e.path_id, [route], scope) for afi, route, _ in nh_routes(e)]
-                effects.append(Log("warning", f"egress {eid} out of service{where}: next-hop route withdrawn, the core fails over to its backup paths",
-                                   {"egress": eid}))
+                effects.append(
+                    Log(
+                        "warning",
+                        f"egress {eid} out of service{where}: next-hop route withdrawn, the core fails over to its "
+                        "backup paths",
+                        {"egress": eid},
+                    )
+                )
             self.in_service[scope] = set(want)
         return effects
 
@@ -225,8 +260,11 @@ class SteeringState:
 
     def persist(self, now: float) -> dict[str, object]:
         """Health, dampening and drain per egress: what a restarted agent must not forget (state_dir)."""
-        return {"drained": sorted(self.drained), "health": {eid: h.persist(now) for eid, h in self.health.items()},
-                "in_service": {scope.app_class or "": sorted(eids) for scope, eids in self.in_service.items()}}
+        return {
+            "drained": sorted(self.drained),
+            "health": {eid: h.persist(now) for eid, h in self.health.items()},
+            "in_service": {scope.app_class or "": sorted(eids) for scope, eids in self.in_service.items()},
+        }
 
     def restore(self, data: dict[str, object], now: float) -> list[Effect]:
         """Adopt persisted state before start(): egresses no longer configured are ignored.  ``now``: the clock's
@@ -248,8 +286,13 @@ class SteeringState:
             self.last_good = {e for e in in_service[""] if isinstance(e, str) and e in self.egresses}
         down = sorted(eid for eid, h in self.health.items() if not h.usable)
         if down or self.drained:
-            effects.append(Log("info", "restored egress state from before the restart", {"not_in_service": ",".join(down) or "-",
-                                                                                            "drained": ",".join(sorted(self.drained)) or "-"}))
+            effects.append(
+                Log(
+                    "info",
+                    "restored egress state from before the restart",
+                    {"not_in_service": ",".join(down) or "-", "drained": ",".join(sorted(self.drained)) or "-"},
+                )
+            )
         return effects
 
     def route(self, prefix: str, path_id: int, scope: Scope | None) -> Attrs | None:

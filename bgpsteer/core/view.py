@@ -165,12 +165,30 @@ class CoreView:
         e = self.require_egress(egress)
         st = self._engine.steering
         h = st.health[egress]
-        classes = tuple(ClassFit(c, st.sla.fits(c, egress), st.sla.why[(c, egress)], st.sla.fit[(c, egress)].state,
-                                 st.usable(egress, Scope(c)), c in st.class_static) for c in st.sla.app_classes)
+        classes = tuple(
+            ClassFit(
+                c,
+                st.sla.fits(c, egress),
+                st.sla.why[(c, egress)],
+                st.sla.fit[(c, egress)].state,
+                st.usable(egress, Scope(c)),
+                c in st.class_static,
+            )
+            for c in st.sla.app_classes
+        )
         stats = st.stats[egress]
-        return EgressView(e, h.state, h.as_dict(now), st.usable(egress), egress in st.drained, h.current_penalty(now),
-                          self._engine.stats.paths_by_path_id.get(e.path_id, 0), stats.summary(),
-                          {t: s.as_dict() for t, s in stats.targets.items()}, classes)
+        return EgressView(
+            e,
+            h.state,
+            h.as_dict(now),
+            st.usable(egress),
+            egress in st.drained,
+            h.current_penalty(now),
+            self._engine.stats.paths_by_path_id.get(e.path_id, 0),
+            stats.summary(),
+            {t: s.as_dict() for t, s in stats.targets.items()},
+            classes,
+        )
 
     def egresses(self, now: float) -> list[EgressView]:
         return [self.egress(e.id, now) for e in self.config.egresses]
@@ -178,9 +196,24 @@ class CoreView:
     # -- peers ------------------------------------------------------------------------
 
     def peers(self) -> list[PeerView]:
-        return [PeerView(i.peer.name, address, i.peer.asn, i.peer.egress, i.peer.provider, i.peer.region, i.state, i.last_change or None,
-                         i.last_reason, i.routes, i.accepted, i.refused, tuple(sorted(i.eor)))
-                for address, i in self._engine.peers.items()]
+        return [
+            PeerView(
+                i.peer.name,
+                address,
+                i.peer.asn,
+                i.peer.egress,
+                i.peer.provider,
+                i.peer.region,
+                i.state,
+                i.last_change or None,
+                i.last_reason,
+                i.routes,
+                i.accepted,
+                i.refused,
+                tuple(sorted(i.eor)),
+            )
+            for address, i in self._engine.peers.items()
+        ]
 
     # -- prefixes -----------------------------------------------------------------------
 
@@ -218,10 +251,14 @@ class CoreView:
         usable = self.usable_path_ids(scope)
         egress_of = {e.path_id: e.id for e in self.config.egresses}
         primary, tie = core_choice(entry.out, usable)
-        ranking = tuple(RankedPath(i + 1, egress_of.get(pid, "?"), pid, a, pid in usable, tied)
-                        for i, (pid, a, tied) in enumerate(core_order(entry.out, usable)))
+        ranking = tuple(
+            RankedPath(i + 1, egress_of.get(pid, "?"), pid, a, pid in usable, tied)
+            for i, (pid, a, tied) in enumerate(core_order(entry.out, usable))
+        )
         candidates = tuple(Candidate(p.peer.name, p.peer.egress, p.verdict.accepted) for p in entry.paths)
-        return PrefixDecision(prefix, scope, egress_of.get(primary) if primary is not None else None, tie, ranking, candidates)
+        return PrefixDecision(
+            prefix, scope, egress_of.get(primary) if primary is not None else None, tie, ranking, candidates
+        )
 
     def explain(self, prefix: str, scope: Scope = DEFAULT_SCOPE) -> dict[str, Any] | None:
         """The whole reasoning for a prefix: candidates and their import traces, per egress the checks (compliance,
@@ -230,9 +267,15 @@ class CoreView:
 
         return explain(self._engine, self, prefix, scope)
 
-    def simulate(self, fail: set[str], now: float, config: Config | None = None, degrade: dict[str, dict[str, float]] | None = None
-                 ) -> dict[str, Any]:
-        """What-if (core/simulate.py): where every prefix would leave if egresses failed or degraded, or the config changed."""
+    def simulate(
+        self,
+        fail: set[str],
+        now: float,
+        config: Config | None = None,
+        degrade: dict[str, dict[str, float]] | None = None,
+    ) -> dict[str, Any]:
+        """What-if (core/simulate.py): where every prefix would leave if egresses failed or degraded, or the config
+        changed."""
         from bgpsteer.core.simulate import simulate
 
         return simulate(self._engine, fail, now, config, degrade)
@@ -249,6 +292,18 @@ class CoreView:
     def counters(self) -> Counters:
         e = self._engine
         s = e.stats
-        return Counters(len(e.rib), s.routes_received, s.routes_withdrawn, s.announcements, s.withdrawals, s.decisions, s.decision_id,
-                        s.last_decision, sum(s.paths_by_path_id.values()), s.invalid_prefixes, s.unknown_peer_events,
-                        e.importer.errors + e.exporter.errors, {k: (v[0], v[1]) for k, v in s.by_reason.items()})
+        return Counters(
+            len(e.rib),
+            s.routes_received,
+            s.routes_withdrawn,
+            s.announcements,
+            s.withdrawals,
+            s.decisions,
+            s.decision_id,
+            s.last_decision,
+            sum(s.paths_by_path_id.values()),
+            s.invalid_prefixes,
+            s.unknown_peer_events,
+            e.importer.errors + e.exporter.errors,
+            {k: (v[0], v[1]) for k, v in s.by_reason.items()},
+        )

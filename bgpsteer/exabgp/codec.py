@@ -9,11 +9,20 @@ The format is pinned by contract tests on lines captured from a real ExaBGP
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Union
 
-from bgpsteer.core.attrs import U16_MAX, U32_MAX, Attrs, Interner, format_community, format_large
+from bgpsteer.core.attrs import (
+    COMMUNITY_PARTS,
+    LARGE_PARTS,
+    U16_MAX,
+    U32_MAX,
+    Attrs,
+    Interner,
+    format_community,
+    format_large,
+)
 from bgpsteer.core.events import (
     Announce,
     EndOfRib,
@@ -21,11 +30,13 @@ from bgpsteer.core.events import (
     HeldRoute,
     NotificationReceived,
     PeerState,
+    RefreshMarker,
     RoutesAnnounced,
     RoutesWithdrawn,
     SessionSummary,
     Withdraw,
 )
+from bgpsteer.core.model import IPV4, IPV6
 from bgpsteer.core.reconcile import parse_held
 
 try:  # orjson is optional: about twice as fast on large UPDATE lines
@@ -35,7 +46,7 @@ try:  # orjson is optional: about twice as fast on large UPDATE lines
 except ImportError:  # pragma: no cover - exercised only without orjson
     _loads = json.loads
 
-FAMILIES = {"ipv4 unicast": 4, "ipv6 unicast": 6}
+FAMILIES = {"ipv4 unicast": IPV4, "ipv6 unicast": IPV6}
 ORIGINS = {"igp", "egp", "incomplete"}
 MAX_PREFIXES_PER_LINE = 1000
 
@@ -72,6 +83,7 @@ class SummaryHeader:
 
 
 SUMMARY_HEADER = ["Peer", "AS", "up/down", "state", "|", "#sent", "#recvd"]
+SUMMARY_COLUMNS = ("peer", "as", "up/down", "state", "sent", "received")  # of a row
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +96,38 @@ class Answer:
 Decoded = Union[Event, Ack, Malformed, Ignored, Answer, Text, HeldRoute, SessionSummary, SummaryHeader]
 
 # ExaBGP's FSM state names (show neighbor summary) -> the states its neighbor-changes messages use
-FSM_STATES = {"established": "up", "opensent": "connected", "openconfirm": "connected", "idle": "down", "active": "down", "connect": "down"}
+FSM_STATES = {
+    "established": "up",
+    "opensent": "connected",
+    "openconfirm": "connected",
+    "idle": "down",
+    "active": "down",
+    "connect": "down",
+}
+
+
+def _plain(text: str) -> Decoded:
+    """A line that is not JSON: an ack, a line of an answer to a show command, or other text."""
+    if text in ("done", "error", "shutdown"):
+        return Ack(text == "done", text)
+    held = parse_held(text)
+    if held is not None:
+        return HeldRoute(*held)
+    row = parse_summary_row(text)
+    if row is not None:
+        return row
+    return SummaryHeader() if text.split() == SUMMARY_HEADER else Text(text)
 
 
 def parse_summary_row(line: str) -> SessionSummary | None:
     """'10.250.0.2      65000     0:01:23 established          5          3' -> SessionSummary."""
     words = line.split()
-    if len(words) != 6 or not words[4].isdigit() or not words[5].isdigit() or words[3] not in FSM_STATES:
+    if (
+        len(words) != len(SUMMARY_COLUMNS)
+        or not words[4].isdigit()
+        or not words[5].isdigit()
+        or words[3] not in FSM_STATES
+    ):
         return None
     return SessionSummary(words[0], FSM_STATES[words[3]], words[3])
 
@@ -106,17 +143,7 @@ class Decoder:
         if not text:
             return []
         if text[0] != "{":
-            if text in ("done", "error", "shutdown"):
-                return [Ack(text == "done", text)]
-            held = parse_held(text)
-            if held is not None:
-                return [HeldRoute(*held)]
-            row = parse_summary_row(text)
-            if row is not None:
-                return [row]
-            if text.split() == SUMMARY_HEADER:
-                return [SummaryHeader()]
-            return [Text(text)]
+            return [_plain(text)]
         try:
             msg = _loads(text)
         except ValueError as exc:
@@ -134,31 +161,19 @@ class Decoder:
         kind = msg.get("type")
         if kind is None:
             return [Answer(msg)]
-        if kind == "state":
-            n = msg["neighbor"]
-            state = n["state"]
-            if not isinstance(state, str) or state not in PEER_STATES:
-                raise ValueError(f"neighbor state {state!r} is not one of {', '.join(sorted(PEER_STATES))}")
-            reason = n.get("reason", "")
-            return [PeerState(_address(n), state, reason if isinstance(reason, str) else str(reason))]
-        if kind == "notification":
-            if "neighbor" not in msg:  # ExaBGP's own '"notification": "shutdown"'
-                return [Ignored(f"exabgp notification {msg.get('notification')}")]
-            n = msg["neighbor"]
-            note = n["notification"]
-            text = note.get("message", "")
-            return [NotificationReceived(_address(n), _uint(note["code"], 255, "notification code"),
-                                         _uint(note["subcode"], 255, "notification subcode"), text if isinstance(text, str) else str(text))]
         if kind == "update":
-            n = msg["neighbor"]
-            peer = _address(n)
-            message = n["message"]
-            if "eor" in message:
-                eor = message["eor"]
-                afi = FAMILIES.get(f"{eor['afi']} {eor['safi']}")
-                return [EndOfRib(peer, afi)] if afi else [Ignored(f"eor {eor['afi']} {eor['safi']}")]
-            return self._update(peer, message["update"])
-        return [Ignored(str(kind))]
+            return self._update_message(msg["neighbor"])
+        handler = _MESSAGES.get(kind) if isinstance(kind, str) else None
+        return [handler(msg) if handler is not None else Ignored(str(kind))]
+
+    def _update_message(self, n: Any) -> list[Decoded]:
+        peer = _address(n)
+        message = n["message"]
+        if "eor" in message:
+            eor = message["eor"]
+            afi = FAMILIES.get(f"{eor['afi']} {eor['safi']}")
+            return [EndOfRib(peer, afi)] if afi else [Ignored(f"eor {eor['afi']} {eor['safi']}")]
+        return self._update(peer, message["update"])
 
     def _attrs(self, a: Any) -> Attrs:
         """Every attribute checked for type and range: a bad one makes the whole UPDATE malformed.
@@ -204,7 +219,9 @@ class Decoder:
                 continue
             prefixes, bad = _nlri(items)
             if bad:
-                out.append(Malformed(f"withdraw {family}: {bad} NLRI without a prefix string skipped", str(items)[:200]))
+                out.append(
+                    Malformed(f"withdraw {family}: {bad} NLRI without a prefix string skipped", str(items)[:200])
+                )
             if prefixes:
                 out.append(RoutesWithdrawn(peer, afi, prefixes))
         announce = update.get("announce")
@@ -221,7 +238,11 @@ class Decoder:
                 for nh in sorted(_dict(by_nh, "announce family"), key=lambda h: h.lower().startswith("fe80:")):
                     got, bad = _nlri(by_nh[nh])
                     if bad:
-                        out.append(Malformed(f"announce {family}: {bad} NLRI without a prefix string skipped", str(by_nh[nh])[:200]))
+                        out.append(
+                            Malformed(
+                                f"announce {family}: {bad} NLRI without a prefix string skipped", str(by_nh[nh])[:200]
+                            )
+                        )
                     prefixes = [p for p in got if p not in seen]
                     seen.update(prefixes)
                     if prefixes:
@@ -230,6 +251,48 @@ class Decoder:
 
 
 # -- validation of ExaBGP's JSON: every value of the right type and range, or a reason ---------------
+
+
+def _state_message(msg: Any) -> Decoded:
+    n = msg["neighbor"]
+    state = n["state"]
+    if not isinstance(state, str) or state not in PEER_STATES:
+        raise ValueError(f"neighbor state {state!r} is not one of {', '.join(sorted(PEER_STATES))}")
+    reason = n.get("reason", "")
+    return PeerState(_address(n), state, reason if isinstance(reason, str) else str(reason))
+
+
+def _notification_message(msg: Any) -> Decoded:
+    if "neighbor" not in msg:  # ExaBGP's own '"notification": "shutdown"'
+        return Ignored(f"exabgp notification {msg.get('notification')}")
+    n = msg["neighbor"]
+    note = n["notification"]
+    text = note.get("message", "")
+    return NotificationReceived(
+        _address(n),
+        _uint(note["code"], 255, "notification code"),
+        _uint(note["subcode"], 255, "notification subcode"),
+        text if isinstance(text, str) else str(text),
+    )
+
+
+def _refresh_message(msg: Any) -> Decoded:
+    """A ROUTE-REFRESH message: a peer's request (ignored: bgpsteer announces nothing to cloud peers), or the
+    begin / end markers of its re-advertisement (RFC 7313), which tell when its table is complete again."""
+    n = msg["neighbor"]
+    rr = n["route-refresh"]
+    afi = FAMILIES.get(f"{rr['afi']} {rr['safi']}")
+    subtype = rr["subtype"]
+    if n.get("direction") != "receive" or afi is None or subtype not in ("begin", "end"):
+        return Ignored(f"route-refresh {rr.get('subtype')} {rr.get('afi')} {rr.get('safi')}")
+    return RefreshMarker(_address(n), afi, subtype == "end")
+
+
+_MESSAGES: dict[str, Callable[[Any], Decoded]] = {
+    "state": _state_message,
+    "notification": _notification_message,
+    "refresh": _refresh_message,
+}  # "update" is the decoder's own (it interns attribute sets)
 
 PEER_STATES = frozenset({"up", "down", "connected"})
 
@@ -254,15 +317,19 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def _community(c: Any) -> tuple[int, int]:
-    if not isinstance(c, list) or len(c) != 2:
+    if not isinstance(c, list) or len(c) != COMMUNITY_PARTS:
         raise ValueError(f"community {c!r} is not a pair [asn, value]")
     return _uint(c[0], U16_MAX, "community part"), _uint(c[1], U16_MAX, "community part")
 
 
 def _large(c: Any) -> tuple[int, int, int]:
-    if not isinstance(c, list) or len(c) != 3:
+    if not isinstance(c, list) or len(c) != LARGE_PARTS:
         raise ValueError(f"large community {c!r} is not a triple")
-    return _uint(c[0], U32_MAX, "large community part"), _uint(c[1], U32_MAX, "large community part"), _uint(c[2], U32_MAX, "large community part")
+    return (
+        _uint(c[0], U32_MAX, "large community part"),
+        _uint(c[1], U32_MAX, "large community part"),
+        _uint(c[2], U32_MAX, "large community part"),
+    )
 
 
 def _segment_index(key: Any) -> int:
@@ -318,10 +385,11 @@ def chunks(effect: Announce | Withdraw, size: int = MAX_PREFIXES_PER_LINE) -> It
 def encode_one(effect: Announce | Withdraw, neighbor: str) -> str:
     """One command line for one core router, all of the effect's prefixes batched on it."""
     if isinstance(effect, Announce):
-        head = f"neighbor {neighbor} announce attributes path-information {effect.path_id} {attribute_text(effect.attrs)} nlri "
+        attrs = attribute_text(effect.attrs)
+        head = f"neighbor {neighbor} announce attributes path-information {effect.path_id} {attrs} nlri "
     else:
         # ExaBGP needs a next-hop to parse the line; it is not part of the withdrawn NLRI's identity
-        nh = "0.0.0.0" if effect.afi == 4 else "::"
+        nh = "0.0.0.0" if effect.afi == IPV4 else "::"
         head = f"neighbor {neighbor} withdraw attributes path-information {effect.path_id} next-hop {nh} nlri "
     return head + " ".join(effect.prefixes)
 

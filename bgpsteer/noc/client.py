@@ -12,8 +12,14 @@ from bgpsteer.exitcodes import ExitCode
 DEFAULT_SOCKET = "/var/lib/bgpsteer/control.sock"
 
 # exit codes of the NOC commands (names kept for callers)
-OK, NOT_FOUND, USAGE, UNREACHABLE, REFUSED, INTERNAL = (ExitCode.OK, ExitCode.NOT_FOUND, ExitCode.USAGE, ExitCode.UNREACHABLE,
-                                                      ExitCode.REFUSED, ExitCode.INTERNAL)
+OK, NOT_FOUND, USAGE, UNREACHABLE, REFUSED, INTERNAL = (
+    ExitCode.OK,
+    ExitCode.NOT_FOUND,
+    ExitCode.USAGE,
+    ExitCode.UNREACHABLE,
+    ExitCode.REFUSED,
+    ExitCode.INTERNAL,
+)
 
 
 class CtlError(Exception):
@@ -44,10 +50,16 @@ def call(path: str, cmd: str, timeout: float = 60.0, **args: Any) -> Any:
     try:
         s.connect(path)
     except FileNotFoundError:
-        raise CtlError(f"control socket {path} does not exist: is the agent running? (set --socket or BGPSTEER_SOCKET)", UNREACHABLE) from None
+        raise CtlError(
+            f"control socket {path} does not exist: is the agent running? (set --socket or BGPSTEER_SOCKET)",
+            UNREACHABLE,
+        ) from None
     except PermissionError:
-        raise CtlError(f"not permitted to use control socket {path}: run as root or as a member of its group "
-                       "(agent.control_group)", UNREACHABLE) from None
+        raise CtlError(
+            f"not permitted to use control socket {path}: run as root or as a member of its group "
+            "(agent.control_group)",
+            UNREACHABLE,
+        ) from None
     except OSError as exc:
         raise CtlError(f"cannot connect to control socket {path}: {exc.strerror or exc}", UNREACHABLE) from None
     try:

@@ -22,8 +22,17 @@ from bgpsteer.noc.client import CtlError, call, socket_path
 
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @click.option("--socket", "sock", help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).")
-    @click.option("--agent-config", "config", type=click.Path(dir_okay=False), help="Take the control socket path from the agent's config file.")
+    @click.option(
+        "--socket",
+        "sock",
+        help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).",
+    )
+    @click.option(
+        "--agent-config",
+        "config",
+        type=click.Path(dir_okay=False),
+        help="Take the control socket path from the agent's config file.",
+    )
     @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
     @functools.wraps(fn)
     def wrapper(sock: str | None, config: str | None, as_json: bool, **kw: Any) -> None:
@@ -33,10 +42,19 @@ def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
         except CtlError as exc:
             click.echo(f"bgpsteer: {exc}", err=True)
             sys.exit(exc.code)
+
     return wrapper
 
 
-COLOURS = {"up": "green", "in service": "green", "down": "red", "OUT": "red", "recovering": "yellow", "idle": "yellow", "connected": "yellow"}
+COLOURS = {
+    "up": "green",
+    "in service": "green",
+    "down": "red",
+    "OUT": "red",
+    "recovering": "yellow",
+    "idle": "yellow",
+    "connected": "yellow",
+}
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
@@ -45,7 +63,10 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = [click.style("  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)).rstrip(), bold=True)]
     for r in cells[1:]:
-        padded = [click.style(c, fg=COLOURS[c]) + " " * (w - len(c)) if c in COLOURS else c.ljust(w) for c, w in zip(r, widths, strict=True)]
+        padded = [
+            click.style(c, fg=COLOURS[c]) + " " * (w - len(c)) if c in COLOURS else c.ljust(w)
+            for c, w in zip(r, widths, strict=True)
+        ]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
 
@@ -58,21 +79,77 @@ def _ago(t: float | None) -> str:
     return "never" if not t else f"{time.time() - t:.1f}s ago"
 
 
+def _startup(rt: dict[str, Any]) -> str:
+    """How far the helper's start has come (after a restart the core keeps stale paths until End-of-RIB)."""
+    if rt["table_complete_after_s"] is not None:
+        eor = f"; End-of-RIB sent to {', '.join(rt['eor_sent_to'])}" if rt["eor_sent_to"] else ""
+        return f"helper pid {rt['pid']}: initial table complete after {rt['table_complete_after_s']:.1f}s{eor}"
+    step = (
+        "waiting for cloud peers to resend their tables"
+        if rt["reconciled"]
+        else "reconciling with ExaBGP's adj-RIB-out"
+    )
+    return click.style(f"helper pid {rt['pid']}: starting: {step}; no End-of-RIB sent yet", fg="yellow")
+
+
 @click.command()
 @_opts
 def status(ask: Callable[..., Any], as_json: bool) -> None:
     """Sessions, egress health, route counts, last decision, config hash."""
+
     def human(s: dict[str, Any]) -> str:
-        out = [f"config {s['config']['file']} digest {s['config']['digest']}; up {s['uptime_s']}s; last decision {_ago(s['last_decision'])} "
-               f"(id {s['decision_id']}); prefixes {s['routes']['prefixes']}"]
+        out = [
+            f"config {s['config']['file']} digest {s['config']['digest']}; up {s['uptime_s']}s; last decision "
+            f"{_ago(s['last_decision'])} "
+            f"(id {s['decision_id']}); prefixes {s['routes']['prefixes']}"
+        ]
+        out.append(_startup(s["runtime"]))
+        if s["runtime"]["tcp_md5_drops"].get("failure"):
+            out.append(
+                click.style(
+                    f"TCP-MD5: the kernel dropped {s['runtime']['tcp_md5_drops']['failure']} segment(s) with a wrong "
+                    "signature "
+                    "in this namespace: a password mismatch with a peer (sessions that never come up)",
+                    fg="red",
+                )
+            )
         if s["fail_static"]:
-            out.append(click.style("FAIL STATIC: probes say too many egresses are down; the last good state is kept", fg="red", bold=True))
-        out += ["", table([[e["egress"], e["health"], "in service" if e["in_service"] else "OUT", "yes" if e["drained"] else "",
-                            e["paths"]] for e in s["egresses"]], ["EGRESS", "HEALTH", "SERVICE", "DRAINED", "PATHS"])]
-        out += ["", table([[p["name"], p["address"], p["egress"], p["state"], p["routes"], p["accepted"]] for p in s["cloud_peers"]]
-                          + [[c["name"], c["address"], "(core)", c["state"], "", ""] for c in s["core_routers"]],
-                          ["PEER", "ADDRESS", "EGRESS", "STATE", "ROUTES", "ACCEPTED"])]
+            out.append(
+                click.style(
+                    "FAIL STATIC: probes say too many egresses are down; the last good state is kept",
+                    fg="red",
+                    bold=True,
+                )
+            )
+        out += [
+            "",
+            table(
+                [
+                    [
+                        e["egress"],
+                        e["health"],
+                        "in service" if e["in_service"] else "OUT",
+                        "yes" if e["drained"] else "",
+                        e["paths"],
+                    ]
+                    for e in s["egresses"]
+                ],
+                ["EGRESS", "HEALTH", "SERVICE", "DRAINED", "PATHS"],
+            ),
+        ]
+        out += [
+            "",
+            table(
+                [
+                    [p["name"], p["address"], p["egress"], p["state"], p["routes"], p["accepted"]]
+                    for p in s["cloud_peers"]
+                ]
+                + [[c["name"], c["address"], "(core)", c["state"], "", ""] for c in s["core_routers"]],
+                ["PEER", "ADDRESS", "EGRESS", "STATE", "ROUTES", "ACCEPTED"],
+            ),
+        ]
         return "\n".join(out)
+
     _emit(as_json, ask("status"), human)
 
 
@@ -89,8 +166,16 @@ def _routes_human(r: dict[str, Any]) -> str:
             rows.append([route["prefix"], f"(none: {why}; see explain)", None, None, None, None])
         for p in route["paths"]:
             primary = "*" if p["egress"] == route["primary"] else ""
-            rows.append([route["prefix"], primary + p["egress"], "in service" if p["in_service"] else "OUT", p["local_pref"], p["med"],
-                         " ".join(map(str, p["as_path"]))])
+            rows.append(
+                [
+                    route["prefix"],
+                    primary + p["egress"],
+                    "in service" if p["in_service"] else "OUT",
+                    p["local_pref"],
+                    p["med"],
+                    " ".join(map(str, p["as_path"])),
+                ]
+            )
     text = table(rows, ["PREFIX", "EGRESS", "SERVICE", "LOCPRF", "MED", "AS PATH"])
     if r["match"]:
         text = f"longest match {r['match']}\n" + text
@@ -103,11 +188,20 @@ def _routes_human(r: dict[str, Any]) -> str:
 @click.argument("target", required=False)
 @click.option("--egress", help="Only prefixes announced through this egress.")
 @click.option("--peer", help="Only prefixes learned from this cloud peer.")
-@click.option("--class", "cls", help="As the sessions of this application class see them (which egresses are in service).")
+@click.option(
+    "--class", "cls", help="As the sessions of this application class see them (which egresses are in service)."
+)
 @click.option("--limit", default=1000, show_default=True)
 @_opts
-def show_routes(ask: Callable[..., Any], as_json: bool, target: str | None, egress: str | None, peer: str | None, cls: str | None,
-                limit: int) -> None:
+def show_routes(
+    ask: Callable[..., Any],
+    as_json: bool,
+    target: str | None,
+    egress: str | None,
+    peer: str | None,
+    cls: str | None,
+    limit: int,
+) -> None:
     """Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS')."""
     _emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
 
@@ -117,20 +211,48 @@ def show_routes(ask: Callable[..., Any], as_json: bool, target: str | None, egre
 @_opts
 def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> None:
     """Live probe statistics, health state, dampening and drain of egresses."""
+
     def human(r: dict[str, Any]) -> str:
         rows = []
         for e in r["egresses"]:
             m, h = e["measured"], e["health"]
-            rows.append([e["egress"], e["jurisdiction"], h["state"], "in service" if e["in_service"] else "OUT",
-                         "yes" if e["drained"] else "", None if m["latency_ms"] is None else f"{m['latency_ms']:.2f}",
-                         None if m["jitter_ms"] is None else f"{m['jitter_ms']:.2f}", None if m["loss_pct"] is None else f"{m['loss_pct']:.1f}",
-                         h["penalty"], h["flaps"], e["paths"]])
-        text = table(rows, ["EGRESS", "JURIS", "HEALTH", "SERVICE", "DRAINED", "LAT ms", "JIT ms", "LOSS %", "PENALTY", "FLAPS", "PATHS"])
+            rows.append(
+                [
+                    e["egress"],
+                    e["jurisdiction"],
+                    h["state"],
+                    "in service" if e["in_service"] else "OUT",
+                    "yes" if e["drained"] else "",
+                    None if m["latency_ms"] is None else f"{m['latency_ms']:.2f}",
+                    None if m["jitter_ms"] is None else f"{m['jitter_ms']:.2f}",
+                    None if m["loss_pct"] is None else f"{m['loss_pct']:.1f}",
+                    h["penalty"],
+                    h["flaps"],
+                    e["paths"],
+                ]
+            )
+        text = table(
+            rows,
+            [
+                "EGRESS",
+                "JURIS",
+                "HEALTH",
+                "SERVICE",
+                "DRAINED",
+                "LAT ms",
+                "JIT ms",
+                "LOSS %",
+                "PENALTY",
+                "FLAPS",
+                "PATHS",
+            ],
+        )
         for e in r["egresses"]:
             for t, s in e["targets"].items():
                 if s["last_failure"]:
                     text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
         return text
+
     _emit(as_json, ask("egress", egress=egress), human)
 
 
@@ -138,11 +260,31 @@ def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> N
 @_opts
 def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
     """BGP sessions: cloud peers and core routers."""
+
     def human(r: dict[str, Any]) -> str:
-        rows = [[p["name"], p["address"], p["asn"], p["egress"], f"{p['provider']}/{p['region']}", p["state"], p["routes"], p["accepted"],
-                 p["refused"], p["reason"]] for p in r["cloud_peers"]]
-        rows += [[c["name"], c["address"], c["asn"], "(core)", "", c["state"], "", "", "", ""] for c in r["core_routers"]]
-        return table(rows, ["PEER", "ADDRESS", "ASN", "EGRESS", "PROVIDER", "STATE", "ROUTES", "ACCEPTED", "REFUSED", "LAST REASON"])
+        rows = [
+            [
+                p["name"],
+                p["address"],
+                p["asn"],
+                p["egress"],
+                f"{p['provider']}/{p['region']}",
+                p["state"],
+                p["routes"],
+                p["accepted"],
+                p["refused"],
+                p["reason"],
+            ]
+            for p in r["cloud_peers"]
+        ]
+        rows += [
+            [c["name"], c["address"], c["asn"], "(core)", "", c["state"], "", "", "", ""] for c in r["core_routers"]
+        ]
+        return table(
+            rows,
+            ["PEER", "ADDRESS", "ASN", "EGRESS", "PROVIDER", "STATE", "ROUTES", "ACCEPTED", "REFUSED", "LAST REASON"],
+        )
+
     _emit(as_json, ask("peers"), human)
 
 
@@ -165,69 +307,143 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
     """Why a prefix (or address) leaves through its egress: candidates, policy, checks, ranking."""
 
     def human(x: dict[str, Any]) -> str:
-        out = [click.style(f"{x['match']}", bold=True) + (f" (longest match for {target})" if x["match"] != target else "")
-               + (f" [class {x['class']}]" if x.get("class") else "")
-               + (f": leaves through {click.style(str(x['primary']), bold=True)}" + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
-                  if x["primary"] is not None else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})")]
+        out = [
+            click.style(f"{x['match']}", bold=True)
+            + (f" (longest match for {target})" if x["match"] != target else "")
+            + (f" [class {x['class']}]" if x.get("class") else "")
+            + (
+                f": leaves through {click.style(str(x['primary']), bold=True)}"
+                + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
+                if x["primary"] is not None
+                else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})"
+            )
+        ]
         out.append("\ncandidates (as learned, import policy):")
         for c in x["candidates"]:
-            out.append(f"  {c['peer']} via {c['egress']}: {'accepted' if c['accepted'] else 'REJECTED'}; as-path {c['received']['as_path']}")
+            out.append(
+                f"  {c['peer']} via {c['egress']}: {'accepted' if c['accepted'] else 'REJECTED'}; as-path "
+                f"{c['received']['as_path']}"
+            )
             out += [f"      {step}" for step in c["trace"]]
         out.append("\nper egress (best candidate, checks, export policy):")
         for e in x["egresses"]:
-            out.append(f"  {e['egress']}: best {e['best']} ({e['why']}); "
-                       + ("exported" if e["exported"] else f"NOT exported ({e.get('blocked_by') or 'not announced'})"))
+            out.append(
+                f"  {e['egress']}: best {e['best']} ({e['why']}); "
+                + ("exported" if e["exported"] else f"NOT exported ({e.get('blocked_by') or 'not announced'})")
+            )
             out += [f"      {step}" for step in e.get("checks", []) + e["trace"]]
-        out.append("\nranking at the core (local-pref, as-path, origin, MED within one neighbour AS; out-of-service last):")
-        out += [f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
-                f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}{' (tie with the one above: the core decides)' if r.get('tied_with_previous') else ''}"
-                f"{'' if r.get('exabgp', 'accepted') == 'accepted' else ' (' + r['exabgp'].upper() + ' BY EXABGP: not on the core)'}"
-                for r in x["ranking"]] or ["  nothing announced"]
+        out.append(
+            "\nranking at the core (local-pref, as-path, origin, MED within one neighbour AS; out-of-service last):"
+        )
+        out += [
+            f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
+            f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}"
+            f"{' (tie with the one above: the core decides)' if r.get('tied_with_previous') else ''}"
+            + (
+                ""
+                if r.get("exabgp", "accepted") == "accepted"
+                else f" ({r['exabgp'].upper()} BY EXABGP: not on the core)"
+            )
+            for r in x["ranking"]
+        ] or ["  nothing announced"]
         out.append("\nannounced to core routers:")
         out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
         return "\n".join(out)
+
     _emit(as_json, ask("explain", target=target, cls=cls), human)
 
 
 @click.command()
 @click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
-@click.option("--degrade", "degrade", multiple=True, help="E:latency=80ms,loss=2%,jitter=5ms: measurements to assume for an egress (repeatable).")
-@click.option("--config", "new_config", type=click.Path(dir_okay=False, exists=True), help="A candidate config (NEW.yaml) to compare with the running one.")
+@click.option(
+    "--degrade",
+    "degrade",
+    multiple=True,
+    help="E:latency=80ms,loss=2%,jitter=5ms: measurements to assume for an egress (repeatable).",
+)
+@click.option(
+    "--config",
+    "new_config",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A candidate config (NEW.yaml) to compare with the running one.",
+)
 @_opts
-def simulate(ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None) -> None:
+def simulate(
+    ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None
+) -> None:
     """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade:
-        raise CtlError("nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml", ExitCode.USAGE)
+        raise CtlError(
+            "nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml",
+            ExitCode.USAGE,
+        )
     text = None
     if new_config:  # read here, with the caller's own permissions: the agent never opens a path a client names
         try:
             text = Path(new_config).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CtlError(f"cannot read {new_config}: {exc}", ExitCode.USAGE) from None
-    r = ask("simulate", fail=list(fail), degrade=_degrade(degrade), config=os.path.abspath(new_config) if new_config else None,
-            config_text=text)
+    r = ask(
+        "simulate",
+        fail=list(fail),
+        degrade=_degrade(degrade),
+        config=os.path.abspath(new_config) if new_config else None,
+        config_text=text,
+    )
 
     def human(r: dict[str, Any]) -> str:
-        degraded = [f"{e} " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in m.items()) for e, m in r["degrade"].items()]
-        what = " + ".join(([f"fail {', '.join(r['fail'])}"] if r["fail"] else []) + ([f"degrade {'; '.join(degraded)}"] if degraded else [])
-                          + ([f"config {r['config']}"] if r["config"] else []))
+        degraded = [
+            f"{e} " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in m.items()) for e, m in r["degrade"].items()
+        ]
+        what = " + ".join(
+            ([f"fail {', '.join(r['fail'])}"] if r["fail"] else [])
+            + ([f"degrade {'; '.join(degraded)}"] if degraded else [])
+            + ([f"config {r['config']}"] if r["config"] else [])
+        )
         out = [f"simulation: {what}"]
         if r["fail_static"]:
-            out.append(click.style("fail static would hold: too many egresses down at once; nothing would move (alarm raised)", fg="yellow"))
-        out.append(f"{r['moved_total']} prefix(es) would move, {r['withdrawn_total']} would have no usable path, {r['unchanged']} unchanged; "
-                   f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_changes']} next-hop route change(s), "
-                   f"{r['bgp_updates_detail']['path_changes']} path change(s))")
+            out.append(
+                click.style(
+                    "fail static would hold: too many egresses down at once; nothing would move (alarm raised)",
+                    fg="yellow",
+                )
+            )
+        out.append(
+            f"{r['moved_total']} prefix(es) would move, {r['withdrawn_total']} would have no usable path, "
+            f"{r['unchanged']} unchanged; "
+            f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_changes']} next-hop route "
+            "change(s), "
+            f"{r['bgp_updates_detail']['path_changes']} path change(s))"
+        )
         if r["moved"]:
-            out += ["", table([[m["prefix"], m["from"], m["to"], "tie" if m["tie"] else ""] for m in r["moved"]], ["PREFIX", "FROM", "TO", ""])]
+            out += [
+                "",
+                table(
+                    [[m["prefix"], m["from"], m["to"], "tie" if m["tie"] else ""] for m in r["moved"]],
+                    ["PREFIX", "FROM", "TO", ""],
+                ),
+            ]
         if r["withdrawn"]:
-            out += ["", table([[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"])]
+            out += [
+                "",
+                table(
+                    [[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"]
+                ),
+            ]
         for name, c in r["classes"].items():
-            sessions = f"{c['sessions']} core session(s)" if c["sessions"] else "no core session: its traffic follows the default table"
-            out.append(f"\nclass {name} ({sessions}): {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
-                       f"in service after: {', '.join(c['in_service_after']) or 'none'}")
+            sessions = (
+                f"{c['sessions']} core session(s)"
+                if c["sessions"]
+                else "no core session: its traffic follows the default table"
+            )
+            out.append(
+                f"\nclass {name} ({sessions}): {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
+                f"in service after: {', '.join(c['in_service_after']) or 'none'}"
+            )
             if c["moved"]:
                 out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))
         return "\n".join(out)
+
     _emit(as_json, r, human)
 
 
@@ -243,7 +459,9 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
         for item in rest.split(","):
             key, _, value = item.partition("=")
             if key not in UNITS:
-                raise CtlError(f"--degrade {spec!r}: unknown measurement {key!r} (latency, loss, jitter)", ExitCode.USAGE)
+                raise CtlError(
+                    f"--degrade {spec!r}: unknown measurement {key!r} (latency, loss, jitter)", ExitCode.USAGE
+                )
             field, unit = UNITS[key]
             try:
                 out.setdefault(egress, {})[field] = float(value.removesuffix(unit))
@@ -257,8 +475,14 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
 @_opts
 def drain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
     """Drain EGRESS for maintenance: GRACEFUL_SHUTDOWN (65535:0) and lowest preference on its paths."""
-    _emit(as_json, ask("drain", egress=egress), lambda r: f"egress {r['egress']} drained: {r['paths']} path(s) re-announced "
-                                                          f"with 65535:0 and local-pref 0 ({r['commands_sent']} command(s))")
+    _emit(
+        as_json,
+        ask("drain", egress=egress),
+        lambda r: (
+            f"egress {r['egress']} drained: {r['paths']} path(s) re-announced "
+            f"with 65535:0 and local-pref 0 ({r['commands_sent']} command(s))"
+        ),
+    )
 
 
 @click.command()
@@ -266,19 +490,30 @@ def drain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
 @_opts
 def undrain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
     """Return a drained EGRESS to service."""
-    _emit(as_json, ask("undrain", egress=egress), lambda r: f"egress {r['egress']} undrained ({r['commands_sent']} command(s))")
+    _emit(
+        as_json,
+        ask("undrain", egress=egress),
+        lambda r: f"egress {r['egress']} undrained ({r['commands_sent']} command(s))",
+    )
 
 
 @click.command()
 @_opts
 def reload(ask: Callable[..., Any], as_json: bool) -> None:
     """Validate the agent's config file and apply it atomically (a bad config changes nothing)."""
+
     def human(r: dict[str, Any]) -> str:
-        text = f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; {r['announced']} path(s) announced, {r['withdrawn']} withdrawn"
+        text = (
+            f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; {r['announced']} path(s) announced, "
+            f"{r['withdrawn']} withdrawn"
+        )
         if r["changes"]:
-            text += "\n" + table([[c["prefix"], c["egress"], c["old"] or "-", c["new"] or "-"] for c in r["changes"]],
-                                 ["PREFIX", "EGRESS", "BEFORE", "AFTER"])
+            text += "\n" + table(
+                [[c["prefix"], c["egress"], c["old"] or "-", c["new"] or "-"] for c in r["changes"]],
+                ["PREFIX", "EGRESS", "BEFORE", "AFTER"],
+            )
         return text
+
     _emit(as_json, ask("reload"), human)
 
 
@@ -288,6 +523,7 @@ def reload(ask: Callable[..., Any], as_json: bool) -> None:
 @_opts
 def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> None:
     """What changed for PREFIX and when, from the decision journal (with its egresses' events)."""
+
     def human(r: dict[str, Any]) -> str:
         if not r["records"]:
             return f"{prefix}: no journal records in {r['journal']}"
@@ -295,20 +531,41 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
         for x in r["records"]:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["t"]))
             if x["kind"] == "route":
+
                 def brief(a: dict[str, Any] | None) -> str:
                     return "-" if a is None else f"lp {a['local_pref']} med {a['med']}"
+
                 rows.append([when, x["id"], x["egress"], f"{brief(x['old'])} -> {brief(x['new'])}", x["reason"]])
             else:
-                subject = f"egress {x['old']} -> {x['new']}" if not x.get("class") else f"class {x['class']}: SLA fit {x['old']} -> {x['new']}"
-                rows.append([when, x["id"], x["egress"], f"{subject}{'' if x['in_service'] else ' (out of service)'}", x["reason"]])
+                subject = (
+                    f"egress {x['old']} -> {x['new']}"
+                    if not x.get("class")
+                    else f"class {x['class']}: SLA fit {x['old']} -> {x['new']}"
+                )
+                rows.append(
+                    [
+                        when,
+                        x["id"],
+                        x["egress"],
+                        f"{subject}{'' if x['in_service'] else ' (out of service)'}",
+                        x["reason"],
+                    ]
+                )
         return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
+
     _emit(as_json, ask("history", prefix=prefix, limit=limit), human)
 
 
 @click.command()
 @click.argument("egress")
-@click.option("--sample", "samples", multiple=True, required=True, metavar="TARGET=RTT_MS|lost",
-              help="One measurement, e.g. 10.99.1.10=12.5 or 10.99.1.11=lost (repeatable: one round).")
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    required=True,
+    metavar="TARGET=RTT_MS|lost",
+    help="One measurement, e.g. 10.99.1.10=12.5 or 10.99.1.11=lost (repeatable: one round).",
+)
 @_opts
 def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[str, ...]) -> None:
     """Push an external measurement round for an egress whose probe type is 'external'."""
@@ -323,9 +580,17 @@ def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[
             try:
                 parsed.append({"target": target, "ok": True, "rtt_ms": float(value)})
             except ValueError:
-                raise CtlError(f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", ExitCode.USAGE) from None
-    _emit(as_json, ask("measure", egress=egress, samples=parsed),
-          lambda r: f"egress {r['egress']}: {r['samples']} sample(s) taken; health {r['health']}, {'in service' if r['in_service'] else 'OUT of service'}")
+                raise CtlError(
+                    f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", ExitCode.USAGE
+                ) from None
+    _emit(
+        as_json,
+        ask("measure", egress=egress, samples=parsed),
+        lambda r: (
+            f"egress {r['egress']}: {r['samples']} sample(s) taken; health {r['health']}, "
+            f"{'in service' if r['in_service'] else 'OUT of service'}"
+        ),
+    )
 
 
 @click.command()

@@ -34,62 +34,154 @@ class _State(Collector):
         a = self.agent
         view, now = a.view, a.clock()
         yield from self._egresses(view.egresses(now))
-        yield GaugeMetricFamily("bgpsteer_fail_static", "1 while fail static holds the last good state", value=1.0 if view.fail_static else 0.0)
+        yield GaugeMetricFamily(
+            "bgpsteer_fail_static",
+            "1 while fail static holds the last good state",
+            value=1.0 if view.fail_static else 0.0,
+        )
         yield from self._peers(view.peers(), a)
         c, pipe = view.counters(), a.pipe()
         yield GaugeMetricFamily("bgpsteer_prefixes", "Prefixes in the RIB", value=c.prefixes)
-        by = CounterMetricFamily("bgpsteer_route_changes", "Paths announced or withdrawn to core routers, by trigger", labels=["action", "reason"])
+        by = CounterMetricFamily(
+            "bgpsteer_route_changes",
+            "Paths announced or withdrawn to core routers, by trigger",
+            labels=["action", "reason"],
+        )
         for kind, (ann, wd) in sorted(c.by_reason.items()):
             by.add_metric(["announce", kind], ann)
             by.add_metric(["withdraw", kind], wd)
         yield by
-        yield CounterMetricFamily("bgpsteer_routes_received", "Routes received from cloud peers", value=c.routes_received)
-        yield CounterMetricFamily("bgpsteer_exabgp_malformed_lines", "Lines from ExaBGP skipped as malformed", value=pipe.malformed_lines)
+        yield CounterMetricFamily(
+            "bgpsteer_routes_received", "Routes received from cloud peers", value=c.routes_received
+        )
+        yield CounterMetricFamily(
+            "bgpsteer_exabgp_malformed_lines", "Lines from ExaBGP skipped as malformed", value=pipe.malformed_lines
+        )
         yield CounterMetricFamily("bgpsteer_exabgp_commands", "Commands sent to ExaBGP", value=pipe.commands_sent)
         acks = CounterMetricFamily("bgpsteer_exabgp_acks", "ExaBGP acknowledgements", labels=["result"])
         acks.add_metric(["done"], pipe.acks_ok)
         acks.add_metric(["error"], pipe.acks_error)
         yield acks
-        yield CounterMetricFamily("bgpsteer_policy_errors", "Routes rejected by a policy runtime error (fail closed)", value=c.policy_errors)
-        yield CounterMetricFamily("bgpsteer_config_load_errors", "Reloads refused because the new config had errors", value=pipe.reload_failures)
-        yield GaugeMetricFamily("bgpsteer_last_decision_timestamp_seconds", "Time of the last decision pass", value=c.last_decision)
-        yield CounterMetricFamily("bgpsteer_journal_write_errors", "Journal records lost to write errors", value=pipe.journal_write_errors)
-        yield GaugeMetricFamily("bgpsteer_exabgp_rejected_paths", "Paths ExaBGP refused even alone (never on the core)", value=pipe.rejected_paths)
-        yield GaugeMetricFamily("bgpsteer_exabgp_unconfirmed_paths", "Paths whose command ExaBGP never answered", value=pipe.unconfirmed_paths)
-        yield GaugeMetricFamily("bgpsteer_exabgp_awaiting_ack_routes", "Prefixes in commands ExaBGP has not acknowledged yet",
-                                value=pipe.awaiting_ack_routes)
-        yield GaugeMetricFamily("bgpsteer_exabgp_output_buffer_bytes", "Commands written but not yet taken by ExaBGP's pipe",
-                                value=pipe.output_buffer_bytes)
-        yield GaugeMetricFamily("bgpsteer_event_loop_lag_max_seconds", "Longest time the event loop (and so the reading of ExaBGP's pipe) was held",
-                                value=pipe.loop_lag_max_seconds)
-        yield CounterMetricFamily("bgpsteer_event_loop_stalls", "Times the event loop was held longer than 100 ms", value=pipe.loop_stalls)
-        anomalies = CounterMetricFamily("bgpsteer_exabgp_ack_anomalies",
-                                        "Acks that never came (timeout), came for nothing, or were for a previous helper process's commands",
-                                        labels=["kind"])
+        yield CounterMetricFamily(
+            "bgpsteer_policy_errors", "Routes rejected by a policy runtime error (fail closed)", value=c.policy_errors
+        )
+        yield CounterMetricFamily(
+            "bgpsteer_config_load_errors",
+            "Reloads refused because the new config had errors",
+            value=pipe.reload_failures,
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_last_decision_timestamp_seconds", "Time of the last decision pass", value=c.last_decision
+        )
+        yield CounterMetricFamily(
+            "bgpsteer_journal_write_errors", "Journal records lost to write errors", value=pipe.journal_write_errors
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_exabgp_rejected_paths",
+            "Paths ExaBGP refused even alone (never on the core)",
+            value=pipe.rejected_paths,
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_exabgp_unconfirmed_paths",
+            "Paths whose command ExaBGP never answered",
+            value=pipe.unconfirmed_paths,
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_exabgp_awaiting_ack_routes",
+            "Prefixes in commands ExaBGP has not acknowledged yet",
+            value=pipe.awaiting_ack_routes,
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_exabgp_output_buffer_bytes",
+            "Commands written but not yet taken by ExaBGP's pipe",
+            value=pipe.output_buffer_bytes,
+        )
+        yield GaugeMetricFamily(
+            "bgpsteer_event_loop_lag_max_seconds",
+            "Longest time the event loop (and so the reading of ExaBGP's pipe) was held",
+            value=pipe.loop_lag_max_seconds,
+        )
+        yield CounterMetricFamily(
+            "bgpsteer_event_loop_stalls", "Times the event loop was held longer than 100 ms", value=pipe.loop_stalls
+        )
+        anomalies = CounterMetricFamily(
+            "bgpsteer_exabgp_ack_anomalies",
+            "Acks that never came (timeout), came for nothing, or were for a previous helper process's commands",
+            labels=["kind"],
+        )
         anomalies.add_metric(["missing"], pipe.missing_acks)
         anomalies.add_metric(["extra"], pipe.extra_acks)
         anomalies.add_metric(["previous_helper"], pipe.previous_helper_acks)
         yield anomalies
-        yield CounterMetricFamily("bgpsteer_deferred_decisions", "Decision passes put off while ExaBGP caught up (their changes coalesced)",
-                                  value=pipe.deferred_decisions)
-        yield CounterMetricFamily("bgpsteer_invalid_prefixes", "Routes skipped for a prefix that is not canonical or not of its UPDATE's family",
-                                  value=c.invalid_prefixes)
+        yield CounterMetricFamily(
+            "bgpsteer_deferred_decisions",
+            "Decision passes put off while ExaBGP caught up (their changes coalesced)",
+            value=pipe.deferred_decisions,
+        )
+        yield CounterMetricFamily(
+            "bgpsteer_invalid_prefixes",
+            "Routes skipped for a prefix that is not canonical or not of its UPDATE's family",
+            value=c.invalid_prefixes,
+        )
         yield from self._caches(a.caches())
-        yield InfoMetricFamily("bgpsteer_config", "The running configuration", value={"digest": view.config.digest, "file": view.config.source})
+        rt = a.runtime()
+        md5 = CounterMetricFamily(
+            "bgpsteer_tcp_md5_drops",
+            "TCP segments the kernel dropped in the agent's namespace for a TCP-MD5 signature: failure means a "
+            "password "
+            "mismatch with a peer (neither FRR nor the kernel logs it)",
+            labels=["kind"],
+        )
+        for kind, n in sorted(rt.tcp_md5.items()):
+            md5.add_metric([kind], n)
+        yield md5
+        yield GaugeMetricFamily(
+            "bgpsteer_table_complete",
+            "1 once the whole table is announced after start (End-of-RIB sent)",
+            value=1.0 if rt.table_complete_after is not None else 0.0,
+        )
+        yield InfoMetricFamily(
+            "bgpsteer_config",
+            "The running configuration",
+            value={"digest": view.config.digest, "file": view.config.source},
+        )
 
     @staticmethod
     def _egresses(egresses: list[EgressView]) -> Iterator[GaugeMetricFamily]:
-        lat = GaugeMetricFamily("bgpsteer_egress_latency_seconds", "Smoothed probe round-trip time (median over targets)", labels=["egress"])
-        jit = GaugeMetricFamily("bgpsteer_egress_jitter_seconds", "Probe jitter, RFC 3550 (median over targets)", labels=["egress"])
-        loss = GaugeMetricFamily("bgpsteer_egress_loss_ratio", "Probe loss over the sliding window (median over targets)", labels=["egress"])
-        health = GaugeMetricFamily("bgpsteer_egress_health_state", "1 for the egress's current health state", labels=["egress", "state"])
-        service = GaugeMetricFamily("bgpsteer_egress_in_service", "1 when the egress's next-hop route is announced", labels=["egress"])
-        drained = GaugeMetricFamily("bgpsteer_egress_drained", "1 when the egress is drained (RFC 8326)", labels=["egress"])
-        penalty = GaugeMetricFamily("bgpsteer_egress_dampening_penalty", "Current flap dampening penalty", labels=["egress"])
-        paths = GaugeMetricFamily("bgpsteer_egress_paths", "Paths announced to core routers through the egress", labels=["egress"])
-        cls = GaugeMetricFamily("bgpsteer_class_egress_in_service", "1 when the egress is in service for the class's sessions (healthy and within its SLA)",
-                                labels=["class", "egress"])
-        fit = GaugeMetricFamily("bgpsteer_class_egress_sla_fit", "1 when the egress's measurements fit the class's SLA", labels=["class", "egress"])
+        lat = GaugeMetricFamily(
+            "bgpsteer_egress_latency_seconds", "Smoothed probe round-trip time (median over targets)", labels=["egress"]
+        )
+        jit = GaugeMetricFamily(
+            "bgpsteer_egress_jitter_seconds", "Probe jitter, RFC 3550 (median over targets)", labels=["egress"]
+        )
+        loss = GaugeMetricFamily(
+            "bgpsteer_egress_loss_ratio", "Probe loss over the sliding window (median over targets)", labels=["egress"]
+        )
+        health = GaugeMetricFamily(
+            "bgpsteer_egress_health_state", "1 for the egress's current health state", labels=["egress", "state"]
+        )
+        service = GaugeMetricFamily(
+            "bgpsteer_egress_in_service", "1 when the egress's next-hop route is announced", labels=["egress"]
+        )
+        drained = GaugeMetricFamily(
+            "bgpsteer_egress_drained", "1 when the egress is drained (RFC 8326)", labels=["egress"]
+        )
+        penalty = GaugeMetricFamily(
+            "bgpsteer_egress_dampening_penalty", "Current flap dampening penalty", labels=["egress"]
+        )
+        paths = GaugeMetricFamily(
+            "bgpsteer_egress_paths", "Paths announced to core routers through the egress", labels=["egress"]
+        )
+        cls = GaugeMetricFamily(
+            "bgpsteer_class_egress_in_service",
+            "1 when the egress is in service for the class's sessions (healthy and within its SLA)",
+            labels=["class", "egress"],
+        )
+        fit = GaugeMetricFamily(
+            "bgpsteer_class_egress_sla_fit",
+            "1 when the egress's measurements fit the class's SLA",
+            labels=["class", "egress"],
+        )
         for e in egresses:
             m = e.measured
             if m["latency_ms"] is not None:
@@ -111,8 +203,12 @@ class _State(Collector):
 
     @staticmethod
     def _peers(peers: list[PeerView], a: AgentPort) -> Iterator[GaugeMetricFamily]:
-        routes = GaugeMetricFamily("bgpsteer_peer_routes", "Candidate paths held from the cloud peer", labels=["peer", "egress"])
-        accepted = GaugeMetricFamily("bgpsteer_peer_routes_accepted", "Paths from the cloud peer accepted by import", labels=["peer", "egress"])
+        routes = GaugeMetricFamily(
+            "bgpsteer_peer_routes", "Candidate paths held from the cloud peer", labels=["peer", "egress"]
+        )
+        accepted = GaugeMetricFamily(
+            "bgpsteer_peer_routes_accepted", "Paths from the cloud peer accepted by import", labels=["peer", "egress"]
+        )
         up = GaugeMetricFamily("bgpsteer_peer_up", "1 when the BGP session is up", labels=["peer", "role"])
         for p in peers:
             routes.add_metric([p.name, p.egress], p.routes)
@@ -125,10 +221,15 @@ class _State(Collector):
 
     @staticmethod
     def _caches(caches: dict[str, BoundedCache[Any, Any]]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        entries = GaugeMetricFamily("bgpsteer_cache_entries", "Entries in a bounded cache (at most bgpsteer_cache_bound)", labels=["cache"])
+        entries = GaugeMetricFamily(
+            "bgpsteer_cache_entries", "Entries in a bounded cache (at most bgpsteer_cache_bound)", labels=["cache"]
+        )
         bound = GaugeMetricFamily("bgpsteer_cache_bound", "The most entries a cache may hold", labels=["cache"])
-        rotations = CounterMetricFamily("bgpsteer_cache_rotations", "Generations dropped from a cache: often means its bound is small for the churn",
-                                        labels=["cache"])
+        rotations = CounterMetricFamily(
+            "bgpsteer_cache_rotations",
+            "Generations dropped from a cache: often means its bound is small for the churn",
+            labels=["cache"],
+        )
         for name, cache in caches.items():
             entries.add_metric([name], len(cache))
             bound.add_metric([name], cache.bound)
@@ -140,12 +241,24 @@ class Metrics:
     def __init__(self, agent: AgentPort) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_State(agent))
-        self._decision = Histogram("bgpsteer_decision_duration_seconds", "Time of one decision pass (flush)", registry=self.registry,
-                                   buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5))
-        self._lag = Histogram("bgpsteer_exabgp_lag_seconds", "From ExaBGP writing a message to bgpsteer handling it", registry=self.registry,
-                              buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30))
-        self._failover = Counter("bgpsteer_failover_events", "Egresses taken out of or put back into service", ["egress", "direction"],
-                                 registry=self.registry)
+        self._decision = Histogram(
+            "bgpsteer_decision_duration_seconds",
+            "Time of one decision pass (flush)",
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+        )
+        self._lag = Histogram(
+            "bgpsteer_exabgp_lag_seconds",
+            "From ExaBGP writing a message to bgpsteer handling it",
+            registry=self.registry,
+            buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30),
+        )
+        self._failover = Counter(
+            "bgpsteer_failover_events",
+            "Egresses taken out of or put back into service",
+            ["egress", "direction"],
+            registry=self.registry,
+        )
         self.server: asyncio.AbstractServer | None = None
 
     def decision(self, seconds: float) -> None:
@@ -155,7 +268,12 @@ class Metrics:
         self._lag.observe(max(0.0, seconds))
 
     def record(self, effect: Changed | EgressChanged) -> None:
-        if isinstance(effect, EgressChanged) and effect.app_class is None and effect.old != effect.new and effect.new in ("down", "up"):
+        if (
+            isinstance(effect, EgressChanged)
+            and effect.app_class is None
+            and effect.old != effect.new
+            and effect.new in ("down", "up")
+        ):
             self._failover.labels(effect.egress, "out" if effect.new == "down" else "in").inc()
 
     def render(self) -> bytes:
@@ -174,8 +292,15 @@ class Metrics:
                 body, status = self.render(), b"200 OK"
             else:
                 body, status = b"bgpsteer: metrics are at /metrics\n", b"404 Not Found"
-            writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-                         + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            writer.write(
+                b"HTTP/1.0 "
+                + status
+                + b"\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                + b"Content-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
             await writer.drain()
         except (TimeoutError, ConnectionError, IndexError):
             pass

@@ -41,6 +41,18 @@ class PipeCounters:
     reload_failures: int
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeInfo:
+    """The helper process: which one answers, and how far its start has come."""
+
+    pid: int
+    started_at: float
+    reconciled: bool  # ExaBGP's adj-RIB-out from before was judged (nothing held from an earlier run is left)
+    table_complete_after: float | None  # seconds from start to the whole table announced and acknowledged
+    eor_sent_to: tuple[str, ...]  # core routers it sent End-of-RIB to (graceful restart: their stale paths go)
+    tcp_md5: dict[str, int]  # the kernel's TCP-MD5 drop counters in its network namespace (runtime/netstat.py)
+
+
 class AgentPort(Protocol):
     @property
     def view(self) -> CoreView: ...
@@ -51,8 +63,7 @@ class AgentPort(Protocol):
     @property
     def journal_path(self) -> Path: ...
 
-    @property
-    def started_at(self) -> float: ...
+    def runtime(self) -> RuntimeInfo: ...
 
     def clock(self) -> float: ...
 

@@ -37,38 +37,79 @@ def require_egress(view: CoreView, egress: str) -> None:
 
 
 def _peer(p: PeerView, full: bool) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": p.name, "address": p.address, "egress": p.egress, "state": p.state, "routes": p.routes,
-                         "accepted": p.accepted, "refused": p.refused}
+    d: dict[str, Any] = {
+        "name": p.name,
+        "address": p.address,
+        "egress": p.egress,
+        "state": p.state,
+        "routes": p.routes,
+        "accepted": p.accepted,
+        "refused": p.refused,
+    }
     if full:
-        d.update({"asn": p.asn, "provider": p.provider, "region": p.region, "since": p.since, "reason": p.reason, "eor": list(p.eor)})
+        d.update(
+            {
+                "asn": p.asn,
+                "provider": p.provider,
+                "region": p.region,
+                "since": p.since,
+                "reason": p.reason,
+                "eor": list(p.eor),
+            }
+        )
     return d
 
 
 def _cores(port: AgentPort, full: bool) -> list[dict[str, Any]]:
     sessions = port.core_sessions()
-    return [{"name": c.name, "address": c.address, **({"asn": c.asn} if full else {}), "state": sessions.get(c.address, "idle")}
-            for c in port.view.config.core_routers]
+    return [
+        {
+            "name": c.name,
+            "address": c.address,
+            **({"asn": c.asn} if full else {}),
+            "state": sessions.get(c.address, "idle"),
+        }
+        for c in port.view.config.core_routers
+    ]
 
 
 def status(port: AgentPort) -> dict[str, Any]:
     view, now = port.view, port.clock()
-    c, pipe = view.counters(), port.pipe()
+    c, pipe, rt = view.counters(), port.pipe(), port.runtime()
     return {
         "time": now,
-        "uptime_s": round(now - port.started_at, 1),
+        "uptime_s": round(now - rt.started_at, 1),
+        "runtime": {
+            "pid": rt.pid,
+            "reconciled": rt.reconciled,
+            "table_complete_after_s": rt.table_complete_after,
+            "eor_sent_to": list(rt.eor_sent_to),
+            "tcp_md5_drops": rt.tcp_md5,
+        },
         "config": {"file": view.config.source, "digest": view.config.digest, "reload_failures": pipe.reload_failures},
         "last_decision": c.last_decision or None,
         "decision_id": c.decision_id,
         "fail_static": view.fail_static,
         "cloud_peers": [_peer(p, False) for p in view.peers()],
         "core_routers": _cores(port, False),
-        "egresses": [{"egress": e.id, "health": e.health, "in_service": e.in_service, "drained": e.drained, "paths": e.paths}
-                     for e in view.egresses(now)],
+        "egresses": [
+            {"egress": e.id, "health": e.health, "in_service": e.in_service, "drained": e.drained, "paths": e.paths}
+            for e in view.egresses(now)
+        ],
         "routes": {"prefixes": c.prefixes, "received": c.routes_received, "announced_paths": c.announced_paths},
-        "pipe": {"malformed_lines": pipe.malformed_lines, "commands_sent": pipe.commands_sent, "acks_ok": pipe.acks_ok,
-                 "acks_error": pipe.acks_error, "rejected_paths": pipe.rejected_paths, "unconfirmed_paths": pipe.unconfirmed_paths,
-                 "missing_acks": pipe.missing_acks, "extra_acks": pipe.extra_acks, "awaiting_ack_routes": pipe.awaiting_ack_routes,
-                 "deferred_decisions": pipe.deferred_decisions, "invalid_prefixes": c.invalid_prefixes},
+        "pipe": {
+            "malformed_lines": pipe.malformed_lines,
+            "commands_sent": pipe.commands_sent,
+            "acks_ok": pipe.acks_ok,
+            "acks_error": pipe.acks_error,
+            "rejected_paths": pipe.rejected_paths,
+            "unconfirmed_paths": pipe.unconfirmed_paths,
+            "missing_acks": pipe.missing_acks,
+            "extra_acks": pipe.extra_acks,
+            "awaiting_ack_routes": pipe.awaiting_ack_routes,
+            "deferred_decisions": pipe.deferred_decisions,
+            "invalid_prefixes": c.invalid_prefixes,
+        },
     }
 
 
@@ -94,15 +135,32 @@ def _route(d: PrefixDecision, ledger: Ledger | None) -> dict[str, Any]:
         "prefix": d.prefix,
         "primary": d.primary,
         "tie": d.tie,
-        "paths": [{"egress": r.egress, "path_id": r.path_id, "in_service": r.in_service, "local_pref": r.attrs.local_pref, "med": r.attrs.med,
-                   "as_path": list(r.attrs.as_path), "communities": r.attrs.describe()["communities"],
-                   "exabgp": _exabgp(ledger, d.prefix, r.path_id)} for r in by_pid],
+        "paths": [
+            {
+                "egress": r.egress,
+                "path_id": r.path_id,
+                "in_service": r.in_service,
+                "local_pref": r.attrs.local_pref,
+                "med": r.attrs.med,
+                "as_path": list(r.attrs.as_path),
+                "communities": r.attrs.describe()["communities"],
+                "exabgp": _exabgp(ledger, d.prefix, r.path_id),
+            }
+            for r in by_pid
+        ],
         "candidates": [{"peer": c.peer, "egress": c.egress, "accepted": c.accepted} for c in d.candidates],
     }
 
 
-def routes(view: CoreView, target: str | None = None, egress: str | None = None, peer: str | None = None,
-           limit: int = 1000, cls: str | None = None, ledger: Ledger | None = None) -> dict[str, Any]:
+def routes(
+    view: CoreView,
+    target: str | None = None,
+    egress: str | None = None,
+    peer: str | None = None,
+    limit: int = 1000,
+    cls: str | None = None,
+    ledger: Ledger | None = None,
+) -> dict[str, Any]:
     scope = _scope(view, cls)
     if target is not None:
         prefix = _resolve(view, target)
@@ -125,13 +183,33 @@ def routes(view: CoreView, target: str | None = None, egress: str | None = None,
 
 def _egress(e: EgressView) -> dict[str, Any]:
     x = e.egress
-    return {"egress": x.id, "health": e.health_detail, "in_service": e.in_service, "drained": e.drained, "fail_static": None,
-            "probe": None if x.probe is None else {"kind": x.probe.kind, "targets": list(x.probe.targets), "interval": x.probe.interval},
-            "measured": e.measured,
-            "classes": {c.app_class: {"fits_sla": c.fits_sla, "why": c.why, "sla_state": c.sla_state, "in_service": c.in_service,
-                                      "fail_static": c.fail_static} for c in e.classes},
-            "targets": e.targets, "region": x.region, "jurisdiction": x.jurisdiction, "cost_per_gb": x.cost_per_gb, "next_hop": x.next_hop,
-            "paths": e.paths}
+    return {
+        "egress": x.id,
+        "health": e.health_detail,
+        "in_service": e.in_service,
+        "drained": e.drained,
+        "fail_static": None,
+        "probe": None
+        if x.probe is None
+        else {"kind": x.probe.kind, "targets": list(x.probe.targets), "interval": x.probe.interval},
+        "measured": e.measured,
+        "classes": {
+            c.app_class: {
+                "fits_sla": c.fits_sla,
+                "why": c.why,
+                "sla_state": c.sla_state,
+                "in_service": c.in_service,
+                "fail_static": c.fail_static,
+            }
+            for c in e.classes
+        },
+        "targets": e.targets,
+        "region": x.region,
+        "jurisdiction": x.jurisdiction,
+        "cost_per_gb": x.cost_per_gb,
+        "next_hop": x.next_hop,
+        "paths": e.paths,
+    }
 
 
 def egresses(view: CoreView, now: float, egress: str | None = None) -> dict[str, Any]:

@@ -36,6 +36,8 @@ IDLE_TIMEOUT = 60.0  # seconds a connection may wait between requests before it 
 REFUSE_WAIT = 2.0  # seconds a refused connection is given to send its request, so it reads why it was refused
 
 # every command's arguments and their types: anything else is a usage error (code 2), never a traceback
+INT_ARG_MAX = 10_000_000  # limits and counts in requests
+RTT_MAX_MS = 600_000  # a pushed round-trip time above 10 minutes is a unit error
 _STR, _INT, _STRS, _DICT, _SAMPLES = "string", "integer", "list of strings", "object", "list of objects"
 ARGS: dict[str, dict[str, str]] = {
     "status": {},
@@ -50,19 +52,27 @@ ARGS: dict[str, dict[str, str]] = {
     "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR},
     "history": {"prefix": _STR, "limit": _INT},
 }
-REQUIRED = {"explain": ("target",), "drain": ("egress",), "undrain": ("egress",), "measure": ("egress", "samples"), "history": ("prefix",)}
+REQUIRED = {
+    "explain": ("target",),
+    "drain": ("egress",),
+    "undrain": ("egress",),
+    "measure": ("egress", "samples"),
+    "history": ("prefix",),
+}
 
 
 def _is(value: Any, kind: str) -> bool:
     if kind == _STR:
         return isinstance(value, str)
     if kind == _INT:
-        return type(value) is int and 0 <= value <= 10_000_000
+        return type(value) is int and 0 <= value <= INT_ARG_MAX
     if kind == _STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == _DICT:
-        return isinstance(value, dict) and all(isinstance(m, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                                           for x in m.values()) for m in value.values())
+        return isinstance(value, dict) and all(
+            isinstance(m, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in m.values())
+            for m in value.values()
+        )
     return isinstance(value, list) and all(isinstance(v, dict) for v in value)
 
 
@@ -79,6 +89,21 @@ def check_args(cmd: str, args: dict[str, Any]) -> str | None:
     return f"missing argument {', '.join(missing)}" if missing else None
 
 
+def _request(line: bytes) -> tuple[str, dict[str, Any]] | str:
+    """(command, arguments) of a request line, checked; or why it is not one (a usage error)."""
+    try:
+        req = json.loads(line)
+        cmd, args = req["cmd"], req.get("args") or {}
+        if not isinstance(cmd, str) or not isinstance(args, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return 'bad request: expected {"cmd": NAME, "args": {...}}'
+    if cmd not in ARGS:
+        return f"unknown command {cmd!r}"
+    problem = check_args(cmd, args)
+    return f"{cmd}: {problem}" if problem else (cmd, args)
+
+
 class ControlServer:
     def __init__(self, agent: AgentPort, path: str, group: str | None = None) -> None:
         self.agent = agent
@@ -90,8 +115,15 @@ class ControlServer:
         self.refusing = 0  # refused connections still being told why (bounded too: each holds a descriptor)
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "status": lambda a: queries.status(self.agent),
-            "routes": lambda a: queries.routes(self.agent.view, a.get("target"), a.get("egress"), a.get("peer"), int(a.get("limit") or 1000),
-                                               a.get("cls"), self.agent.ledger),
+            "routes": lambda a: queries.routes(
+                self.agent.view,
+                a.get("target"),
+                a.get("egress"),
+                a.get("peer"),
+                int(a.get("limit") or 1000),
+                a.get("cls"),
+                self.agent.ledger,
+            ),
             "egress": lambda a: queries.egresses(self.agent.view, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
             "explain": lambda a: queries.explain(self.agent.view, str(a["target"]), a.get("cls"), self.agent.ledger),
@@ -109,7 +141,11 @@ class ControlServer:
         try:
             gid = grp.getgrnam(self.group).gr_gid if self.group else -1
         except KeyError:
-            log.error("control_group %r does not exist: the control socket %s stays root-only (mode 0600)", self.group, self.path)
+            log.error(
+                "control_group %r does not exist: the control socket %s stays root-only (mode 0600)",
+                self.group,
+                self.path,
+            )
             return
         os.chown(self.path, -1, gid)
         os.chmod(self.path, 0o660)
@@ -133,8 +169,16 @@ class ControlServer:
                 # read the request first: closing before the client has written makes its write fail
                 # (EPIPE) and the refusal is never seen
                 await asyncio.wait_for(reader.readline(), REFUSE_WAIT)
-                writer.write(json.dumps({"ok": False, "error": f"too many control connections (at most {MAX_CLIENTS}); try again",
-                                         "code": ExitCode.UNREACHABLE}).encode() + b"\n")
+                writer.write(
+                    json.dumps(
+                        {
+                            "ok": False,
+                            "error": f"too many control connections (at most {MAX_CLIENTS}); try again",
+                            "code": ExitCode.UNREACHABLE,
+                        }
+                    ).encode()
+                    + b"\n"
+                )
                 await writer.drain()
             except (TimeoutError, ConnectionError, ValueError):
                 pass
@@ -158,42 +202,36 @@ class ControlServer:
             writer.close()
 
     async def _answer(self, line: bytes) -> dict[str, Any] | Forked:
+        request = _request(line)
+        if isinstance(request, str):
+            return {"ok": False, "error": request, "code": ExitCode.USAGE}
+        cmd, args = request
         try:
-            req = json.loads(line)
-            cmd, args = req["cmd"], req.get("args") or {}
-            if not isinstance(cmd, str) or not isinstance(args, dict):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            return {"ok": False, "error": "bad request: expected {\"cmd\": NAME, \"args\": {...}}", "code": ExitCode.USAGE}
-        if cmd not in ARGS:
-            return {"ok": False, "error": f"unknown command {cmd!r}", "code": ExitCode.USAGE}
-        problem = check_args(cmd, args)
-        if problem:
-            return {"ok": False, "error": f"{cmd}: {problem}", "code": ExitCode.USAGE}
-        try:
-            if cmd == "simulate":
-                return await self._forked(lambda: self._simulate(args))
-            if cmd == "routes" and args.get("target") is None:
-                # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
-                return await self._forked(lambda: self.handlers["routes"](args))
-            if cmd == "history":
-                path = self.agent.journal_path
-                result = await asyncio.get_running_loop().run_in_executor(None, journal.history, path, str(args["prefix"]), args.get("limit") or 200)
-                return {"ok": True, "result": {"prefix": args["prefix"], "records": result, "journal": str(path)}}
-            handler = self.handlers.get(cmd)
-            if handler is None:
-                return {"ok": False, "error": f"unknown command {cmd!r}", "code": ExitCode.USAGE}
-            result = handler(args)
-            if inspect.isawaitable(result):
-                result = await result
-            return {"ok": True, "result": result}
+            return await self._run(cmd, args)
         except queries.QueryError as exc:
             return {"ok": False, "error": str(exc), "code": exc.code}
         except KeyError as exc:
             return {"ok": False, "error": f"missing or unknown: {exc.args[0]}", "code": ExitCode.USAGE}
-        except Exception as exc:  # noqa: BLE001 - the agent never dies on a request
+        except Exception as exc:
             log.exception("control request %s failed", cmd)
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
+
+    async def _run(self, cmd: str, args: dict[str, Any]) -> dict[str, Any] | Forked:
+        if cmd == "simulate":
+            return await self._forked(lambda: self._simulate(args))
+        if cmd == "routes" and args.get("target") is None:
+            # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
+            return await self._forked(lambda: self.handlers["routes"](args))
+        if cmd == "history":
+            path = self.agent.journal_path
+            records = await asyncio.get_running_loop().run_in_executor(
+                None, journal.history, path, str(args["prefix"]), args.get("limit") or 200
+            )
+            return {"ok": True, "result": {"prefix": args["prefix"], "records": records, "journal": str(path)}}
+        result = self.handlers[cmd](args)
+        if inspect.isawaitable(result):
+            result = await result
+        return {"ok": True, "result": result}
 
     async def _drain(self, egress: str, on: bool) -> dict[str, Any]:
         queries.require_egress(self.agent.view, egress)
@@ -209,13 +247,18 @@ class ControlServer:
         for s in raw:
             target = str(s.get("target", ""))
             if target not in e.probe.targets:
-                raise queries.QueryError(f"unknown target {target!r} for egress {egress}; targets: {', '.join(e.probe.targets)}", ExitCode.USAGE)
+                raise queries.QueryError(
+                    f"unknown target {target!r} for egress {egress}; targets: {', '.join(e.probe.targets)}",
+                    ExitCode.USAGE,
+                )
             rtt = s.get("rtt_ms")
             if not s.get("ok"):
                 samples.append(Sample(target, False, None, str(s.get("reason") or "reported lost")))
                 continue
-            if not isinstance(rtt, (int, float)) or not 0 <= rtt < 600_000:
-                raise queries.QueryError(f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", ExitCode.USAGE)
+            if not isinstance(rtt, (int, float)) or not 0 <= rtt < RTT_MAX_MS:
+                raise queries.QueryError(
+                    f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", ExitCode.USAGE
+                )
             samples.append(Sample(target, True, float(rtt)))
         if not samples:
             raise queries.QueryError("no samples", ExitCode.USAGE)
@@ -227,7 +270,9 @@ class ControlServer:
         try:
             return await self.agent.reload()
         except ConfigError as exc:
-            raise queries.QueryError("reload refused, the running configuration is kept:\n" + str(exc), ExitCode.REFUSED) from None
+            raise queries.QueryError(
+                "reload refused, the running configuration is kept:\n" + str(exc), ExitCode.REFUSED
+            ) from None
 
     def _simulate(self, args: dict[str, Any]) -> dict[str, Any]:
         config = None
@@ -238,7 +283,9 @@ class ControlServer:
             except ConfigError as exc:
                 raise queries.QueryError("the new configuration has errors:\n" + str(exc), ExitCode.USAGE) from None
         elif args.get("config"):
-            raise queries.QueryError("simulate takes the candidate config's content (config_text), not a path", ExitCode.USAGE)
+            raise queries.QueryError(
+                "simulate takes the candidate config's content (config_text), not a path", ExitCode.USAGE
+            )
         fail = set(args.get("fail") or [])
         degrade = {str(e): {str(k): float(v) for k, v in m.items()} for e, m in (args.get("degrade") or {}).items()}
         if config is None:  # with a new config, its own egresses count (simulate checks them)
@@ -247,7 +294,9 @@ class ControlServer:
         try:
             return self.agent.view.simulate(fail, self.agent.clock(), config, degrade)
         except UnknownName as exc:
-            raise queries.QueryError(f"{exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE) from None
+            raise queries.QueryError(
+                f"{exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE
+            ) from None
 
     async def _forked(self, work: Callable[[], Any]) -> Forked:
         """Run work() in a forked child (a copy-on-write snapshot of the state), which also encodes the whole answer:
@@ -258,8 +307,12 @@ class ControlServer:
                 result: dict[str, Any] = {"ok": True, "result": work()}
             except queries.QueryError as exc:
                 result = {"ok": False, "error": str(exc), "code": exc.code}
-            except Exception as exc:  # noqa: BLE001
-                result = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
+            except Exception as exc:
+                result = {
+                    "ok": False,
+                    "error": f"internal error: {type(exc).__name__}: {exc}",
+                    "code": ExitCode.INTERNAL,
+                }
             return json.dumps(result, default=str).encode() + b"\n"
 
         return await forked.fork(answer)

@@ -35,6 +35,9 @@ from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import Egress, Probe
 
 log = logging.getLogger("bgpsteer.probes")
+ICMP_HEADER = 8  # type, code, checksum, identifier, sequence
+STATUS_LINE_WORDS = 2  # "HTTP/1.1 200 ...": version and status at least
+HTTP_ERROR = 400
 
 Report = Callable[[str, list[Sample]], None]
 _ids = itertools.count(1)
@@ -60,7 +63,9 @@ def _checksum(data: bytes) -> int:
 async def _resolve(host: str, port: int | None, family: int, timeout: float) -> tuple[int, Any]:
     loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(host, port or 0, family=family, type=socket.SOCK_STREAM), timeout)
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, port or 0, family=family, type=socket.SOCK_STREAM), timeout
+        )
     except TimeoutError:
         raise ProbeError(f"DNS: resolving {host!r} timed out") from None
     except OSError as exc:
@@ -109,7 +114,9 @@ def _in_netns(netns: str, make: Callable[[], socket.socket]) -> socket.socket:
 async def _socket(family: int, kind: int, proto: int, probe: Probe) -> socket.socket:
     if probe.netns:
         loop = asyncio.get_running_loop()
-        s = await loop.run_in_executor(_netns_thread, _in_netns, probe.netns, lambda: socket.socket(family, kind, proto))
+        s = await loop.run_in_executor(
+            _netns_thread, _in_netns, probe.netns, lambda: socket.socket(family, kind, proto)
+        )
     else:
         s = socket.socket(family, kind, proto)
     try:
@@ -120,7 +127,9 @@ async def _socket(family: int, kind: int, proto: int, probe: Probe) -> socket.so
             s.bind((probe.source, 0))
     except OSError as exc:
         s.close()
-        raise ProbeError(f"cannot bind to the egress path (source {probe.source}, device {probe.device}): {exc.strerror or exc}") from None
+        raise ProbeError(
+            f"cannot bind to the egress path (source {probe.source}, device {probe.device}): {exc.strerror or exc}"
+        ) from None
     return s
 
 
@@ -150,12 +159,12 @@ async def _icmp(probe: Probe, target: str) -> float:
         while True:
             data, _ = await loop.sock_recvfrom(s, 2048)
             if raw and not v6:
-                data = data[(data[0] & 0x0F) * 4:]  # strip the IPv4 header
-            if len(data) < 8:
+                data = data[(data[0] & 0x0F) * 4 :]  # strip the IPv4 header
+            if len(data) < ICMP_HEADER:
                 continue
-            typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[:8])
+            typ, _, _, rid, rseq = struct.unpack("!BBHHH", data[:ICMP_HEADER])
             # DGRAM ICMP sockets rewrite the id: match on sequence and payload then
-            if typ == echo_reply and rseq == seq and (not raw or rid == ident) and data[8:] == payload:
+            if typ == echo_reply and rseq == seq and (not raw or rid == ident) and data[ICMP_HEADER:] == payload:
                 return (time.monotonic() - t0) * 1000
 
 
@@ -198,16 +207,19 @@ async def _http(probe: Probe, target: str) -> float:
         ctx = ssl.create_default_context() if tls else None
         reader, writer = await asyncio.open_connection(sock=s, ssl=ctx, server_hostname=host if tls else None)
         s = None  # the transport owns it now
-        writer.write(f"GET {probe.http_path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bgpsteer-probe\r\nConnection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET {probe.http_path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bgpsteer-probe\r\nConnection: "
+            "close\r\n\r\n".encode()
+        )
         await writer.drain()
         status_line = await reader.readline()
         ttfb = (time.monotonic() - t0) * 1000
         writer.close()
         parts = status_line.split()
-        if len(parts) < 2 or not parts[1].isdigit():
+        if len(parts) < STATUS_LINE_WORDS or not parts[1].isdigit():
             raise ProbeError(f"HTTP: not an HTTP response ({status_line[:40]!r})")
         status = int(parts[1])
-        if status >= 400:
+        if status >= HTTP_ERROR:
             raise ProbeError(f"HTTP: status {status}")
         return ttfb
     finally:
@@ -231,7 +243,7 @@ async def probe_once(probe: Probe, target: str) -> Sample:
         return Sample(target, False, None, str(exc))
     except OSError as exc:
         return Sample(target, False, None, os.strerror(exc.errno) if exc.errno else str(exc))
-    except Exception as exc:  # noqa: BLE001 - a probe must never take the agent down
+    except Exception as exc:
         return Sample(target, False, None, f"probe error: {type(exc).__name__}: {exc}")
 
 
@@ -281,7 +293,7 @@ class ProbeRunner:
             samples = await probe_round(probe)
             try:
                 self.report(egress, samples)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("handling probe results of egress %s failed; probing goes on", egress)
             n += 1
             next_at = max(next_at + probe.interval, loop.time())  # never catch up in a burst

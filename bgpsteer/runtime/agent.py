@@ -27,7 +27,24 @@ from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Change, Changed, Effect, EgressChanged, HeldRoute, Log, PeerState, SessionSummary, Teardown, Withdraw
+from bgpsteer.core.events import (
+    Announce,
+    Change,
+    Changed,
+    Effect,
+    EgressChanged,
+    EndOfRib,
+    HeldRoute,
+    Log,
+    NotificationReceived,
+    PeerState,
+    RefreshMarker,
+    RoutesAnnounced,
+    RoutesWithdrawn,
+    SessionSummary,
+    Teardown,
+    Withdraw,
+)
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, Config
@@ -36,9 +53,9 @@ from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp import codec
 from bgpsteer.noc import queries
 from bgpsteer.noc.metrics import Metrics
-from bgpsteer.noc.port import PipeCounters
+from bgpsteer.noc.port import PipeCounters, RuntimeInfo
 from bgpsteer.probes.runner import ProbeRunner
-from bgpsteer.runtime import forked, journal, statefile
+from bgpsteer.runtime import forked, journal, netstat, statefile
 from bgpsteer.runtime.journal import Journal
 
 log = logging.getLogger("bgpsteer")
@@ -51,18 +68,28 @@ OUTPUT_HIGH_WATER = 16 * 1024 * 1024  # bytes of commands ExaBGP has not read: l
 LINE_LIMIT = 256 * 1024 * 1024  # ExaBGP lines can be hundreds of KB; never cut them
 DECISION_CHUNK = 1000  # prefixes decided in the first slice: the pipe is read between slices (bounds the reader's wait)
 SYNC_TIMEOUT = 10.0  # seconds after start without the summary's header before acks are paired anyway
-SLICE_TARGET = 0.02  # seconds a slice should take: the slice size follows what deciding (and journaling) a prefix costs now
+SLICE_TARGET = (
+    0.02  # seconds a slice should take: the slice size follows what deciding (and journaling) a prefix costs now
+)
 SLICE_MIN, SLICE_MAX = 50, 4 * DECISION_CHUNK
 GC_PAUSE_LIMIT = 60.0  # seconds the garbage collector may stay paused during one large decision pass
 SETTLED_TIMEOUT = 300.0  # seconds a reload or drain answer waits for its decisions before it reports them pending
 TAP_LIMIT = 200  # changes listed in a reload's answer
 SHUTDOWN_GRACE = 2.0  # seconds to let ExaBGP take the commands already written before exiting
-TICK_SECONDS = 0.1  # hold-downs, dampening, ack timeouts and reconcile readiness move on the clock, between probe rounds
+TICK_SECONDS = (
+    0.1  # hold-downs, dampening, ack timeouts and reconcile readiness move on the clock, between probe rounds
+)
 
 
 class Agent:
-    def __init__(self, config_path: str, config: Config, out: Callable[[bytes], None], clock: Callable[[], float] = time.time,
-                 settle: float = SETTLE) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        config: Config,
+        out: Callable[[bytes], None],
+        clock: Callable[[], float] = time.time,
+        settle: float = SETTLE,
+    ) -> None:
         self.config_path = config_path
         self.engine = Engine(config)
         self.decoder = codec.Decoder()
@@ -77,7 +104,9 @@ class Agent:
         self.barrier: deque[tuple[str, Callable[[], None] | None]] = deque()
         self.window_routes = WINDOW_ROUTES
         self.deferred_flushes = 0  # decision passes put off because ExaBGP had not acknowledged enough
-        self.output_buffer: Callable[[], int] = lambda: 0  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
+        self.output_buffer: Callable[[], int] = lambda: (
+            0
+        )  # bytes written but not yet taken by ExaBGP (the pipe transport's buffer)
         self.chunk: int | None = None  # prefixes decided per slice (set when serving; None: all at once)
         self.more: Callable[[], None] | None = None  # schedules the next slice (set when serving)
         self.timer: Callable[[], float] = time.perf_counter  # times slices (their size follows their cost)
@@ -91,6 +120,8 @@ class Agent:
         self.loop_lag_max = 0.0  # longest the event loop was held (so ExaBGP's pipe left unread), measured by serve
         self.loop_stalls = 0  # times it was held longer than serve.LAG_STALL
         self.settle = settle
+        self.table_complete_after: float | None = None
+        self.eor_sent_to: list[str] = []
         self.converged = False  # the whole table announced after start: End-of-RIB has gone to the core sessions
         self.reconciler: Reconciler | None = None  # the adj-RIB-out of an earlier run, while it is judged
         self._reconcile_waiting: frozenset[str] | None = None  # judged again only when this changes
@@ -110,22 +141,53 @@ class Agent:
     def core_sessions(self) -> dict[str, str]:
         return self.core_state
 
+    def runtime(self) -> RuntimeInfo:
+        return RuntimeInfo(
+            os.getpid(),
+            self.started_at,
+            self.reconciler is None,
+            self.table_complete_after,
+            tuple(self.eor_sent_to),
+            netstat.md5_counters(),
+        )
+
     def pipe(self) -> PipeCounters:
         ledger = self.ledger
-        return PipeCounters(self.malformed, self.ignored, self.commands_sent, ledger.acks_ok, ledger.acks_error, len(ledger.rejected),
-                            len(ledger.unconfirmed), ledger.missing_acks, ledger.extra_acks, self.previous_acks, ledger.outstanding_routes,
-                            self.deferred_flushes, self.output_buffer(), self.loop_lag_max, self.loop_stalls,
-                            self.journal.errors if self.journal is not None else 0, self.reload_failures)
+        return PipeCounters(
+            self.malformed,
+            self.ignored,
+            self.commands_sent,
+            ledger.acks_ok,
+            ledger.acks_error,
+            len(ledger.rejected),
+            len(ledger.unconfirmed),
+            ledger.missing_acks,
+            ledger.extra_acks,
+            self.previous_acks,
+            ledger.outstanding_routes,
+            self.deferred_flushes,
+            self.output_buffer(),
+            self.loop_lag_max,
+            self.loop_stalls,
+            self.journal.errors if self.journal is not None else 0,
+            self.reload_failures,
+        )
 
     async def drain(self, egress: str, on: bool) -> dict[str, Any]:
-        """Drain (RFC 8326) or undrain an egress: re-decided in slices (the pipe is read meanwhile), kept across restarts."""
+        """Drain (RFC 8326) or undrain an egress: re-decided in slices (the pipe is read meanwhile), kept across
+        restarts."""
         sent = self.commands_sent
         self.apply(self.engine.drain(egress, on, self.clock(), decide=False))
         self.save_state()  # a restart keeps the egress drained
         self.schedule()
         pending = await self.settled()
-        return {"egress": egress, "drained": on, "commands_sent": self.commands_sent - sent,
-                "paths": self.view.egress(egress, self.clock()).paths, "pending": pending}
+        return {
+            "egress": egress,
+            "drained": on,
+            "commands_sent": self.commands_sent - sent,
+            "paths": self.view.egress(egress, self.clock()).paths,
+            "pending": pending,
+        }
 
     def measure(self, egress: str, samples: list[Sample]) -> None:
         if self.probes is not None:
@@ -148,7 +210,9 @@ class Agent:
         cfg = self.engine.config
         self.journal = Journal(self.journal_path, {e.path_id: e.id for e in cfg.egresses}, cfg.agent.journal_max_bytes)
         if self.journal.repaired:
-            log.warning("journal %s: cut a last line torn by a kill (%d bytes)", self.journal_path, self.journal.repaired)
+            log.warning(
+                "journal %s: cut a last line torn by a kill (%d bytes)", self.journal_path, self.journal.repaired
+            )
 
     def restore(self) -> None:
         """Before start: what an earlier run knew (egress health, dampening, drain, decision ids)."""
@@ -206,56 +270,68 @@ class Agent:
                 self.send_barrier(codec.teardown(e.peer))
             elif isinstance(e, Log):
                 self.log(e)
-            elif isinstance(e, (Changed, EgressChanged)):
-                if isinstance(e, Changed):
-                    for tap in self.taps:
-                        tap.extend(e.changes[: max(0, TAP_LIMIT - len(tap))])
-                if self.journal is not None:
-                    self.journal.record(e)
-                if self.metrics is not None:
-                    self.metrics.record(e)
-                if isinstance(e, EgressChanged):
-                    self.save_state()
+            else:
+                self._record(e)
+
+    def _record(self, e: Changed | EgressChanged) -> None:
+        """A decision's record: into the answers that wait for it (reload, drain), the journal, the metrics."""
+        if isinstance(e, Changed):
+            for tap in self.taps:
+                tap.extend(e.changes[: max(0, TAP_LIMIT - len(tap))])
+        if self.journal is not None:
+            self.journal.record(e)
+        if self.metrics is not None:
+            self.metrics.record(e)
+        if isinstance(e, EgressChanged):
+            self.save_state()
 
     # -- input -------------------------------------------------------------------
 
     def on_line(self, line: str) -> None:
         for item in self.decoder.decode(line):
-            if isinstance(item, codec.Ack):
-                if self.synced:
-                    self._ack(item)
-                else:
-                    self.previous_acks += 1
-                    self._unpaired.append(item)
-            elif isinstance(item, codec.SummaryHeader):
-                self._sync()
-            elif isinstance(item, HeldRoute):
-                if self.reconciler is not None and self._answering("show adj-rib out"):
-                    self.reconciler.add((item.neighbor, item.prefix, item.path_id))
-                else:
-                    self._malformed("adj-rib-out line while no dump was asked for", line)
-            elif isinstance(item, SessionSummary):
-                self._sync()  # the header was lost: its rows are proof enough
-                if self._answering("show neighbor summary"):
-                    self._recovered_state(item)
-                else:
-                    self._malformed("neighbor summary row while none was asked for", line)
-            elif isinstance(item, codec.Text):
-                if not self._answering("show "):  # a header or blank line of an answer is fine
-                    self._malformed("not JSON, not an acknowledgement, not part of an answer", line)
-            elif isinstance(item, codec.Malformed):
-                self._malformed(item.reason, item.line)
-            elif isinstance(item, (codec.Ignored, codec.Answer)):
-                self.ignored += 1
-            else:
+            if isinstance(
+                item, (PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, RefreshMarker, NotificationReceived)
+            ):
                 if isinstance(item, PeerState) and item.peer not in self.engine.peers:
                     self._core_state(item.peer, item.state)
                 self.apply(self.engine.handle(item, self.clock()))
+            else:
+                self._answer_line(item, line)
         if self.metrics is not None and self.decoder.last_time is not None:
             self.metrics.lag(self.clock() - self.decoder.last_time)
         self.lines_since_flush += 1
         if self.lines_since_flush >= FLUSH_EVERY:
             self.flush()
+
+    def _answer_line(self, item: codec.Decoded, line: str) -> None:
+        """Whatever in ExaBGP's output is not a BGP event: acks, answers to show commands, and lines nobody asked
+        for."""
+        if isinstance(item, codec.Ack):
+            if self.synced:
+                self._ack(item)
+            else:
+                self.previous_acks += 1
+                self._unpaired.append(item)
+        elif isinstance(item, codec.SummaryHeader):
+            self._sync()
+        elif isinstance(item, HeldRoute):
+            if self.reconciler is not None and self._answering("show adj-rib out"):
+                self.reconciler.add((item.neighbor, item.prefix, item.path_id))
+            else:
+                self._malformed("adj-rib-out line while no dump was asked for", line)
+        elif isinstance(item, SessionSummary):
+            self._sync()  # the header was lost: its rows are proof enough
+            if self._answering("show neighbor summary"):
+                self._recovered_state(item)
+            else:
+                self._malformed("neighbor summary row while none was asked for", line)
+        elif isinstance(item, codec.Text):
+            if not self._answering("show "):  # a header or blank line of an answer is fine
+                self._malformed("not JSON, not an acknowledgement, not part of an answer", line)
+        elif isinstance(item, codec.Malformed):
+            self._malformed(item.reason, item.line)
+        else:  # Ignored, Answer
+            self.ignored += 1
 
     def _sync(self) -> None:
         """The answer to this process's first command has begun: every ack from now on is for its own commands."""
@@ -271,21 +347,30 @@ class Agent:
         log.warning("skipped malformed line from ExaBGP (%s): %s", reason, line.strip()[:200])
 
     def _answering(self, command: str) -> bool:
-        """True while the oldest command awaiting its ack is this show command: its answer lines come just before that ack."""
+        """True while the oldest command awaiting its ack is this show command: its answer lines come just before
+        that ack."""
         if self.ledger.pending and self.ledger.pending[0].text.startswith(command):
             self.ledger.touch(self.clock())
             return True
         return False
 
     def _recovered_state(self, row: SessionSummary) -> None:
-        """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session as idle."""
+        """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session
+        as idle."""
         if row.peer in self.engine.peers:
-            self.apply(self.engine.handle(PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})", changed=False), self.clock()))
+            self.apply(
+                self.engine.handle(
+                    PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})", changed=False), self.clock()
+                )
+            )
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
                 info = self.engine.peers[row.peer]
                 for fam in info.peer.families:
                     # only what it sends after the refresh counts towards its table being relearned (reconcile)
-                    self.send_barrier(codec.route_refresh(row.peer, FAMILY_AFI[fam]), lambda: self.engine.relearning(row.peer, self.clock()))
+                    self.send_barrier(
+                        codec.route_refresh(row.peer, FAMILY_AFI[fam]),
+                        lambda: self.engine.relearning(row.peer, self.clock()),
+                    )
         else:
             self._core_state(row.peer, row.state)
 
@@ -304,6 +389,8 @@ class Agent:
             if core.address == address:
                 for fam in core.families:
                     self.send_barrier(f"neighbor {address} announce eor {fam} unicast")
+                if address not in self.eor_sent_to:
+                    self.eor_sent_to.append(address)
 
     def _check_converged(self, now: float) -> None:
         """After start: once ExaBGP's dump is reconciled, every cloud peer is ready (End-of-RIB, quiet, down, or the
@@ -313,9 +400,14 @@ class Agent:
         if any(peer_ready(p, now, self.started_at, self.settle) is None for p in self.engine.progress()):
             return
         self.converged = True
+        self.table_complete_after = now - self.started_at
         up = [c.address for c in self.engine.config.core_routers if self.core_state.get(c.address) == "up"]
-        log.info("initial table complete after %.1fs: %d paths announced%s", now - self.started_at, sum(self.engine.stats.paths_by_path_id.values()),
-                 "; End-of-RIB to " + ", ".join(up) if up and self.engine.config.agent.graceful_restart else "")
+        log.info(
+            "initial table complete after %.1fs: %d paths announced%s",
+            now - self.started_at,
+            sum(self.engine.stats.paths_by_path_id.values()),
+            "; End-of-RIB to " + ", ".join(up) if up and self.engine.config.agent.graceful_restart else "",
+        )
         for address in up:
             self._send_eor(address)
 
@@ -325,7 +417,11 @@ class Agent:
 
     def _ack(self, ack: codec.Ack) -> None:
         outcome = self.ledger.ack(ack.ok, self.clock())
-        if outcome.sent is not None and outcome.sent.text.startswith("show adj-rib out") and self.reconciler is not None:
+        if (
+            outcome.sent is not None
+            and outcome.sent.text.startswith("show adj-rib out")
+            and self.reconciler is not None
+        ):
             self.reconciler.dump_done = True  # the whole dump is in, however late: reconcile can judge it
             if not ack.ok:
                 log.error("ExaBGP refused 'show adj-rib out': nothing held from before can be reconciled")
@@ -394,7 +490,8 @@ class Agent:
             self._gc_paused_at = None
 
     async def settled(self, timeout: float = SETTLED_TIMEOUT) -> int:
-        """Wait (serving the pipe meanwhile) until every dirty prefix is decided; the number still dirty at the timeout."""
+        """Wait (serving the pipe meanwhile) until every dirty prefix is decided; the number still dirty at the
+        timeout."""
         deadline = time.monotonic() + timeout
         while self.engine.pending() and time.monotonic() < deadline:
             if self.more is None:
@@ -430,16 +527,23 @@ class Agent:
         buffered = self.output_buffer()
         if buffered >= OUTPUT_HIGH_WATER and not self.output_high:
             self.output_high = True
-            log.warning("ExaBGP is not taking commands: %d bytes buffered (high-water %d); decisions coalesce until it catches up",
-                        buffered, OUTPUT_HIGH_WATER)
+            log.warning(
+                "ExaBGP is not taking commands: %d bytes buffered (high-water %d); decisions coalesce until it "
+                "catches up",
+                buffered,
+                OUTPUT_HIGH_WATER,
+            )
         elif buffered < OUTPUT_HIGH_WATER // 2 and self.output_high:
             self.output_high = False
             log.info("ExaBGP takes commands again: %d bytes buffered", buffered)
         if not self.synced and now - self._sync_asked >= SYNC_TIMEOUT:
             # never without the header (ExaBGP 5.0.15 always writes it); if it did not come, the acks held back are
             # taken as this process's own (no header, so most likely no previous process's either) and paired now
-            log.warning("no answer to 'show neighbor summary' after %gs: pairing the %d acks held back since start",
-                        SYNC_TIMEOUT, len(self._unpaired))
+            log.warning(
+                "no answer to 'show neighbor summary' after %gs: pairing the %d acks held back since start",
+                SYNC_TIMEOUT,
+                len(self._unpaired),
+            )
             self.synced = True
             self.previous_acks -= len(self._unpaired)
             held, self._unpaired = self._unpaired, []
@@ -466,19 +570,42 @@ class Agent:
         wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced_routes()}
         egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
         before = r.withdrawn
-        withdrawals = r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
+        withdrawals = (
+            r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
+        )
         for neighbor, ws in withdrawals.items():
             for w in ws:
                 self.send_effect(w, neighbor)
-        if withdrawals and self.journal is not None:
-            gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
-            self.journal.record(Changed(self.engine.next_decision(), now, "reconcile after restart: held in ExaBGP from before, no longer wanted",
-                                        [(p, pid, None, None) for p, pid in gone]))
+        gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
+        if gone:
+            log.info(
+                "reconcile: withdrawing %d stale route(s) held from before, e.g. %s",
+                len(gone),
+                ", ".join(f"{p} via {egress_of.get(pid, f'path id {pid}')}" for p, pid in gone[:5]),
+            )
+        if gone and self.journal is not None:
+            self.journal.record(
+                Changed(
+                    self.engine.next_decision(),
+                    now,
+                    "reconcile after restart: held in ExaBGP from before, no longer wanted",
+                    [(p, pid, None, None) for p, pid in gone],
+                )
+            )
         ready = ", ".join(f"{name}: {why}" for name, why in sorted(r.readiness(progress, now).items()) if why)
-        log.info("reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s (ready: %s)",
-                 r.checked, r.withdrawn - before, len(r.held), ", ".join(sorted(waiting)) or "-", ready or "none")
+        log.info(
+            "reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s "
+            "(ready: %s)",
+            r.checked,
+            r.withdrawn - before,
+            len(r.held),
+            ", ".join(sorted(waiting)) or "-",
+            ready or "none",
+        )
         if r.done:
-            log.info("reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn)
+            log.info(
+                "reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn
+            )
             self.reconciler = None
 
     async def reload(self) -> dict[str, Any]:
@@ -503,10 +630,23 @@ class Agent:
             pending = await self.settled()
         finally:
             self.taps.remove(changes)
-        brief = [{"prefix": p, "egress": egress_of.get(pid, "?"), "old": _brief(b) if b else None, "new": _brief(n) if n else None}
-                 for p, pid, b, n in sorted(changes, key=lambda c: (c[0], c[1]))[:TAP_LIMIT]]
-        return {"old_digest": old, "new_digest": config.digest, "announced": stats.announcements - ann, "withdrawn": stats.withdrawals - wd,
-                "changes": brief, "pending": pending}
+        brief = [
+            {
+                "prefix": p,
+                "egress": egress_of.get(pid, "?"),
+                "old": _brief(b) if b else None,
+                "new": _brief(n) if n else None,
+            }
+            for p, pid, b, n in sorted(changes, key=lambda c: (c[0], c[1]))[:TAP_LIMIT]
+        ]
+        return {
+            "old_digest": old,
+            "new_digest": config.digest,
+            "announced": stats.announcements - ann,
+            "withdrawn": stats.withdrawals - wd,
+            "changes": brief,
+            "pending": pending,
+        }
 
     async def _validate_forked(self) -> None:
         """Parse and check the config file in a forked child first: the YAML parser holds the interpreter for
@@ -527,7 +667,8 @@ class Agent:
 
     def apply_config(self, config: Config) -> None:
         """Swap in a validated config: decisions (in slices), probes and journal follow it.  A pass still in progress
-        is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new config."""
+        is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new
+        config."""
         self.apply(self.engine.reload(config, self.clock(), decide=False))
         self.schedule()
         if self.probes is not None:
@@ -545,7 +686,9 @@ class Agent:
             "stats": dataclasses.asdict(view.counters()) | dataclasses.asdict(self.pipe()),
             "peers": {p["name"]: p for p in queries.peers(self)["cloud_peers"]},
             "egresses": {e["egress"]: e for e in queries.egresses(view, now)["egresses"]},
-            "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in view.announced_routes()],
+            "announced": [
+                {"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in view.announced_routes()
+            ],
             "rejected": [{"prefix": p, "peer": peer, "trace": list(tr)} for p, peer, tr in view.rejected()],
             "explain": {p: view.explain(p) for p in itertools.islice(view.prefixes(), 10000)},
         }
@@ -556,7 +699,7 @@ class Agent:
         def work() -> bytes:
             try:
                 self.dump()
-            except Exception:  # noqa: BLE001 - said here, in the child; the parent only learns it failed
+            except Exception:
                 log.exception("state dump failed")
                 return b""
             return b"ok"

@@ -58,7 +58,7 @@ async def fork(work: Callable[[], bytes]) -> Forked:
             data = work()
             with os.fdopen(wfd, "wb") as out:
                 out.write(data)
-        except BaseException:  # noqa: BLE001 - the child must leave through _exit whatever happens
+        except BaseException:
             code = 1
         os._exit(code)
     os.close(wfd)

@@ -48,14 +48,37 @@ class Journal:
             if isinstance(effect, Changed):
                 eg = self.egress_of
                 lines = [
-                    orjson.dumps({"t": effect.time, "id": effect.decision, "kind": "route", "prefix": prefix, "path_id": pid,
-                                  "egress": eg.get(pid, "?"), "old": old.describe() if old else None,
-                                  "new": new.describe() if new else None, "reason": effect.reason})
+                    orjson.dumps(
+                        {
+                            "t": effect.time,
+                            "id": effect.decision,
+                            "kind": "route",
+                            "prefix": prefix,
+                            "path_id": pid,
+                            "egress": eg.get(pid, "?"),
+                            "old": old.describe() if old else None,
+                            "new": new.describe() if new else None,
+                            "reason": effect.reason,
+                        }
+                    )
                     for prefix, pid, old, new in effect.changes
                 ]
             else:
-                lines = [orjson.dumps({"t": effect.time, "id": effect.decision, "kind": "egress", "egress": effect.egress,
-                                       "class": effect.app_class, "old": effect.old, "new": effect.new, "in_service": effect.in_service, "reason": effect.reason})]
+                lines = [
+                    orjson.dumps(
+                        {
+                            "t": effect.time,
+                            "id": effect.decision,
+                            "kind": "egress",
+                            "egress": effect.egress,
+                            "class": effect.app_class,
+                            "old": effect.old,
+                            "new": effect.new,
+                            "in_service": effect.in_service,
+                            "reason": effect.reason,
+                        }
+                    )
+                ]
             self._fh.write(b"\n".join(lines) + b"\n")
             self._fh.flush()
             if self._fh.tell() >= self.max_bytes:
@@ -80,7 +103,9 @@ class Journal:
         os.replace(self.path, self.path.with_name(f"{name}.1"))
         self._fh = _open(self.path)
         if doomed.exists():
-            threading.Thread(target=doomed.unlink, kwargs={"missing_ok": True}, name="journal-rotate", daemon=True).start()
+            threading.Thread(
+                target=doomed.unlink, kwargs={"missing_ok": True}, name="journal-rotate", daemon=True
+            ).start()
 
     def close(self) -> None:
         self._fh.close()

@@ -25,6 +25,22 @@ from bgpsteer.runtime.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, T
 log = logging.getLogger("bgpsteer")
 
 
+async def _listen(agent: Agent) -> ControlServer:
+    """The control socket and the metrics listener: steering goes on without them rather than not at all."""
+    settings = agent.engine.config.agent
+    control = ControlServer(agent, settings.socket_path, settings.control_group)
+    try:
+        await control.start()
+    except OSError as exc:
+        log.error("control socket %s unavailable: %s", control.path, exc)
+    if settings.metrics and agent.metrics is not None:
+        try:
+            await agent.metrics.serve(settings.metrics)
+        except OSError as exc:
+            log.error("metrics listener %s unavailable: %s", settings.metrics, exc)
+    return control
+
+
 async def _serve(agent: Agent) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
@@ -36,16 +52,7 @@ async def _serve(agent: Agent) -> None:
     loop.add_signal_handler(signal.SIGUSR1, lambda: _background(agent.dump_forked()))
     agent.start()
 
-    control = ControlServer(agent, agent.engine.config.agent.socket_path, agent.engine.config.agent.control_group)
-    try:
-        await control.start()
-    except OSError as exc:  # steering goes on without the CLI rather than not at all
-        log.error("control socket %s unavailable: %s", control.path, exc)
-    if agent.engine.config.agent.metrics:
-        try:
-            await agent.metrics.serve(agent.engine.config.agent.metrics)  # type: ignore[union-attr]
-        except OSError as exc:
-            log.error("metrics listener %s unavailable: %s", agent.engine.config.agent.metrics, exc)
+    control = await _listen(agent)
     agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
     agent.probes.start(agent.engine.config.egresses)
 
@@ -132,8 +139,11 @@ async def shutdown(agent: Agent) -> None:
     if left:
         log.warning("exiting with %d bytes of commands ExaBGP did not take (the next start reconciles them)", left)
     if agent.ledger.pending:
-        log.info("exiting with %d commands not yet acknowledged by ExaBGP (%d prefixes)", len(agent.ledger.pending),
-                 agent.ledger.outstanding_routes)
+        log.info(
+            "exiting with %d commands not yet acknowledged by ExaBGP (%d prefixes)",
+            len(agent.ledger.pending),
+            agent.ledger.outstanding_routes,
+        )
     if agent.journal is not None:
         agent.journal.close()
     log.info("stopped")
@@ -152,11 +162,16 @@ def _background(coro: Coroutine[Any, Any, None]) -> None:
 async def _reload_logged(agent: Agent) -> None:
     try:
         r = await agent.reload()
-        log.info("reloaded (SIGHUP): digest %s -> %s; %d path(s) announced, %d withdrawn", r["old_digest"], r["new_digest"],
-                 r["announced"], r["withdrawn"])
+        log.info(
+            "reloaded (SIGHUP): digest %s -> %s; %d path(s) announced, %d withdrawn",
+            r["old_digest"],
+            r["new_digest"],
+            r["announced"],
+            r["withdrawn"],
+        )
     except ConfigError:
         pass  # logged and counted by reload()
-    except Exception:  # noqa: BLE001 - the agent never dies on a reload
+    except Exception:
         agent.reload_failures += 1
         log.exception("reload failed, running policy kept")
 
@@ -165,7 +180,7 @@ def _guard(fn: Callable[..., Any], *args: Any) -> None:
     """The helper must never die on input: ExaBGP exits after 5 helper deaths a minute."""
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("internal error handled; continuing")
 
 
@@ -177,7 +192,12 @@ def _log_slow_collections(limit: float) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         elif (took := time.perf_counter() - started[0]) >= limit:
-            log.warning("garbage collection of generation %d took %.3f s (%d collected)", info["generation"], took, info["collected"])
+            log.warning(
+                "garbage collection of generation %d took %.3f s (%d collected)",
+                info["generation"],
+                took,
+                info["collected"],
+            )
 
     gc.callbacks.append(timing)
 
@@ -195,7 +215,9 @@ def tune_gc() -> None:
 def run(config_path: str, settle: float = SETTLE) -> int:
     tune_gc()
     config = load(config_path)
-    logging.basicConfig(stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s"
+    )
     loop = asyncio.new_event_loop()
     slow_ms = os.environ.get("BGPSTEER_SLOW_CALLBACK_MS")
     if slow_ms:  # diagnosis (asyncio debug mode, slower): log every loop callback that held the loop longer than this
@@ -215,8 +237,13 @@ def run(config_path: str, settle: float = SETTLE) -> int:
         except OSError as exc:
             log.error("decision journal unavailable: %s", exc)
         agent.restore()
-        log.info("started: config %s digest %s, %d cloud peers, %d core routers", config_path, config.digest,
-                 len(config.cloud_peers), len(config.core_routers))
+        log.info(
+            "started: config %s digest %s, %d cloud peers, %d core routers",
+            config_path,
+            config.digest,
+            len(config.cloud_peers),
+            len(config.core_routers),
+        )
         for warning in config.warnings:
             log.warning("config: %s", warning)
         await _serve(agent)

@@ -36,7 +36,8 @@ DIR_MODE = 0o750  # state_dir when bgpsteer creates it: the control group may re
 
 
 def ensure_dir(path: Path) -> None:
-    """Create the state directory (and parents) if missing, with DIR_MODE; an existing one is left as the operator made it."""
+    """Create the state directory (and parents) if missing, with DIR_MODE; an existing one is left as the operator made
+    it."""
     if not path.is_dir():
         path.mkdir(parents=True, exist_ok=True)
         path.chmod(DIR_MODE)

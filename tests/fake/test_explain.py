@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from click.testing import CliRunner
 
@@ -11,14 +13,22 @@ from bgpsteer.noc import queries
 from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
-BOUND = CONFIG.replace("egresses:\n", "egresses:\n", 1).replace(
-    "  - {id: ams, region: eu-west, jurisdiction: EU,", "  - {id: ams, region: us-east, jurisdiction: US,").replace(
-    "policy:\n", "sets:\n  prefix:\n    eu-data: [\"44.0.0.0/16 le 24\"]\n    bad: [\"45.0.0.0/16 le 24\"]\n"
-    "compliance:\n  - {name: gdpr, prefixes: eu-data, jurisdictions: [EU]}\npolicy:\n").replace(
-    "  import: {default: accept}", "  import:\n    default: accept\n    statements:\n      - {name: no-bad, match: {prefix: bad}, then: reject}")
+BOUND = (
+    CONFIG.replace("egresses:\n", "egresses:\n", 1)
+    .replace("  - {id: ams, region: eu-west, jurisdiction: EU,", "  - {id: ams, region: us-east, jurisdiction: US,")
+    .replace(
+        "policy:\n",
+        'sets:\n  prefix:\n    eu-data: ["44.0.0.0/16 le 24"]\n    bad: ["45.0.0.0/16 le 24"]\n'
+        "compliance:\n  - {name: gdpr, prefixes: eu-data, jurisdictions: [EU]}\npolicy:\n",
+    )
+    .replace(
+        "  import: {default: accept}",
+        "  import:\n    default: accept\n    statements:\n      - {name: no-bad, match: {prefix: bad}, then: reject}",
+    )
+)
 
 
-def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, str]:
+def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], str]:
     """The agent's answer, and the CLI's rendering of it (the socket replaced by the answer)."""
     x = queries.explain(fake.agent.view, prefix, None, fake.agent.ledger)
     monkeypatch.setattr(noc, "call", lambda path, cmd, **args: x)
@@ -30,11 +40,22 @@ def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) 
 def test_explain_says_why_nothing_is_announced_and_what_compliance_blocked(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeExaBGP(parse(BOUND, "fake.yaml"), Clock())
     fake.agent.start()
-    fake.feed(state(CORE), state(AWS), state(GCP), update(AWS, ["44.0.1.0/24", "45.0.1.0/24"]), update(GCP, ["44.0.1.0/24", "45.0.1.0/24"], asn=16550))
+    fake.feed(
+        state(CORE),
+        state(AWS),
+        state(GCP),
+        update(AWS, ["44.0.1.0/24", "45.0.1.0/24"]),
+        update(GCP, ["44.0.1.0/24", "45.0.1.0/24"], asn=16550),
+    )
     x, text = run_explain(fake, "44.0.1.0/24", monkeypatch)
     ams = next(e for e in x["egresses"] if e["egress"] == "ams")
-    assert ams["blocked_by"] == "compliance" and ams["trace"] == [] and not ams["exported"]
-    assert "leaves through fra" in text and "NOT exported (compliance)" in text and "export policy: not consulted" in text
+    assert ams["blocked_by"] == "compliance"
+    assert ams["trace"] == []
+    assert not ams["exported"]
+    assert "leaves through fra" in text
+    assert "NOT exported (compliance)" in text
+    assert "export policy: not consulted" in text
     x, text = run_explain(fake, "45.0.1.0/24", monkeypatch)
     assert x["primary"] is None
-    assert "leaves through None" not in text and "not announced to the core (every candidate rejected by import policy" in text
+    assert "leaves through None" not in text
+    assert "not announced to the core (every candidate rejected by import policy" in text

@@ -44,7 +44,7 @@ def boot(fake: FakeExaBGP) -> None:
     fake.agent.start()
 
 
-def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Path):
+def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Path) -> None:
     clock = Clock()
     fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
     boot(fake)
@@ -63,7 +63,9 @@ def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Pa
     assert not [x for x in fake.lines[mark:] if "10.255.0.1/32" in x]  # no update for the dead egress at any time
     assert NH_FRA not in fake.paths(CORE)
     steering = agent.engine.steering
-    assert steering.health["fra"].state == "down" and steering.health["fra"].flaps == flaps and steering.health["fra"].penalty > 0
+    assert steering.health["fra"].state == "down"
+    assert steering.health["fra"].flaps == flaps
+    assert steering.health["fra"].penalty > 0
     assert steering.drained == {"ams"}
     assert agent.engine.stats.decision_id >= last_id
     # its probes bring it back (rise, then the hold-down), as they would have without the restart
@@ -73,7 +75,7 @@ def test_an_egress_out_of_service_stays_out_across_a_helper_restart(tmp_path: Pa
     assert NH_FRA in fake.paths(CORE)
 
 
-def test_decision_ids_keep_increasing_across_restarts_and_a_torn_journal_line_is_cut(tmp_path: Path):
+def test_decision_ids_keep_increasing_across_restarts_and_a_torn_journal_line_is_cut(tmp_path: Path) -> None:
     clock = Clock()
     fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), clock)
     boot(fake)
@@ -88,24 +90,28 @@ def test_decision_ids_keep_increasing_across_restarts_and_a_torn_journal_line_is
     fake.feed(update(AWS, SIX[2:4]))
     records = list(journal.read(tmp_path / "journal.jsonl"))
     ids = [r["id"] for r in records]
-    assert ids == sorted(ids) and len(set(ids)) == len(set(first)) + len(set(ids[len(first):]))
-    assert min(ids[len(first):]) > max(first)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(set(first)) + len(set(ids[len(first) :]))
+    assert min(ids[len(first) :]) > max(first)
     assert (tmp_path / "journal.jsonl").read_bytes().endswith(b"\n")
     assert all(json.loads(x) for x in (tmp_path / "journal.jsonl").read_bytes().splitlines())
 
 
-def test_a_corrupt_state_file_means_a_fresh_start_not_a_crash(tmp_path: Path):
-    (tmp_path / statefile.NAME).write_text('{"steering": {"health": {"fra": {"state": "down", "since": "x"}}, "drained": 5}}')
+def test_a_corrupt_state_file_means_a_fresh_start_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / statefile.NAME).write_text(
+        '{"steering": {"health": {"fra": {"state": "down", "since": "x"}}, "drained": 5}}'
+    )
     fake = FakeExaBGP(parse(CONFIG.format(state=tmp_path), "persist.yaml"), Clock())
     boot(fake)
-    assert fake.agent.engine.steering.health["fra"].state == "up" and not fake.agent.engine.steering.drained
+    assert fake.agent.engine.steering.health["fra"].state == "up"
+    assert not fake.agent.engine.steering.drained
     (tmp_path / statefile.NAME).write_text("not json")
     fake.restart_helper()
     boot(fake)
     assert NH_FRA in fake.paths(CORE)
 
 
-def test_state_dir_and_its_files_are_not_world_readable(tmp_path: Path):
+def test_state_dir_and_its_files_are_not_world_readable(tmp_path: Path) -> None:
     """state_dir created 0750 (the control group may reach the socket), the journal 0640, state files 0600."""
     state_dir = tmp_path / "new" / "state"
     fake = FakeExaBGP(parse(CONFIG.format(state=state_dir), "persist.yaml"), Clock())
@@ -120,7 +126,7 @@ def test_state_dir_and_its_files_are_not_world_readable(tmp_path: Path):
     assert (state_dir / "state.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a_reboot(tmp_path: Path):
+def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a_reboot(tmp_path: Path) -> None:
     """Saved at clock 10^6 (days of uptime), restored at clock 100 (after a reboot): the egress still recovers
     after one hold-down, and its dampening penalty keeps decaying (an absolute time from the old clock would lie
     in the future: no hold-down would ever end)."""
@@ -136,7 +142,8 @@ def test_restored_times_do_not_depend_on_the_monotonic_clock_which_restarts_at_a
     agent = fake.restart_helper()
     boot(fake)
     health = agent.engine.steering.health["fra"]
-    assert health.state == "down" and abs(health.current_penalty(clock.now) - penalty) < penalty * 0.01
+    assert health.state == "down"
+    assert abs(health.current_penalty(clock.now) - penalty) < penalty * 0.01
     fra_rounds(agent, clock, good=True)  # rise 2
     clock.now += 31
     agent.tick()

@@ -83,7 +83,8 @@ def test_a_drain_in_slices_ends_where_one_pass_ends(clock: Clock) -> None:
     loop = Loop(sliced, cost_per_prefix=SLICE_TARGET / 100)  # 100 prefixes fill a slice's time
     drain_in_slices(sliced, loop, "fra")
     assert sliced.rib == whole.rib  # the same adj-RIB-out on the core
-    assert len(loop.sizes) > 3 and max(loop.sizes) <= SLICE_MAX
+    assert len(loop.sizes) > 3
+    assert max(loop.sizes) <= SLICE_MAX
     assert 80 <= loop.sizes[-2] <= 120  # the slice size settled near what fits in SLICE_TARGET
     assert sliced.agent.engine.stats.decision_id > whole.agent.engine.stats.decision_id  # one decision per slice
 
@@ -92,7 +93,8 @@ def test_slices_shrink_when_prefixes_get_expensive_and_never_below_the_minimum(c
     fake = loaded(clock)
     loop = Loop(fake, cost_per_prefix=SLICE_TARGET)  # one prefix fills a slice's time
     drain_in_slices(fake, loop, "fra")
-    assert min(loop.sizes) == SLICE_MIN and loop.sizes[-2] == SLICE_MIN
+    assert min(loop.sizes) == SLICE_MIN
+    assert loop.sizes[-2] == SLICE_MIN
 
 
 def test_a_reload_during_a_drain_pass_decides_the_rest_under_the_new_config(clock: Clock) -> None:
@@ -107,10 +109,14 @@ def test_a_reload_during_a_drain_pass_decides_the_rest_under_the_new_config(cloc
     strict = CONFIG.replace("export: {default: accept}", "export: {default: reject}")
     slices = len(loop.sizes)
     agent.apply_config(parse(strict, "fake.yaml"))
-    assert len(loop.sizes) == slices  # nothing decided inside the reload's callback (finishing the drain would hold the loop)
+    assert (
+        len(loop.sizes) == slices
+    )  # nothing decided inside the reload's callback (finishing the drain would hold the loop)
     loop.run()
     assert agent.engine.pending() == 0
-    assert not [k for k in fake.rib if k[0] == CORE and k[1] in PREFIXES]  # every prefix, decided before or after, now under the new policy
+    assert not [
+        k for k in fake.rib if k[0] == CORE and k[1] in PREFIXES
+    ]  # every prefix, decided before or after, now under the new policy
 
 
 def test_the_lag_watchdog_counts_a_held_loop() -> None:
@@ -125,4 +131,5 @@ def test_the_lag_watchdog_counts_a_held_loop() -> None:
         watch.cancel()
 
     asyncio.run(scenario(lambda: time.sleep(serve.LAG_STALL * 1.5)))
-    assert agent.loop_stalls >= 1 and agent.loop_lag_max >= serve.LAG_STALL
+    assert agent.loop_stalls >= 1
+    assert agent.loop_lag_max >= serve.LAG_STALL

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bgpsteer.core.model import Probe  # noqa: E402
-from bgpsteer.probes.runner import ProbeRunner, probe_once  # noqa: E402
+from bgpsteer.core.model import Probe
+from bgpsteer.probes.runner import ProbeRunner, probe_once
 
 
 async def main() -> None:
@@ -66,8 +66,18 @@ async def main() -> None:
         out[name] = [s.ok, s.reason, s.rtt_ms]
     # a TCP listener only in the other namespace: reachable through netns, refused from here
     import subprocess
-    listener = subprocess.Popen(["ip", "netns", "exec", other, sys.executable, "-c",
-                                 "import socket,time;s=socket.socket();s.bind(('127.0.0.1',7777));s.listen();time.sleep(10)"])
+
+    listener = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            other,
+            sys.executable,
+            "-c",
+            "import socket,time;s=socket.socket();s.bind(('127.0.0.1',7777));s.listen();time.sleep(10)",
+        ]
+    )
     await asyncio.sleep(0.5)
     s = await probe_once(Probe("tcp", ("127.0.0.1",), port=7777, timeout=1.0, netns=other), "127.0.0.1")
     out["netns_tcp"] = [s.ok, s.reason, s.rtt_ms]
@@ -81,9 +91,16 @@ async def main() -> None:
     rounds: list[int] = []
     runner = ProbeRunner(lambda egress, samples: rounds.append(len(samples)), max_rounds=5)
     from bgpsteer.core.model import Egress
-    runner.start((Egress("e", "r", "J", 0, "10.255.0.1", 1, probe=Probe("icmp", ("127.0.0.1", "::1"), interval=0.05, timeout=0.2)),))
+
+    runner.start(
+        (
+            Egress(
+                "e", "r", "J", 0, "10.255.0.1", 1, probe=Probe("icmp", ("127.0.0.1", "::1"), interval=0.05, timeout=0.2)
+            ),
+        )
+    )
     await asyncio.wait(list(runner.tasks.values()), timeout=5)
-    out["runner_rounds"] = rounds
+    out["runner_rounds"] = list(rounds)
     print(json.dumps(out))
 
 

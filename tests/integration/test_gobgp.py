@@ -32,18 +32,24 @@ def topo() -> Iterator[Topology]:
 def test_gobgp_routes_are_steered(topo: Topology) -> None:
     assert best_paths(topo.core)["10.40.0.0/16"] == FRA
     d = topo.core.route_detail("10.40.0.0/16")["paths"][0]
-    assert d["locPrf"] == 150 and "8075:100" in d["community"]["string"] and d["aspath"]["string"] == "8075"
+    assert d["locPrf"] == 150
+    assert "8075:100" in d["community"]["string"]
+    assert d["aspath"]["string"] == "8075"
 
 
 def test_two_gateways_behind_one_egress_give_one_path(topo: Topology) -> None:
     paths = {p["nexthops"][0]["ip"] for p in topo.core.routes()["10.30.0.0/16"]}
     assert paths == {FRA, AMS}  # aws and azure both arrive via fra: the core still gets one fra path
     x = json.loads(topo.cli("explain", "10.30.0.0/16", "--json").stdout)
-    fra = [e for e in x["egresses"] if e["egress"] == "fra"][0]
-    assert fra["best"] == "aws-tgw-fra" and fra["why"].startswith("best of 2 accepted candidate(s)")
+    fra = next(e for e in x["egresses"] if e["egress"] == "fra")
+    assert fra["best"] == "aws-tgw-fra"
+    assert fra["why"].startswith("best of 2 accepted candidate(s)")
     assert {c["peer"] for c in x["candidates"]} == {"aws-tgw-fra", "azure-er-fra", "gcp-cr-ams"}
     # the gateway withdraws: the fra path stays (aws still has it), nothing flaps on the core
     topo.azure.withdraw("10.30.0.0/16")  # type: ignore[union-attr]
-    wait_for("azure candidate gone", lambda: len(json.loads(topo.cli("explain", "10.30.0.0/16", "--json").stdout)["candidates"]) == 2,
-             timeout=30)
+    wait_for(
+        "azure candidate gone",
+        lambda: len(json.loads(topo.cli("explain", "10.30.0.0/16", "--json").stdout)["candidates"]) == 2,
+        timeout=30,
+    )
     assert {p["nexthops"][0]["ip"] for p in topo.core.routes()["10.30.0.0/16"]} == {FRA, AMS}

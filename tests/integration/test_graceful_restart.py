@@ -8,6 +8,8 @@ which comes only once the whole table is re-announced.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 
@@ -38,11 +40,30 @@ def table(t: Topology) -> dict[str, set[tuple[str, bool]]]:
 def test_exabgp_restart_loses_no_packet_and_leaves_the_core_as_it_was(topo: Topology) -> None:
     assert "graceful-restart 120;" in topo.lab.path("exabgp/exabgp.conf").read_text()
     before = table(topo)
-    assert before and not any(stale for paths in before.values() for _, stale in paths)
+    assert before
+    assert not any(stale for paths in before.values() for _, stale in paths)
     result = topo.stream(seconds=14)
     time.sleep(3)
+    old_pid = topo.helper_pid()
     topo.restart_exabgp()
-    wait_for("End-of-RIB sent by the new helper", lambda: "End-of-RIB to 10.250.0.2" in topo.agent_log(), timeout=60)
+    status = topo.wait_started(old_pid, timeout=60)
+    assert status["runtime"]["eor_sent_to"] == ["10.250.0.2"]  # the core's stale paths end only with it
     summary = result()
-    assert summary["received"] > 10_000 and summary["lost"] == 0, summary
+    assert summary["received"] > 10_000, summary
+    assert summary["lost"] == 0, summary
     wait_for("the core's table as before, nothing stale", lambda: table(topo) == before, timeout=30)
+
+
+def test_a_helper_killed_under_a_live_exabgp_loses_no_packet_and_changes_nothing(topo: Topology) -> None:
+    """The other restart: only bgpsteer dies (a crash, an OOM kill; ExaBGP starts it again and keeps its sessions and
+    its adj-RIB-out).  The core never notices: no datagram lost, the same table, nothing stale."""
+    before = table(topo)
+    result = topo.stream(seconds=10)
+    time.sleep(3)
+    old_pid = topo.helper_pid()
+    os.kill(old_pid, signal.SIGKILL)
+    topo.wait_started(old_pid, timeout=60)
+    summary = result()
+    assert summary["received"] > 8_000, summary
+    assert summary["lost"] == 0, summary
+    assert table(topo) == before

@@ -8,6 +8,7 @@ egresses' IPv6 next-hops and fails them over with their /128 next-hop routes.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -29,12 +30,16 @@ def topo() -> Iterator[Topology]:
         yield t
 
 
-def v6_paths(t: Topology, prefix: str) -> dict[str, dict]:
+def v6_paths(t: Topology, prefix: str) -> dict[str, dict[str, Any]]:
     return {p["nexthops"][0]["ip"]: p for p in t.core.routes("ipv6").get(prefix, [])}
 
 
 def test_ipv6_paths_on_the_core(topo: Topology) -> None:
-    assert set(best_paths(topo.core, "ipv6")) == {"fd10:10::/48", "fd10:20::/48", "fd10:30::/48"}  # 2001:db8:1::/48 rejected
+    assert set(best_paths(topo.core, "ipv6")) == {
+        "fd10:10::/48",
+        "fd10:20::/48",
+        "fd10:30::/48",
+    }  # 2001:db8:1::/48 rejected
     shared = v6_paths(topo, "fd10:30::/48")
     assert set(shared) == {FRA6, AMS6}  # one path per egress, though BIRD sent two next-hops each
     assert (shared[AMS6]["locPrf"], shared[FRA6]["locPrf"]) == (160, 150)

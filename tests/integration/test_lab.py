@@ -53,11 +53,15 @@ def test_core_holds_every_egress_ranked(topo: Topology) -> None:
     # provider affinity: AWS prefixes prefer the egress with the direct AWS interconnect
     aws = paths(topo, "10.10.0.0/16")
     assert set(aws) == {FRA, AMS}
-    assert aws[FRA]["locPrf"] == 200 and aws[FRA].get("bestpath") is True
-    assert aws[AMS]["locPrf"] == 160 and aws[AMS]["metric"] == 10
+    assert aws[FRA]["locPrf"] == 200
+    assert aws[FRA].get("bestpath") is True
+    assert aws[AMS]["locPrf"] == 160
+    assert aws[AMS]["metric"] == 10
     gcp = paths(topo, "10.20.0.0/16")
-    assert gcp[AMS]["locPrf"] == 200 and gcp[AMS].get("bestpath") is True
-    assert gcp[FRA]["locPrf"] == 150 and gcp[FRA]["metric"] == 20
+    assert gcp[AMS]["locPrf"] == 200
+    assert gcp[AMS].get("bestpath") is True
+    assert gcp[FRA]["locPrf"] == 150
+    assert gcp[FRA]["metric"] == 20
     # cost: neither has affinity, the cheaper egress ranks higher
     both = paths(topo, "10.30.0.0/16")
     assert (both[AMS]["locPrf"], both[FRA]["locPrf"]) == (160, 150)
@@ -93,7 +97,8 @@ def test_the_agent_never_crashed_nor_misread_exabgp(topo: Topology) -> None:
     from the real ExaBGP was taken as malformed (malformed lines themselves: tests/unit/test_agent.py, tests/fake)."""
     assert topo.exabgp.poll() is None
     log = topo.agent_log()
-    assert "Traceback" not in log and log.count("bgpsteer INFO started: config") == 1
+    assert "Traceback" not in log
+    assert log.count("bgpsteer INFO started: config") == 1
     assert topo.dump_state()["stats"]["malformed_lines"] == 0, "a line of the real ExaBGP was not understood"
 
 
@@ -124,12 +129,19 @@ def test_helper_restart_reconciles_without_flap(topo: Topology) -> None:
     from lab.topology import AWS_ROUTES
 
     topo.aws_announce([r for r in AWS_ROUTES if r not in ("10.30.0.0/16", "10.10.1.0/24")])
-    wait_for("helper restarted", lambda: "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1], timeout=60)
+    wait_for(
+        "helper restarted",
+        lambda: "reconciled with ExaBGP" in topo.agent_log().split("started: config")[-1],
+        timeout=60,
+    )
     wait_for("stale 10.10.1.0/24 withdrawn", lambda: "10.10.1.0/24" not in topo.steered(), timeout=30)
     after = {p: set(paths(topo, p)) for p in topo.steered()}
     expected = {p: nhs for p, nhs in before.items() if p != "10.10.1.0/24"}
     assert after == expected
     # the decision journal survived the restart: the first announcement and the stale withdrawal are both there
     import json as _json
+
     hist = _json.loads(topo.cli("history", "10.10.1.0/24", "--json").stdout)["records"]
-    assert hist[0]["old"] is None and hist[0]["new"] is not None and hist[-1]["new"] is None
+    assert hist[0]["old"] is None
+    assert hist[0]["new"] is not None
+    assert hist[-1]["new"] is None

@@ -47,19 +47,28 @@ def test_status_peers_and_egresses(topo: Topology) -> None:
     s = ok(topo, "status")
     assert {p["name"]: p["state"] for p in s["cloud_peers"]} == {"aws-tgw-fra": "up", "gcp-cr-ams": "up"}
     assert s["core_routers"][0]["state"] == "up"
-    assert {e["egress"]: (e["health"], e["in_service"]) for e in s["egresses"]} == {"fra": ("up", True), "ams": ("up", True)}
-    assert len(s["config"]["digest"]) == 16 and s["last_decision"]
+    assert {e["egress"]: (e["health"], e["in_service"]) for e in s["egresses"]} == {
+        "fra": ("up", True),
+        "ams": ("up", True),
+    }
+    assert len(s["config"]["digest"]) == 16
+    assert s["last_decision"]
     human = topo.cli("status")
-    assert human.returncode == 0 and "EGRESS" in human.stdout and "\x1b[" not in human.stdout  # no colour off a terminal
+    assert human.returncode == 0
+    assert "EGRESS" in human.stdout
+    assert "\x1b[" not in human.stdout
     peers = ok(topo, "show", "peers")
     assert {p["name"]: p["accepted"] for p in peers["cloud_peers"]} == {"aws-tgw-fra": 4, "gcp-cr-ams": 4}
     eg = ok(topo, "show", "egress", "ams")["egresses"][0]
-    assert eg["health"]["state"] == "up" and eg["measured"]["latency_ms"] > 0 and eg["targets"]["10.250.2.2"]["loss_pct"] == 0
+    assert eg["health"]["state"] == "up"
+    assert eg["measured"]["latency_ms"] > 0
+    assert eg["targets"]["10.250.2.2"]["loss_pct"] == 0
 
 
 def test_show_routes_longest_match_and_filters(topo: Topology) -> None:
     r = ok(topo, "show", "routes", "10.10.1.77")
-    assert r["match"] == "10.10.1.0/24" and r["routes"][0]["primary"] == "fra"
+    assert r["match"] == "10.10.1.0/24"
+    assert r["routes"][0]["primary"] == "fra"
     assert core_best(topo)["10.10.1.0/24"] == FRA  # what the CLI says is what the core does
     via_ams = ok(topo, "show", "routes", "--egress", "ams")
     assert {x["prefix"] for x in via_ams["routes"]} == {"10.10.0.0/16", "10.20.0.0/16", "10.20.1.0/24", "10.30.0.0/16"}
@@ -70,34 +79,41 @@ def test_show_routes_longest_match_and_filters(topo: Topology) -> None:
 
 def test_explain_a_steered_prefix(topo: Topology) -> None:
     x = ok(topo, "explain", "10.30.0.0/16")
-    assert x["primary"] == "ams" and [r["egress"] for r in x["ranking"]] == ["ams", "fra"]
+    assert x["primary"] == "ams"
+    assert [r["egress"] for r in x["ranking"]] == ["ams", "fra"]
     by = {e["egress"]: e for e in x["egresses"]}
     assert any("cost-ams-cheaper" in step for c in x["candidates"] if c["egress"] == "ams" for step in c["trace"])
     assert any(step.startswith("compliance:") for step in by["ams"]["checks"])
     assert "health: in service" in by["fra"]["checks"]
     assert x["core_routers"][0]["announced"] == ["fra", "ams"]
     human = topo.cli("explain", "10.30.0.5")
-    assert human.returncode == 0 and "leaves through ams" in human.stdout and "10.30.0.0/16 (longest match for 10.30.0.5)" in human.stdout
+    assert human.returncode == 0
+    assert "leaves through ams" in human.stdout
+    assert "10.30.0.0/16 (longest match for 10.30.0.5)" in human.stdout
 
 
 def test_drain_and_undrain(topo: Topology) -> None:
     r = ok(topo, "drain", "ams")
-    assert r["drained"] and r["paths"] == 4
+    assert r["drained"]
+    assert r["paths"] == 4
     wait_for("ams paths de-preferred on the core", lambda: core_best(topo)["10.30.0.0/16"] == FRA, timeout=30)
     d = topo.core.route_detail("10.30.0.0/16")
-    ams = [p for p in d["paths"] if p["nexthops"][0]["ip"] == AMS][0]
-    assert ams["locPrf"] == 0 and ("65535:0" in str(ams["community"]) or "gracefulShutdown" in str(ams["community"]))
+    ams = next(p for p in d["paths"] if p["nexthops"][0]["ip"] == AMS)
+    assert ams["locPrf"] == 0
+    assert "65535:0" in str(ams["community"]) or "gracefulShutdown" in str(ams["community"])
     ok(topo, "undrain", "ams")
     wait_for("ams preferred again", lambda: core_best(topo)["10.30.0.0/16"] == AMS, timeout=30)
     hist = ok(topo, "history", "10.30.0.0/16")["records"]
     reasons = [h["reason"] for h in hist]
-    assert "drain egress ams" in reasons and "undrain egress ams" in reasons
+    assert "drain egress ams" in reasons
+    assert "undrain egress ams" in reasons
 
 
 def test_simulate_then_fail_for_real(topo: Topology) -> None:
     before = core_best(topo)
     sim = ok(topo, "simulate", "--fail", "fra")
-    assert sim["bgp_updates"] == 1 and not sim["fail_static"]
+    assert sim["bgp_updates"] == 1
+    assert not sim["fail_static"]
     predicted = dict(before)
     for m in sim["moved"]:
         predicted[m["prefix"]] = NH[m["to"]]
@@ -106,7 +122,9 @@ def test_simulate_then_fail_for_real(topo: Topology) -> None:
     assert core_best(topo) == before, "simulate must not touch the network"
     topo.block_probes("aws", True)
     try:
-        wait_for("fra out of service", lambda: not ok(topo, "show", "egress", "fra")["egresses"][0]["in_service"], timeout=30)
+        wait_for(
+            "fra out of service", lambda: not ok(topo, "show", "egress", "fra")["egresses"][0]["in_service"], timeout=30
+        )
         wait_for("the core converged", lambda: core_best(topo) == predicted, timeout=30)
         hist = ok(topo, "history", "10.10.1.0/24")["records"]
         assert any(h["kind"] == "egress" and h["egress"] == "fra" and h["new"] == "down" for h in hist)
@@ -122,14 +140,22 @@ def test_reload_good_and_bad(topo: Topology) -> None:
     try:
         topo.config.write_text(original.replace("local_pref: 160, med: 10", "local_pref: 160, med: oops"))
         bad = topo.cli("reload")
-        assert bad.returncode == 4 and "running configuration is kept" in bad.stderr and "med" in bad.stderr and "Traceback" not in bad.stderr
+        assert bad.returncode == 4
+        assert "running configuration is kept" in bad.stderr
+        assert "med" in bad.stderr
+        assert "Traceback" not in bad.stderr
         assert ok(topo, "status")["config"]["digest"] == digest
         topo.config.write_text(original.replace("local_pref: 160, med: 10", "local_pref: 160, med: 11"))
         r = ok(topo, "reload")
-        assert r["new_digest"] != digest and r["announced"] == 2  # the two ams paths that the cost statement sets (10.10/16, 10.30/16)
+        assert r["new_digest"] != digest
+        assert r["announced"] == 2
         assert sorted(c["prefix"] for c in r["changes"]) == ["10.10.0.0/16", "10.30.0.0/16"]
         assert all(c["egress"] == "ams" and "med 10" in c["old"] and "med 11" in c["new"] for c in r["changes"])
-        wait_for("new MED on the core", lambda: any(p.get("metric") == 11 for p in topo.core.routes()["10.30.0.0/16"]), timeout=30)
+        wait_for(
+            "new MED on the core",
+            lambda: any(p.get("metric") == 11 for p in topo.core.routes()["10.30.0.0/16"]),
+            timeout=30,
+        )
     finally:
         topo.config.write_text(original)
         ok(topo, "reload")
@@ -146,16 +172,22 @@ def test_bad_input_is_a_message_and_an_exit_code(topo: Topology) -> None:
     ]
     for args, code, text in cases:
         p = topo.cli(*args)
-        assert p.returncode == code and text in p.stderr and "Traceback" not in p.stderr, (args, p.returncode, p.stderr)
+        assert p.returncode == code, (args, p.returncode, p.stderr)
+        assert text in p.stderr, (args, p.stderr)
+        assert "Traceback" not in p.stderr, (args, p.stderr)
     absent = topo.cli("status", socket="/nonexistent/control.sock")
-    assert absent.returncode == 3 and "does not exist" in absent.stderr
+    assert absent.returncode == 3
+    assert "does not exist" in absent.stderr
     denied = topo.cli("status", user="nobody")
-    assert denied.returncode == 3 and "not permitted" in denied.stderr and "Traceback" not in denied.stderr
+    assert denied.returncode == 3
+    assert "not permitted" in denied.stderr
+    assert "Traceback" not in denied.stderr
 
 
 def test_metrics_endpoint(topo: Topology) -> None:
     text = topo.metrics()
     assert 'bgpsteer_egress_in_service{egress="fra"} 1.0' in text
     assert 'bgpsteer_peer_up{peer="core1",role="core"} 1.0' in text
-    assert "bgpsteer_decision_duration_seconds_count" in text and "bgpsteer_exabgp_lag_seconds_bucket" in text
+    assert "bgpsteer_decision_duration_seconds_count" in text
+    assert "bgpsteer_exabgp_lag_seconds_bucket" in text
     assert "10.10." not in text  # no per-prefix labels

@@ -25,14 +25,23 @@ def test_probe_kinds_and_failures() -> None:
             lb.namespaces.remove(other)  # the script deleted it (else Lab.close() will)
     for kind in ("icmp", "icmp6", "tcp", "udp", "http"):
         ok, reason, rtt = out[kind]
-        assert ok and rtt is not None and rtt >= 0, (kind, reason)
-    assert out["tcp_refused"][0] is False and "refused" in out["tcp_refused"][1].lower()
-    assert out["http_404"][0] is False and out["http_404"][1] == "HTTP: status 404"
-    assert out["udp_hang"][0] is False and out["udp_hang"][1] == "timeout after 300 ms"
-    assert out["dns"][0] is False and out["dns"][1].startswith("DNS:")
-    assert out["device_gone"][0] is False and "bind to the egress path" in out["device_gone"][1]
-    assert out["bad_source"][0] is False and "bind to the egress path" in out["bad_source"][1]
+        assert ok, (kind, reason)
+        assert rtt is not None, kind
+        assert rtt >= 0, kind
+    assert out["tcp_refused"][0] is False
+    assert "refused" in out["tcp_refused"][1].lower()
+    assert out["http_404"][0] is False
+    assert out["http_404"][1] == "HTTP: status 404"
+    assert out["udp_hang"][0] is False
+    assert out["udp_hang"][1] == "timeout after 300 ms"
+    assert out["dns"][0] is False
+    assert out["dns"][1].startswith("DNS:")
+    assert out["device_gone"][0] is False
+    assert "bind to the egress path" in out["device_gone"][1]
+    assert out["bad_source"][0] is False
+    assert "bind to the egress path" in out["bad_source"][1]
     assert out["runner_rounds"] == [2, 2, 2, 2, 2]
     assert out["netns"][0] is True
-    assert out["netns_tcp"][0] is True and out["here_tcp"][0] is False  # the socket really lived in the other namespace
+    assert out["netns_tcp"][0] is True
+    assert out["here_tcp"][0] is False
     assert out["netns_gone"] == [False, f"network namespace {other} is gone", None]

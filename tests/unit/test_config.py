@@ -13,7 +13,7 @@ def errors(text: str) -> list[str]:
     return [str(i) for i in exc.value.issues]
 
 
-def test_shipped_configs_are_valid():
+def test_shipped_configs_are_valid() -> None:
     for path in [ROOT / "policies/example.yaml", ROOT / "lab/lab.yaml"]:
         assert load(path).egresses
 
@@ -44,7 +44,7 @@ policy:
 """
 
 
-def test_all_errors_reported_at_once_with_positions():
+def test_all_errors_reported_at_once_with_positions() -> None:
     got = errors(BROKEN)
     expect = [
         "c.yaml:4:3: agent.router_id: duplicate key",
@@ -63,13 +63,13 @@ def test_all_errors_reported_at_once_with_positions():
     assert any("cloud_peers[0].egress: required key is missing" in g for g in got)
 
 
-def test_yaml_syntax_error_has_position():
+def test_yaml_syntax_error_has_position() -> None:
     (e,) = errors("agent: [1, 2\n")
     assert e.startswith("c.yaml:2:1: YAML syntax error")
 
 
 @pytest.mark.parametrize(
-    "snippet,message",
+    ("snippet", "message"),
     [
         ("set: {community: {add: ['1:2'], replace: ['3:4']}}\n        then: accept", "contradictory"),
         ("match: {as_path_length: {min: 5, max: 2}}\n        then: reject", "greater than max"),
@@ -79,10 +79,12 @@ def test_yaml_syntax_error_has_position():
         ("set: {med: 5}\n        then: reject", "has no use"),
     ],
 )
-def test_semantic_errors(snippet, message):
+def test_semantic_errors(snippet: str, message: str) -> None:
     from tests.unit.helpers import BASE
 
-    text = BASE + f"""
+    text = (
+        BASE
+        + f"""
 policy:
   import:
     default: accept
@@ -91,16 +93,17 @@ policy:
         {snippet}
   export: {{default: accept}}
 """
+    )
     assert any(message in g for g in errors(text)), errors(text)
 
 
-def test_unreadable_file():
+def test_unreadable_file() -> None:
     with pytest.raises(ConfigError) as exc:
         load("/nonexistent/bgpsteer.yaml")
     assert "cannot read file" in str(exc.value)
 
 
-def test_shipped_exabgp_config_is_rendered_from_the_example():
+def test_shipped_exabgp_config_is_rendered_from_the_example() -> None:
     """exabgp.conf.d must not drift from policies/example.yaml (render again when it changes)."""
     from bgpsteer.exabgp.render import env_text, render
 
@@ -110,7 +113,7 @@ def test_shipped_exabgp_config_is_rendered_from_the_example():
     assert (ROOT / "exabgp.conf.d/exabgp.env").read_text() == env_text()
 
 
-def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path):
+def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path: Path) -> None:
     """ExaBGP 5.0.15's configuration parser is the oracle: graceful restart, manual-eor, add-path, md5 and all."""
     import sys
 
@@ -121,25 +124,31 @@ def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path):
 
     exalog.disable()
     for graceful in (120, 0):
-        text = (ROOT / "policies/example.yaml").read_text().replace("agent:\n", f"agent:\n  graceful_restart: {graceful}\n", 1)
+        text = (
+            (ROOT / "policies/example.yaml")
+            .read_text()
+            .replace("agent:\n", f"agent:\n  graceful_restart: {graceful}\n", 1)
+        )
         cfg = parse(text, "example.yaml")
         rendered = render(cfg, "example.yaml", f"{sys.executable} -m bgpsteer run --config example.yaml")
-        assert ("manual-eor true;" in rendered) == bool(graceful) and (f"graceful-restart {graceful};" in rendered) == bool(graceful)
+        assert ("manual-eor true;" in rendered) == bool(graceful)
+        assert (f"graceful-restart {graceful};" in rendered) == bool(graceful)
         path = tmp_path / f"exabgp-{graceful}.conf"
         path.write_text(rendered)
         conf = Configuration([str(path)])
         assert conf.reload(), conf.error
 
 
-def test_graceful_restart_must_outlast_the_wait_for_cloud_peers():
+def test_graceful_restart_must_outlast_the_wait_for_cloud_peers() -> None:
     text = (ROOT / "policies/example.yaml").read_text().replace("agent:\n", "agent:\n  graceful_restart: 30\n", 1)
     with pytest.raises(ConfigError) as exc:
         parse(text, "example.yaml")
-    assert "agent.graceful_restart" in str(exc.value) and "longer than 60" in str(exc.value)
+    assert "agent.graceful_restart" in str(exc.value)
+    assert "longer than 60" in str(exc.value)
 
 
 @pytest.mark.parametrize("password", ['a"b', "a\\bc", "it's", "with space", "ü-ñ", "x" * 80])
-def test_every_accepted_password_reaches_exabgp_exactly(tmp_path, password):
+def test_every_accepted_password_reaches_exabgp_exactly(tmp_path: Path, password: str) -> None:
     """Rendered as base64 with md5-base64: ExaBGP's own configuration parser reads back the very bytes configured."""
     import base64
     import sys
@@ -166,7 +175,7 @@ def test_every_accepted_password_reaches_exabgp_exactly(tmp_path, password):
 
 
 @pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", ".NaN"])
-def test_numbers_must_be_finite(value):
+def test_numbers_must_be_finite(value: str) -> None:
     from tests.unit.helpers import BASE
 
     text = BASE.replace("cost_per_gb: 0.02", f"cost_per_gb: {value}") + ACCEPT
@@ -174,7 +183,7 @@ def test_numbers_must_be_finite(value):
     assert any("egresses[0].cost_per_gb: expected a finite number" in e for e in got), got
 
 
-def test_every_egress_needs_its_own_next_hop():
+def test_every_egress_needs_its_own_next_hop() -> None:
     from tests.unit.helpers import BASE
 
     got = errors(BASE.replace("next_hop: 10.255.0.2,", "next_hop: 10.255.0.1,") + ACCEPT)
@@ -197,12 +206,17 @@ def _exabgp_refuses_next_hop_self(session: str, route_afi: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("core_address,family", [("10.0.0.2", "ipv6"), ("fd00::2", "ipv4"), ("10.0.0.2", "ipv4"), ("fd00::2", "ipv6")])
-def test_check_refuses_next_hop_self_exactly_where_exabgp_does(core_address, family):
+@pytest.mark.parametrize(
+    ("core_address", "family"), [("10.0.0.2", "ipv6"), ("fd00::2", "ipv4"), ("10.0.0.2", "ipv4"), ("fd00::2", "ipv6")]
+)
+def test_check_refuses_next_hop_self_exactly_where_exabgp_does(core_address: str, family: str) -> None:
     from tests.unit.helpers import BASE
 
     text = BASE.replace(',\n     gateway6: "fd00::11"}', "}").replace(',\n     gateway6: "fd00::12"}', "}")
-    text = text.replace("address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]", f"address: \"{core_address}\", asn: 65000, families: [{family}]")
+    text = text.replace(
+        "address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]",
+        f'address: "{core_address}", asn: 65000, families: [{family}]',
+    )
     refused = _exabgp_refuses_next_hop_self(core_address, family)
     if refused:
         got = errors(text + ACCEPT)
@@ -211,19 +225,25 @@ def test_check_refuses_next_hop_self_exactly_where_exabgp_does(core_address, fam
         assert parse(text + ACCEPT, "c.yaml").egresses
 
 
-def test_a_next_hop_inside_a_prefix_set_is_a_warning(tmp_path):
+def test_a_next_hop_inside_a_prefix_set_is_a_warning(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from bgpsteer.cli import main
     from tests.unit.helpers import BASE
 
-    text = BASE + "sets:\n  prefix:\n    aws-nets: [\"10.255.0.0/16 le 24\"]\n" + ACCEPT
+    text = BASE + 'sets:\n  prefix:\n    aws-nets: ["10.255.0.0/16 le 24"]\n' + ACCEPT
     cfg = parse(text, "c.yaml")
-    assert len(cfg.warnings) == 2 and "next-hop 10.255.0.1 of egress 'fra' lies inside 10.255.0.0/16 le 24 of prefix set 'aws-nets'" in cfg.warnings[0]
+    assert len(cfg.warnings) == 2
+    assert (
+        "next-hop 10.255.0.1 of egress 'fra' lies inside 10.255.0.0/16 le 24 of prefix set 'aws-nets'"
+        in cfg.warnings[0]
+    )
     path = tmp_path / "c.yaml"
     path.write_text(text)
     result = CliRunner().invoke(main, ["check", str(path)])
-    assert result.exit_code == 0 and "2 warning(s)" in result.output and "warning: " in result.output
+    assert result.exit_code == 0
+    assert "2 warning(s)" in result.output
+    assert "warning: " in result.output
 
 
 ACCEPT = """
@@ -233,7 +253,7 @@ policy:
 """
 
 
-def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_path):
+def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_path: Path) -> None:
     """Piped: the environment heads the output (as comments ExaBGP's own parser skips); written: a file with a
     password is 0600 from its first byte."""
     import sys
@@ -245,25 +265,36 @@ def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_
     from bgpsteer.cli import main
 
     exalog.disable()
-    text = (ROOT / "policies/example.yaml").read_text().replace("    asn: 65000\n", "    asn: 65000\n    password: s3cret\n", 1)
+    text = (
+        (ROOT / "policies/example.yaml")
+        .read_text()
+        .replace("    asn: 65000\n", "    asn: 65000\n    password: s3cret\n", 1)
+    )
     src = tmp_path / "bgpsteer.yaml"
     src.write_text(text)
     command = f"{sys.executable} -m bgpsteer run --config {src}"
     piped = CliRunner().invoke(main, ["exabgp-config", str(src), "--command", command])
-    assert piped.exit_code == 0 and piped.stdout.startswith("# ExaBGP must run with this environment")
-    assert "#   exabgp_api_ack=true" in piped.stdout and "TCP-MD5 passwords" in piped.stderr
+    assert piped.exit_code == 0
+    assert piped.stdout.startswith("# ExaBGP must run with this environment")
+    assert "#   exabgp_api_ack=true" in piped.stdout
+    assert "TCP-MD5 passwords" in piped.stderr
     path = tmp_path / "piped.conf"
     path.write_text(piped.stdout)
     conf = Configuration([str(path)])
     assert conf.reload(), conf.error
     out = tmp_path / "out"
     written = CliRunner().invoke(main, ["exabgp-config", str(src), "-o", str(out), "--command", command])
-    assert written.exit_code == 0 and (out / "exabgp.conf").stat().st_mode & 0o777 == 0o600 and "0600" in written.stdout
-    plain = CliRunner().invoke(main, ["exabgp-config", str(ROOT / "policies/example.yaml"), "-o", str(tmp_path / "plain")])
-    assert plain.exit_code == 0 and (tmp_path / "plain/exabgp.conf").stat().st_mode & 0o777 == 0o644
+    assert written.exit_code == 0
+    assert (out / "exabgp.conf").stat().st_mode & 0o777 == 0o600
+    assert "0600" in written.stdout
+    plain = CliRunner().invoke(
+        main, ["exabgp-config", str(ROOT / "policies/example.yaml"), "-o", str(tmp_path / "plain")]
+    )
+    assert plain.exit_code == 0
+    assert (tmp_path / "plain/exabgp.conf").stat().st_mode & 0o777 == 0o644
 
 
-def test_documented_defaults_are_the_models():
+def test_documented_defaults_are_the_models() -> None:
     """policies/README.md's default column says what the model (one definition, used by the loader) says."""
     from bgpsteer.core.model import AgentSettings, Probe, default
 
@@ -275,11 +306,15 @@ def test_documented_defaults_are_the_models():
         return {r[1].strip().strip("`"): r[2].strip() for r in rows}
 
     checked = 0
-    for heading, cls, keys in (("## agent", AgentSettings, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
-                               ("### egresses[].probe", Probe, ["interval", "min_up", "window", "http_path"])):
+    for heading, cls, keys in (
+        ("## agent", AgentSettings, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
+        ("### egresses[].probe", Probe, ["interval", "min_up", "window", "http_path"]),
+    ):
         rows = table(heading)
         for key in keys:
             assert key in rows, f"{heading}: {key} is not documented"
-            assert rows[key].strip("`").split("`")[0] == str(default(cls, key)), f"{heading}: {key}: docs {rows[key]!r}, model {default(cls, key)!r}"
+            assert rows[key].strip("`").split("`")[0] == str(default(cls, key)), (
+                f"{heading}: {key}: docs {rows[key]!r}, model {default(cls, key)!r}"
+            )
             checked += 1
     assert checked == 9

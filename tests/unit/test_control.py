@@ -8,6 +8,7 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,11 +36,12 @@ policy:
 """
 
 
-def raw(path: str, line: bytes) -> dict:
+def raw(path: str, line: bytes) -> dict[str, Any]:
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(path)
         s.sendall(line)
-        return json.loads(s.makefile().readline())
+        answer: dict[str, Any] = json.loads(s.makefile().readline())
+        return answer
 
 
 def test_external_measurements_and_errors(tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_external_measurements_and_errors(tmp_path: Path) -> None:
     sent: list[bytes] = []
     sock = str(tmp_path / "control.sock")
 
-    async def scenario() -> dict:
+    async def scenario() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         agent = Agent("t.yaml", cfg, sent.append, clock=loop.time)
         agent.engine.start(loop.time())
@@ -55,13 +57,20 @@ def test_external_measurements_and_errors(tmp_path: Path) -> None:
         await server.start()
         agent.probes = ProbeRunner(agent.on_probe, max_rounds=40)  # bounded: 2 s at most
         agent.probes.start(cfg.egresses)
-        ask = lambda cmd, **a: loop.run_in_executor(None, lambda: call(sock, cmd, **a))  # noqa: E731
-        out: dict = {"mode": stat.S_IMODE(os.stat(sock).st_mode)}
+
+        def ask(cmd: str, **a: Any) -> asyncio.Future[Any]:
+            return loop.run_in_executor(None, lambda: call(sock, cmd, **a))
+
+        out: dict[str, Any] = {"mode": stat.S_IMODE(os.stat(sock).st_mode)}
         good = [{"target": "smokeping-fra", "ok": True, "rtt_ms": 12.5}, {"target": "thousandeyes-fra", "ok": False}]
         out["first"] = await ask("measure", egress="fra", samples=good)
         errors = {}
-        for name, args in {"icmp": {"egress": "ams", "samples": good}, "target": {"egress": "fra", "samples": [{"target": "x", "ok": True, "rtt_ms": 1}]},
-                           "rtt": {"egress": "fra", "samples": [{"target": "smokeping-fra", "ok": True}]}, "unknown": {"egress": "nope", "samples": good}}.items():
+        for name, args in {
+            "icmp": {"egress": "ams", "samples": good},
+            "target": {"egress": "fra", "samples": [{"target": "x", "ok": True, "rtt_ms": 1}]},
+            "rtt": {"egress": "fra", "samples": [{"target": "smokeping-fra", "ok": True}]},
+            "unknown": {"egress": "nope", "samples": good},
+        }.items():
             try:
                 await ask("measure", **args)
             except CtlError as exc:
@@ -82,11 +91,15 @@ def test_external_measurements_and_errors(tmp_path: Path) -> None:
     out = asyncio.run(asyncio.wait_for(scenario(), 10))
     assert out["mode"] == 0o660
     assert out["first"] == {"egress": "fra", "samples": 2, "health": "up", "in_service": True}
-    assert out["errors"]["icmp"][0] == 2 and "not configured with probe type external" in out["errors"]["icmp"][1]
-    assert out["errors"]["target"][0] == 2 and "unknown target 'x'" in out["errors"]["target"][1]
-    assert out["errors"]["rtt"][0] == 2 and "needs rtt_ms" in out["errors"]["rtt"][1]
+    assert out["errors"]["icmp"][0] == 2
+    assert "not configured with probe type external" in out["errors"]["icmp"][1]
+    assert out["errors"]["target"][0] == 2
+    assert "unknown target 'x'" in out["errors"]["target"][1]
+    assert out["errors"]["rtt"][0] == 2
+    assert "needs rtt_ms" in out["errors"]["rtt"][1]
     assert out["errors"]["unknown"][0] == 2
-    assert out["bad_request"]["ok"] is False and out["bad_request"]["code"] == 2
+    assert out["bad_request"]["ok"] is False
+    assert out["bad_request"]["code"] == 2
     assert out["usable_after_silence"] is False
     assert out["egress"]["targets"]["smokeping-fra"]["last_failure"].startswith("no external measurement for")
     assert out["egress"]["targets"]["smokeping-fra"]["latency_ms"] == 12.5
@@ -97,7 +110,8 @@ def test_external_measurements_and_errors(tmp_path: Path) -> None:
 def test_cli_without_agent_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CtlError) as exc:
         call(str(tmp_path / "absent.sock"), "status")
-    assert exc.value.code == 3 and "does not exist" in str(exc.value)
+    assert exc.value.code == 3
+    assert "does not exist" in str(exc.value)
 
 
 def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,23 +125,26 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
     secret.write_text("root-only: the agent must not read this for a client\n")
     os.chmod(secret, 0o600)
 
-    async def scenario() -> dict:
+    async def scenario() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         agent = Agent("t.yaml", cfg, lambda b: None, clock=loop.time)
         server = ControlServer(agent, sock)
         await server.start()
-        out: dict = {}
+        out: dict[str, Any] = {}
 
-        def req(obj: dict) -> dict:
+        def req(obj: dict[str, Any]) -> dict[str, Any]:
             return raw(sock, json.dumps(obj).encode() + b"\n")
 
-        ask = lambda obj: loop.run_in_executor(None, req, obj)  # noqa: E731
+        def ask(obj: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+            return loop.run_in_executor(None, req, obj)
+
         out["limit"] = await ask({"cmd": "routes", "args": {"limit": "x"}})
         out["args"] = await ask({"cmd": "drain", "args": {"egress": 1}})
         out["unknown_arg"] = await ask({"cmd": "status", "args": {"verbose": True}})
         out["missing"] = await ask({"cmd": "explain", "args": {}})
         out["path"] = await ask({"cmd": "simulate", "args": {"config": str(secret)}})
         out["text"] = await ask({"cmd": "simulate", "args": {"config": "cand.yaml", "config_text": "agent: [\n"}})
+
         # idle connections are closed, and no more than MAX_CLIENTS are served at once
         async def until(n: int) -> None:
             for _ in range(300):  # bounded (3 s): connections come and go on the loop, slowly on a loaded machine
@@ -150,14 +167,21 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
         return out
 
     out = asyncio.run(asyncio.wait_for(scenario(), 10))
-    assert out["limit"]["code"] == 2 and "'limit' must be an integer" in out["limit"]["error"]
-    assert out["args"]["code"] == 2 and "'egress' must be a string" in out["args"]["error"]
-    assert out["unknown_arg"]["code"] == 2 and "unknown argument 'verbose'" in out["unknown_arg"]["error"]
-    assert out["missing"]["code"] == 2 and "missing argument target" in out["missing"]["error"]
-    assert out["path"]["code"] == 2 and "root-only" not in out["path"]["error"]
-    assert out["text"]["code"] == 2 and "cand.yaml" in out["text"]["error"]
+    assert out["limit"]["code"] == 2
+    assert "'limit' must be an integer" in out["limit"]["error"]
+    assert out["args"]["code"] == 2
+    assert "'egress' must be a string" in out["args"]["error"]
+    assert out["unknown_arg"]["code"] == 2
+    assert "unknown argument 'verbose'" in out["unknown_arg"]["error"]
+    assert out["missing"]["code"] == 2
+    assert "missing argument target" in out["missing"]["error"]
+    assert out["path"]["code"] == 2
+    assert "root-only" not in out["path"]["error"]
+    assert out["text"]["code"] == 2
+    assert "cand.yaml" in out["text"]["error"]
     assert out["clients"] == 3
-    assert out["over_cap"]["code"] == 3 and "too many control connections" in out["over_cap"]["error"]
+    assert out["over_cap"]["code"] == 3
+    assert "too many control connections" in out["over_cap"]["error"]
     assert out["after_idle"]["ok"] is True
 
 
@@ -177,7 +201,7 @@ def test_an_unknown_control_group_leaves_the_socket_root_only_and_the_agent_runn
     assert asyncio.run(scenario()) == 0o600
 
 
-def test_exit_codes_are_defined_once():
+def test_exit_codes_are_defined_once() -> None:
     """Every code the socket or the CLI produces is an ExitCode, and the README lists each one."""
     import re
 
@@ -185,7 +209,9 @@ def test_exit_codes_are_defined_once():
 
     root = Path(__file__).resolve().parents[2]
     literal = re.compile(r'"code": \d|(?:QueryError|CtlError)\([^)]*, \d+\)|sys\.exit\([1-9]\d*\)')
-    offenders = [f"{p.name}: {m.group(0)}" for p in (root / "bgpsteer").rglob("*.py") for m in literal.finditer(p.read_text())]
+    offenders = [
+        f"{p.name}: {m.group(0)}" for p in (root / "bgpsteer").rglob("*.py") for m in literal.finditer(p.read_text())
+    ]
     assert not offenders, offenders
     readme = (root / "README.md").read_text()
     assert all(f"{int(c)} " in readme.split("exit codes", 1)[1][:400] for c in ExitCode)

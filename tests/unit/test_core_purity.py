@@ -7,7 +7,7 @@ CORE = Path(__file__).resolve().parents[2] / "bgpsteer" / "core"
 ALLOWED = {"__future__", "collections", "dataclasses", "typing", "ipaddress", "re", "math", "bgpsteer"}
 
 
-def test_core_imports_only_pure_modules():
+def test_core_imports_only_pure_modules() -> None:
     bad = []
     for path in CORE.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -21,9 +21,19 @@ def test_the_systemd_unit_verifies(tmp_path: Path) -> None:
     text = UNIT.read_text().replace("/opt/bgpsteer/bin", bindir).replace("/etc/bgpsteer/exabgp.env", str(env))
     unit = tmp_path / "bgpsteer.service"
     unit.write_text(text)
-    result = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True, timeout=60, check=False
+    )
     problems = [line for line in (result.stdout + result.stderr).splitlines() if "bgpsteer.service" in line]
-    assert result.returncode == 0 and not problems, result.stdout + result.stderr
-    for word in ("ExecReload=", "bgpsteer reload", "AmbientCapabilities=CAP_NET_RAW", "NoNewPrivileges=yes", "ProtectSystem=strict",
-                 "StateDirectory=bgpsteer", "User=bgpsteer"):
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not problems, result.stdout + result.stderr
+    for word in (
+        "ExecReload=",
+        "bgpsteer reload",
+        "AmbientCapabilities=CAP_NET_RAW",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=bgpsteer",
+        "User=bgpsteer",
+    ):
         assert word in text

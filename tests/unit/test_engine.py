@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Log, PeerState, RoutesAnnounced, RoutesWithdrawn, Teardown, Withdraw
+from bgpsteer.core.events import Announce, Effect, Log, PeerState, RoutesAnnounced, RoutesWithdrawn, Teardown, Withdraw
 from tests.unit.helpers import ACCEPT_ALL, config
 
 AWS, GCP = "10.1.0.2", "10.2.0.2"
@@ -36,30 +36,33 @@ policy:
 """
 
 
-def announced(effects):
+def announced(effects: list[Effect]) -> dict[tuple[str, int], Attrs]:
     return {(p, e.path_id): e.attrs for e in effects if isinstance(e, Announce) for p in e.prefixes}
 
 
-def withdrawn(effects):
+def withdrawn(effects: list[Effect]) -> set[tuple[str, int]]:
     return {(p, e.path_id) for e in effects if isinstance(e, Withdraw) for p in e.prefixes}
 
 
-def test_policy_steers_and_export_applies():
+def test_policy_steers_and_export_applies() -> None:
     eng = Engine(config(POLICY))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16", "10.99.0.0/16"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, G, ["10.10.0.0/16"]), 0)
     out = announced(eng.flush(1))
     fra = out[("10.10.0.0/16", 1)]
-    assert fra.local_pref == 200 and fra.next_hop == "10.255.0.1"
+    assert fra.local_pref == 200
+    assert fra.next_hop == "10.255.0.1"
     assert fra.large_communities == ((65000, 1, 1),)
-    assert fra.communities == ((64512, 100), (65000, 100)) and fra.med == 5
+    assert fra.communities == ((64512, 100), (65000, 100))
+    assert fra.med == 5
     ams = out[("10.10.0.0/16", 2)]
-    assert ams.local_pref == 100 and ams.next_hop == "10.255.0.2"
+    assert ams.local_pref == 100
+    assert ams.next_hop == "10.255.0.2"
     assert out[("10.99.0.0/16", 1)].local_pref == 100
     assert eng.flush(2) == []  # nothing changed, nothing sent
 
 
-def test_withdraw_and_peer_down_flush():
+def test_withdraw_and_peer_down_flush() -> None:
     eng = Engine(config(ACCEPT_ALL))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16", "10.11.0.0/16"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, G, ["10.10.0.0/16"]), 0)
@@ -68,20 +71,22 @@ def test_withdraw_and_peer_down_flush():
     assert withdrawn(eng.flush(1)) == {("10.11.0.0/16", 1)}
     eng.handle(PeerState(GCP, "down", "hold timer expired"), 2)
     assert withdrawn(eng.flush(2)) == {("10.10.0.0/16", 2)}
-    assert eng.peers[GCP].routes == 0 and "10.10.0.0/16" in eng.rib
+    assert eng.peers[GCP].routes == 0
+    assert "10.10.0.0/16" in eng.rib
 
 
-def test_attribute_change_reannounces_only_that_path():
+def test_attribute_change_reannounces_only_that_path() -> None:
     eng = Engine(config(ACCEPT_ALL))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, G, ["10.10.0.0/16"]), 0)
     eng.flush(0)
     eng.handle(RoutesAnnounced(AWS, 4, A.evolve(med=7), ["10.10.0.0/16"]), 1)
     effects = eng.flush(1)
-    assert set(announced(effects)) == {("10.10.0.0/16", 1)} and not withdrawn(effects)
+    assert set(announced(effects)) == {("10.10.0.0/16", 1)}
+    assert not withdrawn(effects)
 
 
-def test_import_safety_rejects_with_reason():
+def test_import_safety_rejects_with_reason() -> None:
     eng = Engine(config(ACCEPT_ALL))
     bad = ["192.0.2.0/24", "10.1.2.0/25", "0.0.0.0/0", "224.0.0.0/4"]
     eng.handle(RoutesAnnounced(AWS, 4, A, bad), 0)
@@ -96,7 +101,7 @@ def test_import_safety_rejects_with_reason():
     assert "martian next-hop" in reasons["10.50.0.0/16"]
 
 
-def test_invalid_prefix_text_is_skipped_and_counted_never_stored():
+def test_invalid_prefix_text_is_skipped_and_counted_never_stored() -> None:
     # ExaBGP refuses a whole command line for one non-canonical prefix: such text must never reach the RIB
     eng = Engine(config(ACCEPT_ALL))
     bad = ["not-a-prefix", "44.0.010.0/24", "44.0.9.0/024", "44.0.9.1/24", "fd10::/48", "44.0.9.0/33"]
@@ -105,67 +110,76 @@ def test_invalid_prefix_text_is_skipped_and_counted_never_stored():
     assert eng.stats.invalid_prefixes == len(bad) + 2
     assert set(eng.rib) == {"44.0.8.0/24"}
     logs = [e.message for e in effects if isinstance(e, Log)]
-    assert any("not-a-prefix" in m for m in logs) and any("44.0.7.0/24" in m for m in logs)
+    assert any("not-a-prefix" in m for m in logs)
+    assert any("44.0.7.0/24" in m for m in logs)
     assert set(announced(eng.flush(0))) == {("44.0.8.0/24", 1)}
 
 
-def test_private_space_is_accepted_by_default_and_rejectable():
+def test_private_space_is_accepted_by_default_and_rejectable() -> None:
     eng = Engine(config(ACCEPT_ALL, "safety: {reject_private: true}\n"))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16", "8.8.8.0/24"]), 0)
     assert set(announced(eng.flush(0))) == {("8.8.8.0/24", 1)}
 
 
-def test_reject_statement_and_default_reject():
+def test_reject_statement_and_default_reject() -> None:
     eng = Engine(config(POLICY))
     eng.handle(RoutesAnnounced(AWS, 4, A.evolve(as_path=(1, 2, 3, 4, 5)), ["10.77.0.0/16"]), 0)
     assert announced(eng.flush(0)) == {}
-    (_, _, trace), = eng.rejected()
+    ((_, _, trace),) = eng.rejected()
     assert trace[-1] == "import statement 'drop-long-paths' matched; reject"
 
 
-def test_ipv6_routes_use_the_egress_ipv6_next_hop():
+def test_ipv6_routes_use_the_egress_ipv6_next_hop() -> None:
     eng = Engine(config(ACCEPT_ALL))
     eng.handle(RoutesAnnounced(AWS, 6, A.evolve(next_hop="fd00:1::2"), ["fd10:10::/48"]), 0)
     effects = eng.flush(0)
     (e,) = [x for x in effects if isinstance(x, Announce)]
-    assert e.afi == 6 and e.attrs.next_hop == "fd00:255::1"
+    assert e.afi == 6
+    assert e.attrs.next_hop == "fd00:255::1"
 
 
-def test_max_prefix_stop_and_teardown():
+def test_max_prefix_stop_and_teardown() -> None:
     cfg = config(ACCEPT_ALL, "safety: {max_prefix: {limit: 2, action: stop}}\n")
     eng = Engine(cfg)
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]), 0)
-    assert len(announced(eng.flush(0))) == 2 and eng.peers[AWS].refused == 1
+    assert len(announced(eng.flush(0))) == 2
+    assert eng.peers[AWS].refused == 1
     eng2 = Engine(config(ACCEPT_ALL, "safety: {max_prefix: {limit: 2, action: teardown}}\n"))
     effects = eng2.handle(RoutesAnnounced(AWS, 4, A, ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"]), 0)
     assert any(isinstance(e, Teardown) and e.peer == AWS for e in effects)
     assert eng2.peers[AWS].routes == 0
 
 
-def test_unknown_peer_is_logged_not_fatal():
+def test_unknown_peer_is_logged_not_fatal() -> None:
     eng = Engine(config(ACCEPT_ALL))
     effects = eng.handle(RoutesAnnounced("192.168.99.1", 4, A, ["10.1.0.0/16"]), 0)
-    assert effects and eng.stats.unknown_peer_events == 1 and not eng.rib
+    assert effects
+    assert eng.stats.unknown_peer_events == 1
+    assert not eng.rib
 
 
-def test_reload_swaps_policy_and_sends_the_difference():
+def test_reload_swaps_policy_and_sends_the_difference() -> None:
     eng = Engine(config(ACCEPT_ALL))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, G, ["10.10.0.0/16"]), 0)
     eng.flush(0)
-    only_fra = ACCEPT_ALL.replace("export: {default: accept}", "export:\n    default: accept\n    statements:\n      - {name: no-ams, match: {egress: ams}, then: reject}")
+    only_fra = ACCEPT_ALL.replace(
+        "export: {default: accept}",
+        "export:\n    default: accept\n    statements:\n      - {name: no-ams, match: {egress: ams}, then: reject}",
+    )
     effects = eng.reload(config(only_fra), 1)
-    assert withdrawn(effects) == {("10.10.0.0/16", 2)} and not announced(effects)
+    assert withdrawn(effects) == {("10.10.0.0/16", 2)}
+    assert not announced(effects)
 
 
-def test_policy_runtime_error_fails_closed():
+def test_policy_runtime_error_fails_closed() -> None:
     eng = Engine(config(POLICY))
 
     class Boom:
-        def __call__(self, r):
+        def __call__(self, r: object) -> None:
             raise RuntimeError("boom")
 
-        def describe(self):
+        def describe(self) -> str:
             return "boom"
 
     st0 = eng.importer.policy.statements[0]
@@ -177,11 +191,13 @@ def test_policy_runtime_error_fails_closed():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([AWS, GCP]), st.sampled_from(["a", "w", "d"]), st.integers(0, 5)), max_size=40))
-def test_announced_state_always_equals_a_fresh_decision(ops):
+@given(
+    st.lists(st.tuples(st.sampled_from([AWS, GCP]), st.sampled_from(["a", "w", "d"]), st.integers(0, 5)), max_size=40)
+)
+def test_announced_state_always_equals_a_fresh_decision(ops: list[tuple[str, str, int]]) -> None:
     """Whatever the order of events, incremental flushes converge on a from-scratch decision."""
     eng = Engine(config(POLICY))
-    sent: dict = {}
+    sent: dict[tuple[str, int], Attrs] = {}
     for peer, op, i in ops:
         prefix = f"10.10.{i}.0/24"
         attrs = A if peer == AWS else G

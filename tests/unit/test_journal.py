@@ -22,7 +22,9 @@ def test_rotation_keeps_keep_files_in_order_and_drops_the_oldest(tmp_path: Path)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["journal.jsonl", "journal.jsonl.1", "journal.jsonl.2", "journal.jsonl.3"]
     ids = [r["id"] for r in journal.read(path, keep=3)]
-    assert ids == sorted(ids) and ids[-1] == 200  # oldest first, nothing reordered
-    assert len(ids) == len(set(ids)) and ids[0] > 1  # the oldest records were rotated away, none duplicated
+    assert ids == sorted(ids)
+    assert ids[-1] == 200
+    assert len(ids) == len(set(ids))
+    assert ids[0] > 1
     assert ids == list(range(ids[0], 201))  # and none lost in between
     assert journal.last_decision(path, keep=3) == 200

@@ -38,26 +38,32 @@ def better(a: Attrs, b: Attrs) -> bool | None:
 
 
 @given(outs, st.sets(st.integers(1, 5)))
-def test_the_core_choice_is_never_beaten_and_ties_are_real(out, usable):
+def test_the_core_choice_is_never_beaten_and_ties_are_real(out: list[tuple[int, Attrs]], usable: set[int]) -> None:
     pid, tie = core_choice(out, usable)
     cands = {p: a for p, a in out if p in usable}
     if not cands:
-        assert pid is None and not tie
+        assert pid is None
+        assert not tie
         return
     assert pid in cands
     chosen = cands[pid]
-    assert not any(better(a, chosen) is True for p, a in cands.items() if p != pid), "a usable path beats the core's choice"
+    assert not any(better(a, chosen) is True for p, a in cands.items() if p != pid), (
+        "a usable path beats the core's choice"
+    )
     rivals = [p for p, a in cands.items() if p != pid and better(chosen, a) is None]
     assert tie == bool(rivals), (tie, rivals)  # a tie exactly when another usable path is neither better nor worse
     order = core_order(out, usable)
-    assert order[0][0] == pid and [p for p, _, _ in order][: len(cands)] == [p for p, _, _ in order if p in usable]
+    assert order[0][0] == pid
+    assert [p for p, _, _ in order][: len(cands)] == [p for p, _, _ in order if p in usable]
 
 
 @given(outs, st.sets(st.integers(1, 5)))
-def test_the_order_puts_every_usable_path_first_and_never_ranks_a_loser_above_its_winner(out, usable):
+def test_the_order_puts_every_usable_path_first_and_never_ranks_a_loser_above_its_winner(
+    out: list[tuple[int, Attrs]], usable: set[int]
+) -> None:
     order = core_order(out, usable)
     assert sorted(p for p, _, _ in order) == sorted(p for p, _ in out)
     for i, (p, a, _) in enumerate(order):
-        for q, b, _ in order[i + 1:]:
+        for q, b, _ in order[i + 1 :]:
             if (p in usable) == (q in usable):
                 assert better(b, a) is not True, (p, q)

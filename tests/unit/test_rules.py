@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, RoutesAnnounced
+from bgpsteer.core.events import Announce, Effect, RoutesAnnounced
+from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE, PeerProgress, peer_ready
 from tests.unit.helpers import ACCEPT_ALL, config
 
 AWS, GCP = "10.1.0.2", "10.2.0.2"
 A = Attrs(next_hop="10.1.0.2", as_path=(64512,))
 
 
-def announced(effects) -> dict[tuple[str, int], Attrs]:
+def announced(effects: list[Effect]) -> dict[tuple[str, int], Attrs]:
     return {(p, e.path_id): e.attrs for e in effects if isinstance(e, Announce) for p in e.prefixes}
 
 
-def test_overlapping_compliance_rules_allow_only_what_every_rule_allows():
-    eng = Engine(parse("""
+def test_overlapping_compliance_rules_allow_only_what_every_rule_allows() -> None:
+    eng = Engine(
+        parse(
+            """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
 egresses:
   - {id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1}
@@ -37,16 +42,21 @@ compliance:
 policy:
   import: {default: accept}
   export: {default: accept}
-""", "test.yaml"))
+""",
+            "test.yaml",
+        )
+    )
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.1.0/24", "10.10.2.0/24"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, A.evolve(next_hop=GCP), ["10.10.1.0/24", "10.10.2.0/24"]), 0)
     out = announced(eng.flush(0))
-    assert ("10.10.1.0/24", 1) not in out and ("10.10.1.0/24", 2) in out  # bound by both rules: CH only
+    assert ("10.10.1.0/24", 1) not in out
+    assert ("10.10.1.0/24", 2) in out
     assert {("10.10.2.0/24", 1), ("10.10.2.0/24", 2)} <= set(out)
 
 
-def test_a_later_statement_overrides_an_earlier_local_pref():
-    eng = Engine(config("""
+def test_a_later_statement_overrides_an_earlier_local_pref() -> None:
+    eng = Engine(
+        config("""
 policy:
   import:
     default: accept
@@ -54,7 +64,8 @@ policy:
       - {name: first, set: {local_pref: 150}}
       - {name: second, match: {provider: aws}, set: {local_pref: 210}, then: accept}
   export: {default: accept}
-"""))
+""")
+    )
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.1.0/24"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, A.evolve(next_hop=GCP), ["10.10.1.0/24"]), 0)
     out = announced(eng.flush(0))
@@ -62,10 +73,43 @@ policy:
     assert out[("10.10.1.0/24", 2)].local_pref in (150, 151)  # first only (plus at most the cost tie-break)
 
 
-def test_configured_max_length_is_applied():
+def test_configured_max_length_is_applied() -> None:
     eng = Engine(config(ACCEPT_ALL, "safety: {max_length: {ipv4: 22}}\n"))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/22", "10.10.4.0/23"]), 0)
     out = announced(eng.flush(0))
     assert set(out) == {("10.10.0.0/22", 1)}
     (reason,) = [t[-1] for p, _, t in eng.rejected()]
     assert "/23 is longer than /22" in reason
+
+
+def _peer(**kw: object) -> PeerProgress:
+    base: dict[str, object] = {
+        "egress": "fra",
+        "families": frozenset({4}),
+        "state": "up",
+        "state_known": True,
+        "eor": frozenset(),
+        "last_heard": 10.0,
+        "relearn_from": 5.0,
+        "name": "aws",
+    }
+    base.update(kw)
+    return PeerProgress(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("peer", "now", "ready"),
+    [
+        (_peer(), 10.0 + SETTLE, f"quiet for {SETTLE:g}s after its routes"),
+        (_peer(), 10.0 + SETTLE - 0.1, None),
+        (_peer(relearn_from=11.0), 30.0, None),  # what it sent before the refresh went out is not its table
+        (_peer(refreshing=frozenset({4})), 10.0 + 3 * SETTLE, None),  # inside a BoRR .. EoRR bracket: wait for EoRR
+        (_peer(refreshed=frozenset({4})), 10.0, "End-of-Route-Refresh"),
+        (_peer(eor=frozenset({4}), refreshing=frozenset({4})), 10.0, "End-of-RIB"),
+        (_peer(state="down", refreshing=frozenset({4})), 10.0, "session down"),
+        (_peer(refreshing=frozenset({4})), READY_TIMEOUT, f"{READY_TIMEOUT:g}s since start"),
+        (_peer(families=frozenset({4, 6}), refreshed=frozenset({4})), 10.0, None),  # one family still to come
+    ],
+)
+def test_when_a_cloud_peers_table_counts_as_complete(peer: PeerProgress, now: float, ready: str | None) -> None:
+    assert peer_ready(peer, now, started=0.0) == ready

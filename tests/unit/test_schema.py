@@ -4,7 +4,9 @@ accepts every config bgpsteer accepts here, refuses unknown keys and wrong types
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -29,7 +31,9 @@ def test_the_source_config_reaches_every_key_the_loader_knows() -> None:
 
 
 def test_the_shipped_schema_is_current() -> None:
-    assert json.loads((ROOT / "policies/bgpsteer.schema.json").read_text()) == schema.build(), "run: bgpsteer schema -o policies/bgpsteer.schema.json"
+    assert json.loads((ROOT / "policies/bgpsteer.schema.json").read_text()) == schema.build(), (
+        "run: bgpsteer schema -o policies/bgpsteer.schema.json"
+    )
 
 
 def _configs() -> list[Path]:
@@ -52,16 +56,21 @@ def test_configs_the_tests_load_are_valid(validator: jsonschema.Draft202012Valid
         assert not errors, errors
 
 
-@pytest.mark.parametrize("change,where", [
-    (lambda c: c["agent"].update(hold_tme=90), "hold_tme"),  # unknown key (a typo)
-    (lambda c: c["agent"].update(hold_time="ninety"), "ninety"),  # wrong type
-    (lambda c: c["agent"].update(hold_time=70000), "70000"),  # out of range
-    (lambda c: c["egresses"][0].update(cost_per_gb="cheap"), "cheap"),
-    (lambda c: c["agent"].update(log_level="loud"), "loud"),  # not one of the choices
-    (lambda c: c["egresses"][0].pop("next_hop"), "next_hop"),  # required
-    (lambda c: c["policy"]["import"]["statements"][0].update(then="maybe"), "maybe"),
-])
-def test_unknown_keys_and_wrong_types_are_refused_by_both(validator: jsonschema.Draft202012Validator, change, where) -> None:
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda c: c["agent"].update(hold_tme=90), "hold_tme"),  # unknown key (a typo)
+        (lambda c: c["agent"].update(hold_time="ninety"), "ninety"),  # wrong type
+        (lambda c: c["agent"].update(hold_time=70000), "70000"),  # out of range
+        (lambda c: c["egresses"][0].update(cost_per_gb="cheap"), "cheap"),
+        (lambda c: c["agent"].update(log_level="loud"), "loud"),  # not one of the choices
+        (lambda c: c["egresses"][0].pop("next_hop"), "next_hop"),  # required
+        (lambda c: c["policy"]["import"]["statements"][0].update(then="maybe"), "maybe"),
+    ],
+)
+def test_unknown_keys_and_wrong_types_are_refused_by_both(
+    validator: jsonschema.Draft202012Validator, change: Callable[[dict[str, Any]], object], where: str
+) -> None:
     from bgpsteer.config.loader import ConfigError
 
     config = yaml.safe_load((ROOT / "policies/example.yaml").read_text())
@@ -74,9 +83,11 @@ def test_unknown_keys_and_wrong_types_are_refused_by_both(validator: jsonschema.
 def test_defaults_and_descriptions_come_from_the_model_and_the_docs() -> None:
     built = schema.build()
     hold = built["properties"]["agent"]["properties"]["hold_time"]
-    assert hold["default"] == 90 and "hold time" in hold["description"].lower()
+    assert hold["default"] == 90
+    assert "hold time" in hold["description"].lower()
     window = built["properties"]["egresses"]["items"]["properties"]["probe"]["properties"]["window"]
-    assert window["default"] == 20 and window["minimum"] == 1
+    assert window["default"] == 20
+    assert window["minimum"] == 1
 
 
 def test_a_minimal_config_loads_to_the_models_defaults() -> None:
@@ -94,10 +105,14 @@ policy: {import: {default: accept}, export: {default: accept}}
 """
     cfg = parse(text, "minimal.yaml")
     assert cfg.agent == AgentSettings(65000, "10.0.0.1")
-    assert cfg.safety == Safety() and cfg.steering == Steering()
+    assert cfg.safety == Safety()
+    assert cfg.steering == Steering()
     (egress,) = cfg.egresses
-    assert egress.health == Health() and egress.probe == Probe("icmp", ("10.99.0.1",))
-    assert egress.cost_per_gb == 0.0 and egress.gateway == "self" and egress.gateway6 == "self"
+    assert egress.health == Health()
+    assert egress.probe == Probe("icmp", ("10.99.0.1",))
+    assert egress.cost_per_gb == 0.0
+    assert egress.gateway == "self"
+    assert egress.gateway6 == "self"
 
 
 def test_every_other_config_shipped_or_used_by_the_tests_is_valid(validator: jsonschema.Draft202012Validator) -> None:
@@ -108,7 +123,14 @@ def test_every_other_config_shipped_or_used_by_the_tests_is_valid(validator: jso
     from tests.unit.test_control import CONFIG as CONTROL
 
     lab_text = LAB_CONFIG.read_text()
-    for text in (STALL.format(state="/tmp/s"), PERSIST.format(state="/tmp/s"), HOSTILE, CONTROL, classes_config(lab_text), ipv6_config(lab_text)):
+    for text in (
+        STALL.format(state="/tmp/s"),
+        PERSIST.format(state="/tmp/s"),
+        HOSTILE,
+        CONTROL,
+        classes_config(lab_text),
+        ipv6_config(lab_text),
+    ):
         parse(text, "t.yaml")
         errors = [e.message for e in validator.iter_errors(yaml.safe_load(text))]
         assert not errors, errors

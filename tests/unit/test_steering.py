@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Log, RoutesAnnounced, Withdraw
-from bgpsteer.core.health import EgressHealth
+from bgpsteer.core.events import Announce, Effect, Log, RoutesAnnounced, Withdraw
+from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import Sample, TargetStats
-from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
+from bgpsteer.core.model import DEFAULT_SCOPE, Config, Dampening, Health
 from bgpsteer.core.view import UnknownName
 from tests.unit.helpers import ACCEPT_ALL
 
@@ -37,76 +37,94 @@ compliance:
 PEERS = {"fra": "10.1.0.2", "ams": "10.2.0.2", "iad": "10.3.0.2"}
 
 
-def base_config(text: str = PROBES, extra: str = ""):
+def base_config(text: str = PROBES, extra: str = "") -> Config:
     return parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + text + ACCEPT_ALL + extra, "t.yaml")
 
 
-def nh_changes(effects):
+def nh_changes(effects: list[Effect]) -> tuple[set[str], set[str]]:
     ann = {p for e in effects if isinstance(e, Announce) for p in e.prefixes if p.startswith("10.255.")}
     wd = {p for e in effects if isinstance(e, Withdraw) for p in e.prefixes if p.startswith("10.255.")}
     return ann, wd
 
 
-def rounds(eng, egress, good, n, t0, step=0.1):
-    effects = []
+def rounds(eng: Engine, egress: str, good: bool, n: int, t0: float, step: float = 0.1) -> list[Effect]:
+    effects: list[Effect] = []
     for i in range(n):
-        effects += eng.probe_round(egress, [Sample(f"t-{egress}", good, 1.0 if good else None, "" if good else "timeout")], t0 + i * step)
+        effects += eng.probe_round(
+            egress, [Sample(f"t-{egress}", good, 1.0 if good else None, "" if good else "timeout")], t0 + i * step
+        )
     return effects
 
 
 # -- health state machine ----------------------------------------------------------
 
-def test_fall_rise_hold_down():
+
+def new_state(t: Transition | None) -> str | None:
+    return t.new if t is not None else None
+
+
+def test_fall_rise_hold_down() -> None:
     h = EgressHealth("fra", Health(rise=2, fall=3, hold_down=10, dampening=None), 0)
-    assert [h.observe(False, t) for t in (1, 2)] == [None, None] and h.usable
-    assert h.observe(False, 3).new == "down"
+    assert [h.observe(False, t) for t in (1, 2)] == [None, None]
+    assert h.usable
+    assert new_state(h.observe(False, 3)) == "down"
     assert h.observe(True, 4) is None
-    assert h.observe(True, 5).new == "recovering" and not h.usable
+    assert new_state(h.observe(True, 5)) == "recovering"
+    assert not h.usable
     assert h.observe(True, 14) is None  # 9 s into a 10 s hold-down
-    assert h.tick(15.0).new == "up" and h.usable
+    assert new_state(h.tick(15.0)) == "up"
+    assert h.usable
 
 
-def test_failure_during_hold_down_restarts_it():
+def test_failure_during_hold_down_restarts_it() -> None:
     h = EgressHealth("fra", Health(rise=1, fall=1, hold_down=10, dampening=None), 0)
     h.observe(False, 1)
     h.observe(True, 2)
-    assert h.observe(False, 5).new == "down"
+    assert new_state(h.observe(False, 5)) == "down"
     h.observe(True, 6)
-    assert h.tick(12) is None and h.tick(16).new == "up"
+    assert h.tick(12) is None
+    assert new_state(h.tick(16)) == "up"
 
 
-def test_dampening_suppresses_a_flapping_egress_until_the_penalty_decays():
+def test_dampening_suppresses_a_flapping_egress_until_the_penalty_decays() -> None:
     d = Dampening(penalty=1000, half_life=10, suppress=2500, reuse=800)
     h = EgressHealth("fra", Health(rise=1, fall=1, hold_down=0, dampening=d), 0)
     for t in (1, 3, 5):  # three flaps: penalty about 2630 > suppress
         h.observe(False, t)
         h.observe(True, t + 1)
         h.tick(t + 1.5)
-    assert h.suppressed and h.state == "recovering"
+    assert h.suppressed
+    assert h.state == "recovering"
     assert h.tick(10) is None
     # 2630 * 2^(-t/10) < 800 after about 17 s
-    assert h.tick(30) is not None and h.usable and not h.suppressed
+    assert h.tick(30) is not None
+    assert h.usable
+    assert not h.suppressed
 
 
-def test_jitter_and_loss_follow_rfc3550_and_the_window():
+def test_jitter_and_loss_follow_rfc3550_and_the_window() -> None:
     s = TargetStats(window=4)
     for rtt in (10.0, 20.0, 10.0, 20.0):
         s.add(Sample("t", True, rtt))
-    assert s.loss_pct == 0 and 1.5 < s.jitter_ms < 2.0  # three |D|=10 steps at gain 1/16
+    assert s.loss_pct == 0
+    assert 1.5 < s.jitter_ms < 2.0
     s.add(Sample("t", False, None, "timeout"))
-    assert s.loss_pct == 25.0 and s.last_reason == "timeout"
+    assert s.loss_pct == 25.0
+    assert s.last_reason == "timeout"
 
 
 # -- next-hop failover ------------------------------------------------------------
 
-def started():
+
+def started() -> Engine:
     eng = Engine(base_config())
     ann, wd = nh_changes(eng.start(0))
-    assert ann == {"10.255.0.1/32", "10.255.0.2/32", "10.255.0.3/32"} and not wd
+    assert ann == {"10.255.0.1/32", "10.255.0.2/32", "10.255.0.3/32"}
+    assert not wd
     return eng
 
 
-def test_failover_is_one_withdrawal_however_many_prefixes():
+def test_failover_is_one_withdrawal_however_many_prefixes() -> None:
     eng = started()
     prefixes = [f"10.{i >> 8}.{i & 255}.0/24" for i in range(5000)]
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), prefixes), 0)
@@ -120,17 +138,18 @@ def test_failover_is_one_withdrawal_however_many_prefixes():
     assert nh_changes(eng.tick(12.5)) == ({"10.255.0.1/32"}, set())
 
 
-def test_fail_static_keeps_the_last_good_state_when_every_egress_looks_dead():
+def test_fail_static_keeps_the_last_good_state_when_every_egress_looks_dead() -> None:
     eng = started()
     rounds(eng, "fra", False, 3, 1)
     rounds(eng, "ams", False, 3, 1)
     effects = rounds(eng, "iad", False, 3, 1)
     assert nh_changes(effects) == (set(), set())
     assert any(isinstance(e, Log) and "FAIL STATIC" in e.message for e in effects)
-    assert eng.steering.usable("iad") and not eng.steering.usable("fra")
+    assert eng.steering.usable("iad")
+    assert not eng.steering.usable("fra")
 
 
-def test_fail_static_can_be_turned_off():
+def test_fail_static_can_be_turned_off() -> None:
     eng = Engine(base_config(extra="steering: {fail_static: false}\n"))
     eng.start(0)
     for e in ("fra", "ams", "iad"):
@@ -138,30 +157,33 @@ def test_fail_static_can_be_turned_off():
     assert not any(eng.steering.usable(e) for e in ("fra", "ams", "iad"))
 
 
-def test_drain_reannounces_with_graceful_shutdown_and_undrain_restores():
+def test_drain_reannounces_with_graceful_shutdown_and_undrain_restores() -> None:
     eng = started()
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"]), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"]), ["10.1.0.0/24"]), 0)
     eng.flush(0)
     drained = {e.path_id: e.attrs for e in eng.drain("fra", True, 1) if isinstance(e, Announce)}
-    assert drained[1].local_pref == 0 and (65535, 0) in drained[1].communities
+    assert drained[1].local_pref == 0
+    assert (65535, 0) in drained[1].communities
     assert drained[2].local_pref == 100  # ams loses its cost tie-break bonus: nothing left to break a tie with
     restored = {e.path_id: e.attrs for e in eng.drain("fra", False, 2) if isinstance(e, Announce)}
-    assert restored[1].local_pref == 100 and (65535, 0) not in restored[1].communities
+    assert restored[1].local_pref == 100
+    assert (65535, 0) not in restored[1].communities
     assert restored[2].local_pref == 101  # equal policy preference and cost: the egress id breaks the tie (ams)
     with pytest.raises(KeyError):
         eng.drain("nowhere", True, 3)
 
 
-def test_cloud_route_covering_an_egress_next_hop_is_rejected():
+def test_cloud_route_covering_an_egress_next_hop_is_rejected() -> None:
     eng = started()
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"]), ["10.255.0.0/16"]), 0)
     eng.flush(0)
-    (_, _, trace), = list(eng.rejected())
+    ((_, _, trace),) = list(eng.rejected())
     assert "covers next-hop of egress fra" in trace[-1]
 
 
 # -- compliance ---------------------------------------------------------------------
+
 
 @settings(max_examples=150, deadline=None)
 @given(
@@ -169,7 +191,9 @@ def test_cloud_route_covering_an_egress_next_hop_is_rejected():
     fail_sequence=st.lists(st.tuples(st.sampled_from(["fra", "ams", "iad"]), st.booleans()), max_size=12),
     third_octet=st.integers(0, 255),
 )
-def test_a_bound_prefix_never_leaves_through_a_foreign_egress(announcers, fail_sequence, third_octet):
+def test_a_bound_prefix_never_leaves_through_a_foreign_egress(
+    announcers: list[str], fail_sequence: list[tuple[str, bool]], third_octet: int
+) -> None:
     """Under any sequence of egress failures and recoveries, an EU-bound prefix is never
     announced via, nor resolvable through, the US egress; and with no EU egress in service
     it has no usable path at all (withdrawn in effect, never moved abroad)."""
@@ -193,65 +217,94 @@ def test_a_bound_prefix_never_leaves_through_a_foreign_egress(announcers, fail_s
             assert usable == {{"fra": 1, "ams": 2}[e] for e in eu_in_service}
 
 
-def test_compliance_config_errors_are_positioned():
-    bad = PROBES.replace("jurisdictions: [EU]", "jurisdictions: [EU, CH]").replace("prefixes: eu-only", "prefixes: eu-onyl")
+def test_compliance_config_errors_are_positioned() -> None:
+    bad = PROBES.replace("jurisdictions: [EU]", "jurisdictions: [EU, CH]").replace(
+        "prefixes: eu-only", "prefixes: eu-onyl"
+    )
     with pytest.raises(ConfigError) as exc:
         base_config(bad)
     text = str(exc.value)
-    assert "compliance[0].prefixes" in text and "undefined prefix set 'eu-onyl'" in text
-    assert "compliance[0].jurisdictions" in text and "no egress has jurisdiction CH" in text
+    assert "compliance[0].prefixes" in text
+    assert "undefined prefix set 'eu-onyl'" in text
+    assert "compliance[0].jurisdictions" in text
+    assert "no egress has jurisdiction CH" in text
 
 
-def test_probe_config_errors_are_all_reported():
-    bad = PROBES.replace("probe: {type: icmp, targets: [192.0.2.1]}", "probe: {type: tcp, targets: [192.0.2.1], interval: 0.01, timeout: 2}")
+def test_probe_config_errors_are_all_reported() -> None:
+    bad = PROBES.replace(
+        "probe: {type: icmp, targets: [192.0.2.1]}",
+        "probe: {type: tcp, targets: [192.0.2.1], interval: 0.01, timeout: 2}",
+    )
     with pytest.raises(ConfigError) as exc:
         base_config(bad)
     text = str(exc.value)
-    assert "egresses[0].probe.interval" in text and "egresses[0].probe" in text and "needs a port" in text
+    assert "egresses[0].probe.interval" in text
+    assert "egresses[0].probe" in text
+    assert "needs a port" in text
 
 
 # -- simulate -----------------------------------------------------------------------
 
-def test_simulate_predicts_moves_and_compliance_withdrawals_without_touching_anything():
+
+def test_simulate_predicts_moves_and_compliance_withdrawals_without_touching_anything() -> None:
     eng = started()
     eu = Attrs(next_hop="x", as_path=(64512,))
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, eu.evolve(next_hop=PEERS["fra"]), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
-    eng.handle(RoutesAnnounced(PEERS["iad"], 4, eu.evolve(next_hop=PEERS["iad"], as_path=(8075,)), ["10.50.1.0/24", "10.1.0.0/24"]), 0)
+    eng.handle(
+        RoutesAnnounced(
+            PEERS["iad"], 4, eu.evolve(next_hop=PEERS["iad"], as_path=(8075,)), ["10.50.1.0/24", "10.1.0.0/24"]
+        ),
+        0,
+    )
     eng.flush(0)
     before = sorted(eng.announced_routes())
     from bgpsteer.core.simulate import simulate
+
     r = simulate(eng, {"fra"}, 1)
-    assert sorted(eng.announced_routes()) == before and eng.steering.usable("fra")  # nothing changed
+    assert sorted(eng.announced_routes()) == before
+    assert eng.steering.usable("fra")
     assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "fra", "to": "iad", "tie": False}]
     (w,) = r["withdrawn"]
-    assert w["prefix"] == "10.50.1.0/24" and "compliance (gdpr)" in w["reason"] and "iad never used" in w["reason"]
-    assert r["bgp_updates"] == 1 and not r["fail_static"]
+    assert w["prefix"] == "10.50.1.0/24"
+    assert "compliance (gdpr)" in w["reason"]
+    assert "iad never used" in w["reason"]
+    assert r["bgp_updates"] == 1
+    assert not r["fail_static"]
     everything = simulate(eng, {"fra", "ams", "iad"}, 1)
-    assert everything["fail_static"] and everything["moved"] == [] and everything["withdrawn"] == []
+    assert everything["fail_static"]
+    assert everything["moved"] == []
+    assert everything["withdrawn"] == []
     with pytest.raises(UnknownName):
         simulate(eng, {"nowhere"}, 1)
 
 
-def test_simulate_a_new_config():
+def test_simulate_a_new_config() -> None:
     eng = started()
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"], as_path=(16550,)), ["10.1.0.0/24"]), 0)
     eng.flush(0)
-    prefer_fra = ACCEPT_ALL.replace("import: {default: accept}",
-                                    "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: {local_pref: 300}, then: accept}")
+    prefer_fra = ACCEPT_ALL.replace(
+        "import: {default: accept}",
+        "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: "
+        "{local_pref: 300}, then: accept}",
+    )
     new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_fra, "new.yaml")
     from bgpsteer.core.simulate import simulate
+
     r = simulate(eng, set(), 1, new)
     # before: equal policy preference and cost, the egress id broke the tie (ams 101, fra 100)
     assert r["moved"] == [{"prefix": "10.1.0.0/24", "from": "ams", "to": "fra", "tie": False}]
     assert r["bgp_updates_detail"]["path_changes"] == 2  # fra 100 -> 300; ams 101 -> 100 (no tie left to break)
 
 
-def test_cost_breaks_ties_between_equal_policy_preferences():
+def test_cost_breaks_ties_between_equal_policy_preferences() -> None:
     from bgpsteer.core.decision import cost_bonus
     from bgpsteer.core.model import Egress
 
-    cheap, mid, dear = (Egress(n, "r", "EU", c, f"10.255.0.{i}", i) for i, (n, c) in enumerate([("c", 0.01), ("b", 0.02), ("a", 0.05)], 1))
+    cheap, mid, dear = (
+        Egress(n, "r", "EU", c, f"10.255.0.{i}", i)
+        for i, (n, c) in enumerate([("c", 0.01), ("b", 0.02), ("a", 0.05)], 1)
+    )
     assert cost_bonus([(1, 100, cheap), (2, 100, mid), (3, 100, dear)]) == {1: 2, 2: 1, 3: 0}
     assert cost_bonus([(1, 100, cheap), (2, 200, mid), (3, 100, dear)]) == {1: 1, 3: 0}  # policy preference first
     assert cost_bonus([(1, 0, cheap), (3, 0, dear)]) == {}  # drained paths are left alone

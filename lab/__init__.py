@@ -1,0 +1,1 @@
+"""The lab: network namespaces with real BGP daemons, bgpsteer steering them."""
