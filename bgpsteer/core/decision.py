@@ -64,23 +64,28 @@ GRACEFUL_SHUTDOWN = (65535, 0)  # RFC 8326
 def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
     """Cost per GB, then egress id, break ties between equal LOCAL_PREFs: path id -> LOCAL_PREF to add.
 
-    Among the paths of one prefix with the same policy LOCAL_PREF, the cheapest gets
-    +(n-1), the next +(n-2), ...: the core then prefers it without any further tie-break.
-    Near the top of the range (LOCAL_PREF + n-1 > 2^32-1, which ExaBGP refuses with the whole
-    command line) the group steps down instead: the cheapest keeps its LOCAL_PREF, the next
-    gets -1, ...  A drained path (LOCAL_PREF 0) is left alone."""
+    Among the paths of one prefix with the same policy LOCAL_PREF, the cheapest gets +(n-1), the next +(n-2), ...:
+    the core then prefers it without any further tie-break.  The tie-break never reverses the policy: a group's
+    LOCAL_PREFs stay strictly between the policy LOCAL_PREFs next below and above it among the prefix's paths
+    (and within 1 .. 2^32-1, which ExaBGP takes).  Where there is not room for n distinct values (policies that set
+    preferences 1 apart, or the top of the range) the group steps down below its LOCAL_PREF, and what still finds no
+    room shares the lowest value left (a tie for the core to break).  A drained path (LOCAL_PREF 0) is left alone."""
     groups: dict[int, list[tuple[float, str, int]]] = {}
     for pid, lp, e in paths:
         if lp > 0:
             groups.setdefault(lp, []).append((e.cost_per_gb, e.id, pid))
+    levels = sorted(groups)
     bonus: dict[int, int] = {}
-    for lp, members in groups.items():
-        n = len(members)
-        if n > 1:
-            members.sort()
-            top = 0 if lp + n - 1 > U32_MAX else n - 1
-            for rank, (_, _, pid) in enumerate(members):
-                bonus[pid] = top - rank
+    for i, lp in enumerate(levels):
+        members = groups[lp]
+        if len(members) < 2:  # noqa: PLR2004 - a tie needs two
+            continue
+        members.sort()
+        above = (levels[i + 1] - 1 if i + 1 < len(levels) else U32_MAX) - lp  # room above, up to the next level
+        below = lp - (levels[i - 1] + 1 if i else 1)  # and below, down to the level under it (0 is drained)
+        top = min(len(members) - 1, above)
+        for rank, (_, _, pid) in enumerate(members):
+            bonus[pid] = max(top - rank, -below)
     return bonus
 
 

@@ -70,7 +70,9 @@ policy:
     eng.handle(RoutesAnnounced(GCP, 4, A.evolve(next_hop=GCP), ["10.10.1.0/24"]), 0)
     out = announced(eng.flush(0))
     assert out[("10.10.1.0/24", 1)].local_pref == 210
-    assert out[("10.10.1.0/24", 2)].local_pref in (150, 151)  # first only (plus at most the cost tie-break)
+    lp = out[("10.10.1.0/24", 2)].local_pref
+    assert lp is not None
+    assert 150 <= lp < 210  # 'first' only (plus at most the cost tie-break): 'second' did not apply to gcp
 
 
 def test_configured_max_length_is_applied() -> None:

@@ -165,11 +165,13 @@ def test_drain_reannounces_with_graceful_shutdown_and_undrain_restores() -> None
     drained = {e.path_id: e.attrs for e in eng.drain("fra", True, 1) if isinstance(e, Announce)}
     assert drained[1].local_pref == 0
     assert (65535, 0) in drained[1].communities
-    assert drained[2].local_pref == 100  # ams loses its cost tie-break bonus: nothing left to break a tie with
+    assert drained[2].local_pref == 100  # the policy's own: a drained path is left out of the cost tie-break
     restored = {e.path_id: e.attrs for e in eng.drain("fra", False, 2) if isinstance(e, Announce)}
-    assert restored[1].local_pref == 100
+    assert restored[1].local_pref is not None
+    assert restored[2].local_pref is not None
     assert (65535, 0) not in restored[1].communities
-    assert restored[2].local_pref == 101  # equal policy preference and cost: the egress id breaks the tie (ams)
+    # equal policy preference and cost: the tie-break ranks one of them first, by egress id (ams before fra)
+    assert restored[2].local_pref > restored[1].local_pref >= 100
     with pytest.raises(KeyError):
         eng.drain("nowhere", True, 3)
 
@@ -305,10 +307,46 @@ def test_cost_breaks_ties_between_equal_policy_preferences() -> None:
         Egress(n, "r", "EU", c, f"10.255.0.{i}", i)
         for i, (n, c) in enumerate([("c", 0.01), ("b", 0.02), ("a", 0.05)], 1)
     )
-    assert cost_bonus([(1, 100, cheap), (2, 100, mid), (3, 100, dear)]) == {1: 2, 2: 1, 3: 0}
-    assert cost_bonus([(1, 100, cheap), (2, 200, mid), (3, 100, dear)]) == {1: 1, 3: 0}  # policy preference first
+    bonus = cost_bonus([(1, 100, cheap), (2, 100, mid), (3, 100, dear)])
+    assert bonus.get(1, 0) > bonus.get(2, 0) > bonus.get(3, 0)  # the cheaper egress ranks higher
+    bonus = cost_bonus([(1, 100, cheap), (2, 200, mid), (3, 100, dear)])
+    assert 200 + bonus.get(2, 0) > 100 + max(bonus.values())  # policy preference first: cost only breaks its ties
+    assert bonus.get(1, 0) > bonus.get(3, 0)
     assert cost_bonus([(1, 0, cheap), (3, 0, dear)]) == {}  # drained paths are left alone
     same_cost = [Egress(n, "r", "EU", 0.01, "10.255.0.9", i) for i, n in enumerate(["zrh", "ams"], 1)]
-    assert cost_bonus([(1, 100, same_cost[0]), (2, 100, same_cost[1])]) == {2: 1, 1: 0}  # then the egress id: stable
+    bonus = cost_bonus([(1, 100, same_cost[0]), (2, 100, same_cost[1])])
+    assert bonus.get(2, 0) > bonus.get(1, 0)  # then the egress id: stable
     eng = Engine(base_config(extra="steering: {cost_tiebreak: false}\n"))
     assert eng.exporter.cost_tiebreak is False
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([1, 2, 100, 101, 102, 200, 0xFFFFFFFF - 1, 0xFFFFFFFF]), st.sampled_from([0.01, 0.02, 0.05])
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_cost_tie_break_orders_by_cost_and_never_reverses_the_policy(paths: list[tuple[int, float]]) -> None:
+    from bgpsteer.core.attrs import U32_MAX
+    from bgpsteer.core.decision import cost_bonus
+    from bgpsteer.core.model import Egress
+
+    egresses = [Egress(f"e{i}", "r", "EU", cost, f"10.255.0.{i + 1}", i + 1) for i, (_, cost) in enumerate(paths)]
+    bonus = cost_bonus([(e.path_id, lp, e) for e, (lp, _) in zip(egresses, paths, strict=True)])
+    final = {e.path_id: lp + bonus.get(e.path_id, 0) for e, (lp, _) in zip(egresses, paths, strict=True)}
+    assert all(1 <= v <= U32_MAX for v in final.values())  # ExaBGP takes every value
+    for a, (lp_a, _) in zip(egresses, paths, strict=True):
+        for b, (lp_b, _) in zip(egresses, paths, strict=True):
+            if lp_a > lp_b:
+                assert final[a.path_id] > final[b.path_id]  # the policy's order stands
+            elif lp_a == lp_b and (a.cost_per_gb, a.id) < (b.cost_per_gb, b.id):
+                assert final[a.path_id] >= final[b.path_id]  # the cheaper never ranks lower
+    for lp in {lp for lp, _ in paths}:  # and with room enough, every member of a group gets its own rank
+        group = [final[e.path_id] for e, (x, _) in zip(egresses, paths, strict=True) if x == lp]
+        higher = min([x for x, _ in paths if x > lp], default=U32_MAX + 1)
+        lower = max([x for x, _ in paths if x < lp], default=0)
+        if higher - lower - 1 >= len(group):
+            assert len(set(group)) == len(group)
