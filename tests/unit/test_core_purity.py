@@ -5,6 +5,8 @@ from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "bgpsteer" / "core"
 ALLOWED = {"__future__", "collections", "dataclasses", "typing", "ipaddress", "re", "math", "bgpsteer"}
+# a mutation-testing run (mutmut) rewrites the core's copy in mutants/ to call its own switchboard
+MUTATED = "mutants" in CORE.parts
 
 
 def test_core_imports_only_pure_modules() -> None:
@@ -17,6 +19,8 @@ def test_core_imports_only_pure_modules() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             for name in names:
+                if MUTATED and name == "mutmut.mutation.trampoline":
+                    continue
                 top = name.split(".")[0]
                 if top not in ALLOWED or (top == "bgpsteer" and not name.startswith("bgpsteer.core")):
                     bad.append(f"{path.name}: {name}")
