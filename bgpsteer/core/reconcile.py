@@ -81,6 +81,9 @@ def parse_held(line: str) -> Held | None:
     return neighbor, prefix, path_id
 
 
+DOWN_GRACE = 30.0  # seconds a cloud session not up at start is waited for (bounded: less than READY_TIMEOUT)
+
+
 def peer_ready(
     p: PeerProgress, now: float, started: float, settle: float = SETTLE, timeout: float = READY_TIMEOUT
 ) -> str | None:
@@ -89,7 +92,9 @@ def peer_ready(
         return f"{timeout:g}s since start"
     if p.families <= p.eor:
         return "End-of-RIB"
-    if p.state_known and p.state != "up":
+    if p.state_known and p.state != "up" and (p.relearn_from is not None or now - started >= DOWN_GRACE):
+        # a session that went down has no table to wait for; one not up yet at start is usually connecting (ExaBGP
+        # itself just started): waited for a while, or End-of-RIB would reach the core before its routes
         return f"session {p.state}"
     if p.families <= p.refreshed:
         return "End-of-Route-Refresh"

@@ -8,7 +8,7 @@ from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, RoutesAnnounced
-from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE, PeerProgress, peer_ready
+from bgpsteer.core.reconcile import DOWN_GRACE, READY_TIMEOUT, SETTLE, PeerProgress, peer_ready
 from tests.unit.helpers import ACCEPT_ALL, config
 
 AWS, GCP = "10.1.0.2", "10.2.0.2"
@@ -108,7 +108,9 @@ def _peer(**kw: object) -> PeerProgress:
         (_peer(refreshing=frozenset({4})), 10.0 + 3 * SETTLE, None),  # inside a BoRR .. EoRR bracket: wait for EoRR
         (_peer(refreshed=frozenset({4})), 10.0, "End-of-Route-Refresh"),
         (_peer(eor=frozenset({4}), refreshing=frozenset({4})), 10.0, "End-of-RIB"),
-        (_peer(state="down", refreshing=frozenset({4})), 10.0, "session down"),
+        (_peer(state="down", refreshing=frozenset({4})), 10.0, "session down"),  # it went down: nothing to wait for
+        (_peer(state="connected", relearn_from=None, last_heard=None), 1.0, None),  # not up yet at start: connecting
+        (_peer(state="connected", relearn_from=None, last_heard=None), DOWN_GRACE, "session connected"),  # bounded
         (_peer(refreshing=frozenset({4})), READY_TIMEOUT, f"{READY_TIMEOUT:g}s since start"),
         (_peer(families=frozenset({4, 6}), refreshed=frozenset({4})), 10.0, None),  # one family still to come
     ],
