@@ -6,10 +6,12 @@ Every answer is a JSON-ready dict; the CLI renders it as a table or JSON.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bgpsteer.core.ledger import Ledger
-from bgpsteer.core.model import Scope
+from bgpsteer.core.model import Egress, Scope
 from bgpsteer.core.view import CoreView, EgressView, PeerView, PrefixDecision, UnknownName
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc.port import AgentPort
@@ -21,19 +23,24 @@ class QueryError(Exception):
         self.code = code
 
 
+@contextmanager
+def _known_names() -> Iterator[None]:
+    """A name the configuration does not know (egress, class, cloud peer) is a usage error for the NOC."""
+    try:
+        yield
+    except UnknownName as exc:
+        raise QueryError(str(exc.args[0]), ExitCode.USAGE) from None
+
+
 def _scope(view: CoreView, cls: str | None) -> Scope:
-    try:
+    with _known_names():
         return view.scope(cls)
-    except UnknownName as exc:
-        raise QueryError(str(exc.args[0]), ExitCode.USAGE) from None
 
 
-def require_egress(view: CoreView, egress: str) -> None:
-    """The usage error every command gives for an unknown egress."""
-    try:
-        view.require_egress(egress)
-    except UnknownName as exc:
-        raise QueryError(str(exc.args[0]), ExitCode.USAGE) from None
+def require_egress(view: CoreView, egress: str) -> Egress:
+    """The configured egress, or the usage error every command gives for an unknown one."""
+    with _known_names():
+        return view.require_egress(egress)
 
 
 def _peer(p: PeerView, full: bool) -> dict[str, Any]:
@@ -169,26 +176,24 @@ def routes(
         return {"match": prefix, "class": cls, "routes": [_route(d, ledger)], "total": 1, "truncated": False}
     out: list[dict[str, Any]] = []
     total = 0
-    try:
+    with _known_names():
         for prefix in view.prefixes(egress, peer):
             total += 1
             if len(out) < limit:
                 d = view.decision(prefix, scope)
                 assert d is not None
                 out.append(_route(d, ledger))
-    except UnknownName as exc:
-        raise QueryError(str(exc.args[0]), ExitCode.USAGE) from None
     return {"match": None, "class": cls, "routes": out, "total": total, "truncated": total > len(out)}
 
 
-def _egress(e: EgressView) -> dict[str, Any]:
+def _egress(e: EgressView, fail_static: bool) -> dict[str, Any]:
     x = e.egress
     return {
         "egress": x.id,
         "health": e.health_detail,
         "in_service": e.in_service,
         "drained": e.drained,
-        "fail_static": None,
+        "fail_static": fail_static,
         "probe": None
         if x.probe is None
         else {"kind": x.probe.kind, "targets": list(x.probe.targets), "interval": x.probe.interval},
@@ -216,7 +221,7 @@ def egresses(view: CoreView, now: float, egress: str | None = None) -> dict[str,
     if egress is not None:
         require_egress(view, egress)
     chosen = [view.egress(egress, now)] if egress is not None else view.egresses(now)
-    out = [_egress(e) | {"fail_static": view.fail_static} for e in chosen]
+    out = [_egress(e, view.fail_static) for e in chosen]
     return {"egresses": out}
 
 

@@ -239,8 +239,7 @@ class ControlServer:
 
     def _measure(self, egress: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
         """External measurements pushed by a monitoring tool: one probe round for one egress."""
-        queries.require_egress(self.agent.view, egress)
-        e = self.agent.view.require_egress(egress)
+        e = queries.require_egress(self.agent.view, egress)
         if e.probe is None or e.probe.kind != "external":
             raise queries.QueryError(f"egress {egress} is not configured with probe type external", ExitCode.USAGE)
         samples = []
