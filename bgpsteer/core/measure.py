@@ -84,6 +84,12 @@ class EgressStats:
             t = self.targets[s.target] = TargetStats(self._window)
         t.add(s)
 
+    def restart_window(self) -> None:
+        """Forget the loss window (not the counters, not the smoothed latency): after an outage, the repaired path is
+        judged on what it does now, not on the outage's losses."""
+        for t in self.targets.values():
+            t.window.clear()
+
     def summary(self) -> dict[str, float | None]:
         ts = list(self.targets.values())
         return {

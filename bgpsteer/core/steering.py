@@ -123,6 +123,10 @@ class SteeringState:
             f" ({'; '.join(failures)})" if failures else ""
         )
         t = self.health[egress].observe(good, now, detail)
+        if t is not None and t.old == "down":
+            # the loss window is full of the outage: left there, a class would leave the repaired egress rounds
+            # after it came back, and stay off for a whole window (measured in the data-plane lab: 100 s)
+            stats.restart_window()
         ts = [t] if t else []
         if self.sla.app_classes:
             healthy = {eid for eid, h in self.health.items() if h.usable}

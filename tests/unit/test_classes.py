@@ -133,6 +133,21 @@ def test_health_failure_removes_the_egress_from_every_class() -> None:
         assert nh(effects, scope) == (set(), {"10.255.0.2/32"}), scope
 
 
+def test_a_repaired_egress_is_judged_on_what_it_does_after_the_outage() -> None:
+    """Found with real packets (tests/integration/test_dataplane.py): the loss window still held the outage, so the
+    realtime class left the repaired egress a few rounds after it came back and stayed off for a whole window."""
+    eng = engine()
+    feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 12.0}, 0, 200)  # 200 good rounds: every loss is judged
+    feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: None}, 20, 30)  # ams down for 30 rounds (6% of the window)
+    assert not serves(eng, "ams")
+    after = feed(eng, {"fra": lambda i: 10.0, "ams": lambda i: 12.0}, 23, 300)  # repaired: 30 s of good rounds
+    assert serves(eng, "ams")
+    assert serves(eng, "ams", "realtime")
+    # back in the realtime class once, and never out of it again
+    assert nh(after, "realtime") == ({"10.255.0.2/32"}, set())
+    assert eng.view.egress("ams", 60.0).measured["loss_pct"] == 0.0
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_noisy_probes_cause_no_spurious_moves(seed: int) -> None:
     """5 simulated minutes of 100 ms rounds with heavy-tailed noise well inside the SLA: zero moves."""
