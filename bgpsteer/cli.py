@@ -210,6 +210,45 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     )
 
 
+@main.command("core-config")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--target",
+    type=click.Choice(["linux", "cisco", "juniper"]),
+    default="linux",
+    show_default=True,
+    help="linux: nftables + ip rules + BIRD; cisco: IOS-XE PBR + VRF; juniper: filter-based forwarding.",
+)
+@click.option("-o", "--output", type=click.Path(file_okay=False), help="Write the files into this folder.")
+@click.option(
+    "--table-base",
+    type=click.IntRange(1, 250),
+    default=100,
+    show_default=True,
+    help="The first class gets table (and mark) BASE+1.",
+)
+def core_config(config: str, target: str, output: str | None, table_base: int) -> None:
+    """Render what a core router needs to put each application class's traffic into the class's table."""
+    from bgpsteer.coreconfig import linux, vendors
+    from bgpsteer.coreconfig.plan import plan
+
+    p = plan(_load_or_exit(config), table_base)
+    files = (
+        linux.render(p)
+        if target == "linux"
+        else {f"{target}.conf": vendors.cisco(p) if target == "cisco" else vendors.juniper(p)}
+    )
+    if output is None:
+        for name, text in files.items():
+            click.echo(f"# ---- {name}\n{text}", nl=False)
+        return
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+        click.echo(f"wrote {out / name}")
+
+
 @main.command()
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False), help="bgpsteer YAML configuration.")
 @click.option(

@@ -7,7 +7,7 @@ from typing import cast
 from bgpsteer.config.nodes import PORT_MAX, Cursor
 from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Objective, Probe, Steering, default
-from bgpsteer.core.prefix import parse_address
+from bgpsteer.core.prefix import format_prefix, parse_address
 from bgpsteer.core.sla import MIN_LOSSES
 
 PROBE_KEYS = {
@@ -248,6 +248,7 @@ def app_classes(cur: Cursor, sets: Sets, egresses: list[Egress]) -> list[AppClas
                 protos,
                 tuple(p for p in ports if p),
                 pset,
+                tuple(format_prefix(r.prefix) for r in sets.prefix[pset].ranges) if pset in sets.prefix else (),
             )
         )
     return out

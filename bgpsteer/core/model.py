@@ -156,6 +156,7 @@ class AppClass:
     protocols: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()
     prefixes: str | None = None  # name of a destination prefix set
+    destinations: tuple[str, ...] = ()  # that set's prefixes (each range's covering prefix): what the core matches
 
 
 @dataclass(frozen=True)
