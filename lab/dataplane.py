@@ -1,0 +1,301 @@
+"""The data-plane lab: real packets from a site through the core and an egress, counted per traffic kind.
+
+    site --10.251.0.0/30-- core (BIRD: default table + realtime class table; nftables marks) --+-- efra -- cloud
+                            |  10.250.0.0/30 (default session), 10.250.8.0/30 (realtime session) +-- elon -- cloud
+                            rs (ExaBGP + bgpsteer) --10.250.1.0/30-- aws (BIRD, AS64512: egress fra's gateway)
+                                                   --10.250.2.0/30-- gcp (BIRD, AS16550: egress lon's gateway)
+
+The core's classification is exactly what `bgpsteer core-config lab/dataplane.yaml` renders (nftables, ip rules,
+BIRD's class session into kernel table 101); the lab adds only the default session.  Each egress router (efra,
+elon) counts in nftables what it forwards, per kind of traffic: voice (DSCP EF, UDP to an RTP port), bulk (a TCP
+transfer), unclassified UDP, and UDP to an EU-bound prefix (10.10.8.0/24, compliance: EU only).  The destinations
+live in one "cloud" namespace reachable through both egresses; replies return through lon.
+
+Egress health comes from UDP probes to reflectors in the gateways' namespaces (as in the classes lab):
+``degrade`` makes an egress slow, ``fail`` makes it drop everything (probes and forwarded traffic, BGP up).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bgpsteer.config.loader import load
+from lab.netlab import Bird, Lab, LabError, sh, wait_for
+from lab.topology import bird_config
+
+HERE = Path(__file__).resolve().parent
+DATAPLANE_CONFIG = HERE / "dataplane.yaml"
+
+EGRESS_NS = {"fra": "efra", "lon": "elon"}
+EGRESS_ROUTER = {"fra": "10.252.1.2", "lon": "10.252.2.2"}
+CLOUD_ROUTES = ["10.10.0.0/16", "10.10.8.0/24"]  # both gateways announce both
+
+# kind -> (destination, protocol, port, DSCP)
+FLOWS: dict[str, tuple[str, str, int, int]] = {
+    "voice": ("10.10.0.1", "udp", 20000, 46),
+    "bulk": ("10.10.0.2", "tcp", 5001, 0),
+    "other": ("10.10.0.3", "udp", 9000, 0),
+    "sovereign": ("10.10.8.1", "udp", 9000, 0),
+}
+
+CORE_DEFAULT_SESSION = """
+router id 10.250.0.2;
+protocol direct lab_direct { ipv4; }
+protocol kernel lab_kernel { ipv4 { import none; export where source = RTS_BGP; }; }
+protocol bgp bgpsteer_default {
+  local 10.250.0.2 as 65000;
+  neighbor 10.250.0.1 as 65000;
+  strict bind on;
+  hold time 30;
+  ipv4 { add paths rx; import filter bgpsteer_import4; export none; };
+}
+"""
+
+COUNTERS = """
+table inet lab_counters {
+%s
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    iifname "core*" ip daddr 10.10.0.1 udp dport 20000 counter name voice
+    iifname "core*" ip daddr 10.10.0.2 tcp dport 5001 counter name bulk
+    iifname "core*" ip daddr 10.10.0.3 udp dport 9000 counter name other
+    iifname "core*" ip daddr 10.10.8.1 counter name sovereign
+  }
+}
+""" % "\n".join(f"  counter {k} {{}}" for k in FLOWS)  # noqa: UP031 - braces of nft syntax
+
+
+@dataclass
+class DataPlane:
+    lab: Lab
+    core: Bird
+    aws: Bird
+    gcp: Bird
+    exabgp: subprocess.Popen[bytes]
+    config: Path
+    python: str = sys.executable
+
+    @property
+    def socket(self) -> str:
+        return load(self.config).agent.socket_path
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [self.python, "-m", "bgpsteer", *args, "--socket", self.socket]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+    def cli_json(self, *args: str) -> Any:
+        p = self.cli(*args, "--json")
+        if p.returncode != 0:
+            raise LabError(f"bgpsteer {' '.join(args)}: exit {p.returncode}: {p.stderr.strip()}")
+        return json.loads(p.stdout)
+
+    def agent_log(self) -> str:
+        return self.lab.path("exabgp.log").read_text(errors="replace")
+
+    # -- faults -----------------------------------------------------------------------------------
+
+    def degrade(self, egress: str, delay_ms: float = 0, jitter_ms: float = 0, loss: float = 0) -> None:
+        """What the egress's probes measure (the reflector behind it adds it)."""
+        cloud = "aws" if egress == "fra" else "gcp"
+        self.lab.path(f"reflector-{cloud}.json").write_text(
+            json.dumps({"delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss})
+        )
+
+    def fail(self, egress: str, on: bool = True) -> None:
+        """The egress drops everything: its probes and the traffic it forwards (its BGP session stays up)."""
+        cloud = "aws" if egress == "fra" else "gcp"
+        for ns, rule in ((cloud, "udp dport 7 drop"), (EGRESS_NS[egress], "drop")):
+            full = self.lab.ns(ns)
+            if on:
+                hook = "input" if ns == cloud else "forward"
+                sh("nft", "add table inet lab_fail", ns=full)
+                sh("nft", f"add chain inet lab_fail c {{ type filter hook {hook} priority -10 ; }}", ns=full)
+                sh("nft", f"add rule inet lab_fail c {rule}", ns=full)
+            else:
+                sh("nft", "delete table inet lab_fail", ns=full, check=False)
+
+    # -- what the data plane does -----------------------------------------------------------------
+
+    def counters(self) -> dict[str, dict[str, int]]:
+        """egress -> kind -> packets it forwarded."""
+        out: dict[str, dict[str, int]] = {}
+        for egress, ns in EGRESS_NS.items():
+            data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", "lab_counters", ns=self.lab.ns(ns)))
+            out[egress] = {
+                item["counter"]["name"]: int(item["counter"]["packets"])
+                for item in data["nftables"]
+                if "counter" in item
+            }
+        return out
+
+    def reset_counters(self) -> None:
+        for ns in EGRESS_NS.values():
+            sh("nft", "reset", "counters", "table", "inet", "lab_counters", ns=self.lab.ns(ns))
+
+    def core_egress(self, kind: str) -> str | None:
+        """Which egress router the core's FIB sends this kind of packet to now (its mark and table), or None."""
+        dest = FLOWS[kind][0]
+        mark = ["mark", "101"] if kind == "voice" else []
+        out = sh(
+            "ip",
+            "-4",
+            "route",
+            "get",
+            dest,
+            *mark,
+            "from",
+            "10.251.0.2",
+            "iif",
+            _site_if(self),
+            ns=self.lab.ns("core"),
+            check=False,
+        )
+        for egress, router in EGRESS_ROUTER.items():
+            if f"via {router} " in out:
+                return egress
+        return None
+
+    def traffic(self, seconds: float, rate: float = 200.0) -> Callable[[], dict[str, Any]]:
+        """Every kind of traffic from the site for ``seconds`` (UDP at ``rate`` packets/s, bulk as fast as TCP
+        goes); call the result to wait for the senders and read what the receivers saw."""
+        script = str(HERE / "udpstream.py")
+        stamp = time.monotonic_ns()
+        outs: dict[str, Path] = {}
+        procs: list[subprocess.Popen[bytes]] = []
+        for kind, (dest, proto, port, _) in FLOWS.items():
+            outs[kind] = self.lab.path(f"flow-{kind}-{stamp}.json")
+            mode = "tcp-sink" if proto == "tcp" else "recv"
+            procs.append(
+                self.lab.spawn(
+                    "cloud",
+                    [
+                        self.python,
+                        script,
+                        mode,
+                        dest,
+                        str(port),
+                        "--seconds",
+                        str(seconds + 4),
+                        "--out",
+                        str(outs[kind]),
+                    ],
+                    f"flow-{kind}-recv.log",
+                )
+            )
+        time.sleep(0.5)
+        senders = []
+        for kind, (dest, proto, port, dscp) in FLOWS.items():
+            args = (
+                ["tcp-send", dest, str(port), "--seconds", str(seconds), "--dscp", str(dscp)]
+                if proto == "tcp"
+                else ["send", dest, str(port), "--rate", str(rate), "--seconds", str(seconds), "--dscp", str(dscp)]
+            )
+            senders.append(self.lab.spawn("site", [self.python, script, *args], f"flow-{kind}-send.log"))
+
+        def result() -> dict[str, Any]:
+            for p in senders:
+                p.wait(seconds + 30)
+            for p in procs:
+                p.wait(30)
+            return {kind: json.loads(path.read_text()) for kind, path in outs.items() if path.exists()}
+
+        return result
+
+
+def _site_if(dp: DataPlane) -> str:
+    for line in sh("ip", "-o", "-4", "addr", "show", ns=dp.lab.ns("core")).splitlines():
+        if "10.251.0.1/" in line:
+            return line.split()[1]
+    raise LabError("the core has no site interface")
+
+
+def _forwarding(lb: Lab, *names: str) -> None:
+    for name in names:
+        sh(
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+            "net.ipv4.conf.all.rp_filter=0",
+            "net.ipv4.conf.default.rp_filter=0",
+            ns=lb.ns(name),
+        )
+
+
+def build(lb: Lab, config: Path = DATAPLANE_CONFIG, python: str = sys.executable) -> DataPlane:
+    """The data-plane lab, with its sessions up and traffic able to flow."""
+    lb.link("rs", "10.250.0.1/30,10.250.8.1/30", "core", "10.250.0.2/30,10.250.8.2/30")
+    lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
+    lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
+    lb.link("site", "10.251.0.2/30", "core", "10.251.0.1/30")
+    lb.link("core", "10.252.1.1/30", "efra", "10.252.1.2/30")
+    lb.link("core", "10.252.2.1/30", "elon", "10.252.2.2/30")
+    lb.link("efra", "10.253.1.1/30", "cloud", "10.253.1.2/30")
+    lb.link("elon", "10.253.2.1/30", "cloud", "10.253.2.2/30")
+    _forwarding(lb, "core", "efra", "elon", "cloud", "site")
+    sh("ip", "route", "add", "default", "via", "10.251.0.1", ns=lb.ns("site"))
+    for egress, n in (("efra", "1"), ("elon", "2")):
+        sh("ip", "route", "add", "10.10.0.0/16", "via", f"10.253.{n}.2", ns=lb.ns(egress))
+        sh("ip", "route", "add", "10.251.0.0/30", "via", f"10.252.{n}.1", ns=lb.ns(egress))
+        (lb.path(f"counters-{egress}.nft")).write_text(COUNTERS)
+        sh("nft", "-f", str(lb.path(f"counters-{egress}.nft")), ns=lb.ns(egress))
+    for dest, *_ in FLOWS.values():
+        sh("ip", "address", "add", f"{dest}/32", "dev", "lo", ns=lb.ns("cloud"))
+    sh("ip", "route", "add", "10.251.0.0/30", "via", "10.253.2.1", ns=lb.ns("cloud"))  # replies return through lon
+
+    # the core: exactly what `bgpsteer core-config` renders, plus the default session
+    text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
+    cfg_path = lb.path("bgpsteer.yaml")
+    cfg_path.write_text(text)
+    rendered = lb.path("core-config")
+    subprocess.run(
+        [python, "-m", "bgpsteer", "core-config", str(cfg_path), "--target", "linux", "-o", str(rendered)],
+        check=True,
+        capture_output=True,
+    )
+    sh("nft", "-f", str(rendered / "classes.nft"), ns=lb.ns("core"))
+    sh("sh", str(rendered / "ip-rules.sh"), ns=lb.ns("core"))
+    core = lb.start_bird("core", (rendered / "bird-classes.conf").read_text() + CORE_DEFAULT_SESSION, "core")
+
+    for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
+        control = lb.path(f"reflector-{cloud}.json")
+        control.write_text("{}")
+        lb.spawn(
+            cloud,
+            [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
+            f"reflector-{cloud}.log",
+        )
+    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", CLOUD_ROUTES), "aws")
+    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", CLOUD_ROUTES), "gcp")
+
+    confdir = lb.path("exabgp")
+    confdir.mkdir(exist_ok=True)
+    command = f"{python} -m bgpsteer run --config {cfg_path} --settle 2"
+    subprocess.run(
+        [python, "-m", "bgpsteer", "exabgp-config", str(cfg_path), "-o", str(confdir), "--command", command],
+        check=True,
+        capture_output=True,
+    )
+    env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
+    env["exabgp_log_destination"] = "stderr"
+    exabgp = str(Path(python).parent / "exabgp")
+    proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
+    dp = DataPlane(lb, core, aws, gcp, proc, cfg_path, python)
+    wait_for(
+        "the core's sessions with bgpsteer",
+        lambda: (
+            lb.alive(proc, "exabgp.log")
+            and core.established("bgpsteer_default")
+            and core.established("bgpsteer_realtime")
+        ),
+        timeout=60,
+    )
+    wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
+    return dp
