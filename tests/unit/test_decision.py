@@ -41,3 +41,20 @@ def test_ties_fall_to_as_path_then_med_then_the_peer_name() -> None:
 def test_no_accepted_candidate_no_entry() -> None:
     assert best_per_egress([path("a", "fra", accepted=False)]) == {}
     assert best_per_egress([]) == {}
+
+
+def test_cost_bonus_uses_exactly_the_room_up_to_the_next_level() -> None:
+    from bgpsteer.core.decision import cost_bonus
+    from bgpsteer.core.model import Egress
+
+    def eg(name: str, cost: float) -> Egress:
+        return Egress(name, "r", "EU", cost, "10.255.0.1", 1)
+
+    a, b, c, d = eg("a", 0.01), eg("b", 0.02), eg("c", 0.03), eg("d", 0.04)
+    # three tied at 100, the next level at 102: one value of room above (101), plenty below
+    assert cost_bonus([(1, 100, a), (2, 100, b), (3, 100, c), (4, 102, d)]) == {1: 1, 2: 0, 3: -1}
+    # and below: a level at 98 leaves one value (99) under 100
+    assert cost_bonus([(1, 100, a), (2, 100, b), (3, 100, c), (5, 98, d)]) == {1: 2, 2: 1, 3: 0}
+    assert cost_bonus([(1, 100, a), (2, 100, b), (3, 100, c), (4, 101, d), (5, 98, d)]) == {1: 0, 2: -1, 3: -1}
+    # the bottom of the range: LOCAL_PREF 1 cannot step down (0 means drained)
+    assert cost_bonus([(1, 1, a), (2, 1, b), (4, 2, d)]) == {1: 0, 2: 0}

@@ -102,7 +102,7 @@ def test_reconciler_waits_for_the_dump_then_judges_egress_by_egress() -> None:
     gcp = peer("ams", "gcp", last_heard=1.0)
     wanted = {("10.4.0.0/24", 2)}
     assert r.step(2.0, [aws, gcp], EGRESS_OF, wanted, CORES) is None  # the dump is not complete
-    assert not r.done
+    assert r.done is False
     r.dump_done = True
     assert r.readiness([aws, gcp], 2.0) == {"aws": "End-of-RIB", "gcp": None}
     assert r.waiting_egresses([aws, gcp], 2.0) == frozenset({"ams"})
@@ -137,3 +137,15 @@ def test_an_egress_waits_while_any_of_its_peers_is_not_ready() -> None:
     assert len(r.held) == 1
     done = replace(busy, refreshed=frozenset({4}))
     assert r.step(30.0, [ready, done], EGRESS_OF, set(), CORES) == {"10.0.0.2": [Withdraw(4, 1, ["10.1.0.0/24"])]}
+
+
+def test_a_session_not_up_at_start_is_waited_for_down_grace_seconds_from_start() -> None:
+    from bgpsteer.core.reconcile import DOWN_GRACE, peer_ready
+
+    connecting = peer("fra", "aws", state="connected", relearn_from=None)
+    assert peer_ready(connecting, 1000.0 + DOWN_GRACE - 0.1, 1000.0) is None
+    assert peer_ready(connecting, 1000.0 + DOWN_GRACE, 1000.0) == "session connected"
+    went_down = peer("fra", "aws", state="down", relearn_from=1000.0)
+    assert peer_ready(went_down, 1000.1, 1000.0) == "session down"
+    unknown = peer("fra", "aws", state="idle", state_known=False, relearn_from=None)
+    assert peer_ready(unknown, 1000.0 + DOWN_GRACE, 1000.0) is None

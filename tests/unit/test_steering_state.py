@@ -257,6 +257,8 @@ def test_route_finds_the_next_hop_route_in_a_scope() -> None:
     assert s.route("10.255.0.1/32", fra.path_id + 100, None) is None  # another path id
     assert s.route("10.255.0.9/32", fra.path_id, None) is None
     assert s.route("10.255.0.1/32", fra.path_id, Scope("realtime")) is None  # no such scope
+    assert s.usable("fra")
+    assert not s.usable("fra", Scope("realtime"))
     s.probe_round("fra", [lost("192.0.2.1"), lost("192.0.2.11")], 1.0)
     s.probe_round("fra", [lost("192.0.2.1"), lost("192.0.2.11")], 2.0)
     assert s.route("10.255.0.1/32", fra.path_id, None) is None  # withdrawn: not announced now
