@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lab.netlab import lab, sh, wait_for  # noqa: E402
+from lab.netlab import Lab, lab, sh, wait_for  # noqa: E402
 from lab.topology import LAB_CONFIG, Topology, build  # noqa: E402
 
 FRA_GW, AMS_GW = "10.250.0.1", "10.250.9.1"
@@ -88,15 +88,17 @@ def nh_present(t: Topology) -> bool:
 
 
 class Healthcheck:
-    """exabgp healthcheck (defaults) watching the ams gateway; records when it withdraws."""
+    """exabgp healthcheck (defaults) watching a gateway from the route server's namespace; records when it
+    withdraws (default: the ams gateway of lab/topology.py)."""
 
-    def __init__(self, t: Topology) -> None:
-        probe = f"{sys.executable} -m bgpsteer probe icmp 10.250.2.2 --timeout 1 --source 10.250.2.1"
+    def __init__(self, lb: Lab, target: str = "10.250.2.2", source: str = "10.250.2.1", kind: str = "icmp") -> None:
+        port = " --port 7" if kind == "udp" else ""
+        probe = f"{sys.executable} -m bgpsteer probe {kind} {target}{port} --timeout 1 --source {source}"
         cmd = [
             "ip",
             "netns",
             "exec",
-            t.lab.ns("rs"),
+            lb.ns("rs"),
             str(Path(sys.executable).parent / "exabgp"),
             "healthcheck",
             "--no-syslog",
@@ -137,7 +139,7 @@ def measure(n: int, timeout: float) -> dict[str, float | None]:
         t = build(lb, cfg, aws_routes=prefixes, gcp_routes=prefixes)
         lb.link("rs", f"{AMS_GW}/30", "core", "10.250.9.2/30")
         wait_for(f"{n} prefixes on ams in the FIB", lambda: fib(t) == (0, n), timeout=timeout, interval=1)
-        hc = Healthcheck(t)
+        hc = Healthcheck(t.lab)
         try:
             wait_for("healthcheck up", lambda: hc.first("announce", 0) is not None, timeout=60)
             monitor = FibMonitor(t, FRA_GW)

@@ -109,16 +109,20 @@ class DataPlane:
             json.dumps({"delay_ms": delay_ms, "jitter_ms": jitter_ms, "loss": loss})
         )
 
-    def fail(self, egress: str, on: bool = True) -> None:
-        """The egress drops everything: its probes and the traffic it forwards (its BGP session stays up)."""
+    def fail(self, egress: str, on: bool = True, probes: bool = True) -> None:
+        """The egress drops everything: the traffic it forwards and (``probes``) its probes; BGP stays up.  One
+        nft transaction per namespace, the probes' first: the data plane fails within milliseconds after."""
         cloud = "aws" if egress == "fra" else "gcp"
-        for ns, rule in ((cloud, "udp dport 7 drop"), (EGRESS_NS[egress], "drop")):
+        where = ([(cloud, "input", "udp dport 7 drop")] if probes else []) + [(EGRESS_NS[egress], "forward", "drop")]
+        for ns, hook, rule in where:
             full = self.lab.ns(ns)
             if on:
-                hook = "input" if ns == cloud else "forward"
-                sh("nft", "add table inet lab_fail", ns=full)
-                sh("nft", f"add chain inet lab_fail c {{ type filter hook {hook} priority -10 ; }}", ns=full)
-                sh("nft", f"add rule inet lab_fail c {rule}", ns=full)
+                script = self.lab.path(f"fail-{ns}.nft")
+                script.write_text(
+                    f"table inet lab_fail {{\n  chain c {{\n    type filter hook {hook} priority -10; policy accept;\n"
+                    f"    {rule}\n  }}\n}}\n"
+                )
+                sh("nft", "-f", str(script), ns=full)
             else:
                 sh("nft", "delete table inet lab_fail", ns=full, check=False)
 
@@ -229,8 +233,15 @@ def _forwarding(lb: Lab, *names: str) -> None:
         )
 
 
-def build(lb: Lab, config: Path = DATAPLANE_CONFIG, python: str = sys.executable) -> DataPlane:
-    """The data-plane lab, with its sessions up and traffic able to flow."""
+def build(
+    lb: Lab,
+    config: Path = DATAPLANE_CONFIG,
+    python: str = sys.executable,
+    extra_routes: tuple[str, ...] = (),
+    config_text: str | None = None,
+) -> DataPlane:
+    """The data-plane lab, with its sessions up and traffic able to flow; ``extra_routes``: more prefixes both
+    gateways announce (benchmarks at scale); ``config_text``: a variant of the config to run instead."""
     lb.link("rs", "10.250.0.1/30,10.250.8.1/30", "core", "10.250.0.2/30,10.250.8.2/30")
     lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
     lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
@@ -251,7 +262,9 @@ def build(lb: Lab, config: Path = DATAPLANE_CONFIG, python: str = sys.executable
     sh("ip", "route", "add", "10.251.0.0/30", "via", "10.253.2.1", ns=lb.ns("cloud"))  # replies return through lon
 
     # the core: exactly what `bgpsteer core-config` renders, plus the default session
-    text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
+    text = re.sub(
+        r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config_text or config.read_text()
+    )
     cfg_path = lb.path("bgpsteer.yaml")
     cfg_path.write_text(text)
     rendered = lb.path("core-config")
@@ -272,8 +285,9 @@ def build(lb: Lab, config: Path = DATAPLANE_CONFIG, python: str = sys.executable
             [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
             f"reflector-{cloud}.log",
         )
-    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", CLOUD_ROUTES), "aws")
-    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", CLOUD_ROUTES), "gcp")
+    routes = [*CLOUD_ROUTES, *extra_routes]
+    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes), "aws")
+    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes), "gcp")
 
     confdir = lb.path("exabgp")
     confdir.mkdir(exist_ok=True)
