@@ -375,6 +375,24 @@ class Topology:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
 
+def core_frr(*, ipv6: bool, core_password: str | None, multipath: bool) -> str:
+    """The FRR core's configuration for build()'s options."""
+    frr = FRR + (FRR6 if ipv6 else "")
+    if multipath:  # README: the core settings multipath needs
+        frr = frr.replace(
+            " no bgp default ipv4-unicast\n", " no bgp default ipv4-unicast\n bgp bestpath as-path multipath-relax\n"
+        )
+        frr = frr.replace(
+            "  neighbor 10.250.0.1 activate\n", "  neighbor 10.250.0.1 activate\n  maximum-paths ibgp 8\n", 1
+        )
+    if core_password is not None:  # TCP-MD5 on the core session (the same password in FRR and in bgpsteer's config)
+        frr = frr.replace(
+            " neighbor 10.250.0.1 timers 10 30\n",
+            f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n",
+        )
+    return frr
+
+
 def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-only
     lb: Lab,
     config: Path = LAB_CONFIG,
@@ -387,11 +405,13 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
     azure: bool = False,
     core_password: str | None = None,
     bgpsteer_password: str | None = None,
+    multipath: bool = False,
 ) -> Topology:
     """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
     echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
     ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes; with azure=True a third
-    cloud gateway, played by GoBGP, through egress fra (two gateways behind one egress)."""
+    cloud gateway, played by GoBGP, through egress fra (two gateways behind one egress); with multipath=True the
+    FRR core load-balances (maximum-paths, multipath across neighbouring ASes, link-bandwidth weights)."""
     six = {"core": ",fd00:250::1/126", "aws": ",fd00:250:1::1/126", "gcp": ",fd00:250:2::1/126"} if ipv6 else {}
     lb.link(
         "rs",
@@ -421,13 +441,7 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
                 [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
                 f"reflector-{cloud}.log",
             )
-    frr = FRR + (FRR6 if ipv6 else "")
-    if core_password is not None:  # TCP-MD5 on the core session (the same password in FRR and in bgpsteer's config)
-        frr = frr.replace(
-            " neighbor 10.250.0.1 timers 10 30\n",
-            f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n",
-        )
-    core = lb.start_frr("core", frr)
+    core = lb.start_frr("core", core_frr(ipv6=ipv6, core_password=core_password, multipath=multipath))
     aws6 = ("fd00:250:1::2", "fd00:250:1::1", AWS_ROUTES6) if ipv6 else None
     gcp6 = ("fd00:250:2::2", "fd00:250:2::1", GCP_ROUTES6) if ipv6 else None
     aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", aws_routes, aws6), "aws")

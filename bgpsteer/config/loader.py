@@ -221,6 +221,7 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
         "health": False,
         "gateway": False,
         "gateway6": False,
+        "capacity_mbps": False,
     }
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
@@ -268,6 +269,7 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
                     health=health,
                     gateway=gw or "self",
                     gateway6=gw6 or "self",
+                    capacity_mbps=m["capacity_mbps"].number(0.001) if "capacity_mbps" in m else None,
                 )
             )
     if not out and not cur.issues:
@@ -430,7 +432,7 @@ def parse_with(text: str, issues: Issues) -> Config:
                 f"{filename}: agent.control_group: group {agent.control_group!r} does not exist on this machine: "
                 "the control socket will be root-only (mode 0600) until it does"
             )
-    steer = steering_loader.steering(top.get("steering"), egresses)
+    steer = steering_loader.steering(top.get("steering"), egresses, sets)
     room = max(0, len(egresses) - 1) if steer.cost_tiebreak else 0
     ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow, room)
     pol = top["policy"].mapping({"import": True, "export": True})

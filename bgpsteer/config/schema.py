@@ -61,6 +61,7 @@ egresses:
     gateway6: fd00:250::12
     probe: {type: http, targets: [10.99.2.10], port: 8080, http_path: /healthz, netns: vpn-ams, window: 300}
     health: {dampening: false}
+    capacity_mbps: 1000
 cloud_peers:
   - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws,
      region: eu-central-1, families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown},
@@ -84,7 +85,7 @@ classes:
 compliance:
   - {name: gdpr, prefixes: eu, jurisdictions: [EU]}
   - {name: gdpr-too, prefixes: eu, jurisdictions: EU}
-steering: {fail_static: true, max_down: 1, cost_tiebreak: true}
+steering: {fail_static: true, max_down: 1, cost_tiebreak: true, multipath: {prefixes: eu, weights: equal}}
 sets:
   prefix:
     eu: ["10.10.8.0/21 le 24"]

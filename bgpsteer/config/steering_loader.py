@@ -6,7 +6,19 @@ from typing import cast
 
 from bgpsteer.config.nodes import PORT_MAX, Cursor
 from bgpsteer.config.policy_loader import Sets
-from bgpsteer.core.model import AppClass, Compliance, Dampening, Egress, Health, Objective, Probe, Steering, default
+from bgpsteer.core.model import (
+    AppClass,
+    Compliance,
+    Dampening,
+    Egress,
+    Health,
+    Multipath,
+    MultipathWeights,
+    Objective,
+    Probe,
+    Steering,
+    default,
+)
 from bgpsteer.core.prefix import format_prefix, parse_address
 from bgpsteer.core.sla import MIN_LOSSES
 
@@ -136,16 +148,43 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress], complete: bool =
     return out
 
 
-def steering(cur: Cursor | None, egresses: list[Egress]) -> Steering:
+def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering:
     if cur is None:
         return Steering()
-    m = cur.mapping({"fail_static": False, "max_down": False, "cost_tiebreak": False}) or {}
+    m = cur.mapping({"fail_static": False, "max_down": False, "cost_tiebreak": False, "multipath": False}) or {}
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
     tiebreak = m["cost_tiebreak"].boolean() if "cost_tiebreak" in m else True
     return Steering(
-        fail_static if fail_static is not None else True, max_down, tiebreak if tiebreak is not None else True
+        fail_static if fail_static is not None else True,
+        max_down,
+        tiebreak if tiebreak is not None else True,
+        multipath(m["multipath"], egresses, sets) if "multipath" in m else None,
     )
+
+
+def multipath(cur: Cursor, egresses: list[Egress], sets: Sets) -> Multipath | None:
+    m = cur.mapping({"prefixes": False, "weights": False})
+    if m is None:
+        return None
+    pset = None
+    if "prefixes" in m:
+        name = m["prefixes"].string()
+        if name is not None and name not in sets.prefix:
+            m["prefixes"].error(f"undefined prefix set {name!r}; defined: {', '.join(sorted(sets.prefix)) or 'none'}")
+        pset = sets.prefix.get(name or "")
+    weights = m["weights"].choice(("capacity", "equal")) if "weights" in m else default(Multipath, "weights")
+    if weights == "capacity":
+        missing = [e.id for e in egresses if e.capacity_mbps is None]
+        if missing:
+            # the core weighs only paths that all carry a bandwidth (else it falls back to equal shares)
+            (m.get("weights") or cur).error(
+                f"weights: capacity needs capacity_mbps on every egress; missing on {', '.join(missing)} "
+                "(or weights: equal)"
+            )
+    if "prefixes" in m and pset is None:
+        return None  # reported above
+    return Multipath(pset, cast("MultipathWeights", weights or "capacity"))
 
 
 CLASS_KEYS = {

@@ -41,6 +41,8 @@ class Attrs:
     local_pref: int | None = None
     communities: tuple[Community, ...] = ()
     large_communities: tuple[LargeCommunity, ...] = ()
+    # BGP link bandwidth (extended community, non-transitive): (AS, bytes per second); set on export for multipath
+    link_bandwidth: tuple[int, int] | None = None
 
     def evolve(self, **changes: Any) -> Attrs:
         return replace(self, **changes)
@@ -54,6 +56,7 @@ class Attrs:
             "local_pref": self.local_pref,
             "communities": [format_community(c) for c in self.communities],
             "large_communities": [format_large(c) for c in self.large_communities],
+            **({"link_bandwidth": f"{self.link_bandwidth[0]}:{self.link_bandwidth[1]}"} if self.link_bandwidth else {}),
         }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from bgpsteer.core.model import Compliance
+from bgpsteer.core.model import Compliance, Multipath
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import BITS, ParsedPrefix
 
@@ -24,6 +24,7 @@ class PrefixClass(NamedTuple):
     export_sig: tuple[bool, ...]
     allowed: frozenset[str] | None = None  # jurisdictions it may leave through (compliance), None: any
     bound_by: tuple[str, ...] = ()  # the compliance rules that bind it
+    multipath: bool = False  # spread over every eligible egress (steering.multipath)
 
 
 class Classifier:
@@ -34,7 +35,9 @@ class Classifier:
         export_policy: Policy,
         compliance: Sequence[Compliance] = (),
         next_hops: Sequence[tuple[str, ParsedPrefix]] = (),
+        multipath: Multipath | None = None,
     ) -> None:
+        self._multipath = multipath
         self._safety = safety_check
         self._import = import_policy
         self._export = export_policy
@@ -62,6 +65,7 @@ class Classifier:
             self._export.signature(parsed),
             allowed,
             tuple(bound),
+            self._multipath is not None and (self._multipath.prefixes is None or parsed in self._multipath.prefixes),
         )
         k = self._ids.get(pc)
         if k is None:

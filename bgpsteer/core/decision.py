@@ -10,7 +10,7 @@ from __future__ import annotations
 from bgpsteer.core.attrs import U32_MAX, Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
-from bgpsteer.core.model import CloudPeer, Egress
+from bgpsteer.core.model import CloudPeer, Egress, Multipath
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
 from bgpsteer.core.ranking import candidate_key, local_pref
@@ -89,6 +89,39 @@ def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
     return bonus
 
 
+AS_TRANS = 23456  # RFC 6793: a 4-byte AS where a 2-byte field is all there is (the link-bandwidth community)
+U16 = 0xFFFF
+
+
+def link_bandwidths(egresses: dict[str, Egress], multipath: Multipath | None, asn: int) -> dict[int, tuple[int, int]]:
+    """path id -> (AS, bytes/s) for the link-bandwidth community of each egress with a capacity (weights: capacity).
+    Only the ratios matter to the core: when the fastest egress does not fit the community's 32 bits (34 Gbit/s),
+    every value is scaled down by the same factor."""
+    if multipath is None or multipath.weights != "capacity":
+        return {}
+    rates = {e.path_id: e.capacity_mbps * 1e6 / 8 for e in egresses.values() if e.capacity_mbps}
+    if not rates:
+        return {}
+    scale = max(1.0, max(rates.values()) / U32_MAX)
+    as16 = asn if 0 < asn <= U16 else AS_TRANS
+    return {pid: (as16, max(1, int(rate / scale))) for pid, rate in rates.items()}
+
+
+def spread(out: list[tuple[int, Attrs]], bandwidth: dict[int, tuple[int, int]]) -> list[tuple[int, Attrs]]:
+    """One rank for every path of a multipath prefix: the highest LOCAL_PREF among them, no MED (the core then
+    load-balances across them, ECMP), and each egress's link bandwidth (the core weighs them: UCMP).  A drained path
+    (LOCAL_PREF 0) keeps its place at the bottom."""
+    live = [a.local_pref or 0 for _, a in out if (a.local_pref or 0) > 0]
+    top = max(live) if live else 0
+    result = []
+    for pid, a in out:
+        if (a.local_pref or 0) > 0:
+            a = a.evolve(local_pref=top, med=None)
+        bw = bandwidth.get(pid)
+        result.append((pid, a.evolve(link_bandwidth=bw) if bw else a))
+    return result
+
+
 def finalize(attrs: Attrs, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
@@ -106,11 +139,14 @@ class ExportStage:
         egresses: dict[str, Egress],
         drained: frozenset[str] = frozenset(),
         cost_tiebreak: bool = True,
+        multipath: Multipath | None = None,
+        asn: int = 0,
     ) -> None:
         self.policy = policy
         self.egresses = egresses
         self.drained = drained
         self.cost_tiebreak = cost_tiebreak
+        self.bandwidth = link_bandwidths(egresses, multipath, asn)
         self._pid_map = {e.path_id: e for e in egresses.values()}
         self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(
             EXPORT_CACHE_SIZE
@@ -179,7 +215,9 @@ class ExportStage:
                 out.append((self.egresses[egress_id].path_id, v.attrs))
         if not out:
             return EMPTY
-        if self.cost_tiebreak and len(out) > 1:
+        if pc.multipath:
+            out = spread(out, self.bandwidth)
+        elif self.cost_tiebreak and len(out) > 1:
             bonus = cost_bonus([(pid, a.local_pref or 0, self._pid_map[pid]) for pid, a in out])
             out = [
                 (pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out

@@ -201,11 +201,21 @@ class Engine:
         self.egresses = {e.id: e for e in config.egresses}
         self.importer = ImportStage(config.import_policy, config.safety)
         self.exporter = ExportStage(
-            config.export_policy, self.egresses, frozenset(self.steering.drained), config.steering.cost_tiebreak
+            config.export_policy,
+            self.egresses,
+            frozenset(self.steering.drained),
+            config.steering.cost_tiebreak,
+            config.steering.multipath,
+            config.agent.local_asn,
         )
         next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route, _ in nh_routes(e)]
         self.classifier = Classifier(
-            self.importer.prefix_safety, config.import_policy, config.export_policy, config.compliance, next_hops
+            self.importer.prefix_safety,
+            config.import_policy,
+            config.export_policy,
+            config.compliance,
+            next_hops,
+            config.steering.multipath,
         )
         old = self.peers
         self.peers = {}

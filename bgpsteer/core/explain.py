@@ -113,6 +113,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
         ],
         "primary": decision.primary,
         "tie": decision.tie,
+        "multipath": {egress: round(share, 4) for egress, share in decision.shares.items()},
         "core_routers": [
             {
                 "name": c.name,

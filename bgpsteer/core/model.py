@@ -87,6 +87,7 @@ class Egress:
     # route ("self": bgpsteer's own session address, when the route server also forwards)
     gateway: str = "self"
     gateway6: str = "self"
+    capacity_mbps: float | None = None  # what it can carry: multipath weights (steering.multipath)
 
     def next_hop_for(self, afi: int) -> str | None:
         return self.next_hop if afi == IPV4 else self.next_hop6
@@ -181,11 +182,24 @@ class Compliance:
     jurisdictions: frozenset[str]
 
 
+MultipathWeights = Literal["capacity", "equal"]
+
+
+@dataclass(frozen=True)
+class Multipath:
+    """Prefixes spread over every eligible egress at once: their paths get one rank (the core load-balances, ECMP)
+    and, weighted by capacity, the BGP link-bandwidth extended community (the core splits in proportion)."""
+
+    prefixes: PrefixSet | None = None  # None: every prefix
+    weights: MultipathWeights = "capacity"
+
+
 @dataclass(frozen=True)
 class Steering:
     fail_static: bool = True  # when too many egresses fail at once, keep the last good state
     max_down: int | None = None  # egresses that may fail together before fail static; None: all but one
     cost_tiebreak: bool = True  # equal policy LOCAL_PREF: cheaper egress (then egress id) gets a higher LOCAL_PREF
+    multipath: Multipath | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,20 @@ def core_choice(out: Sequence[tuple[int, Attrs]], usable: set[int]) -> tuple[int
     return ranked[0][0], bool(rivals)
 
 
+def multipath_shares(out: Sequence[tuple[int, Attrs]], usable: set[int]) -> dict[int, float]:
+    """How a core with multipath (ECMP/UCMP: the settings in the README) splits a spread prefix's traffic: the
+    usable paths of the best rank share it, by their link bandwidths when every one carries one, else equally."""
+    ranked = [(pid, a) for pid, a in out if pid in usable]
+    if not ranked:
+        return {}
+    best = min(rank_key(a) for _, a in ranked)
+    top = [(pid, a) for pid, a in ranked if rank_key(a) == best]
+    if all(a.link_bandwidth for _, a in top):
+        total = sum(a.link_bandwidth[1] for _, a in top if a.link_bandwidth)
+        return {pid: a.link_bandwidth[1] / total for pid, a in top if a.link_bandwidth}
+    return {pid: 1 / len(top) for pid, _ in top}
+
+
 def candidate_key(a: Attrs, peer_name: str) -> tuple[int, int, int, int, str]:
     """bgpsteer's own choice of the best candidate per egress (lower first): ``rank_key``, then MED whatever the AS
     (the candidates of one egress are compared as one set), then the peer's name, so the choice is stable."""

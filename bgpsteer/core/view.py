@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Scope
-from bgpsteer.core.ranking import core_choice, core_order
+from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
@@ -98,6 +98,7 @@ class PrefixDecision:
     tie: bool  # the core's own tie-break decides between the first paths
     ranking: tuple[RankedPath, ...]
     candidates: tuple[Candidate, ...]
+    shares: dict[str, float] = field(default_factory=dict)  # a multipath prefix: egress -> share of its traffic
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +257,14 @@ class CoreView:
             for i, (pid, a, tied) in enumerate(core_order(entry.out, usable))
         )
         candidates = tuple(Candidate(p.peer.name, p.peer.egress, p.verdict.accepted) for p in entry.paths)
+        spread = self._engine.classifier.prefix_classes[entry.prefix_class].multipath
+        shares = (
+            {egress_of.get(pid, "?"): share for pid, share in multipath_shares(entry.out, usable).items()}
+            if spread
+            else {}
+        )
         return PrefixDecision(
-            prefix, scope, egress_of.get(primary) if primary is not None else None, tie, ranking, candidates
+            prefix, scope, egress_of.get(primary) if primary is not None else None, tie, ranking, candidates, shares
         )
 
     def explain(self, prefix: str, scope: Scope = DEFAULT_SCOPE) -> dict[str, Any] | None:

@@ -370,6 +370,9 @@ def attribute_text(attrs: Attrs) -> str:
         parts.append("community [ " + " ".join(map(format_community, attrs.communities)) + " ]")
     if attrs.large_communities:
         parts.append("large-community [ " + " ".join(map(format_large, attrs.large_communities)) + " ]")
+    if attrs.link_bandwidth:
+        asn, bps = attrs.link_bandwidth
+        parts.append(f"extended-community [ bandwidth:{asn}:{bps} ]")
     return " ".join(parts)
 
 

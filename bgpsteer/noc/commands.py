@@ -312,7 +312,11 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
             + (f" (longest match for {target})" if x["match"] != target else "")
             + (f" [class {x['class']}]" if x.get("class") else "")
             + (
-                f": leaves through {click.style(str(x['primary']), bold=True)}"
+                ": spread over "
+                + ", ".join(f"{click.style(e, bold=True)} {s:.0%}" for e, s in x["multipath"].items())
+                + " (multipath: one rank; shares by link bandwidth where the core applies it, README)"
+                if len(x.get("multipath") or {}) > 1
+                else f": leaves through {click.style(str(x['primary']), bold=True)}"
                 + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
                 if x["primary"] is not None
                 else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})"

@@ -143,9 +143,9 @@ def test_compliance_rules_intersect_and_name_themselves() -> None:
     wide = Compliance("eu-or-ch", PrefixSet("w", [parse_range("10.10.0.0/16 le 24")]), frozenset({"EU", "CH"}))
     narrow = Compliance("ch", PrefixSet("n", [parse_range("10.10.1.0/24")]), frozenset({"CH", "US"}))
     cls = classifier(compliance=(wide, narrow))
-    assert pc("10.10.1.0/24", cls)[1][4:] == (frozenset({"CH"}), ("eu-or-ch", "ch"))
-    assert pc("10.10.2.0/24", cls)[1][4:] == (frozenset({"EU", "CH"}), ("eu-or-ch",))
-    assert pc("10.20.0.0/16", cls)[1][4:] == (None, ())
+    assert pc("10.10.1.0/24", cls)[1][4:6] == (frozenset({"CH"}), ("eu-or-ch", "ch"))
+    assert pc("10.10.2.0/24", cls)[1][4:6] == (frozenset({"EU", "CH"}), ("eu-or-ch",))
+    assert pc("10.20.0.0/16", cls)[1][4:6] == (None, ())
 
 
 @pytest.mark.parametrize(
