@@ -16,6 +16,7 @@ from bgpsteer.core.model import (
     MultipathWeights,
     Objective,
     Probe,
+    Relief,
     Steering,
     default,
 )
@@ -151,7 +152,8 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress], complete: bool =
 def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering:
     if cur is None:
         return Steering()
-    m = cur.mapping({"fail_static": False, "max_down": False, "cost_tiebreak": False, "multipath": False}) or {}
+    keys = {"fail_static": False, "max_down": False, "cost_tiebreak": False, "multipath": False, "relief": False}
+    m = cur.mapping(keys) or {}
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
     tiebreak = m["cost_tiebreak"].boolean() if "cost_tiebreak" in m else True
@@ -160,7 +162,35 @@ def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering
         max_down,
         tiebreak if tiebreak is not None else True,
         multipath(m["multipath"], egresses, sets) if "multipath" in m else None,
+        relief(m["relief"], egresses) if "relief" in m else None,
     )
+
+
+def relief(cur: Cursor, egresses: list[Egress]) -> Relief | None:
+    m = cur.mapping({"threshold_pct": False, "release_pct": False, "hold": False, "max_moves": False})
+    if m is None:
+        return None
+    d = Relief()
+    threshold = m["threshold_pct"].number(1) if "threshold_pct" in m else d.threshold_pct
+    release = m["release_pct"].number(0) if "release_pct" in m else d.release_pct
+    hold = m["hold"].number(0) if "hold" in m else d.hold
+    moves = m["max_moves"].integer(1, 100_000) if "max_moves" in m else d.max_moves
+    if threshold is not None and threshold > 100:  # noqa: PLR2004 - a percentage
+        m["threshold_pct"].error(f"expected at most 100, got {threshold:g}")
+        return None
+    if threshold is not None and release is not None and release >= threshold:
+        # without a gap a prefix moved off at the threshold could come straight back: oscillation
+        (m.get("release_pct") or cur).error(
+            f"release_pct ({release:g}) must be below threshold_pct ({threshold:g}): the gap keeps moves from "
+            "oscillating"
+        )
+        return None
+    if not any(e.capacity_mbps for e in egresses):
+        cur.error("relief needs capacity_mbps on the egresses it should relieve (and on those it moves traffic to)")
+        return None
+    if threshold is None or release is None or hold is None or moves is None:
+        return None
+    return Relief(threshold, release, hold, moves)
 
 
 def multipath(cur: Cursor, egresses: list[Egress], sets: Sets) -> Multipath | None:

@@ -122,6 +122,18 @@ def spread(out: list[tuple[int, Attrs]], bandwidth: dict[int, tuple[int, int]]) 
     return result
 
 
+def relieve(out: OutSet, path_id: int) -> OutSet:
+    """Move a prefix off one egress (relief.py): its path drops below every other usable one (LOCAL_PREF one under
+    the lowest other, at least 1; a drained path stays at 0), so the core moves to the next and keeps it as backup."""
+    others = [a.local_pref or 0 for pid, a in out if pid != path_id and (a.local_pref or 0) > 0]
+    if not others:
+        return out
+    low = max(1, min(others) - 1)
+    return tuple(
+        (pid, a.evolve(local_pref=low) if pid == path_id and (a.local_pref or 0) > low else a) for pid, a in out
+    )
+
+
 def finalize(attrs: Attrs, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
@@ -147,6 +159,7 @@ class ExportStage:
         self.drained = drained
         self.cost_tiebreak = cost_tiebreak
         self.bandwidth = link_bandwidths(egresses, multipath, asn)
+        self.relieved: dict[str, int] = {}  # prefix -> path id moved off it by relief (relief.py)
         self._pid_map = {e.path_id: e for e in egresses.values()}
         self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(
             EXPORT_CACHE_SIZE
@@ -188,6 +201,9 @@ class ExportStage:
 
     def decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, kid: int, pc: PrefixClass) -> OutSet:
         """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
+        moved = self.relieved.get(prefix_text) if self.relieved else None
+        if moved is not None:  # relief is per prefix: not shared with the memo
+            return relieve(self._decide(paths, prefix, prefix_text, pc), moved)
         key: list[object] = [kid]
         alive: list[object] = []
         for p in paths:

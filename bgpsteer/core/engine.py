@@ -39,7 +39,9 @@ from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config, MaxPrefix, Scope
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
+from bgpsteer.core.ranking import core_order
 from bgpsteer.core.reconcile import PeerProgress
+from bgpsteer.core.relief import ReliefState
 from bgpsteer.core.steering import SteeringState, nh_routes
 from bgpsteer.core.view import CoreView
 
@@ -217,6 +219,8 @@ class Engine:
             next_hops,
             config.steering.multipath,
         )
+        # a reload starts relief afresh: every prefix is re-decided anyway, and moves follow the new thresholds
+        self.relief = ReliefState(config.steering.relief, self.egresses) if config.steering.relief else None
         old = self.peers
         self.peers = {}
         for p in config.cloud_peers:
@@ -640,7 +644,42 @@ class Engine:
         return self.steering.probe_round(egress, samples, now)
 
     def tick(self, now: float) -> list[Effect]:
-        return self.steering.tick(now)
+        return self.steering.tick(now) + self._relief_step(now)
+
+    def report_load(self, utilization: dict[str, float], volumes: dict[str, float], now: float) -> list[Effect]:
+        """Measured utilization per egress and volume per prefix (Mbit/s), for relief (core/relief.py)."""
+        if self.relief is None:
+            return [Log("warning", "load reported but steering.relief is not configured; ignored", {})]
+        self.relief.report(utilization, volumes, now)
+        return self._relief_step(now)
+
+    def _core_order(self, prefix: str) -> list[str]:
+        """The egresses the default sessions' core uses for a prefix, best first, usable ones only (none for a
+        multipath prefix: it is spread already)."""
+        entry = self.rib.get(prefix)
+        if entry is None or self.classifier.prefix_classes[entry.prefix_class].multipath:
+            return []
+        usable = {self.egresses[e].path_id for e in self.steering.in_service_default if e in self.egresses}
+        egress_of = {e.path_id: e.id for e in self.config.egresses}
+        return [egress_of[pid] for pid, _, _ in core_order(entry.out, usable) if pid in usable and pid in egress_of]
+
+    def _relief_step(self, now: float) -> list[Effect]:
+        if self.relief is None:
+            return []
+        moves, returns = self.relief.step(now, self._core_order)
+        if not moves and not returns:
+            return []
+        effects: list[Effect] = []
+        for m in moves:
+            self._trigger("relief", f"{m.prefix}: {m.reason}")
+            effects.append(Log("warning", f"{m.prefix}: {m.reason}", {"egress": m.source, "prefix": m.prefix}))
+        for m in returns:
+            why = f"{m.prefix}: relief over, back to egress {m.source}"
+            self._trigger("relief", why)
+            effects.append(Log("info", why, {"egress": m.source, "prefix": m.prefix}))
+        self.exporter.relieved = {p: self.egresses[m.source].path_id for p, m in self.relief.moved.items()}
+        self.dirty.update(m.prefix for m in (*moves, *returns))
+        return effects + self.flush(now)
 
     def drain(self, egress: str, on: bool, now: float, decide: bool = True) -> list[Effect]:
         """Drain (RFC 8326) or undrain an egress: its paths are re-announced (``decide=False``: the caller flushes,

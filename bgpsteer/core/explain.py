@@ -114,6 +114,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
         "primary": decision.primary,
         "tie": decision.tie,
         "multipath": {egress: round(share, 4) for egress, share in decision.shares.items()},
+        "relief": _relief(view, prefix),
         "core_routers": [
             {
                 "name": c.name,
@@ -124,3 +125,10 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
             for c in engine.config.core_routers
         ],
     }
+
+
+def _relief(view: CoreView, prefix: str) -> dict[str, Any] | None:
+    m = view.relief_move(prefix)
+    if m is None:
+        return None
+    return {"from": m.source, "to": m.target, "volume_mbps": m.volume_mbps, "since": m.at, "reason": m.reason}

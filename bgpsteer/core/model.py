@@ -195,11 +195,22 @@ class Multipath:
 
 
 @dataclass(frozen=True)
+class Relief:
+    """Relief of an overloaded egress (core/relief.py): thresholds on utilization / capacity_mbps."""
+
+    threshold_pct: float = 85.0  # above this for `hold` seconds: the egress is overloaded
+    release_pct: float = 70.0  # a moved prefix returns once its egress stays below this with it back
+    hold: float = 60.0  # seconds over the threshold before moving; the least time a move stays; between moves
+    max_moves: int = 50  # prefixes moved in one step
+
+
+@dataclass(frozen=True)
 class Steering:
     fail_static: bool = True  # when too many egresses fail at once, keep the last good state
     max_down: int | None = None  # egresses that may fail together before fail static; None: all but one
     cost_tiebreak: bool = True  # equal policy LOCAL_PREF: cheaper egress (then egress id) gets a higher LOCAL_PREF
     multipath: Multipath | None = None
+    relief: Relief | None = None
 
 
 @dataclass(frozen=True)

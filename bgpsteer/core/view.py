@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Scope
 from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
+from bgpsteer.core.relief import Move
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
@@ -99,6 +100,14 @@ class PrefixDecision:
     ranking: tuple[RankedPath, ...]
     candidates: tuple[Candidate, ...]
     shares: dict[str, float] = field(default_factory=dict)  # a multipath prefix: egress -> share of its traffic
+
+
+@dataclass(frozen=True, slots=True)
+class EgressLoad:
+    egress: str
+    capacity_mbps: float
+    load_pct: float | None  # projected utilization / capacity (None: no report yet)
+    moved_off: int  # prefixes relief has moved off it
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +295,21 @@ class CoreView:
         from bgpsteer.core.simulate import simulate
 
         return simulate(self._engine, fail, now, config, degrade)
+
+    def load(self) -> list[EgressLoad]:
+        """Per egress with a capacity: its load and what relief moved off it (empty without steering.relief)."""
+        r = self._engine.relief
+        if r is None:
+            return []
+        moved: dict[str, int] = {}
+        for m in r.moved.values():
+            moved[m.source] = moved.get(m.source, 0) + 1
+        return [EgressLoad(eid, cap, r.share(eid), moved.get(eid, 0)) for eid, cap in sorted(r.capacity.items())]
+
+    def relief_move(self, prefix: str) -> Move | None:
+        """The relief move a prefix is under, if any."""
+        r = self._engine.relief
+        return r.moved.get(prefix) if r is not None else None
 
     def announced_routes(self) -> Iterator[tuple[str, int, Attrs]]:
         """(prefix, path id, attributes) of everything announced to the core: steered paths and next-hop routes."""

@@ -322,6 +322,8 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None
                 else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})"
             )
         ]
+        if x.get("relief"):
+            out.append(click.style(f"moved by relief: {x['relief']['reason']}", fg="yellow"))
         out.append("\ncandidates (as learned, import policy):")
         for c in x["candidates"]:
             out.append(
@@ -610,4 +612,44 @@ def completion(shell: str) -> None:
     click.echo(cls(main, {}, "bgpsteer", "_BGPSTEER_COMPLETE").source())
 
 
-COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, completion]
+@click.command("load")
+@click.option("--egress", "egresses", multiple=True, help="EGRESS=MBPS: an egress's measured utilization.")
+@click.option("--prefix", "prefixes", multiple=True, help="PREFIX=MBPS: a prefix's traffic volume (flow data).")
+@_opts
+def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], prefixes: tuple[str, ...]) -> None:
+    """Report utilization and per-prefix volumes for relief of overloaded egresses (steering.relief)."""
+
+    def pairs(items: tuple[str, ...], what: str) -> dict[str, float]:
+        out = {}
+        for item in items:
+            key, sep, value = item.rpartition("=")
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise CtlError(f"--{what} {item!r}: expected NAME=MBPS", ExitCode.USAGE) from None
+            if not sep or not key:
+                raise CtlError(f"--{what} {item!r}: expected NAME=MBPS", ExitCode.USAGE)
+        return out
+
+    if not egresses and not prefixes:
+        raise CtlError("nothing to report: give --egress E=MBPS and/or --prefix P=MBPS", ExitCode.USAGE)
+    r = ask("load", utilization=pairs(egresses, "egress"), volumes=pairs(prefixes, "prefix"))
+
+    def human(r: dict[str, Any]) -> str:
+        return table(
+            [
+                [
+                    e["egress"],
+                    f"{e['capacity_mbps']:g}",
+                    "-" if e["load_pct"] is None else f"{e['load_pct']:.0f}%",
+                    str(e["moved_off"]),
+                ]
+                for e in r["load"]
+            ],
+            ["EGRESS", "CAPACITY MBIT/S", "LOAD", "PREFIXES MOVED OFF"],
+        )
+
+    _emit(as_json, r, human)
+
+
+COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, load, completion]

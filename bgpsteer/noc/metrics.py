@@ -40,6 +40,18 @@ class _State(Collector):
             value=1.0 if view.fail_static else 0.0,
         )
         yield from self._peers(view.peers(), a)
+        load = GaugeMetricFamily(
+            "bgpsteer_egress_load_ratio", "Projected utilization / capacity_mbps (steering.relief)", labels=["egress"]
+        )
+        moved = GaugeMetricFamily(
+            "bgpsteer_relief_moved_prefixes", "Prefixes relief has moved off the egress", labels=["egress"]
+        )
+        for el in view.load():
+            if el.load_pct is not None:
+                load.add_metric([el.egress], el.load_pct / 100)
+            moved.add_metric([el.egress], el.moved_off)
+        yield load
+        yield moved
         c, pipe = view.counters(), a.pipe()
         yield GaugeMetricFamily("bgpsteer_prefixes", "Prefixes in the RIB", value=c.prefixes)
         by = CounterMetricFamily(

@@ -84,3 +84,7 @@ class AgentPort(Protocol):
     def measure(self, egress: str, samples: list[Sample]) -> None:
         """External measurements: one probe round for an egress with probe type external."""
         ...
+
+    def report_load(self, utilization: dict[str, float], volumes: dict[str, float]) -> None:
+        """Measured utilization per egress and volume per prefix (Mbit/s), for relief."""
+        ...

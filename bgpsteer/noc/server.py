@@ -22,6 +22,7 @@ from typing import Any
 
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
+from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.view import UnknownName
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc import queries
@@ -39,6 +40,8 @@ REFUSE_WAIT = 2.0  # seconds a refused connection is given to send its request, 
 INT_ARG_MAX = 10_000_000  # limits and counts in requests
 RTT_MAX_MS = 600_000  # a pushed round-trip time above 10 minutes is a unit error
 _STR, _INT, _STRS, _DICT, _SAMPLES = "string", "integer", "list of strings", "object", "list of objects"
+_NUMS = "object of numbers"
+MBPS_MAX = 100_000_000  # a reported rate above 100 Tbit/s is a unit error
 ARGS: dict[str, dict[str, str]] = {
     "status": {},
     "routes": {"target": _STR, "egress": _STR, "peer": _STR, "limit": _INT, "cls": _STR},
@@ -51,6 +54,7 @@ ARGS: dict[str, dict[str, str]] = {
     "measure": {"egress": _STR, "samples": _SAMPLES},
     "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR},
     "history": {"prefix": _STR, "limit": _INT},
+    "load": {"utilization": _NUMS, "volumes": _NUMS},
 }
 REQUIRED = {
     "explain": ("target",),
@@ -68,6 +72,11 @@ def _is(value: Any, kind: str) -> bool:
         return type(value) is int and 0 <= value <= INT_ARG_MAX
     if kind == _STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if kind == _NUMS:
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= MBPS_MAX
+            for k, x in value.items()
+        )
     if kind == _DICT:
         return isinstance(value, dict) and all(
             isinstance(m, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in m.values())
@@ -131,6 +140,7 @@ class ControlServer:
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),
             "measure": lambda a: self._measure(str(a["egress"]), a.get("samples") or []),
+            "load": lambda a: self._load(a.get("utilization") or {}, a.get("volumes") or {}),
         }
 
     async def start(self) -> None:
@@ -264,6 +274,26 @@ class ControlServer:
         self.agent.measure(egress, samples)
         after = self.agent.view.egress(egress, self.agent.clock())
         return {"egress": egress, "samples": len(samples), "health": after.health, "in_service": after.in_service}
+
+    def _load(self, utilization: dict[str, float], volumes: dict[str, float]) -> dict[str, Any]:
+        """Utilization per egress and volume per prefix, pushed by a flow collector or a counter poller."""
+        view = self.agent.view
+        if view.config.steering.relief is None:
+            raise queries.QueryError("steering.relief is not configured: load reports are not used", ExitCode.USAGE)
+        for egress in utilization:
+            queries.require_egress(view, egress)
+        for prefix in volumes:
+            try:
+                parse_prefix(prefix)
+            except ValueError:
+                raise queries.QueryError(f"not a prefix: {prefix!r}", ExitCode.USAGE) from None
+        self.agent.report_load({k: float(v) for k, v in utilization.items()}, {k: float(v) for k, v in volumes.items()})
+        return {
+            "load": [
+                {"egress": e.egress, "capacity_mbps": e.capacity_mbps, "load_pct": e.load_pct, "moved_off": e.moved_off}
+                for e in view.load()
+            ]
+        }
 
     async def _reload(self) -> dict[str, Any]:
         try:

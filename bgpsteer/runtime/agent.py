@@ -189,6 +189,9 @@ class Agent:
             "pending": pending,
         }
 
+    def report_load(self, utilization: dict[str, float], volumes: dict[str, float]) -> None:
+        self.apply(self.engine.report_load(utilization, volumes, self.clock()))
+
     def measure(self, egress: str, samples: list[Sample]) -> None:
         if self.probes is not None:
             self.probes.pushed(egress)

@@ -215,3 +215,49 @@ def test_exit_codes_are_defined_once() -> None:
     assert not offenders, offenders
     readme = (root / "README.md").read_text()
     assert all(f"{int(c)} " in readme.split("exit codes", 1)[1][:400] for c in ExitCode)
+
+
+def test_load_reports_over_the_socket(tmp_path: Path) -> None:
+    text = (
+        CONFIG.replace("next_hop: 10.255.0.1,", "next_hop: 10.255.0.1, capacity_mbps: 1000,")
+        .replace("next_hop: 10.255.0.2}", "next_hop: 10.255.0.2, capacity_mbps: 500}")
+        .replace("steering: {max_down: 1}", "steering: {max_down: 1, relief: {hold: 0}}")
+    )
+    cfg = parse(text, "t.yaml")
+    sock = str(tmp_path / "control.sock")
+
+    async def scenario() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        agent = Agent("t.yaml", cfg, lambda _: None, clock=loop.time)
+        agent.engine.start(loop.time())
+        server = ControlServer(agent, sock)
+        await server.start()
+
+        def ask(cmd: str, **a: Any) -> asyncio.Future[Any]:
+            return loop.run_in_executor(None, lambda: call(sock, cmd, **a))
+
+        out: dict[str, Any] = {"ok": await ask("load", utilization={"fra": 250, "ams": 100}, volumes={})}
+        errors = {}
+        for name, args in {
+            "egress": {"utilization": {"nope": 1}},
+            "prefix": {"volumes": {"not-a-prefix": 1}},
+            "negative": {"utilization": {"fra": -1}},
+            "type": {"utilization": {"fra": "x"}},
+        }.items():
+            try:
+                await ask("load", **args)
+            except CtlError as exc:
+                errors[name] = (exc.code, str(exc))
+        out["errors"] = errors
+        server.close()
+        return out
+
+    out = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert out["ok"]["load"] == [
+        {"egress": "ams", "capacity_mbps": 500.0, "load_pct": 20.0, "moved_off": 0},
+        {"egress": "fra", "capacity_mbps": 1000.0, "load_pct": 25.0, "moved_off": 0},
+    ]
+    assert {k: c for k, (c, _) in out["errors"].items()} == {"egress": 2, "prefix": 2, "negative": 2, "type": 2}
+    assert "unknown egress 'nope'" in out["errors"]["egress"][1]
+    assert "not a prefix: 'not-a-prefix'" in out["errors"]["prefix"][1]
+    assert "must be an object of numbers" in out["errors"]["negative"][1]
