@@ -238,12 +238,13 @@ def test_load_reports_over_the_socket(tmp_path: Path) -> None:
 
         out: dict[str, Any] = {"ok": await ask("load", utilization={"fra": 250, "ams": 100}, volumes={})}
         errors = {}
-        for name, args in {
+        bad: dict[str, dict[str, Any]] = {
             "egress": {"utilization": {"nope": 1}},
             "prefix": {"volumes": {"not-a-prefix": 1}},
             "negative": {"utilization": {"fra": -1}},
             "type": {"utilization": {"fra": "x"}},
-        }.items():
+        }
+        for name, args in bad.items():
             try:
                 await ask("load", **args)
             except CtlError as exc:
