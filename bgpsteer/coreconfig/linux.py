@@ -137,6 +137,7 @@ def bird(p: Plan) -> str:
             lines += [
                 f"protocol kernel bgpsteer_{c.symbol}_kernel{family[-1]} {{",
                 f"  kernel table {c.table};",
+                *(["  merge paths on;  # steering.multipath: one route, a next-hop per egress"] if p.multipath else []),
                 f"  {family} {{ table bgpsteer_{c.symbol}{family[-1]}; import none;",
                 "    export where source = RTS_BGP && dest = RTD_UNICAST; };  # resolved paths only: else fall through",
                 "}",

@@ -58,6 +58,7 @@ class Plan:
     source: str
     next_hops4: tuple[str, ...] = ()  # the egresses' next-hop addresses (NH_E)
     next_hops6: tuple[str, ...] = ()
+    multipath: bool = False  # steering.multipath: the class tables load-balance too
 
 
 def plan(config: Config, table_base: int = TABLE_BASE) -> Plan:
@@ -85,6 +86,7 @@ def plan(config: Config, table_base: int = TABLE_BASE) -> Plan:
         config.source,
         tuple(e.next_hop for e in config.egresses),
         tuple(e.next_hop6 for e in config.egresses if e.next_hop6),
+        config.steering.multipath is not None,
     )
 
 

@@ -86,6 +86,7 @@ def cisco(p: Plan) -> str:
                     f"  neighbor {nbr} description bgpsteer class {c.name} ({s.name})",
                     f"  neighbor {nbr} activate",
                     f"  neighbor {nbr} additional-paths receive",
+                    *(["  maximum-paths ibgp 8  ! steering.multipath"] if p.multipath else []),
                     " exit-address-family",
                 ]
     lines.append("!")
@@ -149,6 +150,7 @@ def juniper(p: Plan) -> str:
             "            bgp {",
             f"                group bgpsteer-{c.name} {{",
             "                    type internal;",
+            *(["                    multipath multiple-as;  /* steering.multipath */"] if p.multipath else []),
         ]
         for s in c.sessions:
             nbr = s.local_address or c.bgpsteer_address
