@@ -210,6 +210,50 @@ def exabgp_config(config: str, output: str | None, command: str | None) -> None:
     )
 
 
+@main.command("test")
+@click.argument("policy", type=click.Path(dir_okay=False))
+@click.argument("tests", type=click.Path(dir_okay=False))
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="Also write JUnit XML for CI.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def test_policy(policy: str, tests: str, junit_file: str | None, as_json: bool) -> None:
+    """Run the policy test cases in TESTS against POLICY, without any daemon (exit 1 if a case fails)."""
+    from bgpsteer.policytest.cases import load_cases
+    from bgpsteer.policytest.runner import coverage, junit, run_case, table
+
+    cfg = _load_or_exit(policy)
+    try:
+        text = Path(tests).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"{tests}: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        cases = load_cases(text, tests, cfg)
+    except ConfigError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(exc.issues)} error(s) in {tests}", err=True)
+        sys.exit(EXIT_CONFIG)
+    results = [run_case(cfg, c) for c in cases]
+    uncovered = coverage(cfg, results)
+    statements = len(cfg.import_policy.statements) + len(cfg.export_policy.statements)
+    if junit_file:
+        Path(junit_file).write_bytes(junit(results, Path(tests).stem))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "cases": [{"name": r.case.name, "ok": r.ok, "failures": r.failures} for r in results],
+                    "uncovered": uncovered,
+                    "statements": statements,
+                },
+                indent=2,
+            )
+        )
+    else:
+        click.echo(table(results, uncovered, statements))
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
 @main.command("core-config")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(

@@ -107,6 +107,10 @@ class EgressHealth:
             return self._go("down", now, f"probe round failed during hold-down{': ' + detail if detail else ''}")
         return self.tick(now)
 
+    def assume(self, state: State, now: float, reason: str) -> Transition:
+        """A state given, not measured (what-if: policy tests)."""
+        return self._go(state, now, reason)
+
     def tick(self, now: float) -> Transition | None:
         """Let time pass: finish a hold-down (or a dampening suppression) that has run out."""
         self._update_suppression(now)

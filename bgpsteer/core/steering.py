@@ -140,6 +140,13 @@ class SteeringState:
         ts += self.sla.tick(now)
         return self._after(ts, now)
 
+    def assume_down(self, egress: str, now: float) -> list[Effect]:
+        """What-if input (policy tests, no probes): the egress counts as failed, as its probes would have found."""
+        h = self.health[egress]
+        if h.state == "down":
+            return []
+        return self._after([h.assume("down", now, "assumed down (policy test)")], now)
+
     def drain(self, egress: str, on: bool) -> Log:
         (self.drained.add if on else self.drained.discard)(egress)
         what = "drained: paths re-announced with GRACEFUL_SHUTDOWN (65535:0) and LOCAL_PREF 0" if on else "undrained"
