@@ -152,7 +152,14 @@ def compliance(cur: Cursor, sets: Sets, egresses: list[Egress], complete: bool =
 def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering:
     if cur is None:
         return Steering()
-    keys = {"fail_static": False, "max_down": False, "cost_tiebreak": False, "multipath": False, "relief": False}
+    keys = {
+        "fail_static": False,
+        "max_down": False,
+        "cost_tiebreak": False,
+        "multipath": False,
+        "relief": False,
+        "reason_communities": False,
+    }
     m = cur.mapping(keys) or {}
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
     max_down = m["max_down"].integer(0, max(0, len(egresses))) if "max_down" in m else None
@@ -163,6 +170,7 @@ def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering
         tiebreak if tiebreak is not None else True,
         multipath(m["multipath"], egresses, sets) if "multipath" in m else None,
         relief(m["relief"], egresses) if "relief" in m else None,
+        bool(m["reason_communities"].boolean()) if "reason_communities" in m else False,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from bgpsteer.core.attrs import U32_MAX, Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import PrefixClass
+from bgpsteer.core.codes import Wire
 from bgpsteer.core.model import CloudPeer, Egress, Multipath
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
@@ -134,6 +135,10 @@ def relieve(out: OutSet, path_id: int) -> OutSet:
     )
 
 
+def with_reason(a: Attrs, asn: int, function: Wire, value: int) -> Attrs:
+    return a.evolve(large_communities=tuple(sorted({*a.large_communities, (asn, int(function), value)})))
+
+
 def finalize(attrs: Attrs, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
@@ -160,6 +165,8 @@ class ExportStage:
         self.cost_tiebreak = cost_tiebreak
         self.bandwidth = link_bandwidths(egresses, multipath, asn)
         self.relieved: dict[str, int] = {}  # prefix -> path id moved off it by relief (relief.py)
+        # steering.reason_communities: (local AS, import statement name -> 1-based index); None: off
+        self.reasons: tuple[int, dict[str, int]] | None = None
         self._pid_map = {e.path_id: e for e in egresses.values()}
         self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(
             EXPORT_CACHE_SIZE
@@ -194,6 +201,25 @@ class ExportStage:
         self.cache.put(key, (attrs, v))
         return v
 
+    def _reasons(self, out: list[tuple[int, Attrs]], paths: list[Path], spread: bool) -> list[tuple[int, Attrs]]:
+        """Each path gets LOCAL_ASN:function:value large communities: its egress, rank, import statement."""
+        assert self.reasons is not None
+        asn, index = self.reasons
+        by_pid = {self.egresses[e].path_id: p for e, (p, _) in best_per_egress(paths).items()}
+        ranked = sorted(out, key=lambda pa: (-(pa[1].local_pref or 0), len(pa[1].as_path), pa[0]))
+        rank = {pid: i + 1 for i, (pid, _) in enumerate(ranked)}
+        result = []
+        for pid, a in out:
+            trace = by_pid[pid].verdict.trace if pid in by_pid else ()
+            last = trace[-1] if trace else ""
+            stmt = next((i for name, i in index.items() if f"statement {name!r} matched" in last), 0)
+            tags = [(asn, int(Wire.EGRESS), pid), (asn, int(Wire.RANK), rank[pid]), (asn, int(Wire.STATEMENT), stmt)]
+            if spread:
+                tags.append((asn, int(Wire.MULTIPATH), 1))
+            a = a.evolve(large_communities=tuple(sorted({*a.large_communities, *tags})))
+            result.append((pid, a))
+        return result
+
     def set_drained(self, drained: frozenset[str]) -> None:
         self.drained = drained
         self.cache.clear()
@@ -203,7 +229,12 @@ class ExportStage:
         """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
         moved = self.relieved.get(prefix_text) if self.relieved else None
         if moved is not None:  # relief is per prefix: not shared with the memo
-            return relieve(self._decide(paths, prefix, prefix_text, pc), moved)
+            out = relieve(self._decide(paths, prefix, prefix_text, pc), moved)
+            if self.reasons is not None:
+                out = tuple(
+                    (pid, with_reason(a, self.reasons[0], Wire.RELIEF, 1) if pid == moved else a) for pid, a in out
+                )
+            return out
         key: list[object] = [kid]
         alive: list[object] = []
         for p in paths:
@@ -238,6 +269,8 @@ class ExportStage:
             out = [
                 (pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out
             ]
+        if self.reasons is not None:
+            out = self._reasons(out, paths, pc.multipath)
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each

@@ -210,6 +210,9 @@ class Engine:
             config.steering.multipath,
             config.agent.local_asn,
         )
+        if config.steering.reason_communities:
+            statements = {st.name: i + 1 for i, st in enumerate(config.import_policy.statements)}
+            self.exporter.reasons = (config.agent.local_asn, statements)
         next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route, _ in nh_routes(e)]
         self.classifier = Classifier(
             self.importer.prefix_safety,
@@ -469,7 +472,7 @@ class Engine:
             effects.append(Announce(afi, pid, attrs, prefixes))
         if diff.changes:
             reason = "; ".join(self._triggers) + (f" (+{self._more_triggers} more)" if self._more_triggers else "")
-            effects.append(Changed(self.next_decision(), now, reason or "decision", diff.changes))
+            effects.append(Changed(self.next_decision(), now, reason or "decision", diff.changes, kind))
         return effects
 
     def pending(self) -> int:

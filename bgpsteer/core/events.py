@@ -131,6 +131,7 @@ class Changed:
     time: float
     reason: str  # what triggered the pass (the events since the previous one)
     changes: list[Change]
+    kind: str = "other"  # the first trigger's kind (core/codes.py Trigger)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bgpsteer.core.codes import reject_code
 from bgpsteer.core.decision import best_per_egress
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 
@@ -33,6 +34,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
             "egress": p.peer.egress,
             "received": p.attrs.describe(),
             "accepted": p.verdict.accepted,
+            "reject_code": int(reject_code(p.verdict.accepted, p.verdict.trace, p.verdict.error)),
             "trace": list(p.verdict.trace),
         }
         for p in entry.paths

@@ -211,6 +211,7 @@ class Steering:
     cost_tiebreak: bool = True  # equal policy LOCAL_PREF: cheaper egress (then egress id) gets a higher LOCAL_PREF
     multipath: Multipath | None = None
     relief: Relief | None = None
+    reason_communities: bool = False  # large communities on announced paths saying why (core/codes.py Wire)
 
 
 @dataclass(frozen=True)

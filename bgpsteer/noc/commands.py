@@ -300,11 +300,26 @@ def _unannounced(x: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("target")
+@click.argument("target", required=False)
 @click.option("--class", "cls", help="Explain for this application class's sessions (its SLA checks and ranking).")
+@click.option("--codes", is_flag=True, help="Print the stable reason codes (reject, trigger, wire) and exit.")
 @_opts
-def explain(ask: Callable[..., Any], as_json: bool, target: str, cls: str | None) -> None:
+def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str | None, codes: bool) -> None:
     """Why a prefix (or address) leaves through its egress: candidates, policy, checks, ranking."""
+    if codes:
+        from bgpsteer.core.codes import tables
+
+        t = tables()
+        if as_json:
+            click.echo(json.dumps(t, indent=2))
+        else:
+            for name, rows in t.items():
+                click.echo(f"{name}:")
+                for code, what in rows.items():
+                    click.echo(f"  {code:>3}  {what}")
+        return
+    if target is None:
+        raise CtlError("explain needs a PREFIX or ADDRESS (or --codes)", ExitCode.USAGE)
 
     def human(x: dict[str, Any]) -> str:
         out = [

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from bgpsteer.core.codes import trigger_code
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.runtime import statefile
 
@@ -59,6 +60,7 @@ class Journal:
                             "old": old.describe() if old else None,
                             "new": new.describe() if new else None,
                             "reason": effect.reason,
+                            "code": int(trigger_code(effect.kind)),
                         }
                     )
                     for prefix, pid, old, new in effect.changes

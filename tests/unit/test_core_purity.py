@@ -4,7 +4,7 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "bgpsteer" / "core"
-ALLOWED = {"__future__", "collections", "dataclasses", "typing", "ipaddress", "re", "math", "bgpsteer"}
+ALLOWED = {"__future__", "collections", "dataclasses", "typing", "ipaddress", "re", "math", "enum", "bgpsteer"}
 # a mutation-testing run (mutmut) rewrites the core's copy in mutants/ to call its own switchboard
 MUTATED = "mutants" in CORE.parts
 
