@@ -28,7 +28,7 @@ policy:
 AWS, GCP = "10.1.0.2", "10.2.0.2"
 
 
-def verdicts(extra: str = "", **routes: tuple[str, Attrs]) -> dict[str, tuple[bool, tuple[str, ...], bool]]:
+def verdicts(routes: dict[str, tuple[str, Attrs]], extra: str = "") -> dict[str, tuple[bool, tuple[str, ...], bool]]:
     eng = Engine(config(POLICY, extra))
     eng.start(0)
     for prefix, (peer, attrs) in routes.items():
@@ -62,7 +62,7 @@ def test_each_rejection_has_its_own_code(prefix: str, peer: str, attrs: Attrs, c
     if peer == "10.9.9.9":
         assert reject_code(False, ("something new",)) is Reject.OTHER
         return
-    accepted, trace, error = verdicts(**{prefix: (peer, attrs)})[prefix]
+    accepted, trace, error = verdicts({prefix: (peer, attrs)})[prefix]
     assert reject_code(accepted, trace, error) is code, trace
 
 
