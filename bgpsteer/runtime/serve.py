@@ -20,6 +20,7 @@ from bgpsteer.core.reconcile import SETTLE
 from bgpsteer.noc.metrics import Metrics
 from bgpsteer.noc.server import ControlServer
 from bgpsteer.probes.runner import ProbeRunner
+from bgpsteer.runtime import pipekeeper
 from bgpsteer.runtime.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 
 log = logging.getLogger("bgpsteer")
@@ -215,6 +216,8 @@ def tune_gc() -> None:
 def run(config_path: str, settle: float = SETTLE) -> int:
     tune_gc()
     config = load(config_path)
+    if not sys.stdin.isatty():
+        pipekeeper.start()  # before any thread: ExaBGP must never see EPIPE from a helper that died (pipekeeper.py)
     logging.basicConfig(
         stream=sys.stderr, level=config.agent.log_level.upper(), format="bgpsteer %(levelname)s %(message)s"
     )
