@@ -656,7 +656,7 @@ class Engine:
         self.relief.report(utilization, volumes, now)
         return self._relief_step(now)
 
-    def _core_order(self, prefix: str) -> list[str]:
+    def core_order_of(self, prefix: str) -> list[str]:
         """The egresses the default sessions' core uses for a prefix, best first, usable ones only (none for a
         multipath prefix: it is spread already)."""
         entry = self.rib.get(prefix)
@@ -669,7 +669,7 @@ class Engine:
     def _relief_step(self, now: float) -> list[Effect]:
         if self.relief is None:
             return []
-        moves, returns = self.relief.step(now, self._core_order)
+        moves, returns = self.relief.step(now, self.core_order_of)
         if not moves and not returns:
             return []
         effects: list[Effect] = []

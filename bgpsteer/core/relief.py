@@ -48,6 +48,14 @@ class ReliefState:
         self.last_move: dict[str, float] = {}  # egress -> time of the last move off it
         self.returned = 0
 
+    def clone(self) -> ReliefState:
+        """A copy to predict with (simulate): the running state is not touched."""
+        c = ReliefState.__new__(ReliefState)
+        c.relief, c.capacity, c.returned = self.relief, self.capacity, self.returned
+        c.util, c.over_since, c.volumes = dict(self.util), dict(self.over_since), dict(self.volumes)
+        c.moved, c.last_move = dict(self.moved), dict(self.last_move)
+        return c
+
     def report(self, utilization: Mapping[str, float], volumes: Mapping[str, float], now: float) -> None:
         for eid, mbps in utilization.items():
             if eid not in self.capacity:

@@ -71,8 +71,35 @@ def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict
     return out
 
 
+def relief_after(engine: Engine, utilization: dict[str, float], now: float) -> dict[str, Any]:
+    """What relief would do if these utilizations (Mbit/s) were reported now and stayed for its hold: the moves and
+    returns, with the prefix volumes last reported.  On the current state (not combined with --fail)."""
+    if engine.relief is None:
+        raise UnknownName("steering.relief is not configured")
+    r = engine.relief.clone()
+    r.report(utilization, {}, now)
+    held = {eid: r.over_since[eid] for eid in r.over_since}
+    r.report(utilization, {}, now + r.relief.hold)  # still reported after the hold
+    r.over_since.update(held)
+    moves, returns = r.step(now + r.relief.hold, engine.core_order_of)
+
+    def row(m: Any) -> dict[str, Any]:
+        return {"prefix": m.prefix, "from": m.source, "to": m.target, "volume_mbps": m.volume_mbps, "reason": m.reason}
+
+    return {
+        "moved": [row(m) for m in moves],
+        "returned": [row(m) for m in returns],
+        "load_pct_after": {eid: round(s, 1) for eid in sorted(r.capacity) if (s := r.share(eid)) is not None},
+    }
+
+
 def simulate(
-    engine: Engine, fail: set[str], now: float, config: Config | None = None, degrade: Degrade | None = None
+    engine: Engine,
+    fail: set[str],
+    now: float,
+    config: Config | None = None,
+    degrade: Degrade | None = None,
+    load: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Predict, per scope (default sessions and each class), where every prefix would leave."""
     st = engine.steering
@@ -135,6 +162,7 @@ def simulate(
         "classes": {scope.app_class: r for scope, r in results.items()},
         "bgp_updates": nh_updates + announce_diff * cores,
         "bgp_updates_detail": {"next_hop_changes": nh_updates, "path_changes": announce_diff * cores},
+        "relief": relief_after(engine, load, now) if load else None,
     }
 
 

@@ -289,12 +289,13 @@ class CoreView:
         now: float,
         config: Config | None = None,
         degrade: dict[str, dict[str, float]] | None = None,
+        load: dict[str, float] | None = None,
     ) -> dict[str, Any]:
         """What-if (core/simulate.py): where every prefix would leave if egresses failed or degraded, or the config
-        changed."""
+        changed; and what relief would move at a reported load."""
         from bgpsteer.core.simulate import simulate
 
-        return simulate(self._engine, fail, now, config, degrade)
+        return simulate(self._engine, fail, now, config, degrade, load)
 
     def load(self) -> list[EgressLoad]:
         """Per egress with a capacity: its load and what relief moved off it (empty without steering.relief)."""

@@ -374,6 +374,19 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
     _emit(as_json, ask("explain", target=target, cls=cls), human)
 
 
+def _loads(items: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        egress, sep, value = item.partition("=")
+        try:
+            out[egress] = float(value)
+        except ValueError:
+            raise CtlError(f"--load {item!r}: expected EGRESS=MBPS", ExitCode.USAGE) from None
+        if not sep:
+            raise CtlError(f"--load {item!r}: expected EGRESS=MBPS", ExitCode.USAGE)
+    return out
+
+
 @click.command()
 @click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
 @click.option(
@@ -382,6 +395,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
     multiple=True,
     help="E:latency=80ms,loss=2%,jitter=5ms: measurements to assume for an egress (repeatable).",
 )
+@click.option("--load", "load", multiple=True, help="E=MBPS: a utilization to assume for relief (repeatable).")
 @click.option(
     "--config",
     "new_config",
@@ -390,14 +404,21 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
 )
 @_opts
 def simulate(
-    ask: Callable[..., Any], as_json: bool, fail: tuple[str, ...], degrade: tuple[str, ...], new_config: str | None
+    ask: Callable[..., Any],
+    as_json: bool,
+    fail: tuple[str, ...],
+    degrade: tuple[str, ...],
+    load: tuple[str, ...],
+    new_config: str | None,
 ) -> None:
     """What-if on the live state; touches nothing on the network."""
-    if not fail and not new_config and not degrade:
+    if not fail and not new_config and not degrade and not load:
         raise CtlError(
-            "nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms and/or --config NEW.yaml",
+            "nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms, --load EGRESS=MBPS "
+            "and/or --config NEW.yaml",
             ExitCode.USAGE,
         )
+    loads = _loads(load)
     text = None
     if new_config:  # read here, with the caller's own permissions: the agent never opens a path a client names
         try:
@@ -410,6 +431,7 @@ def simulate(
         degrade=_degrade(degrade),
         config=os.path.abspath(new_config) if new_config else None,
         config_text=text,
+        load=loads or None,
     )
 
     def human(r: dict[str, Any]) -> str:
@@ -451,6 +473,18 @@ def simulate(
                     [[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"]
                 ),
             ]
+        if r.get("relief"):
+            rel = r["relief"]
+            out.append(
+                f"\nrelief at the loads given: {len(rel['moved'])} prefix(es) would move, {len(rel['returned'])} return"
+            )
+            if rel["moved"]:
+                out.append(
+                    table(
+                        [[m["prefix"], m["from"], m["to"], f"{m['volume_mbps']:g}"] for m in rel["moved"]],
+                        ["PREFIX", "FROM", "TO", "MBIT/S"],
+                    )
+                )
         for name, c in r["classes"].items():
             sessions = (
                 f"{c['sessions']} core session(s)"

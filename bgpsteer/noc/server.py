@@ -52,7 +52,7 @@ ARGS: dict[str, dict[str, str]] = {
     "undrain": {"egress": _STR},
     "reload": {},
     "measure": {"egress": _STR, "samples": _SAMPLES},
-    "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR},
+    "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR, "load": _NUMS},
     "history": {"prefix": _STR, "limit": _INT},
     "load": {"utilization": _NUMS, "volumes": _NUMS},
 }
@@ -320,8 +320,11 @@ class ControlServer:
         if config is None:  # with a new config, its own egresses count (simulate checks them)
             for egress in sorted(fail | set(degrade)):
                 queries.require_egress(self.agent.view, egress)
+        load = {str(k): float(v) for k, v in (args.get("load") or {}).items()}
+        for egress in load:
+            queries.require_egress(self.agent.view, egress)
         try:
-            return self.agent.view.simulate(fail, self.agent.clock(), config, degrade)
+            return self.agent.view.simulate(fail, self.agent.clock(), config, degrade, load)
         except UnknownName as exc:
             raise queries.QueryError(
                 f"{exc.args[0]} in {config.source if config else 'the config'}", ExitCode.USAGE

@@ -39,7 +39,12 @@ def delta(dp: DataPlane) -> dict[str, dict[str, int]]:
 
 def test_an_overloaded_egress_sheds_its_largest_prefix_and_takes_it_back(dp: DataPlane) -> None:
     volumes = ["--prefix", "10.10.0.0/16=300", "--prefix", "10.10.8.0/24=400"]
-    p = dp.cli("load", "--egress", "fra=900", "--egress", "lon=100", *volumes)
+    p = dp.cli("load", "--egress", "fra=500", "--egress", "lon=100", *volumes)  # known volumes, no overload yet
+    assert p.returncode == 0, p.stderr
+    sim = dp.cli_json("simulate", "--load", "fra=900")
+    assert [(m["prefix"], m["to"]) for m in sim["relief"]["moved"]] == [("10.10.0.0/16", "lon")]
+    assert dp.core_egress("other") == "fra"  # a prediction moves nothing
+    p = dp.cli("load", "--egress", "fra=900", "--egress", "lon=100")
     assert p.returncode == 0, p.stderr
     # after the hold: 10.10.8.0/24 is larger but EU-bound (lon is in the UK): 10.10.0.0/16 moves instead
     wait_for("10.10.0.0/16 via lon", lambda: dp.core_egress("other") == "lon", 30)

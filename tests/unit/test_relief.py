@@ -195,3 +195,22 @@ def test_noisy_load_never_moves_a_prefix_back_and_forth_within_the_hold(seed: in
         for m in returns:
             assert now - m.at >= relief.hold
             last_change[m.prefix] = now
+
+
+def test_simulate_predicts_the_moves_and_touches_nothing() -> None:
+    eng = engine()
+    eng.report_load({"fra": 100.0, "lon": 100.0, "ams": 0.0}, VOLUMES, 0.0)  # volumes known, nothing overloaded
+    sim = eng.view.simulate(set(), 1.0, load={"fra": 950.0})
+    assert sim["relief"]["moved"] == [
+        {
+            "prefix": "10.10.8.0/24",
+            "from": "fra",
+            "to": "ams",
+            "volume_mbps": 500.0,
+            "reason": "relief: egress fra at 95% of 1000 Mbit/s (threshold 80% for 10s); 500 Mbit/s moved to ams",
+        }
+    ]
+    assert sim["relief"]["load_pct_after"]["fra"] == 45.0
+    assert eng.view.relief_move("10.10.8.0/24") is None  # the running state is untouched
+    assert primary(eng, "10.10.8.0/24") == "fra"
+    assert eng.view.simulate(set(), 1.0)["relief"] is None
