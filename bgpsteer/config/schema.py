@@ -86,7 +86,8 @@ compliance:
   - {name: gdpr, prefixes: eu, jurisdictions: [EU]}
   - {name: gdpr-too, prefixes: eu, jurisdictions: EU}
 steering: {fail_static: true, max_down: 1, cost_tiebreak: true, multipath: {prefixes: eu, weights: equal},
-           relief: {threshold_pct: 85, release_pct: 70, hold: 60, max_moves: 50}, reason_communities: false}
+           relief: {threshold_pct: 85, release_pct: 70, hold: 60, max_moves: 50}, reason_communities: false,
+           move_budget: {moves: 2, interval: 300}}
 sets:
   prefix:
     eu: ["10.10.8.0/21 le 24"]

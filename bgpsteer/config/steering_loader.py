@@ -12,6 +12,7 @@ from bgpsteer.core.model import (
     Dampening,
     Egress,
     Health,
+    MoveBudget,
     Multipath,
     MultipathWeights,
     Objective,
@@ -159,6 +160,7 @@ def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering
         "multipath": False,
         "relief": False,
         "reason_communities": False,
+        "move_budget": False,
     }
     m = cur.mapping(keys) or {}
     fail_static = m["fail_static"].boolean() if "fail_static" in m else True
@@ -171,7 +173,20 @@ def steering(cur: Cursor | None, egresses: list[Egress], sets: Sets) -> Steering
         multipath(m["multipath"], egresses, sets) if "multipath" in m else None,
         relief(m["relief"], egresses) if "relief" in m else None,
         bool(m["reason_communities"].boolean()) if "reason_communities" in m else False,
+        move_budget(m["move_budget"]) if "move_budget" in m else None,
     )
+
+
+def move_budget(cur: Cursor) -> MoveBudget | None:
+    m = cur.mapping({"moves": False, "interval": False})
+    if m is None:
+        return None
+    d = MoveBudget()
+    moves = m["moves"].integer(1, 1_000_000) if "moves" in m else d.moves
+    interval = m["interval"].number(0.001) if "interval" in m else d.interval
+    if moves is None or interval is None:
+        return None
+    return MoveBudget(moves, interval)
 
 
 def relief(cur: Cursor, egresses: list[Egress]) -> Relief | None:

@@ -205,6 +205,14 @@ class Relief:
 
 
 @dataclass(frozen=True)
+class MoveBudget:
+    """Moves bgpsteer chooses per class (core/budget.py): at most `moves` per `interval` seconds."""
+
+    moves: int = 2
+    interval: float = 300.0
+
+
+@dataclass(frozen=True)
 class Steering:
     fail_static: bool = True  # when too many egresses fail at once, keep the last good state
     max_down: int | None = None  # egresses that may fail together before fail static; None: all but one
@@ -212,6 +220,7 @@ class Steering:
     multipath: Multipath | None = None
     relief: Relief | None = None
     reason_communities: bool = False  # large communities on announced paths saying why (core/codes.py Wire)
+    move_budget: MoveBudget | None = None
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,15 @@ def simulate(
         DEFAULT_SCOPE: usable_after,
         **{Scope(c): v for c, v in _class_after(engine, degrade, usable_after).items()},
     }
+    held_by_budget: dict[str, list[dict[str, str]]] = {}
+    if st.budget is not None:  # the agent's own budget, on a copy: which class moves it would hold
+        b = st.budget.clone()
+        for scope in [s for s in scopes_after if s.app_class is not None]:
+            name = scope.app_class or ""
+            scopes_after[scope], newly = b.apply(
+                name, scopes_now.get(scope, set()), scopes_after[scope], usable_after, now
+            )
+            held_by_budget[name] = [{"egress": h.egress, "action": h.action, "reason": h.reason} for h in newly]
     new_ids = {e.id: e for e in new.egresses}
     egress_now = {e.path_id: e.id for e in cur.egresses}
     egress_after = {e.path_id: e.id for e in new.egresses}
@@ -141,6 +150,8 @@ def simulate(
         pid_after = {new_ids[e].path_id for e in after if e in new_ids}
         results[scope] = _moves(engine, outs_after, pid_now, pid_after, egress_now, egress_after)
         results[scope]["in_service_after"] = sorted(after)
+        if scope.app_class is not None:
+            results[scope]["held_by_budget"] = held_by_budget.get(scope.app_class, [])
         sessions = sum(1 for c in new.core_routers if c.scope == scope)
         results[scope]["sessions"] = sessions
         nh_updates += (

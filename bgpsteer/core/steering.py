@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.budget import BudgetState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
@@ -55,6 +56,7 @@ class SteeringState:
         )  # restored from before a restart: what fail static keeps when nothing is announced yet
         self.started = False  # next-hop routes are sent only once the agent has started
         self.egresses: dict[str, Egress] = {}
+        self.budget: BudgetState | None = None
         self.configure(config, now)
 
     def configure(self, config: Config, now: float) -> list[Effect]:
@@ -88,6 +90,11 @@ class SteeringState:
             self.stats[e.id] = old_stats.get(e.id) or EgressStats(window)
         self.drained &= set(self.egresses)
         self.sla = SlaState(config.app_classes, list(self.egresses), now, self.sla)
+        budget = config.steering.move_budget
+        if budget is None:
+            self.budget = None
+        elif self.budget is None or self.budget.budget != budget:
+            self.budget = BudgetState(budget)
         return effects + (self._after([], now) if self.started else [])
 
     @property
@@ -232,10 +239,17 @@ class SteeringState:
         if not self.started:
             return effects
         scopes = {DEFAULT_SCOPE: wanted, **{Scope(name): fit for name, fit in per_class.items()}}
+        if self.budget is not None:
+            for name in per_class:
+                have = self.in_service.get(Scope(name), set())
+                scopes[Scope(name)], newly = self.budget.apply(name, have, per_class[name], wanted, now)
+                effects += [Log("warning", f"HELD: {h.reason}", {"class": name, "egress": h.egress}) for h in newly]
         for t in transitions:
             in_service = t.egress in scopes.get(Scope(t.app_class), set())
             held = in_service and t.new != "up" and (self.fail_static or t.app_class in self.class_static)
             why = t.reason + ("; FAIL STATIC: kept in service" if held else "")
+            if self.budget is not None and t.app_class is not None and (t.app_class, t.egress) in self.budget.held:
+                why += "; HELD: " + self.budget.held[(t.app_class, t.egress)].reason
             effects.append(
                 EgressChanged(self._next_decision(), now, t.egress, t.old, t.new, in_service, why, t.app_class)
             )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.budget import Held
 from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Scope
 from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
 from bgpsteer.core.relief import Move
@@ -306,6 +307,11 @@ class CoreView:
         for m in r.moved.values():
             moved[m.source] = moved.get(m.source, 0) + 1
         return [EgressLoad(eid, cap, r.share(eid), moved.get(eid, 0)) for eid, cap in sorted(r.capacity.items())]
+
+    def held_moves(self) -> list[Held]:
+        """Class moves the move budget holds now (core/budget.py)."""
+        b = self._engine.steering.budget
+        return sorted(b.held.values(), key=lambda h: (h.app_class, h.egress)) if b is not None else []
 
     def relief_move(self, prefix: str) -> Move | None:
         """The relief move a prefix is under, if any."""

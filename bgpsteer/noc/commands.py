@@ -121,6 +121,7 @@ def status(ask: Callable[..., Any], as_json: bool) -> None:
                     bold=True,
                 )
             )
+        out += [click.style(f"HELD: {h['reason']}", fg="yellow") for h in s.get("held_moves", [])]
         out += [
             "",
             table(

@@ -52,6 +52,9 @@ class _State(Collector):
             moved.add_metric([el.egress], el.moved_off)
         yield load
         yield moved
+        yield GaugeMetricFamily(
+            "bgpsteer_moves_held", "Class moves the move budget holds now", value=len(view.held_moves())
+        )
         c, pipe = view.counters(), a.pipe()
         yield GaugeMetricFamily("bgpsteer_prefixes", "Prefixes in the RIB", value=c.prefixes)
         by = CounterMetricFamily(

@@ -97,6 +97,10 @@ def status(port: AgentPort) -> dict[str, Any]:
         "last_decision": c.last_decision or None,
         "decision_id": c.decision_id,
         "fail_static": view.fail_static,
+        "held_moves": [
+            {"class": h.app_class, "egress": h.egress, "action": h.action, "since": h.since, "reason": h.reason}
+            for h in view.held_moves()
+        ],
         "cloud_peers": [_peer(p, False) for p in view.peers()],
         "core_routers": _cores(port, False),
         "egresses": [
