@@ -29,7 +29,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from lab.netlab import Bird, Lab, LabError, sh, wait_for
-from lab.topology import bird_config
+from lab.topology import bird_config, start_exabgp, start_reflectors
 
 HERE = Path(__file__).resolve().parent
 DATAPLANE_CONFIG = HERE / "dataplane.yaml"
@@ -277,30 +277,12 @@ def build(
     sh("sh", str(rendered / "ip-rules.sh"), ns=lb.ns("core"))
     core = lb.start_bird("core", (rendered / "bird-classes.conf").read_text() + CORE_DEFAULT_SESSION, "core")
 
-    for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
-        control = lb.path(f"reflector-{cloud}.json")
-        control.write_text("{}")
-        lb.spawn(
-            cloud,
-            [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
-            f"reflector-{cloud}.log",
-        )
+    start_reflectors(lb, python)
     routes = [*CLOUD_ROUTES, *extra_routes]
     aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes), "aws")
     gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes), "gcp")
 
-    confdir = lb.path("exabgp")
-    confdir.mkdir(exist_ok=True)
-    command = f"{python} -m bgpsteer run --config {cfg_path} --settle 2"
-    subprocess.run(
-        [python, "-m", "bgpsteer", "exabgp-config", str(cfg_path), "-o", str(confdir), "--command", command],
-        check=True,
-        capture_output=True,
-    )
-    env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
-    env["exabgp_log_destination"] = "stderr"
-    exabgp = str(Path(python).parent / "exabgp")
-    proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
+    proc, _, _ = start_exabgp(lb, cfg_path, python)
     dp = DataPlane(lb, core, aws, gcp, proc, cfg_path, python)
     wait_for(
         "the core's sessions with bgpsteer",

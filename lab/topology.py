@@ -375,6 +375,34 @@ class Topology:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
 
+def start_exabgp(lb: Lab, config: Path, python: str) -> tuple[subprocess.Popen[bytes], list[str], dict[str, str]]:
+    """ExaBGP in the route server's namespace, running bgpsteer with ``config``: (process, its argv, its env)."""
+    confdir = lb.path("exabgp")
+    confdir.mkdir(exist_ok=True)
+    command = f"{python} -m bgpsteer run --config {config} --settle 2"
+    subprocess.run(
+        [python, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
+        check=True,
+        capture_output=True,
+    )
+    env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
+    env["exabgp_log_destination"] = "stderr"
+    args = [str(Path(python).parent / "exabgp"), str(confdir / "exabgp.conf")]
+    return lb.spawn("rs", args, "exabgp.log", env=env), args, env
+
+
+def start_reflectors(lb: Lab, python: str) -> None:
+    """A UDP echo reflector in each cloud namespace (lab/reflector.py), controlled by reflector-CLOUD.json."""
+    for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
+        control = lb.path(f"reflector-{cloud}.json")
+        control.write_text("{}")
+        lb.spawn(
+            cloud,
+            [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
+            f"reflector-{cloud}.log",
+        )
+
+
 def core_frr(*, ipv6: bool, core_password: str | None, multipath: bool) -> str:
     """The FRR core's configuration for build()'s options."""
     frr = FRR + (FRR6 if ipv6 else "")
@@ -433,14 +461,7 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
     if classes:
         lb.link("rs", "10.250.8.1/30", "corert", "10.250.8.2/30")
         realtime = lb.start_frr("corert", FRR_REALTIME)
-        for cloud, addr in (("aws", "10.250.1.2"), ("gcp", "10.250.2.2")):
-            control = lb.path(f"reflector-{cloud}.json")
-            control.write_text("{}")
-            lb.spawn(
-                cloud,
-                [python, str(HERE / "reflector.py"), "--listen", f"{addr}:7", "--control", str(control)],
-                f"reflector-{cloud}.log",
-            )
+        start_reflectors(lb, python)
     core = lb.start_frr("core", core_frr(ipv6=ipv6, core_password=core_password, multipath=multipath))
     aws6 = ("fd00:250:1::2", "fd00:250:1::1", AWS_ROUTES6) if ipv6 else None
     gcp6 = ("fd00:250:2::2", "fd00:250:2::1", GCP_ROUTES6) if ipv6 else None
@@ -460,19 +481,8 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
         )
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)
-    confdir = lb.path("exabgp")
-    confdir.mkdir(exist_ok=True)
-    command = f"{python} -m bgpsteer run --config {config} --settle 2"
-    subprocess.run(
-        [python, "-m", "bgpsteer", "exabgp-config", str(config), "-o", str(confdir), "--command", command],
-        check=True,
-        capture_output=True,
-    )
-    env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
-    env["exabgp_log_destination"] = "stderr"
-    exabgp = str(Path(python).parent / "exabgp")
-    proc = lb.spawn("rs", [exabgp, str(confdir / "exabgp.conf")], "exabgp.log", env=env)
-    topo = Topology(lb, core, aws, gcp, proc, config, [exabgp, str(confdir / "exabgp.conf")], env, realtime, gobgp)
+    proc, args, env = start_exabgp(lb, config, python)
+    topo = Topology(lb, core, aws, gcp, proc, config, args, env, realtime, gobgp)
     wait_for(
         "core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60
     )
