@@ -375,16 +375,17 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
     _emit(as_json, ask("explain", target=target, cls=cls), human)
 
 
-def _loads(items: tuple[str, ...]) -> dict[str, float]:
+def _rates(items: tuple[str, ...], option: str, name: str = "NAME") -> dict[str, float]:
+    """NAME=MBPS options (simulate --load, load --egress/--prefix) as a mapping; a usage error names the item."""
     out: dict[str, float] = {}
     for item in items:
-        egress, sep, value = item.partition("=")
+        key, sep, value = item.rpartition("=")
         try:
-            out[egress] = float(value)
+            out[key] = float(value)
         except ValueError:
-            raise CtlError(f"--load {item!r}: expected EGRESS=MBPS", ExitCode.USAGE) from None
-        if not sep:
-            raise CtlError(f"--load {item!r}: expected EGRESS=MBPS", ExitCode.USAGE)
+            raise CtlError(f"--{option} {item!r}: expected {name}=MBPS", ExitCode.USAGE) from None
+        if not sep or not key:
+            raise CtlError(f"--{option} {item!r}: expected {name}=MBPS", ExitCode.USAGE)
     return out
 
 
@@ -419,7 +420,7 @@ def simulate(
             "and/or --config NEW.yaml",
             ExitCode.USAGE,
         )
-    loads = _loads(load)
+    loads = _rates(load, "load", "EGRESS")
     text = None
     if new_config:  # read here, with the caller's own permissions: the agent never opens a path a client names
         try:
@@ -669,21 +670,9 @@ def completion(shell: str) -> None:
 def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], prefixes: tuple[str, ...]) -> None:
     """Report utilization and per-prefix volumes for relief of overloaded egresses (steering.relief)."""
 
-    def pairs(items: tuple[str, ...], what: str) -> dict[str, float]:
-        out = {}
-        for item in items:
-            key, sep, value = item.rpartition("=")
-            try:
-                out[key] = float(value)
-            except ValueError:
-                raise CtlError(f"--{what} {item!r}: expected NAME=MBPS", ExitCode.USAGE) from None
-            if not sep or not key:
-                raise CtlError(f"--{what} {item!r}: expected NAME=MBPS", ExitCode.USAGE)
-        return out
-
     if not egresses and not prefixes:
         raise CtlError("nothing to report: give --egress E=MBPS and/or --prefix P=MBPS", ExitCode.USAGE)
-    r = ask("load", utilization=pairs(egresses, "egress"), volumes=pairs(prefixes, "prefix"))
+    r = ask("load", utilization=_rates(egresses, "egress"), volumes=_rates(prefixes, "prefix"))
 
     def human(r: dict[str, Any]) -> str:
         return table(
