@@ -201,11 +201,13 @@ class ExportStage:
         self.cache.put(key, (attrs, v))
         return v
 
-    def _reasons(self, out: list[tuple[int, Attrs]], paths: list[Path], spread: bool) -> list[tuple[int, Attrs]]:
+    def _reasons(
+        self, out: list[tuple[int, Attrs]], best: dict[str, tuple[Path, int]], spread: bool
+    ) -> list[tuple[int, Attrs]]:
         """Each path gets LOCAL_ASN:function:value large communities: its egress, rank, import statement."""
         assert self.reasons is not None
         asn, index = self.reasons
-        by_pid = {self.egresses[e].path_id: p for e, (p, _) in best_per_egress(paths).items()}
+        by_pid = {self.egresses[e].path_id: p for e, (p, _) in best.items()}  # the candidates _decide exported
         ranked = sorted(out, key=lambda pa: (-(pa[1].local_pref or 0), len(pa[1].as_path), pa[0]))
         rank = {pid: i + 1 for i, (pid, _) in enumerate(ranked)}
         result = []
@@ -254,7 +256,8 @@ class ExportStage:
     def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, pc: PrefixClass) -> OutSet:
         out = []
         allowed = pc.allowed
-        for egress_id, (path, _) in best_per_egress(paths).items():
+        best = best_per_egress(paths)
+        for egress_id, (path, _) in best.items():
             if allowed is not None and self.egresses[egress_id].jurisdiction not in allowed:
                 continue  # compliance is hard: a foreign egress is never announced, whatever else fails
             v = self.evaluate(path, prefix, prefix_text, pc.export_sig)
@@ -270,7 +273,7 @@ class ExportStage:
                 (pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out
             ]
         if self.reasons is not None:
-            out = self._reasons(out, paths, pc.multipath)
+            out = self._reasons(out, best, pc.multipath)
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each
