@@ -5,9 +5,11 @@ from __future__ import annotations
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.codes import Wire
-from bgpsteer.core.decision import relieve, spread, with_reason
+from bgpsteer.core.decision import AS_TRANS, ExportStage, link_bandwidths, relieve, spread, with_reason
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import EgressChanged, RoutesAnnounced
+from bgpsteer.core.model import Egress, Multipath
+from bgpsteer.core.policy import Policy
 from tests.unit.helpers import config
 
 BW = {1: (65000, 100), 2: (65000, 300)}
@@ -117,3 +119,81 @@ policy:
     assert eng.steering.health["fra"].state == "down"
     assert eng.steering.health["fra"].since == 5.0
     assert eng.steering.assume_down("fra", 6.0) == []
+
+
+def test_a_relieved_path_alone_carries_the_relief_community_and_drops_below_the_other() -> None:
+    eng = Engine(config(POLICY, "steering: {reason_communities: true, cost_tiebreak: false}\n"))
+    eng.start(0)
+    for prefix in ("10.10.1.0/24", "10.10.2.0/24"):
+        eng.handle(RoutesAnnounced("10.1.0.2", 4, Attrs(next_hop="10.1.0.2", as_path=(64512,)), [prefix]), 0)
+        eng.handle(RoutesAnnounced("10.2.0.2", 4, Attrs(next_hop="10.2.0.2", as_path=(16550,)), [prefix]), 0)
+    eng.flush(0)
+    fra, ams = eng.egresses["fra"].path_id, eng.egresses["ams"].path_id
+    eng.exporter.relieved = {"10.10.1.0/24": fra}
+    eng.mark_all()
+    eng.flush(1)
+    out = dict(eng.rib["10.10.1.0/24"].out)
+    assert out[fra].local_pref == 99  # aws's 150 drops one under gcp's 100
+    assert out[ams].local_pref == 100
+    assert (65000, int(Wire.RELIEF), 1) in out[fra].large_communities
+    assert not [c for c in out[ams].large_communities if c[1] == int(Wire.RELIEF)]
+    other = dict(eng.rib["10.10.2.0/24"].out)  # the same candidates, not relieved: untouched by the other's move
+    assert other[fra].local_pref == 150
+    assert not [c for c in other[fra].large_communities if c[1] == int(Wire.RELIEF)]
+
+
+def test_prefixes_with_the_same_candidates_share_one_decision() -> None:
+    eng = Engine(config(POLICY, "steering: {cost_tiebreak: false}\n"))
+    eng.start(0)
+    a1 = Attrs(next_hop="10.1.0.2", as_path=(64512,))
+    a2 = Attrs(next_hop="10.2.0.2", as_path=(16550,))
+    eng.handle(RoutesAnnounced("10.1.0.2", 4, a1, ["10.10.1.0/24"]), 0)
+    eng.handle(RoutesAnnounced("10.2.0.2", 4, a2, ["10.10.1.0/24"]), 0)
+    eng.flush(0)
+    stage = eng.exporter
+    assert len(stage.memo) == 1
+    calls: list[str] = []
+    real = stage._decide
+
+    def counted(*args: object) -> object:
+        calls.append(str(args[2]))
+        return real(*args)  # type: ignore[arg-type]
+
+    stage._decide = counted  # type: ignore[method-assign,assignment]
+    eng.handle(RoutesAnnounced("10.1.0.2", 4, a1, ["10.10.2.0/24"]), 0)
+    eng.handle(RoutesAnnounced("10.2.0.2", 4, a2, ["10.10.2.0/24"]), 0)
+    eng.flush(0)
+    assert calls == []  # the memo answered
+    assert eng.rib["10.10.2.0/24"].out == eng.rib["10.10.1.0/24"].out
+    eng.handle(RoutesAnnounced("10.1.0.2", 4, a1, ["10.10.3.0/24"]), 0)  # one candidate only: another shape
+    eng.flush(0)
+    assert calls == ["10.10.3.0/24"]
+    assert len(stage.memo) == 2
+
+
+def _egress(eid: str, pid: int, mbps: float | None) -> Egress:
+    return Egress(eid, "r", "EU", 0.0, f"10.255.0.{pid}", pid, capacity_mbps=mbps)
+
+
+def test_link_bandwidth_carries_a_16_bit_local_as_or_as_trans_and_never_zero() -> None:
+    eg = {"a": _egress("a", 1, 800), "b": _egress("b", 2, None)}
+    mp = Multipath()
+    assert link_bandwidths(eg, mp, 1) == {1: (1, 100_000_000)}  # bytes/s; an egress without capacity gets none
+    assert link_bandwidths(eg, mp, 65535) == {1: (65535, 100_000_000)}
+    assert link_bandwidths(eg, mp, 65536) == {1: (AS_TRANS, 100_000_000)}
+    assert link_bandwidths(eg, mp, 0) == {1: (AS_TRANS, 100_000_000)}
+    assert link_bandwidths(eg, Multipath(weights="equal"), 1) == {}
+    assert link_bandwidths(eg, None, 1) == {}
+    # a fastest egress beyond the community's 32 bits scales every value; a tiny one stays at least 1
+    huge = {"a": _egress("a", 1, 4e12), "b": _egress("b", 2, 1)}
+    bw = link_bandwidths(huge, mp, 1)
+    assert bw[2] == (1, 1)
+    assert bw[1][1] <= 0xFFFFFFFF
+    assert ExportStage(Policy("export", [], "accept"), eg, multipath=mp).bandwidth == {
+        1: (AS_TRANS, 100_000_000)
+    }  # no local AS given
+
+
+def test_spread_equalises_a_path_at_local_pref_1_too() -> None:
+    got = dict(spread([(1, Attrs(local_pref=1)), (2, Attrs(local_pref=5))], {}))
+    assert (got[1].local_pref, got[2].local_pref) == (5, 5)
