@@ -3,7 +3,9 @@
 Generates UPDATE lines shaped like ExaBGP 5.0.15's (see tests/contract/captures)
 for three cloud peers: IPv4 and IPv6, overlapping prefixes, attribute sets
 shared by batches of routes as cloud gateways send them.  Prints routes/s and
-memory per route; asserts nothing.
+memory per route; asserts nothing.  Each timed run is made twice, without and with the flight recorder
+(runtime/recorder.py) writing into a temporary directory, alternating, so the recorder's cost is measured on the
+same machine state; the recording's size per route follows.
 
     python bench/ingest.py --routes 1000000
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import shutil
 import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -22,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bgpsteer.config.loader import load
 from bgpsteer.runtime.agent import Agent
+from bgpsteer.runtime.recorder import Recorder
 from bgpsteer.runtime.serve import tune_gc
 
 CONFIG = Path(__file__).resolve().parent.parent / "lab" / "lab.yaml"
@@ -110,26 +115,40 @@ def main() -> None:
             agent.on_line("done")
 
     # timed runs without tracemalloc (it slows allocation several-fold); a fresh agent each time
-    times = []
+    times: dict[bool, list[float]] = {False: [], True: []}
+    recorded = [0, 0]  # bytes on disk, records
     for _ in range(args.repeat):
-        sent[0] = 0
-        agent = Agent(str(CONFIG), cfg, out, clock=lambda: 0.0)
-        gc.collect()
-        t0 = time.perf_counter()
-        for line in data:
-            feed(agent, line)
-        agent.flush()
-        times.append(time.perf_counter() - t0)
-        routes = agent.engine.stats.routes_received
-        prefixes = len(agent.engine.rib)
-        if len(times) < args.repeat:
-            del agent
-    times.sort()
-    median = times[len(times) // 2]
+        for record in (False, True):
+            sent[0] = 0
+            agent = Agent(str(CONFIG), cfg, out, clock=lambda: 0.0)
+            tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-bench-rec-"))
+            if record:
+                agent.recorder = Recorder(tmp, max_bytes=1 << 40)
+            gc.collect()
+            t0 = time.perf_counter()
+            for line in data:
+                feed(agent, line)
+            agent.flush()
+            times[record].append(time.perf_counter() - t0)
+            if agent.recorder is not None:
+                agent.recorder.close()  # waits for the last compressions (not timed: they run on the other core)
+                recorded[:] = [sum(p.stat().st_size for p in tmp.iterdir()), agent.recorder.records]
+            shutil.rmtree(tmp, ignore_errors=True)
+            routes = agent.engine.stats.routes_received
+            prefixes = len(agent.engine.rib)
+            if not record:
+                del agent
+    median = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
     print(f"routes ingested      {routes:,} ({len(data):,} UPDATE lines, {prefixes:,} prefixes, 3 peers)")
+    off = sorted(times[False])
     print(
-        f"ingest rate          {routes / median:,.0f} routes/s median of {args.repeat} runs "
-        f"(best {routes / times[0]:,.0f}, worst {routes / times[-1]:,.0f}; one core)"
+        f"ingest rate          {routes / median[False]:,.0f} routes/s median of {args.repeat} runs "
+        f"(best {routes / off[0]:,.0f}, worst {routes / off[-1]:,.0f}; one core)"
+    )
+    print(
+        f"with flight recorder {routes / median[True]:,.0f} routes/s median "
+        f"({(median[True] / median[False] - 1) * 100:+.1f} % time); recording {recorded[0] / 1e6:.1f} MB on disk "
+        f"= {recorded[0] / routes:.1f} bytes per route, {recorded[1]:,} records"
     )
     print(
         f"announcements        {agent.engine.stats.announcements:,} path announcements, {sent[0] / 1e6:.1f} MB of "

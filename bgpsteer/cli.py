@@ -254,6 +254,104 @@ def test_policy(policy: str, tests: str, junit_file: str | None, as_json: bool) 
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
+@main.command("replay")
+@click.argument("recording", type=click.Path(exists=True))
+@click.option("--run", "run_id", help="Which run of the recording directory (default: the newest; see --list).")
+@click.option("--list", "list_runs", is_flag=True, help="List the runs the recording holds.")
+@click.option("--config", "new_config", type=click.Path(dir_okay=False), help="Replay under this policy instead.")
+@click.option("--from", "since", help="Show from this time: epoch seconds, ISO 8601 (UTC) or +SECONDS from start.")
+@click.option("--until", help="Show up to this time (same forms as --from).")
+@click.option("--verify", "journal_file", type=click.Path(dir_okay=False), help="Check against this journal.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def replay(
+    recording: str,
+    run_id: str | None,
+    list_runs: bool,
+    new_config: str | None,
+    since: str | None,
+    until: str | None,
+    journal_file: str | None,
+    as_json: bool,
+) -> None:
+    """Re-run the core on a flight recording (STATE_DIR/recording): its decisions, the moves of every prefix,
+    and with --config what that policy would have done on the same inputs.  --verify exits 1 unless the
+    re-run makes exactly the decisions the journal holds."""
+    from bgpsteer.replay import recording as rec
+    from bgpsteer.replay import report
+    from bgpsteer.replay.rerun import rerun
+
+    try:
+        if list_runs:
+            for r in rec.runs(Path(recording)):
+                size = sum(p.stat().st_size for p in r.segments)
+                state = "" if r.complete else "  (start removed by the size bound: not replayable)"
+                click.echo(f"{r.run}  {len(r.segments)} segment(s), {size} bytes{state}")
+            return
+        run = rec.find(Path(recording), run_id)
+        recorded = rerun(run, rec.records(run))
+        other = rerun(run, rec.records(run), _load_or_exit(new_config)) if new_config else None
+    except rec.RecordingError as exc:
+        click.echo(f"replay: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+    start = recorded.first or 0.0
+    try:
+        t0 = report.parse_time(since, start) if since else None
+        t1 = report.parse_time(until, start) if until else None
+    except ValueError as exc:
+        click.echo(f"replay: --from/--until: {exc}", err=True)
+        sys.exit(ExitCode.USAGE)
+    checked, problems = report.verify(recorded, Path(journal_file)) if journal_file else (0, [])
+    rows = list(report.window(recorded.rows, t0, t1))
+    moves = list(report.window(recorded.moves, t0, t1))
+    diffs = report.differences(recorded.moves, other.moves) if other else []
+    diffs = [d for d in diffs if (t0 is None or d["time"] >= t0) and (t1 is None or d["time"] <= t1)]
+    if as_json:
+        doc: dict[str, object] = {
+            "run": run.run,
+            "records": recorded.records,
+            "first": recorded.first,
+            "last": recorded.last,
+            "configs": recorded.configs,
+            "decisions": rows,
+            "moves": [_move(m) for m in moves],
+        }
+        if journal_file:
+            doc["verify"] = {"compared": checked, "problems": problems}
+        if other is not None:
+            doc["new_policy"] = {
+                "config": new_config,
+                "decisions": list(report.window(other.rows, t0, t1)),
+                "moves": [_move(m) for m in report.window(other.moves, t0, t1)],
+                "differences": diffs,
+                "skipped": other.skipped,
+            }
+        click.echo(json.dumps(doc, indent=1, default=str))
+    else:
+        span = f"{report.stamp(start)} .. {report.stamp(recorded.last)}" if recorded.last else "empty"
+        click.echo(f"run {run.run}: {recorded.records} records, {span}, configs {', '.join(recorded.configs)}")
+        click.echo(f"\ndecisions ({len(rows)} records):")
+        click.echo("\n".join("  " + line for line in report.decisions_text(rows)) or "  none")
+        click.echo(f"\nprimary egress moves ({len(moves)}):")
+        click.echo("\n".join("  " + line for line in report.moves_text(moves)) or "  none")
+        if other is not None:
+            click.echo(f"\nunder {new_config}: {len(diffs)} prefix(es) would have left differently")
+            click.echo("\n".join("  " + line for line in report.differences_text(diffs)) or "  none")
+            for s in other.skipped:
+                click.echo(f"  skipped: {s}")
+        if journal_file:
+            verdict = "every decision reproduced exactly" if not problems else "DIFFERS from the journal"
+            click.echo(f"\nverify against {journal_file}: {checked} records compared, {verdict}")
+            for p in problems:
+                click.echo("  " + p)
+    sys.exit(1 if problems else 0)
+
+
+def _move(m: object) -> dict[str, object]:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(m) if is_dataclass(m) and not isinstance(m, type) else {}
+
+
 @main.command("core-config")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(

@@ -21,6 +21,7 @@ from bgpsteer.core.prefix import BITS, covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT
 
 MIN_HOLD_TIME = 3  # seconds (RFC 4271: 0 or at least 3)
+MIN_RECORDING = 1 << 20  # bytes: a few segments of the flight recorder
 MD5_KEY_MAX = 80  # bytes: Linux's TCP_MD5SIG_MAXKEYLEN
 
 TOP = {
@@ -96,6 +97,7 @@ def _agent(cur: Cursor) -> AgentSettings | None:
             "control_group": False,
             "metrics": False,
             "journal_max_bytes": False,
+            "record_max_bytes": False,
             "graceful_restart": False,
         }
     )
@@ -122,17 +124,29 @@ def _agent(cur: Cursor) -> AgentSettings | None:
         if "journal_max_bytes" in m
         else default(AgentSettings, "journal_max_bytes")
     )
+    rmax = (
+        m["record_max_bytes"].integer(0, 1 << 40)
+        if "record_max_bytes" in m
+        else default(AgentSettings, "record_max_bytes")
+    )
+    if rmax is not None and 0 < rmax < MIN_RECORDING:
+        m["record_max_bytes"].error(f"must be 0 (no flight recorder) or at least {MIN_RECORDING} bytes")
+        rmax = None
     # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
-    gr = m["graceful_restart"].integer(0, 4095) if "graceful_restart" in m else 120
+    gr = (
+        m["graceful_restart"].integer(0, 4095)
+        if "graceful_restart" in m
+        else default(AgentSettings, "graceful_restart")
+    )
     if gr is not None and 0 < gr <= READY_TIMEOUT:
         m["graceful_restart"].error(
             f"must be 0 (off) or longer than {READY_TIMEOUT:g} s, the longest bgpsteer waits for cloud peers "
             "before it sends End-of-RIB (else the core drops stale paths before they are re-announced)"
         )
         gr = None
-    if None in (asn, rid, hold, level, state_dir, jmax, gr):
+    if None in (asn, rid, hold, level, state_dir, jmax, gr, rmax):
         return None
-    return AgentSettings(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr)  # type: ignore[arg-type]
+    return AgentSettings(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr, rmax)  # type: ignore[arg-type]
 
 
 def _password(cur: Cursor) -> str | None:
@@ -524,9 +538,14 @@ def _next_hops_in_sets(egresses: list[Egress], sets: Sets, hops: dict[str, Curso
 
 
 def load(path: str | Path) -> Config:
+    return load_text(path)[0]
+
+
+def load_text(path: str | Path) -> tuple[Config, str]:
+    """The config and the text it was parsed from (the flight recorder keeps that text)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Issue(str(p), 1, 1, "", f"cannot read file: {exc}")]) from exc
-    return parse(text, str(p))
+    return parse(text, str(p)), text

@@ -32,6 +32,7 @@ agent:
   control_group: root
   metrics: 127.0.0.1:9474
   journal_max_bytes: 67108864
+  record_max_bytes: 268435456
   graceful_restart: 120
 safety:
   reject_special_purpose: true

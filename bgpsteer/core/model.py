@@ -240,6 +240,8 @@ class AgentSettings:
     # graceful restart (RFC 4724) towards core routers, seconds (0: off): the core keeps forwarding on the
     # paths of a restarting route server until bgpsteer sends End-of-RIB (manual-eor) or this runs out
     graceful_restart: int = 120
+    # flight recorder (runtime/recorder.py): bytes of recorded inputs kept under STATE_DIR/recording (0: off)
+    record_max_bytes: int = 256 * 1024 * 1024
 
     @property
     def socket_path(self) -> str:

@@ -46,6 +46,9 @@ try:  # orjson is optional: about twice as fast on large UPDATE lines
 except ImportError:  # pragma: no cover - exercised only without orjson
     _loads = json.loads
 
+# what a decoded line hands the engine (the rest are answers and acks, for the adapter)
+BGP_EVENTS = (PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, RefreshMarker, NotificationReceived)
+
 FAMILIES = {"ipv4 unicast": IPV4, "ipv6 unicast": IPV6}
 ORIGINS = {"igp", "egp", "incomplete"}
 MAX_PREFIXES_PER_LINE = 1000
@@ -104,6 +107,11 @@ FSM_STATES = {
     "active": "down",
     "connect": "down",
 }
+
+
+def recovered_state(peer: str, state: str, fsm: str) -> PeerState:
+    """The event for a cloud peer's session state read from ExaBGP's summary (a restart: no neighbor-change)."""
+    return PeerState(peer, state, f"recovered from ExaBGP ({fsm})", changed=False)
 
 
 def _plain(text: str) -> Decoded:

@@ -91,6 +91,11 @@ class _State(Collector):
         yield CounterMetricFamily(
             "bgpsteer_journal_write_errors", "Journal records lost to write errors", value=pipe.journal_write_errors
         )
+        yield CounterMetricFamily(
+            "bgpsteer_recorder_write_errors",
+            "Flight recorder records lost to write errors",
+            value=pipe.recorder_write_errors,
+        )
         yield GaugeMetricFamily(
             "bgpsteer_exabgp_rejected_paths",
             "Paths ExaBGP refused even alone (never on the core)",

@@ -38,6 +38,7 @@ class PipeCounters:
     loop_lag_max_seconds: float
     loop_stalls: int
     journal_write_errors: int
+    recorder_write_errors: int  # flight recorder records lost (runtime/recorder.py)
     reload_failures: int
 
 

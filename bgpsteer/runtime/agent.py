@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.config.loader import ConfigError, load, load_text
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.engine import Engine
@@ -33,14 +33,9 @@ from bgpsteer.core.events import (
     Changed,
     Effect,
     EgressChanged,
-    EndOfRib,
     HeldRoute,
     Log,
-    NotificationReceived,
     PeerState,
-    RefreshMarker,
-    RoutesAnnounced,
-    RoutesWithdrawn,
     SessionSummary,
     Teardown,
     Withdraw,
@@ -55,8 +50,9 @@ from bgpsteer.noc import queries
 from bgpsteer.noc.metrics import Metrics
 from bgpsteer.noc.port import PipeCounters, RuntimeInfo
 from bgpsteer.probes.runner import ProbeRunner
-from bgpsteer.runtime import forked, journal, netstat, statefile
+from bgpsteer.runtime import forked, journal, netstat, recorder, statefile
 from bgpsteer.runtime.journal import Journal
+from bgpsteer.runtime.recorder import Recorder
 
 log = logging.getLogger("bgpsteer")
 
@@ -130,6 +126,7 @@ class Agent:
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
         self.started_at = clock()
         self.journal: Journal | None = None
+        self.recorder: Recorder | None = None  # the flight recorder: every input of the engine (runtime/recorder.py)
         self.metrics: Metrics | None = None
 
     # -- what the NOC reads and does (noc/port.py) -------------------------------
@@ -170,6 +167,7 @@ class Agent:
             self.loop_lag_max,
             self.loop_stalls,
             self.journal.errors if self.journal is not None else 0,
+            self.recorder.errors if self.recorder is not None else 0,
             self.reload_failures,
         )
 
@@ -177,7 +175,10 @@ class Agent:
         """Drain (RFC 8326) or undrain an egress: re-decided in slices (the pipe is read meanwhile), kept across
         restarts."""
         sent = self.commands_sent
-        self.apply(self.engine.drain(egress, on, self.clock(), decide=False))
+        now = self.clock()
+        if self.recorder is not None:
+            self.recorder.record(recorder.DRAIN, now, egress, on)
+        self.apply(self.engine.drain(egress, on, now, decide=False))
         self.save_state()  # a restart keeps the egress drained
         self.schedule()
         pending = await self.settled()
@@ -190,12 +191,15 @@ class Agent:
         }
 
     def report_load(self, utilization: dict[str, float], volumes: dict[str, float]) -> None:
-        self.apply(self.engine.report_load(utilization, volumes, self.clock()))
+        now = self.clock()
+        if self.recorder is not None:
+            self.recorder.record(recorder.LOAD, now, utilization, volumes)
+        self.apply(self.engine.report_load(utilization, volumes, now))
 
     def measure(self, egress: str, samples: list[Sample]) -> None:
         if self.probes is not None:
             self.probes.pushed(egress)
-        self.on_probe(egress, samples)
+        self.on_probe(egress, samples, pushed=True)
 
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
         """Every cache of the running agent (all bounded): the decoder's attribute sets and the engine's."""
@@ -217,6 +221,14 @@ class Agent:
                 "journal %s: cut a last line torn by a kill (%d bytes)", self.journal_path, self.journal.repaired
             )
 
+    def open_recorder(self, text: str) -> None:
+        """Start the flight recorder (agent.record_max_bytes; 0: off) with the config the engine started with."""
+        cfg = self.engine.config
+        if cfg.agent.record_max_bytes <= 0:
+            return
+        self.recorder = Recorder(Path(cfg.agent.state_dir) / recorder.DIR, cfg.agent.record_max_bytes)
+        self.recorder.config(self.clock(), text, cfg.digest, cfg.source, begin=True)
+
     def restore(self) -> None:
         """Before start: what an earlier run knew (egress health, dampening, drain, decision ids)."""
         data = statefile.load(self.state_path)
@@ -226,7 +238,10 @@ class Agent:
         # ages were saved against the monotonic clock of that moment; the wall clock says how long ago that was
         wall = data.get("saved_wall")
         away = max(0.0, time.time() - wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else 0.0
-        self.apply(self.engine.restore(data, self.clock() - away))
+        saved_at = self.clock() - away
+        if self.recorder is not None:
+            self.recorder.record(recorder.RESTORE, self.clock(), data, saved_at)
+        self.apply(self.engine.restore(data, saved_at))
 
     def save_state(self) -> None:
         statefile.save(self.state_path, {**self.engine.persist(self.clock()), "saved_wall": time.time()})
@@ -291,13 +306,14 @@ class Agent:
     # -- input -------------------------------------------------------------------
 
     def on_line(self, line: str) -> None:
+        now = self.clock()  # one reading per line: what the recorder keeps is what the engine saw
+        if self.recorder is not None:
+            self.recorder.line(now, line)
         for item in self.decoder.decode(line):
-            if isinstance(
-                item, (PeerState, RoutesAnnounced, RoutesWithdrawn, EndOfRib, RefreshMarker, NotificationReceived)
-            ):
+            if isinstance(item, codec.BGP_EVENTS):
                 if isinstance(item, PeerState) and item.peer not in self.engine.peers:
                     self._core_state(item.peer, item.state)
-                self.apply(self.engine.handle(item, self.clock()))
+                self.apply(self.engine.handle(item, now))
             else:
                 self._answer_line(item, line)
         if self.metrics is not None and self.decoder.last_time is not None:
@@ -361,21 +377,25 @@ class Agent:
         """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session
         as idle."""
         if row.peer in self.engine.peers:
-            self.apply(
-                self.engine.handle(
-                    PeerState(row.peer, row.state, f"recovered from ExaBGP ({row.fsm})", changed=False), self.clock()
-                )
-            )
+            now = self.clock()
+            if self.recorder is not None:
+                self.recorder.record(recorder.RECOVERED, now, row.peer, row.state, row.fsm)
+            self.apply(self.engine.handle(codec.recovered_state(row.peer, row.state, row.fsm), now))
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
                 info = self.engine.peers[row.peer]
                 for fam in info.peer.families:
                     # only what it sends after the refresh counts towards its table being relearned (reconcile)
                     self.send_barrier(
-                        codec.route_refresh(row.peer, FAMILY_AFI[fam]),
-                        lambda: self.engine.relearning(row.peer, self.clock()),
+                        codec.route_refresh(row.peer, FAMILY_AFI[fam]), lambda: self._relearning(row.peer)
                     )
         else:
             self._core_state(row.peer, row.state)
+
+    def _relearning(self, peer: str) -> None:
+        now = self.clock()
+        if self.recorder is not None:
+            self.recorder.record(recorder.RELEARN, now, peer)
+        self.engine.relearning(peer, now)
 
     def _core_state(self, address: str, state: str) -> None:
         self.core_state[address] = state
@@ -461,7 +481,10 @@ class Agent:
             return
         t0 = self.timer()
         self._gc_pass(self.engine.pending())
-        effects = self.engine.flush(self.clock(), None if force else self.chunk)
+        now, limit = self.clock(), None if force else self.chunk
+        if self.recorder is not None and self.engine.pending():
+            self.recorder.record(recorder.FLUSH, now, limit)
+        effects = self.engine.flush(now, limit)
         if self.metrics is not None and effects:
             self.metrics.decision(self.timer() - t0)
         self.apply(effects)
@@ -518,10 +541,17 @@ class Agent:
         self._sync_asked = self.clock()
         self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
-        self.apply(self.engine.start(self.clock()))
+        now = self.clock()
+        if self.recorder is not None:
+            self.recorder.record(recorder.START, now)
+        self.apply(self.engine.start(now))
 
-    def on_probe(self, egress: str, samples: list[Sample]) -> None:
-        self.apply(self.engine.probe_round(egress, samples, self.clock()))
+    def on_probe(self, egress: str, samples: list[Sample], pushed: bool = False) -> None:
+        now = self.clock()
+        if self.recorder is not None:
+            rows = [[s.target, s.ok, s.rtt_ms, s.reason] for s in samples]
+            self.recorder.record(recorder.PROBE, now, egress, rows, pushed)
+        self.apply(self.engine.probe_round(egress, samples, now))
 
     def tick(self) -> None:
         now = self.clock()
@@ -553,6 +583,9 @@ class Agent:
             for ack in held:
                 self._ack(ack)
         self._drain_barrier()
+        if self.recorder is not None:
+            self.recorder.record(recorder.TICK, now)
+            self.recorder.flush()
         self.apply(self.engine.tick(now))
         self.reconcile()
         self._check_converged(now)
@@ -586,15 +619,13 @@ class Agent:
                 len(gone),
                 ", ".join(f"{p} via {egress_of.get(pid, f'path id {pid}')}" for p, pid in gone[:5]),
             )
-        if gone and self.journal is not None:
-            self.journal.record(
-                Changed(
-                    self.engine.next_decision(),
-                    now,
-                    "reconcile after restart: held in ExaBGP from before, no longer wanted",
-                    [(p, pid, None, None) for p, pid in gone],
-                )
-            )
+        if gone:
+            decision = self.engine.next_decision()
+            why = "reconcile after restart: held in ExaBGP from before, no longer wanted"
+            if self.recorder is not None:  # the adapter's own decision: replay shows it as recorded
+                self.recorder.record(recorder.ADAPTER, now, decision, why, gone)
+            if self.journal is not None:
+                self.journal.record(Changed(decision, now, why, [(p, pid, None, None) for p, pid in gone]))
         ready = ", ".join(f"{name}: {why}" for name, why in sorted(r.readiness(progress, now).items()) if why)
         log.info(
             "reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s "
@@ -619,7 +650,7 @@ class Agent:
         ann, wd = stats.announcements, stats.withdrawals
         try:
             await self._validate_forked()  # a huge or broken file is refused without holding the loop
-            config = await asyncio.get_running_loop().run_in_executor(None, load, self.config_path)
+            config, text = await asyncio.get_running_loop().run_in_executor(None, load_text, self.config_path)
         except ConfigError as exc:
             self.reload_failures += 1
             log.error("reload failed, running policy kept:\n%s", exc)
@@ -629,7 +660,7 @@ class Agent:
         changes: list[Change] = []
         self.taps.append(changes)
         try:
-            self.apply_config(config)
+            self.apply_config(config, text)
             pending = await self.settled()
         finally:
             self.taps.remove(changes)
@@ -668,11 +699,16 @@ class Agent:
         if issues:
             raise ConfigError(issues)
 
-    def apply_config(self, config: Config) -> None:
+    def apply_config(self, config: Config, text: str | None = None) -> None:
         """Swap in a validated config: decisions (in slices), probes and journal follow it.  A pass still in progress
         is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new
         config."""
-        self.apply(self.engine.reload(config, self.clock(), decide=False))
+        now = self.clock()
+        if self.recorder is not None:
+            if text is None:  # not from a file (tests): the recording cannot be replayed past this point
+                log.warning("flight recorder: config %s swapped in without its text", config.digest)
+            self.recorder.config(now, text or "", config.digest, config.source)
+        self.apply(self.engine.reload(config, now, decide=False))
         self.schedule()
         if self.probes is not None:
             self.probes.start(config.egresses)

@@ -46,41 +46,7 @@ class Journal:
 
     def record(self, effect: Changed | EgressChanged) -> None:
         try:
-            if isinstance(effect, Changed):
-                eg = self.egress_of
-                lines = [
-                    orjson.dumps(
-                        {
-                            "t": effect.time,
-                            "id": effect.decision,
-                            "kind": "route",
-                            "prefix": prefix,
-                            "path_id": pid,
-                            "egress": eg.get(pid, "?"),
-                            "old": old.describe() if old else None,
-                            "new": new.describe() if new else None,
-                            "reason": effect.reason,
-                            "code": int(trigger_code(effect.kind)),
-                        }
-                    )
-                    for prefix, pid, old, new in effect.changes
-                ]
-            else:
-                lines = [
-                    orjson.dumps(
-                        {
-                            "t": effect.time,
-                            "id": effect.decision,
-                            "kind": "egress",
-                            "egress": effect.egress,
-                            "class": effect.app_class,
-                            "old": effect.old,
-                            "new": effect.new,
-                            "in_service": effect.in_service,
-                            "reason": effect.reason,
-                        }
-                    )
-                ]
+            lines = [orjson.dumps(r) for r in rows(effect, self.egress_of)]
             self._fh.write(b"\n".join(lines) + b"\n")
             self._fh.flush()
             if self._fh.tell() >= self.max_bytes:
@@ -111,6 +77,40 @@ class Journal:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def rows(effect: Changed | EgressChanged, egress_of: dict[int, str]) -> list[dict[str, Any]]:
+    """The journal's records of one decision (replay compares its own with these)."""
+    if isinstance(effect, EgressChanged):
+        return [
+            {
+                "t": effect.time,
+                "id": effect.decision,
+                "kind": "egress",
+                "egress": effect.egress,
+                "class": effect.app_class,
+                "old": effect.old,
+                "new": effect.new,
+                "in_service": effect.in_service,
+                "reason": effect.reason,
+            }
+        ]
+    code = int(trigger_code(effect.kind))
+    return [
+        {
+            "t": effect.time,
+            "id": effect.decision,
+            "kind": "route",
+            "prefix": prefix,
+            "path_id": pid,
+            "egress": egress_of.get(pid, "?"),
+            "old": old.describe() if old else None,
+            "new": new.describe() if new else None,
+            "reason": effect.reason,
+            "code": code,
+        }
+        for prefix, pid, old, new in effect.changes
+    ]
 
 
 def _open(path: Path) -> BinaryIO:

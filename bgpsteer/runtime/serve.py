@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bgpsteer.config.loader import ConfigError, load
+from bgpsteer.config.loader import ConfigError, load_text
 from bgpsteer.core.reconcile import SETTLE
 from bgpsteer.noc.metrics import Metrics
 from bgpsteer.noc.server import ControlServer
@@ -147,6 +147,8 @@ async def shutdown(agent: Agent) -> None:
         )
     if agent.journal is not None:
         agent.journal.close()
+    if agent.recorder is not None:
+        agent.recorder.close()
     log.info("stopped")
 
 
@@ -215,7 +217,7 @@ def tune_gc() -> None:
 
 def run(config_path: str, settle: float = SETTLE) -> int:
     tune_gc()
-    config = load(config_path)
+    config, text = load_text(config_path)
     if not sys.stdin.isatty():
         pipekeeper.start()  # before any thread: ExaBGP must never see EPIPE from a helper that died (pipekeeper.py)
     logging.basicConfig(
@@ -239,6 +241,7 @@ def run(config_path: str, settle: float = SETTLE) -> int:
             agent.open_journal()
         except OSError as exc:
             log.error("decision journal unavailable: %s", exc)
+        agent.open_recorder(text)
         agent.restore()
         log.info(
             "started: config %s digest %s, %d cloud peers, %d core routers",

@@ -9,9 +9,12 @@ only after the hold-down.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -88,6 +91,23 @@ def test_a_failed_egress_moves_every_prefix_and_fails_back_after_hold_down(topo:
     assert time.monotonic() - recovered_at >= HOLD_DOWN - 0.5
     assert "egress ams health recovering -> up" in topo.agent_log()
     assert topo.dump_state()["stats"]["commands_sent"] - sent_before == 1, "failback must cost one BGP command"
+
+
+def test_the_flight_recording_of_that_failure_replays_to_exactly_the_journal(topo: Topology) -> None:
+    """The helper's own recording (state_dir/recording) of the run so far -- table load, ams failing and failing
+    back -- re-run through the core by `bgpsteer replay` makes every decision its journal holds, exactly."""
+    state = Path(topo.settings.state_dir)
+    time.sleep(0.5)  # the recorder writes out every tick (0.1 s)
+    cmd = [sys.executable, "-m", "bgpsteer", "replay", str(state / "recording"), "--json"]
+    p = subprocess.run([*cmd, "--verify", str(state / "journal.jsonl")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    doc = json.loads(p.stdout)
+    assert doc["verify"]["problems"] == []
+    egress_rows = [d for d in doc["decisions"] if d["kind"] == "egress" and d["egress"] == "ams"]
+    assert [d["new"] for d in egress_rows if d["class"] is None][:3] == ["down", "recovering", "up"]
+    assert doc["verify"]["compared"] >= 2 * N  # the table (both egresses' paths), then the egress events
+    moved = [m for m in doc["moves"] if m["old"] == "ams" and m["new"] == "fra"]
+    assert len({m["prefix"] for m in moved}) == N  # the NOC's view: every prefix left through fra, and when
 
 
 def back_on_ams(t: Topology, timeout: float = 60) -> None:

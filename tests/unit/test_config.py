@@ -307,7 +307,11 @@ def test_documented_defaults_are_the_models() -> None:
 
     checked = 0
     for heading, cls, keys in (
-        ("## agent", AgentSettings, ["hold_time", "log_level", "state_dir", "journal_max_bytes", "graceful_restart"]),
+        (
+            "## agent",
+            AgentSettings,
+            ["hold_time", "log_level", "state_dir", "journal_max_bytes", "record_max_bytes", "graceful_restart"],
+        ),
         ("### egresses[].probe", Probe, ["interval", "min_up", "window", "http_path"]),
     ):
         rows = table(heading)
@@ -317,4 +321,4 @@ def test_documented_defaults_are_the_models() -> None:
                 f"{heading}: {key}: docs {rows[key]!r}, model {default(cls, key)!r}"
             )
             checked += 1
-    assert checked == 9
+    assert checked == 10

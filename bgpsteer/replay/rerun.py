@@ -1,0 +1,214 @@
+"""Run the pure core again on a recorded run's inputs: the same calls, in the same order, with the same clock.
+
+What comes out is what the agent's journal holds (same records: runtime/journal.py ``rows``) and, for the
+NOC's question "which prefixes left through which egress, when", the primary egress of every prefix over time
+(core/ranking.py, as the default sessions' core ranks the paths).  With another config, every config of the
+recording is replaced by it: the same inputs, the new policy's decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bgpsteer.config.loader import ConfigError, parse
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.engine import Engine
+from bgpsteer.core.events import Changed, Effect, EgressChanged
+from bgpsteer.core.measure import Sample
+from bgpsteer.core.model import Config
+from bgpsteer.core.ranking import core_choice
+from bgpsteer.exabgp import codec
+from bgpsteer.replay.recording import Record, RecordingError, Run
+from bgpsteer.runtime import journal, recorder
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A prefix's primary egress changed (None: no usable path)."""
+
+    time: float
+    prefix: str
+    old: str | None
+    new: str | None
+    reason: str
+
+
+@dataclass
+class Outcome:
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the journal's records of every decision
+    moves: list[Move] = field(default_factory=list)
+    records: int = 0
+    first: float | None = None
+    last: float | None = None
+    configs: list[str] = field(default_factory=list)  # digests swapped in, in order
+    skipped: list[str] = field(default_factory=list)  # inputs the new config could not take (an unknown egress)
+
+
+class _Primary:
+    """Each prefix's primary egress, followed through the decisions (announcements and egress service)."""
+
+    def __init__(self) -> None:
+        self.out: dict[str, dict[int, Attrs]] = {}
+        self.by_pid: dict[int, set[str]] = {}
+        self.primary: dict[str, int | None] = {}
+        self.down: set[int] = set()
+        self.egress_of: dict[int, str] = {}
+        self.pid_of: dict[str, int] = {}
+
+    def config(self, cfg: Config) -> None:
+        self.egress_of = {e.path_id: e.id for e in cfg.egresses}
+        self.pid_of = {e.id: e.path_id for e in cfg.egresses}
+
+    def _name(self, pid: int | None) -> str | None:
+        return None if pid is None else self.egress_of.get(pid, f"path id {pid}")
+
+    def _judge(self, prefix: str, t: float, reason: str, moves: list[Move]) -> None:
+        paths = self.out.get(prefix, {})
+        usable = {pid for pid in paths if pid not in self.down}
+        new = core_choice(list(paths.items()), usable)[0] if paths else None
+        old = self.primary.get(prefix)
+        if new != old:
+            moves.append(Move(t, prefix, self._name(old), self._name(new), reason))
+            self.primary[prefix] = new
+
+    def changed(self, e: Changed, moves: list[Move]) -> None:
+        touched = set()
+        for prefix, pid, _old, new in e.changes:
+            if new is None:
+                self.out.get(prefix, {}).pop(pid, None)
+                self.by_pid.get(pid, set()).discard(prefix)
+            else:
+                self.out.setdefault(prefix, {})[pid] = new
+                self.by_pid.setdefault(pid, set()).add(prefix)
+            touched.add(prefix)
+        for prefix in sorted(touched):
+            self._judge(prefix, e.time, e.reason, moves)
+
+    def egress(self, e: EgressChanged, moves: list[Move]) -> None:
+        pid = self.pid_of.get(e.egress)
+        if e.app_class is not None or pid is None:
+            return  # a class's SLA fit moves that class's sessions only, not the default ones followed here
+        before = pid in self.down
+        if e.in_service:
+            self.down.discard(pid)
+        else:
+            self.down.add(pid)
+        if before != (pid in self.down):
+            for prefix in sorted(self.by_pid.get(pid, ())):
+                self._judge(prefix, e.time, f"{e.subject}: {e.reason}", moves)
+
+
+class _Rerun:
+    """The agent's calls into the engine, one method per record kind (runtime/agent.py makes the same calls)."""
+
+    def __init__(self, run: Run, override: Config | None) -> None:
+        self.run = run
+        self.override = override
+        self.out = Outcome()
+        self.engine: Engine | None = None
+        self.decoder = codec.Decoder()
+        self.primary = _Primary()
+        self.egress_of: dict[int, str] = {}
+        self.steps: dict[str, Callable[[Engine, float, Any], list[Effect]]] = {
+            recorder.LINE: self._line,
+            recorder.FLUSH: lambda e, t, p: e.flush(t, p[0]),
+            recorder.TICK: lambda e, t, p: e.tick(t),
+            recorder.PROBE: self._probe,
+            recorder.LOAD: lambda e, t, p: e.report_load(p[0], p[1], t),
+            recorder.DRAIN: self._drain,
+            recorder.CONFIG: self._config,
+            recorder.RESTORE: lambda e, t, p: e.restore(p[0], p[1]),
+            recorder.START: lambda e, t, p: e.start(t),
+            recorder.RECOVERED: lambda e, t, p: e.handle(codec.recovered_state(p[0], p[1], p[2]), t),
+            recorder.RELEARN: self._relearn,
+            recorder.ADAPTER: self._adapter,
+        }
+
+    def config_of(self, digest: str, file: str) -> Config:
+        if self.override is not None:
+            return self.override
+        try:
+            return parse(self.run.config_text(digest), file)
+        except ConfigError as exc:
+            raise RecordingError(f"recorded config {digest} ({file}) no longer parses: {exc}") from exc
+
+    def _use(self, cfg: Config) -> None:
+        self.egress_of = {e.path_id: e.id for e in cfg.egresses}
+        self.primary.config(cfg)
+
+    def take(self, effects: list[Effect]) -> None:
+        for e in effects:
+            if isinstance(e, (Changed, EgressChanged)):
+                self.out.rows.extend(journal.rows(e, self.egress_of))
+                if isinstance(e, Changed):
+                    self.primary.changed(e, self.out.moves)
+                else:
+                    self.primary.egress(e, self.out.moves)
+
+    def feed(self, rec: Record) -> None:
+        out, t, p = self.out, rec.time, rec.payload
+        out.records += 1
+        out.first = t if out.first is None else out.first
+        out.last = t
+        if rec.kind == recorder.BEGIN:
+            if self.engine is not None:
+                raise RecordingError(f"run {self.run.run}: a second start record at {t}")
+            cfg = self.config_of(p[1], p[2])
+            self.engine = Engine(cfg)
+            self._use(cfg)
+            out.configs.append(p[1])
+            return
+        if self.engine is None:
+            raise RecordingError(f"run {self.run.run}: records before its start record")
+        step = self.steps.get(rec.kind)
+        if step is None:
+            raise RecordingError(f"record kind {rec.kind!r} at {t}")
+        self.take(step(self.engine, t, p))
+
+    def _line(self, engine: Engine, t: float, line: Any) -> list[Effect]:
+        effects: list[Effect] = []
+        for item in self.decoder.decode(line):
+            if isinstance(item, codec.BGP_EVENTS):
+                effects += engine.handle(item, t)
+        return effects
+
+    def _probe(self, engine: Engine, t: float, p: Any) -> list[Effect]:
+        if p[0] not in engine.egresses:
+            self.out.skipped.append(f"{t}: probe round of egress {p[0]} (not in this config)")
+            return []
+        return engine.probe_round(p[0], [Sample(s[0], s[1], s[2], s[3]) for s in p[1]], t)
+
+    def _drain(self, engine: Engine, t: float, p: Any) -> list[Effect]:
+        if p[0] not in engine.egresses:
+            self.out.skipped.append(f"{t}: drain of egress {p[0]} (not in this config)")
+            return []
+        return engine.drain(p[0], p[1], t, decide=False)
+
+    def _config(self, engine: Engine, t: float, p: Any) -> list[Effect]:
+        if self.override is not None:
+            self.out.skipped.append(f"{t}: reload of config {p[0]} (the new config stays)")
+            return []
+        self.out.configs.append(p[0])
+        effects = engine.reload(self.config_of(p[0], p[1]), t, decide=False)
+        self._use(engine.config)
+        return effects
+
+    @staticmethod
+    def _relearn(engine: Engine, t: float, p: Any) -> list[Effect]:
+        engine.relearning(p[0], t)
+        return []
+
+    @staticmethod
+    def _adapter(engine: Engine, t: float, p: Any) -> list[Effect]:
+        decision = engine.next_decision()  # the id the agent took for it; its content is as recorded
+        return [Changed(decision, t, p[1], [(prefix, pid, None, None) for prefix, pid in p[2]])]
+
+
+def rerun(run: Run, records: Iterable[Record], override: Config | None = None) -> Outcome:
+    """The decisions the core makes on the run's inputs (with ``override``: under that config throughout)."""
+    r = _Rerun(run, override)
+    for rec in records:
+        r.feed(rec)
+    return r.out
