@@ -9,6 +9,7 @@ was announced into what is wanted, batched by attribute set.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -172,7 +173,9 @@ class _Diff:
 class Engine:
     def __init__(self, config: Config, now: float = 0.0) -> None:
         self.rib: dict[str, Entry] = {}
-        self.dirty: set[str] = set()
+        # prefixes to decide, in the order they became dirty (a dict: insertion-ordered, where a set's order
+        # follows the process's string hash seed -- replay must slice the same prefixes into the same passes)
+        self.dirty: dict[str, None] = {}
         # "every prefix is dirty" (reload, drain): a snapshot of the RIB's keys walked slice by slice.  Copying the
         # keys is ~10 ms at 500k prefixes where adding them to ``dirty`` is ~100 ms (hashing into a new table)
         self._sweep: list[str] = []
@@ -312,7 +315,7 @@ class Engine:
                 if not verdict.error:
                     by_class[kid] = verdict
             _store(info, entry, existing, attrs, verdict)
-            dirty.add(prefix)
+            dirty[prefix] = None
         if invalid:
             effects.append(Log("warning", f"routes with an invalid prefix skipped: {invalid[0]}", {"peer": peer.name}))
         return effects
@@ -374,7 +377,7 @@ class Engine:
                     del entry.paths[i]
                     info.routes -= 1
                     info.accepted -= p.verdict.accepted
-                    self.dirty.add(prefix)
+                    self.dirty[prefix] = None
                     break
         return []
 
@@ -405,7 +408,7 @@ class Engine:
                 before = len(entry.paths)
                 entry.paths = [p for p in entry.paths if p.peer.address != address]
                 if len(entry.paths) != before:
-                    self.dirty.add(prefix)
+                    self.dirty[prefix] = None
         count = info.routes
         info.routes = info.accepted = 0
         info.eor.clear()
@@ -489,10 +492,12 @@ class Engine:
         second decision finds nothing changed)."""
         dirty = self.dirty
         if limit is not None and len(dirty) >= limit:
-            pop = dirty.pop
-            return [pop() for _ in range(limit)]
+            batch = list(itertools.islice(dirty, limit))  # the oldest first
+            for prefix in batch:
+                del dirty[prefix]
+            return batch
         batch = list(dirty)
-        self.dirty = set()
+        self.dirty = {}
         sweep, start = self._sweep, self._sweep_at
         end = len(sweep) if limit is None else min(len(sweep), start + limit - len(batch))
         batch.extend(sweep[start:end])
@@ -681,7 +686,7 @@ class Engine:
             self._trigger("relief", why)
             effects.append(Log("info", why, {"egress": m.source, "prefix": m.prefix}))
         self.exporter.relieved = {p: self.egresses[m.source].path_id for p, m in self.relief.moved.items()}
-        self.dirty.update(m.prefix for m in (*moves, *returns))
+        self.dirty.update(dict.fromkeys(m.prefix for m in (*moves, *returns)))
         return effects + self.flush(now)
 
     def drain(self, egress: str, on: bool, now: float, decide: bool = True) -> list[Effect]:

@@ -4,7 +4,18 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "bgpsteer" / "core"
-ALLOWED = {"__future__", "collections", "dataclasses", "typing", "ipaddress", "re", "math", "enum", "bgpsteer"}
+ALLOWED = {
+    "__future__",
+    "collections",
+    "dataclasses",
+    "typing",
+    "ipaddress",
+    "re",
+    "math",
+    "enum",
+    "itertools",
+    "bgpsteer",
+}
 # a mutation-testing run (mutmut) rewrites the core's copy in mutants/ to call its own switchboard
 MUTATED = "mutants" in CORE.parts
 
