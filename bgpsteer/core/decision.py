@@ -123,16 +123,27 @@ def spread(out: list[tuple[int, Attrs]], bandwidth: dict[int, tuple[int, int]]) 
     return result
 
 
-def relieve(out: OutSet, path_id: int) -> OutSet:
+def relieve(out: OutSet, path_id: int, target: int | None = None) -> OutSet:
     """Move a prefix off one egress (relief.py): its path drops below every other usable one (LOCAL_PREF one under
-    the lowest other, at least 1; a drained path stays at 0), so the core moves to the next and keeps it as backup."""
+    the lowest other, at least 1; a drained path stays at 0), so the core keeps it as a backup; and the egress
+    relief chose (``target``) is lifted above every other usable path where one would outrank it, so the core
+    sends the traffic where relief counted it, not merely to whatever ranks next."""
     others = [a.local_pref or 0 for pid, a in out if pid != path_id and (a.local_pref or 0) > 0]
     if not others:
         return out
     low = max(1, min(others) - 1)
-    return tuple(
+    moved = tuple(
         (pid, a.evolve(local_pref=low) if pid == path_id and (a.local_pref or 0) > low else a) for pid, a in out
     )
+    lp = {pid: a.local_pref or 0 for pid, a in moved}
+    if target is None or lp.get(target, 0) <= 0:
+        return moved
+    rivals = [v for pid, v in lp.items() if pid != target and v > 0]
+    top = max(rivals, default=0)
+    if top < lp[target]:
+        return moved
+    lifted = min(U32_MAX, top + 1)
+    return tuple((pid, a.evolve(local_pref=lifted) if pid == target else a) for pid, a in moved)
 
 
 def with_reason(a: Attrs, asn: int, function: Wire, value: int) -> Attrs:
@@ -164,7 +175,8 @@ class ExportStage:
         self.drained = drained
         self.cost_tiebreak = cost_tiebreak
         self.bandwidth = link_bandwidths(egresses, multipath, asn)
-        self.relieved: dict[str, int] = {}  # prefix -> path id moved off it by relief (relief.py)
+        # prefix -> (path id moved off, path id moved to) by relief (relief.py)
+        self.relieved: dict[str, tuple[int, int]] = {}
         # steering.reason_communities: (local AS, import statement name -> 1-based index); None: off
         self.reasons: tuple[int, dict[str, int]] | None = None
         self._pid_map = {e.path_id: e for e in egresses.values()}
@@ -231,10 +243,11 @@ class ExportStage:
         """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
         moved = self.relieved.get(prefix_text) if self.relieved else None
         if moved is not None:  # relief is per prefix: not shared with the memo
-            out = relieve(self._decide(paths, prefix, prefix_text, pc), moved)
+            source, target = moved
+            out = relieve(self._decide(paths, prefix, prefix_text, pc), source, target)
             if self.reasons is not None:
                 out = tuple(
-                    (pid, with_reason(a, self.reasons[0], Wire.RELIEF, 1) if pid == moved else a) for pid, a in out
+                    (pid, with_reason(a, self.reasons[0], Wire.RELIEF, 1) if pid == source else a) for pid, a in out
                 )
             return out
         key: list[object] = [kid]

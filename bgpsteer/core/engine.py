@@ -685,7 +685,9 @@ class Engine:
             why = f"{m.prefix}: relief over, back to egress {m.source}"
             self._trigger("relief", why)
             effects.append(Log("info", why, {"egress": m.source, "prefix": m.prefix}))
-        self.exporter.relieved = {p: self.egresses[m.source].path_id for p, m in self.relief.moved.items()}
+        self.exporter.relieved = {
+            p: (self.egresses[m.source].path_id, self.egresses[m.target].path_id) for p, m in self.relief.moved.items()
+        }
         self.dirty.update(dict.fromkeys(m.prefix for m in (*moves, *returns)))
         return effects + self.flush(now)
 

@@ -214,3 +214,17 @@ def test_simulate_predicts_the_moves_and_touches_nothing() -> None:
     assert eng.view.relief_move("10.10.8.0/24") is None  # the running state is untouched
     assert primary(eng, "10.10.8.0/24") == "fra"
     assert eng.view.simulate(set(), 1.0)["relief"] is None
+
+
+def test_a_move_lands_on_the_egress_relief_chose_when_the_next_one_has_no_room() -> None:
+    """fra overloads; lon ranks next for every prefix but is nearly full, so relief sends 10.20.1.0/24 to ams: the
+    core must then use ams (not lon, which would overload in turn)."""
+    eng = engine()
+    vols = {"10.20.1.0/24": 400.0, "10.20.2.0/24": 50.0}
+    eng.report_load({"fra": 950.0, "lon": 700.0, "ams": 0.0}, vols, 0.0)
+    eng.tick(10.0)
+    assert eng.relief is not None
+    m = eng.relief.moved["10.20.1.0/24"]
+    assert (m.source, m.target) == ("fra", "ams")
+    assert primary(eng, "10.20.1.0/24") == "ams"
+    assert eng.core_order_of("10.20.1.0/24") == ["ams", "lon", "fra"]

@@ -43,6 +43,17 @@ def test_relieve_drops_one_path_just_below_the_others() -> None:
     assert dict(relieve(((1, Attrs(local_pref=None)), (2, Attrs(local_pref=150))), 1))[1].local_pref is None
 
 
+def test_relieve_lifts_the_chosen_target_above_every_other_usable_path() -> None:
+    out = ((1, Attrs(local_pref=300)), (2, Attrs(local_pref=200)), (3, Attrs(local_pref=250)), (4, Attrs(local_pref=0)))
+    got = dict(relieve(out, 1, 2))  # relief chose 2 (3 ranks next but has no room)
+    assert (got[1].local_pref, got[2].local_pref, got[3].local_pref, got[4].local_pref) == (199, 251, 250, 0)
+    assert dict(relieve(out, 1, 3))[3].local_pref == 250  # already next: untouched
+    assert dict(relieve(out, 1, 4))[4].local_pref == 0  # a drained target is never lifted
+    assert dict(relieve(out, 1, 9)) == dict(relieve(out, 1))  # a target without a path: only the source drops
+    top = dict(relieve(((1, Attrs(local_pref=0xFFFFFFFF)), (2, Attrs(local_pref=5)), (3, Attrs(local_pref=9))), 3, 2))
+    assert (top[2].local_pref, top[3].local_pref) == (0xFFFFFFFF, 4)  # capped at 2^32-1 (a tie the core breaks)
+
+
 def test_with_reason_adds_one_sorted_large_community() -> None:
     a = Attrs(large_communities=((65000, 9, 9),))
     assert with_reason(a, 65000, Wire.RELIEF, 1).large_communities == ((65000, 5, 1), (65000, 9, 9))
@@ -129,7 +140,7 @@ def test_a_relieved_path_alone_carries_the_relief_community_and_drops_below_the_
         eng.handle(RoutesAnnounced("10.2.0.2", 4, Attrs(next_hop="10.2.0.2", as_path=(16550,)), [prefix]), 0)
     eng.flush(0)
     fra, ams = eng.egresses["fra"].path_id, eng.egresses["ams"].path_id
-    eng.exporter.relieved = {"10.10.1.0/24": fra}
+    eng.exporter.relieved = {"10.10.1.0/24": (fra, ams)}
     eng.mark_all()
     eng.flush(1)
     out = dict(eng.rib["10.10.1.0/24"].out)
