@@ -126,6 +126,38 @@ class DataPlane:
             else:
                 sh("nft", "delete table inet lab_fail", ns=full, check=False)
 
+    def shape(self, egress: str, kbytes_per_s: int) -> None:
+        """The egress's capacity: what it forwards from the core above this rate is dropped (an nftables policer,
+        there is no tc netem here), counted before (offered) and as dropped."""
+        script = self.lab.path(f"shape-{egress}.nft")
+        script.write_text(
+            "table inet lab_shape {\n  counter offered {}\n  counter dropped {}\n  chain forward {\n"
+            "    type filter hook forward priority -10; policy accept;\n"
+            '    iifname "core*" counter name offered\n'
+            f'    iifname "core*" limit rate over {kbytes_per_s} kbytes/second burst 4 kbytes counter name dropped drop\n'
+            "  }\n}\n"
+        )
+        sh("nft", "-f", str(script), ns=self.lab.ns(EGRESS_NS[egress]))
+
+    def shaper(self, egress: str) -> dict[str, int]:
+        """Bytes the egress was offered and dropped (shape())."""
+        return _counter_bytes(self.lab, EGRESS_NS[egress], "lab_shape")
+
+    def meter_flows(self) -> None:
+        """Flow data from the core (what a flow collector reports): bytes per destination of each traffic kind."""
+        script = self.lab.path("flows-core.nft")
+        rules = "".join(f"    ip daddr {dest} counter name {k}\n" for k, (dest, *_) in FLOWS.items())
+        counters = "".join(f"  counter {k} {{}}\n" for k in FLOWS)
+        script.write_text(
+            f"table inet lab_flows {{\n{counters}  chain forward {{\n"
+            f"    type filter hook forward priority -20; policy accept;\n{rules}  }}\n}}\n"
+        )
+        sh("nft", "-f", str(script), ns=self.lab.ns("core"))
+
+    def flow_bytes(self) -> dict[str, int]:
+        """Bytes the core forwarded per traffic kind (meter_flows())."""
+        return _counter_bytes(self.lab, "core", "lab_flows")
+
     # -- what the data plane does -----------------------------------------------------------------
 
     def counters(self) -> dict[str, dict[str, int]]:
@@ -167,14 +199,17 @@ class DataPlane:
                 return egress
         return None
 
-    def traffic(self, seconds: float, rate: float = 200.0) -> Callable[[], dict[str, Any]]:
-        """Every kind of traffic from the site for ``seconds`` (UDP at ``rate`` packets/s, bulk as fast as TCP
-        goes); call the result to wait for the senders and read what the receivers saw."""
+    def traffic(
+        self, seconds: float, rate: float = 200.0, kinds: tuple[str, ...] | None = None
+    ) -> Callable[[], dict[str, Any]]:
+        """Every kind of traffic (or ``kinds``) from the site for ``seconds`` (UDP at ``rate`` packets/s, bulk as
+        fast as TCP goes); call the result to wait for the senders and read what the receivers saw."""
         script = str(HERE / "udpstream.py")
         stamp = time.monotonic_ns()
         outs: dict[str, Path] = {}
         procs: list[subprocess.Popen[bytes]] = []
-        for kind, (dest, proto, port, _) in FLOWS.items():
+        flows = {k: v for k, v in FLOWS.items() if kinds is None or k in kinds}
+        for kind, (dest, proto, port, _) in flows.items():
             outs[kind] = self.lab.path(f"flow-{kind}-{stamp}.json")
             mode = "tcp-sink" if proto == "tcp" else "recv"
             procs.append(
@@ -196,7 +231,7 @@ class DataPlane:
             )
         time.sleep(0.5)
         senders = []
-        for kind, (dest, proto, port, dscp) in FLOWS.items():
+        for kind, (dest, proto, port, dscp) in flows.items():
             args = (
                 ["tcp-send", dest, str(port), "--seconds", str(seconds), "--dscp", str(dscp)]
                 if proto == "tcp"
@@ -212,6 +247,11 @@ class DataPlane:
             return {kind: json.loads(path.read_text()) for kind, path in outs.items() if path.exists()}
 
         return result
+
+
+def _counter_bytes(lb: Lab, ns: str, table: str) -> dict[str, int]:
+    data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", table, ns=lb.ns(ns)))
+    return {item["counter"]["name"]: int(item["counter"]["bytes"]) for item in data["nftables"] if "counter" in item}
 
 
 def _site_if(dp: DataPlane) -> str:
