@@ -134,7 +134,8 @@ class DataPlane:
             "table inet lab_shape {\n  counter offered {}\n  counter dropped {}\n  chain forward {\n"
             "    type filter hook forward priority -10; policy accept;\n"
             '    iifname "core*" counter name offered\n'
-            f'    iifname "core*" limit rate over {kbytes_per_s} kbytes/second burst 4 kbytes counter name dropped drop\n'
+            f'    iifname "core*" limit rate over {kbytes_per_s} kbytes/second burst 4 kbytes'
+            " counter name dropped drop\n"
             "  }\n}\n"
         )
         sh("nft", "-f", str(script), ns=self.lab.ns(EGRESS_NS[egress]))
