@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import json
 import shutil
 import sys
@@ -44,7 +45,10 @@ def lines(total: int, per_update: int = 500, v6: bool = True) -> list[str]:
         while made < per_peer:
             count = min(per_update, per_peer - made)
             if made >= per_peer - n_v6:
-                nlri = [{"nlri": f"fd{(i >> 16) & 0xFF:02x}:{i & 0xFFFF:x}::/48"} for i in range(made, made + count)]
+                nlri = [  # canonical text (fd05:0::/48 is fd05::/48)
+                    {"nlri": str(ipaddress.IPv6Network(f"fd{(i >> 16) & 0xFF:02x}:{i & 0xFFFF:x}::/48"))}
+                    for i in range(made, made + count)
+                ]
                 family, nh = "ipv6 unicast", "fd00:250:1::2"
             else:
                 nlri = [

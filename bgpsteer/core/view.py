@@ -169,6 +169,17 @@ class CoreView:
     def fail_static(self) -> bool:
         return self._engine.steering.fail_static
 
+    def compliance_usable(self) -> dict[str, list[str]]:
+        """Per compliance rule, the egresses in service (default sessions) inside its jurisdictions: none means
+        the prefixes it binds have no usable path (they are never sent abroad instead)."""
+        live = self.in_service()
+        return {
+            rule.name: sorted(
+                e.id for e in self._engine.config.egresses if e.id in live and e.jurisdiction in rule.jurisdictions
+            )
+            for rule in self._engine.config.compliance
+        }
+
     def class_fail_static(self, app_class: str) -> bool:
         return app_class in self._engine.steering.class_static
 

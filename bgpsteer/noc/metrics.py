@@ -40,6 +40,14 @@ class _State(Collector):
             value=1.0 if view.fail_static else 0.0,
         )
         yield from self._peers(view.peers(), a)
+        usable = GaugeMetricFamily(
+            "bgpsteer_compliance_usable_egresses",
+            "Egresses in service inside a compliance rule's jurisdictions (0: its prefixes have no usable path)",
+            labels=["rule"],
+        )
+        for rule, egresses in view.compliance_usable().items():
+            usable.add_metric([rule], len(egresses))
+        yield usable
         load = GaugeMetricFamily(
             "bgpsteer_egress_load_ratio", "Projected utilization / capacity_mbps (steering.relief)", labels=["egress"]
         )

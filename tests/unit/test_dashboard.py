@@ -18,13 +18,16 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 
 
 def exported_names() -> set[str]:
-    agent = Agent(str(ROOT / "lab" / "lab.yaml"), load(ROOT / "lab" / "lab.yaml"), lambda b: None, clock=lambda: 0.0)
-    m = Metrics(agent)
-    m.record(EgressChanged(1, 0.0, "fra", "up", "down", False, "test"))
+    """Every metric name the agent exports, for the lab's config and the example policy (compliance, classes)."""
     names: set[str] = set()
-    for fam in text_string_to_metric_families(m.render().decode()):
-        names.update(fam.name + s for s in SUFFIXES.get(fam.type, ("",)))
-        names.update(s.name for s in fam.samples)
+    for config in (ROOT / "lab" / "lab.yaml", ROOT / "policies" / "example.yaml"):
+        agent = Agent(str(config), load(config), lambda b: None, clock=lambda: 0.0)
+        m = Metrics(agent)
+        m.record(EgressChanged(1, 0.0, agent.engine.config.egresses[0].id, "up", "down", False, "test"))
+        m.lag(0.1)
+        for fam in text_string_to_metric_families(m.render().decode()):
+            names.update(fam.name + s for s in SUFFIXES.get(fam.type, ("",)))
+            names.update(s.name for s in fam.samples)
     return names
 
 
