@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bgpsteer.config.loader import load
@@ -31,13 +32,22 @@ def exported_names() -> set[str]:
     return names
 
 
-def test_every_dashboard_query_uses_an_exported_metric() -> None:
-    dash = json.loads((ROOT / "grafana" / "bgpsteer.json").read_text())
+@pytest.mark.parametrize(
+    ("dashboard", "metrics", "recorded_rules"), [("bgpsteer.json", 15, 0), ("bgpsteer-fleet.json", 6, 5)]
+)
+def test_every_dashboard_query_uses_an_exported_metric(dashboard: str, metrics: int, recorded_rules: int) -> None:
+    """The single-agent view and the fleet view; the fleet view's recording rules exist in the shipped rules."""
+    dash = json.loads((ROOT / "grafana" / dashboard).read_text())
     exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
-    used = {name for e in exprs for name in re.findall(r"\bbgpsteer_[a-z0-9_]+", e)}
-    assert len(used) >= 15
+    used = {name for e in exprs for name in re.findall(r"(?<![:\w])bgpsteer_[a-z0-9_]+", e)}  # not rule names
+    assert len(used) >= metrics
     exported = exported_names()
     assert used <= exported, f"dashboard queries unknown metrics: {sorted(used - exported)}"
+    rules = (ROOT / "deploy" / "prometheus" / "bgpsteer.rules.yml").read_text()
+    recorded = set(re.findall(r"record: (\S+)", rules))
+    used_rules = {name for e in exprs for name in re.findall(r"\b[a-z_]+:[a-z0-9_]+:[a-z]+\b", e)}
+    assert len(used_rules) >= recorded_rules
+    assert used_rules <= recorded, f"dashboard queries unknown recording rules: {sorted(used_rules - recorded)}"
 
 
 def test_metric_names_follow_prometheus_conventions() -> None:
