@@ -375,9 +375,13 @@ class Topology:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
 
-def start_exabgp(lb: Lab, config: Path, python: str) -> tuple[subprocess.Popen[bytes], list[str], dict[str, str]]:
-    """ExaBGP in the route server's namespace, running bgpsteer with ``config``: (process, its argv, its env)."""
-    confdir = lb.path("exabgp")
+def start_exabgp(
+    lb: Lab, config: Path, python: str, ns: str = "rs"
+) -> tuple[subprocess.Popen[bytes], list[str], dict[str, str]]:
+    """ExaBGP in a route server's namespace (``ns``: its files are named after it unless it is the one route server
+    "rs"), running bgpsteer with ``config``: (process, its argv, its env)."""
+    suffix = "" if ns == "rs" else f"-{ns}"
+    confdir = lb.path(f"exabgp{suffix}")
     confdir.mkdir(exist_ok=True)
     command = f"{python} -m bgpsteer run --config {config} --settle 2"
     subprocess.run(
@@ -388,7 +392,7 @@ def start_exabgp(lb: Lab, config: Path, python: str) -> tuple[subprocess.Popen[b
     env = dict(line.split("=", 1) for line in (confdir / "exabgp.env").read_text().split())
     env["exabgp_log_destination"] = "stderr"
     args = [str(Path(python).parent / "exabgp"), str(confdir / "exabgp.conf")]
-    return lb.spawn("rs", args, "exabgp.log", env=env), args, env
+    return lb.spawn(ns, args, f"exabgp{suffix}.log", env=env), args, env
 
 
 def start_reflectors(lb: Lab, python: str) -> None:

@@ -527,16 +527,52 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
     return out
 
 
+def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Like _opts, but --socket may be repeated: the same command to every agent of a redundant pair (README: "A
+    redundant pair"), in order; each agent's answer is reported, and the exit status is the first failure's."""
+
+    @click.option(
+        "--socket",
+        "socks",
+        multiple=True,
+        help="Control socket; repeat it for every agent of a pair (default: $BGPSTEER_SOCKET, the config's, ...).",
+    )
+    @click.option(
+        "--agent-config",
+        "config",
+        type=click.Path(dir_okay=False),
+        help="Take the control socket path from the agent's config file.",
+    )
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+    @functools.wraps(fn)
+    def wrapper(socks: tuple[str, ...], config: str | None, as_json: bool, **kw: Any) -> None:
+        paths = list(socks) or [socket_path(None, config)]
+        failed: CtlError | None = None
+        for path in paths:
+            prefix = f"{path}: " if len(paths) > 1 else ""
+            try:
+                fn(lambda cmd, path=path, **args: call(path, cmd, **args), as_json, prefix=prefix, **kw)
+            except CtlError as exc:
+                click.echo(f"bgpsteer: {prefix}{exc}", err=True)
+                failed = failed or exc
+        if failed is not None:
+            if len(paths) > 1:
+                click.echo("bgpsteer: not every agent took it: the pair disagrees until it is repeated", err=True)
+            sys.exit(failed.code)
+
+    return wrapper
+
+
 @click.command()
 @click.argument("egress")
-@_opts
-def drain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
+@_pair_opts
+def drain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
     """Drain EGRESS for maintenance: GRACEFUL_SHUTDOWN (65535:0) and lowest preference on its paths."""
     _emit(
         as_json,
         ask("drain", egress=egress),
         lambda r: (
-            f"egress {r['egress']} drained: {r['paths']} path(s) re-announced "
+            f"{prefix}egress {r['egress']} drained: {r['paths']} path(s) re-announced "
             f"with 65535:0 and local-pref 0 ({r['commands_sent']} command(s))"
         ),
     )
@@ -544,13 +580,13 @@ def drain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
 
 @click.command()
 @click.argument("egress")
-@_opts
-def undrain(ask: Callable[..., Any], as_json: bool, egress: str) -> None:
+@_pair_opts
+def undrain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
     """Return a drained EGRESS to service."""
     _emit(
         as_json,
         ask("undrain", egress=egress),
-        lambda r: f"egress {r['egress']} undrained ({r['commands_sent']} command(s))",
+        lambda r: f"{prefix}egress {r['egress']} undrained ({r['commands_sent']} command(s))",
     )
 
 
