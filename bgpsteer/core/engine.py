@@ -9,7 +9,6 @@ was announced into what is wanted, batched by attribute set.
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import Classifier
 from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path
+from bgpsteer.core.dirty import Dirty
 from bgpsteer.core.events import (
     Announce,
     Change,
@@ -173,9 +173,7 @@ class _Diff:
 class Engine:
     def __init__(self, config: Config, now: float = 0.0) -> None:
         self.rib: dict[str, Entry] = {}
-        # prefixes to decide, in the order they became dirty (a dict: insertion-ordered, where a set's order
-        # follows the process's string hash seed -- replay must slice the same prefixes into the same passes)
-        self.dirty: dict[str, None] = {}
+        self.dirty = Dirty()  # prefixes to decide, oldest first (core/dirty.py: deterministic for replay)
         # "every prefix is dirty" (reload, drain): a snapshot of the RIB's keys walked slice by slice.  Copying the
         # keys is ~10 ms at 500k prefixes where adding them to ``dirty`` is ~100 ms (hashing into a new table)
         self._sweep: list[str] = []
@@ -315,7 +313,7 @@ class Engine:
                 if not verdict.error:
                     by_class[kid] = verdict
             _store(info, entry, existing, attrs, verdict)
-            dirty[prefix] = None
+            dirty.add(prefix)
         if invalid:
             effects.append(Log("warning", f"routes with an invalid prefix skipped: {invalid[0]}", {"peer": peer.name}))
         return effects
@@ -377,7 +375,7 @@ class Engine:
                     del entry.paths[i]
                     info.routes -= 1
                     info.accepted -= p.verdict.accepted
-                    self.dirty[prefix] = None
+                    self.dirty.add(prefix)
                     break
         return []
 
@@ -408,7 +406,7 @@ class Engine:
                 before = len(entry.paths)
                 entry.paths = [p for p in entry.paths if p.peer.address != address]
                 if len(entry.paths) != before:
-                    self.dirty[prefix] = None
+                    self.dirty.add(prefix)
         count = info.routes
         info.routes = info.accepted = 0
         info.eor.clear()
@@ -492,12 +490,8 @@ class Engine:
         second decision finds nothing changed)."""
         dirty = self.dirty
         if limit is not None and len(dirty) >= limit:
-            batch = list(itertools.islice(dirty, limit))  # the oldest first
-            for prefix in batch:
-                del dirty[prefix]
-            return batch
-        batch = list(dirty)
-        self.dirty = {}
+            return dirty.take(limit)
+        batch = dirty.take()
         sweep, start = self._sweep, self._sweep_at
         end = len(sweep) if limit is None else min(len(sweep), start + limit - len(batch))
         batch.extend(sweep[start:end])
@@ -688,7 +682,7 @@ class Engine:
         self.exporter.relieved = {
             p: (self.egresses[m.source].path_id, self.egresses[m.target].path_id) for p, m in self.relief.moved.items()
         }
-        self.dirty.update(dict.fromkeys(m.prefix for m in (*moves, *returns)))
+        self.dirty.update(m.prefix for m in (*moves, *returns))
         return effects + self.flush(now)
 
     def drain(self, egress: str, on: bool, now: float, decide: bool = True) -> list[Effect]:
