@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +82,15 @@ def test_prometheus_has_every_egress_with_the_fleet_labels(topo: Topology) -> No
         assert all(s["metric"]["instance"] == topo.settings.metrics for s in samples)
     latency = values(topo, "bgpsteer_egress_latency_seconds")
     assert all(0 < v < 1 for v in latency.values()), latency  # measured by the probes, in seconds
-    assert values(topo, "hub_egress:bgpsteer_egress_in_service:min") == {"fra": 1.0, "ams": 1.0}  # a recording rule
+    wait_for(  # the recording rules, at their first evaluations
+        "the recording rules",
+        lambda: (
+            values(topo, "hub_egress:bgpsteer_egress_in_service:min") == {"fra": 1.0, "ams": 1.0}
+            and values(topo, 'hub:bgpsteer_agents_up:sum{hub="lab-fra"}') == {"hub:bgpsteer_agents_up:sum": 1.0}
+        ),
+        timeout=30,
+        interval=1,
+    )
     assert values(topo, 'hub:bgpsteer_agents_up:sum{hub="lab-fra"}') == {"hub:bgpsteer_agents_up:sum": 1.0}
 
 
@@ -96,7 +103,12 @@ def test_an_egress_failure_reaches_prometheus_and_raises_the_alert(topo: Topolog
             timeout=60,
             interval=1,
         )
-        assert values(topo, "hub_egress:bgpsteer_egress_in_service:max")["ams"] == 0.0
+        wait_for(  # the recording rule follows at its next evaluation (1 s here; later on a loaded machine)
+            "the recording rule sees ams out on every agent",
+            lambda: values(topo, "hub_egress:bgpsteer_egress_in_service:max").get("ams") == 0.0,
+            timeout=30,
+            interval=1,
+        )
         alerts = wait_for(
             "BgpsteerEgressDown pending for ams",
             lambda: query(topo, 'ALERTS{alertname="BgpsteerEgressDown",egress="ams"}'),
@@ -114,5 +126,9 @@ def test_an_egress_failure_reaches_prometheus_and_raises_the_alert(topo: Topolog
         timeout=90,
         interval=1,
     )
-    time.sleep(2)
-    assert not query(topo, 'ALERTS{alertname="BgpsteerEgressDown",egress="ams"}')
+    wait_for(
+        "the alert resolved",
+        lambda: not query(topo, 'ALERTS{alertname="BgpsteerEgressDown",egress="ams"}'),
+        timeout=30,
+        interval=1,
+    )
