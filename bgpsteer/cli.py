@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,6 +15,9 @@ from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.model import Config
 from bgpsteer.core.reconcile import SETTLE
 from bgpsteer.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from bgpsteer.replay.rerun import Move
 
 EXIT_CONFIG = 2
 
@@ -346,10 +351,8 @@ def replay(
     sys.exit(1 if problems else 0)
 
 
-def _move(m: object) -> dict[str, object]:
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(m) if is_dataclass(m) and not isinstance(m, type) else {}
+def _move(m: Move) -> dict[str, object]:
+    return dataclasses.asdict(m)
 
 
 @main.command("core-config")

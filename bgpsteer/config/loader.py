@@ -400,6 +400,11 @@ def _unique(issues: Issues, root: Cursor, items: list[tuple[str, str, str]]) -> 
             seen[value] = where
 
 
+def digest(text: str) -> str:
+    """A config's identity: what `check`, metrics and the flight recorder name it by."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def parse(text: str, filename: str = "<config>") -> Config:
     return parse_with(text, Issues(filename))
 
@@ -479,7 +484,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         steering=steer,
         app_classes=tuple(classes),
         source=filename,
-        digest=hashlib.sha256(text.encode()).hexdigest()[:16],
+        digest=digest(text),
         warnings=tuple(warnings),
     )
 

@@ -20,6 +20,14 @@ import click
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc.client import CtlError, call, socket_path
 
+_AGENT_CONFIG = click.option(
+    "--agent-config",
+    "config",
+    type=click.Path(dir_okay=False),
+    help="Take the control socket path from the agent's config file.",
+)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
@@ -27,13 +35,8 @@ def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
         "sock",
         help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).",
     )
-    @click.option(
-        "--agent-config",
-        "config",
-        type=click.Path(dir_okay=False),
-        help="Take the control socket path from the agent's config file.",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+    @_AGENT_CONFIG
+    @_JSON
     @functools.wraps(fn)
     def wrapper(sock: str | None, config: str | None, as_json: bool, **kw: Any) -> None:
         try:
@@ -537,16 +540,15 @@ def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
         multiple=True,
         help="Control socket; repeat it for every agent of a pair (default: $BGPSTEER_SOCKET, the config's, ...).",
     )
-    @click.option(
-        "--agent-config",
-        "config",
-        type=click.Path(dir_okay=False),
-        help="Take the control socket path from the agent's config file.",
-    )
-    @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
+    @_AGENT_CONFIG
+    @_JSON
     @functools.wraps(fn)
     def wrapper(socks: tuple[str, ...], config: str | None, as_json: bool, **kw: Any) -> None:
-        paths = list(socks) or [socket_path(None, config)]
+        try:
+            paths = list(socks) or [socket_path(None, config)]
+        except CtlError as exc:  # an unreadable --agent-config: said, not a traceback
+            click.echo(f"bgpsteer: {exc}", err=True)
+            sys.exit(exc.code)
         failed: CtlError | None = None
         for path in paths:
             prefix = f"{path}: " if len(paths) > 1 else ""

@@ -109,8 +109,7 @@ class _Rerun:
         self.out = Outcome()
         self.engine: Engine | None = None
         self.decoder = codec.Decoder()
-        self.primary = _Primary()
-        self.egress_of: dict[int, str] = {}
+        self.primary = _Primary()  # also holds the current config's path id -> egress id
         self.steps: dict[str, Callable[[Engine, float, Any], list[Effect]]] = {
             recorder.LINE: self._line,
             recorder.FLUSH: lambda e, t, p: e.flush(t, p[0]),
@@ -134,14 +133,10 @@ class _Rerun:
         except ConfigError as exc:
             raise RecordingError(f"recorded config {digest} ({file}) no longer parses: {exc}") from exc
 
-    def _use(self, cfg: Config) -> None:
-        self.egress_of = {e.path_id: e.id for e in cfg.egresses}
-        self.primary.config(cfg)
-
     def take(self, effects: list[Effect]) -> None:
         for e in effects:
             if isinstance(e, (Changed, EgressChanged)):
-                self.out.rows.extend(journal.rows(e, self.egress_of))
+                self.out.rows.extend(journal.rows(e, self.primary.egress_of))
                 if isinstance(e, Changed):
                     self.primary.changed(e, self.out.moves)
                 else:
@@ -157,7 +152,7 @@ class _Rerun:
                 raise RecordingError(f"run {self.run.run}: a second start record at {t}")
             cfg = self.config_of(p[1], p[2])
             self.engine = Engine(cfg)
-            self._use(cfg)
+            self.primary.config(cfg)
             out.configs.append(p[1])
             return
         if self.engine is None:
@@ -192,7 +187,7 @@ class _Rerun:
             return []
         self.out.configs.append(p[0])
         effects = engine.reload(self.config_of(p[0], p[1]), t, decide=False)
-        self._use(engine.config)
+        self.primary.config(engine.config)
         return effects
 
     @staticmethod

@@ -16,7 +16,6 @@ writes, flushed every tick (0.1 s): a crash loses at most that much of the recor
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import os
 import shutil
@@ -27,6 +26,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from bgpsteer.config.loader import digest as config_digest
 from bgpsteer.runtime import statefile
 
 log = logging.getLogger("bgpsteer")
@@ -86,7 +86,7 @@ class Recorder:
     def config(self, now: float, text: str, digest: str, file: str, begin: bool = False) -> None:
         """A config in use from ``now``: its text kept once per digest (replay parses it again)."""
         target = self.directory / f"config-{digest}.yaml"
-        if not target.exists() and hashlib.sha256(text.encode()).hexdigest()[:16] == digest:
+        if not target.exists() and config_digest(text) == digest:
             try:
                 tmp = target.with_suffix(".tmp")
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
