@@ -64,6 +64,7 @@ class Lab:
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="bgpsteer-lab-")))
     namespaces: list[str] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    links: int = 0  # numbers the veth names: unique even when many links join one namespace (a fleet's monitor)
 
     def __post_init__(self) -> None:
         self.workdir.chmod(0o755)  # FRR drops to user frr and must reach its run folder
@@ -79,11 +80,10 @@ class Lab:
     def link(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
         """veth between namespaces a and b, addresses with prefix length (v4 or v6)."""
         na, nb = self.ns(a), self.ns(b)
-        ia, ib = f"{b[:6]}{len(self.namespaces)}", f"{a[:6]}{len(self.namespaces)}"
-        tmp_a, tmp_b = (
-            f"{self.tag}a{len(self.namespaces)}{a[:2]}{b[:2]}"[:15],
-            f"{self.tag}b{len(self.namespaces)}{a[:2]}{b[:2]}"[:15],
-        )
+        self.links += 1
+        n = self.links
+        ia, ib = f"{b[:6]}{n}", f"{a[:6]}{n}"  # named after the peer: nftables rules match "core*"
+        tmp_a, tmp_b = f"{self.tag}a{n}{a[:2]}{b[:2]}"[:15], f"{self.tag}b{n}{a[:2]}{b[:2]}"[:15]
         sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
         sh("ip", "link", "set", tmp_a, "netns", na, "name", ia)
         sh("ip", "link", "set", tmp_b, "netns", nb, "name", ib)

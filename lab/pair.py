@@ -68,6 +68,10 @@ class Pair:
     exabgp: dict[str, subprocess.Popen[bytes]]
     configs: dict[str, Path]
     python: str = sys.executable
+    hub: str = ""  # prefixes the node names: several hubs' pairs in one lab (lab/fleet.py)
+
+    def node(self, name: str) -> str:
+        return f"{self.hub}{name}"
 
     def cli(self, rs: str, *args: str) -> subprocess.CompletedProcess[str]:
         sock = load(self.configs[rs]).agent.socket_path
@@ -78,12 +82,16 @@ class Pair:
         return [load(c).agent.socket_path for c in self.configs.values()]
 
     def start(self, rs: str) -> None:
-        self.exabgp[rs], _, _ = start_exabgp(self.lab, self.configs[rs], self.python, ns=rs)
+        self.exabgp[rs], _, _ = start_exabgp(self.lab, self.configs[rs], self.python, ns=self.node(rs))
+
+    def alive(self, rs: str) -> bool:
+        node = self.node(rs)
+        return self.lab.alive(self.exabgp[rs], "exabgp.log" if node == "rs" else f"exabgp-{node}.log")
 
     def kill(self, rs: str) -> None:
         """The whole route server dies at once: ExaBGP and its helper, no goodbye (SIGKILL)."""
         p = self.exabgp[rs]
-        for pid in sh("ip", "netns", "pids", self.lab.ns(rs)).split():
+        for pid in sh("ip", "netns", "pids", self.lab.ns(self.node(rs))).split():
             sh("kill", "-9", pid, check=False)
         p.wait(10)
 
@@ -92,7 +100,7 @@ class Pair:
         link): only that route server sees the egress fail; BGP stays up."""
         link = {"aws": 1, "gcp": 2}[cloud] + (10 if rs == "rsb" else 0)
         table = f"probes_{rs}"
-        full = self.lab.ns(cloud)
+        full = self.lab.ns(self.node(cloud))
         if on:
             sh("nft", f"add table inet {table}", ns=full)
             sh("nft", f"add chain inet {table} input {{ type filter hook input priority 0 ; }}", ns=full)
@@ -118,35 +126,51 @@ class Pair:
         return out
 
 
-def build(lb: Lab, config: Path = LAB_CONFIG, python: str = sys.executable) -> Pair:
+def build(
+    lb: Lab,
+    config: Path = LAB_CONFIG,
+    python: str = sys.executable,
+    *,
+    hub: str = "",
+    metrics: dict[str, str] | None = None,
+) -> Pair:
+    """The pair; hub prefixes its node names and files (its addresses are the same in every hub: each hub's
+    namespaces are their own network); metrics: route server -> the metrics listen address it gets instead of
+    lab.yaml's (a monitoring link's address, lab/fleet.py)."""
+    node = f"{hub}{{}}".format
     for rs, n in (("rs", ""), ("rsb", "1")):
-        lb.link(rs, f"10.250.{n}0.1/30", "core", f"10.250.{n}0.2/30")
-        lb.link(rs, f"10.250.{n}1.1/30", "aws", f"10.250.{n}1.2/30")
-        lb.link(rs, f"10.250.{n}2.1/30", "gcp", f"10.250.{n}2.2/30")
-    core = lb.start_frr("core", core_config())
+        lb.link(node(rs), f"10.250.{n}0.1/30", node("core"), f"10.250.{n}0.2/30")
+        lb.link(node(rs), f"10.250.{n}1.1/30", node("aws"), f"10.250.{n}1.2/30")
+        lb.link(node(rs), f"10.250.{n}2.1/30", node("gcp"), f"10.250.{n}2.2/30")
+    core = lb.start_frr(node("core"), core_config())
     aws = lb.start_bird(
-        "aws", gateway(64512, (("10.250.1.2", "10.250.1.1"), ("10.250.11.2", "10.250.11.1")), AWS_ROUTES), "aws"
+        node("aws"),
+        gateway(64512, (("10.250.1.2", "10.250.1.1"), ("10.250.11.2", "10.250.11.1")), AWS_ROUTES),
+        node("aws"),
     )
     gcp = lb.start_bird(
-        "gcp", gateway(16550, (("10.250.2.2", "10.250.2.1"), ("10.250.12.2", "10.250.12.1")), GCP_ROUTES), "gcp"
+        node("gcp"),
+        gateway(16550, (("10.250.2.2", "10.250.2.1"), ("10.250.12.2", "10.250.12.1")), GCP_ROUTES),
+        node("gcp"),
     )
-    text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config.read_text())
+    text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path(node('state'))}", config.read_text())
     # no graceful restart towards the core in a pair whose route servers forward (gateway "self"): the core would
     # keep a dead one's paths as stale for the restart time, and its NH_E/32 (lower router id) would stay best,
     # pointing at it; the other route server's paths are the redundancy here (README: "A redundant pair")
     text = text.replace("agent:\n", "agent:\n  graceful_restart: 0\n", 1)
-    configs = {"rs": lb.path("bgpsteer.yaml"), "rsb": lb.path("bgpsteer-rsb.yaml")}
-    configs["rs"].write_text(text)
-    configs["rsb"].write_text(second_config(text, lb.path("state-rsb")))
-    pair = Pair(lb, core, aws, gcp, {}, configs, python)
+    configs = {"rs": lb.path(node("bgpsteer.yaml")), "rsb": lb.path(node("bgpsteer-rsb.yaml"))}
+    texts = {"rs": text, "rsb": second_config(text, lb.path(node("state-rsb")))}
+    for rs, listen in (metrics or {}).items():
+        texts[rs] = re.sub(r"(?m)^(\s*metrics:).*$", r"\g<1> " + listen, texts[rs])
+    for rs, path in configs.items():
+        path.write_text(texts[rs])
+    pair = Pair(lb, core, aws, gcp, {}, configs, python, hub)
     for rs in configs:
         pair.start(rs)
     wait_for(
-        "the core's sessions with both route servers",
+        f"the core's sessions with both route servers{' of ' + hub if hub else ''}",
         lambda: (
-            all(lb.alive(pair.exabgp[rs], f"exabgp{'' if rs == 'rs' else '-' + rs}.log") for rs in configs)
-            and core.established("10.250.0.1")
-            and core.established("10.250.10.1")
+            all(pair.alive(rs) for rs in configs) and core.established("10.250.0.1") and core.established("10.250.10.1")
         ),
         timeout=60,
     )
