@@ -468,8 +468,9 @@ def probe(
 
 def _register() -> None:
     from bgpsteer.noc.commands import COMMANDS
+    from bgpsteer.noc.fleet_cli import fleet
 
-    for cmd in COMMANDS:
+    for cmd in (*COMMANDS, fleet):
         main.add_command(cmd)
 
 

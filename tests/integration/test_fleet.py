@@ -6,12 +6,16 @@ both resolve when the egress returns.  The CLI's fleet view over the four contro
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from bgpsteer.config.loader import load
 from lab.fleet import AGENTS, HUBS, Fleet, build
-from lab.netlab import lab, wait_for
+from lab.netlab import lab, sh, wait_for
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -45,6 +49,20 @@ def alerts(f: Fleet, name: str) -> set[tuple[str, str, str]]:
         (s["metric"]["hub"], s["metric"]["egress"], s["metric"]["alertstate"])
         for s in f.query(f'ALERTS{{alertname="{name}"}}')
     }
+
+
+def fleet_cli(f: Fleet) -> dict[str, Any]:
+    """`bgpsteer fleet` over all four agents from the monitoring namespace: hub fra's by their control sockets,
+    hub sin's by their metrics URLs (as for agents on other hosts)."""
+    specs = [
+        f"{hub}/{rs}="
+        + (load(f.pairs[hub].configs[rs]).agent.socket_path if hub == "fra" else f"http://{f.targets[(hub, rs)]}")
+        for hub in HUBS
+        for rs in AGENTS
+    ]
+    args = [sys.executable, "-m", "bgpsteer", "fleet", "--json", *(a for s in specs for a in ("--agent", s))]
+    doc: dict[str, Any] = json.loads(sh(*args, ns=f.lab.ns("mon")))
+    return doc
 
 
 def test_prometheus_has_every_egress_and_class_of_every_agent_of_every_hub(fleet: Fleet) -> None:
@@ -99,6 +117,11 @@ def test_a_disagreement_then_an_egress_down_in_one_hub(fleet: Fleet) -> None:
             interval=1,
         )
         assert per_hub(fleet, "hub_egress:bgpsteer_egress_in_service:min").get(("sin", "ams")) == 1.0
+        view = fleet_cli(fleet)  # the CLI's view says the same, from the agents themselves
+        assert [a["error"] for a in view["agents"]] == [None] * 4
+        assert view["disagreements"] == [
+            {"hub": "fra", "egress": "ams", "what": "in service", "yes": ["fra/rsb"], "no": ["fra/rs"]}
+        ]
         fra.block_probes("rsb", "gcp", True)  # now both agents of fra see it
         wait_for(
             "ams out on both agents of fra",
