@@ -29,6 +29,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from lab.netlab import Bird, Lab, LabError, sh, wait_for
+from lab.pair import gateway, second_config
 from lab.topology import bird_config, start_exabgp, start_reflectors
 
 HERE = Path(__file__).resolve().parent
@@ -82,6 +83,35 @@ class DataPlane:
     exabgp: subprocess.Popen[bytes]
     config: Path
     python: str = sys.executable
+    rsb: tuple[subprocess.Popen[bytes], Path] | None = None  # build(pair=True): the second route server
+
+    def kill(self, rs: str) -> None:
+        """A whole route server dies at once (ExaBGP and its helper, SIGKILL): only in a pair."""
+        for pid in sh("ip", "netns", "pids", self.lab.ns(rs)).split():
+            sh("kill", "-9", pid, check=False)
+        (self.exabgp if rs == "rs" else self._second()[0]).wait(10)
+
+    def start(self, rs: str, config: Path | None = None) -> None:
+        config = config or (self.config if rs == "rs" else self._second()[1])
+        proc, _, _ = start_exabgp(self.lab, config, self.python, ns=rs)
+        if rs == "rs":
+            self.exabgp = proc
+        else:
+            self.rsb = (proc, config)
+
+    def _second(self) -> tuple[subprocess.Popen[bytes], Path]:
+        if self.rsb is None:
+            raise LabError("not a pair: build(pair=True)")
+        return self.rsb
+
+    def core_paths(self) -> dict[str, int]:
+        """Routes the core's BIRD holds from each bgpsteer session (its two in a pair: one of each per RS)."""
+        out = {}
+        for proto in CORE_SESSIONS[: 4 if self.rsb is not None else 2]:
+            text = self.core.cmd("show", "route", "protocol", proto, "count")
+            m = re.search(r"(\d+) of \d+ routes", text)
+            out[proto] = int(m.group(1)) if m else 0
+        return out
 
     @property
     def socket(self) -> str:
@@ -274,18 +304,43 @@ def _forwarding(lb: Lab, *names: str) -> None:
         )
 
 
+CORE_SESSIONS = ("bgpsteer_default", "bgpsteer_realtime", "bgpsteer_default_b", "bgpsteer_realtime_b")
+
+
+def second_sessions(bird: str) -> str:
+    """The core's sessions with rsb in a pair: the default one and a copy of the rendered realtime one, on rsb's
+    links (10.250.1N.0/30), into the same tables."""
+    start = bird.index("protocol bgp bgpsteer_realtime {")
+    realtime = bird[start : bird.index("\n}\n", start) + 3]
+    both = CORE_DEFAULT_SESSION.split("protocol bgp", 1)[1] + realtime.split("protocol bgp", 1)[1]
+    both = both.replace("bgpsteer_default {", "bgpsteer_default_b {").replace(
+        "bgpsteer_realtime {", "bgpsteer_realtime_b {"
+    )
+    both = re.sub(r"10\.250\.([08])\.", lambda m: f"10.250.1{m.group(1)}.", both)
+    return "\nprotocol bgp" + both.replace("\n}\n", "\n}\nprotocol bgp", 1)
+
+
 def build(
     lb: Lab,
     config: Path = DATAPLANE_CONFIG,
     python: str = sys.executable,
     extra_routes: tuple[str, ...] = (),
     config_text: str | None = None,
+    *,
+    pair: bool = False,
 ) -> DataPlane:
     """The data-plane lab, with its sessions up and traffic able to flow; ``extra_routes``: more prefixes both
-    gateways announce (benchmarks at scale); ``config_text``: a variant of the config to run instead."""
+    gateways announce (benchmarks at scale); ``config_text``: a variant of the config to run instead; ``pair``: a
+    second route server rsb (lab/pair.py's addressing: its links are 10.250.1N.0/30) with the same config, its own
+    sessions with the core and both gateways, its own probes.  Both announce NH_E with the real egress router as
+    next hop, so a path from either resolves to the same FIB entry."""
     lb.link("rs", "10.250.0.1/30,10.250.8.1/30", "core", "10.250.0.2/30,10.250.8.2/30")
     lb.link("rs", "10.250.1.1/30", "aws", "10.250.1.2/30")
     lb.link("rs", "10.250.2.1/30", "gcp", "10.250.2.2/30")
+    if pair:
+        lb.link("rsb", "10.250.10.1/30,10.250.18.1/30", "core", "10.250.10.2/30,10.250.18.2/30")
+        lb.link("rsb", "10.250.11.1/30", "aws", "10.250.11.2/30")
+        lb.link("rsb", "10.250.12.1/30", "gcp", "10.250.12.2/30")
     lb.link("site", "10.251.0.2/30", "core", "10.251.0.1/30")
     lb.link("core", "10.252.1.1/30", "efra", "10.252.1.2/30")
     lb.link("core", "10.252.2.1/30", "elon", "10.252.2.2/30")
@@ -306,6 +361,10 @@ def build(
     text = re.sub(
         r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path('state')}", config_text or config.read_text()
     )
+    if pair:
+        # no graceful restart towards the core: a dead route server's paths leave the core at once, so the test
+        # measures the other one carrying the traffic (stale paths would carry it too, with the same next hop)
+        text = text.replace("agent:\n", "agent:\n  graceful_restart: 0\n", 1)
     cfg_path = lb.path("bgpsteer.yaml")
     cfg_path.write_text(text)
     rendered = lb.path("core-config")
@@ -316,23 +375,53 @@ def build(
     )
     sh("nft", "-f", str(rendered / "classes.nft"), ns=lb.ns("core"))
     sh("sh", str(rendered / "ip-rules.sh"), ns=lb.ns("core"))
-    core = lb.start_bird("core", (rendered / "bird-classes.conf").read_text() + CORE_DEFAULT_SESSION, "core")
+    bird = (rendered / "bird-classes.conf").read_text() + CORE_DEFAULT_SESSION
+    core = lb.start_bird("core", bird + (second_sessions(bird) if pair else ""), "core")
 
     start_reflectors(lb, python)
     routes = [*CLOUD_ROUTES, *extra_routes]
-    aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes), "aws")
-    gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes), "gcp")
+    if pair:
+        for cloud, addr in (("aws", "10.250.11.2"), ("gcp", "10.250.12.2")):  # rsb's probes: the same reflector
+            lb.spawn(
+                cloud,
+                [
+                    python,
+                    str(HERE / "reflector.py"),
+                    "--listen",
+                    f"{addr}:7",
+                    "--control",
+                    str(lb.path(f"reflector-{cloud}.json")),
+                ],
+                f"reflector-{cloud}-b.log",
+            )
+        aws = lb.start_bird(
+            "aws", gateway(64512, (("10.250.1.2", "10.250.1.1"), ("10.250.11.2", "10.250.11.1")), routes), "aws"
+        )
+        gcp = lb.start_bird(
+            "gcp", gateway(16550, (("10.250.2.2", "10.250.2.1"), ("10.250.12.2", "10.250.12.1")), routes), "gcp"
+        )
+    else:
+        aws = lb.start_bird("aws", bird_config("10.250.1.2", 64512, "10.250.1.2", "10.250.1.1", routes), "aws")
+        gcp = lb.start_bird("gcp", bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes), "gcp")
 
     proc, _, _ = start_exabgp(lb, cfg_path, python)
     dp = DataPlane(lb, core, aws, gcp, proc, cfg_path, python)
+    if pair:
+        rsb_path = lb.path("bgpsteer-rsb.yaml")
+        rsb_path.write_text(second_config(text, lb.path("state-rsb")))
+        dp.start("rsb", rsb_path)
     wait_for(
         "the core's sessions with bgpsteer",
         lambda: (
             lb.alive(proc, "exabgp.log")
-            and core.established("bgpsteer_default")
-            and core.established("bgpsteer_realtime")
+            and (dp.rsb is None or lb.alive(dp.rsb[0], "exabgp-rsb.log"))
+            and all(core.established(p) for p in CORE_SESSIONS[: 4 if pair else 2])
         ),
         timeout=60,
     )
-    wait_for("cloud sessions", lambda: aws.established("up4") and gcp.established("up4"), timeout=60)
+    wait_for(
+        "cloud sessions",
+        lambda: all(b.established(p) for b in (aws, gcp) for p in (("up4", "up4b") if pair else ("up4",))),
+        timeout=60,
+    )
     return dp

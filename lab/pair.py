@@ -46,8 +46,8 @@ def core_config() -> str:
 
 
 def second_config(text: str, state_dir: Path) -> str:
-    """rsb's copy of the config: its addresses (10.250.N. -> 10.250.1N. for the three links), its state_dir."""
-    text = re.sub(r"10\.250\.([012])\.", lambda m: f"10.250.1{m.group(1)}.", text)
+    """rsb's copy of the config: its addresses (10.250.N. -> 10.250.1N. for each of its links), its state_dir."""
+    text = re.sub(r"10\.250\.([0-9])\.", lambda m: f"10.250.1{m.group(1)}.", text)
     return re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {state_dir}", text)
 
 
