@@ -37,17 +37,26 @@ class Fleet:
     pairs: dict[str, Pair]
     targets: dict[tuple[str, str], str]  # (hub, agent) -> its metrics address, as Prometheus's instance label
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        """Prometheus's HTTP API from the monitoring namespace: the instant vector's samples ([] until it answers)."""
-        url = f"http://{PROMETHEUS}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    def api(self, path: str) -> Any:
+        """GET Prometheus's HTTP API from the monitoring namespace: the answer's data (None until it answers)."""
+        url = f"http://{PROMETHEUS}/api/v1/{path}"
         code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
         out = sh(sys.executable, "-c", code, ns=self.lab.ns("mon"), check=False)
         try:
             doc = json.loads(out)
         except ValueError:
-            return []
-        result: list[dict[str, Any]] = doc["data"]["result"] if doc.get("status") == "success" else []
-        return result
+            return None
+        return doc["data"] if doc.get("status") == "success" else None
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's samples ([] until Prometheus answers)."""
+        data = self.api("query?" + urllib.parse.urlencode({"query": promql}))
+        return list(data["result"]) if data else []
+
+    def head_series(self) -> int:
+        """Series in Prometheus's head block: what the fleet costs it (README: "Past one machine")."""
+        data = self.api("status/tsdb")
+        return int(data["headStats"]["numSeries"]) if data else 0
 
     def agent(self, sample: dict[str, Any]) -> tuple[str, str]:
         """(hub, agent) of a sample, from its hub and instance labels."""

@@ -90,6 +90,9 @@ def test_prometheus_has_every_egress_and_class_of_every_agent_of_every_hub(fleet
         timeout=30,
         interval=1,
     )
+    series = fleet.head_series()
+    print(f"Prometheus head series for {len(EVERY_AGENT)} agents (with the rules' output): {series}")
+    assert series > len(EVERY_AGENT) * 50  # every agent's page is there (bench/series.py: ~100 per agent)
     fit = {
         (s["metric"]["instance"], s["metric"]["class"])
         for s in fleet.query("instance_class:bgpsteer_class_egress_sla_fit:sum")
