@@ -77,18 +77,19 @@ class Lab:
             sh("ip", "link", "set", "lo", "up", ns=full)
         return full
 
-    def link(self, a: str, a_addr: str, b: str, b_addr: str) -> tuple[str, str]:
-        """veth between namespaces a and b, addresses with prefix length (v4 or v6)."""
+    def link(self, a: str, a_addr: str, b: str, b_addr: str, names: tuple[str, str] | None = None) -> tuple[str, str]:
+        """veth between namespaces a and b, addresses with prefix length (v4 or v6; comma-separated, or empty);
+        names: the interfaces' names in a and in b (a containerlab file's endpoints), else named after the peer."""
         na, nb = self.ns(a), self.ns(b)
         self.links += 1
         n = self.links
-        ia, ib = f"{b[:6]}{n}", f"{a[:6]}{n}"  # named after the peer: nftables rules match "core*"
+        ia, ib = names or (f"{b[:6]}{n}", f"{a[:6]}{n}")  # named after the peer: nftables rules match "core*"
         tmp_a, tmp_b = f"{self.tag}a{n}{a[:2]}{b[:2]}"[:15], f"{self.tag}b{n}{a[:2]}{b[:2]}"[:15]
         sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
         sh("ip", "link", "set", tmp_a, "netns", na, "name", ia)
         sh("ip", "link", "set", tmp_b, "netns", nb, "name", ib)
         for nsname, ifname, addr in ((na, ia, a_addr), (nb, ib, b_addr)):
-            for one in addr.split(","):
+            for one in filter(None, addr.split(",")):
                 extra = ["nodad"] if ":" in one else []
                 sh("ip", "addr", "add", one, "dev", ifname, *extra, ns=nsname)
             sh("ip", "link", "set", ifname, "up", ns=nsname)

@@ -64,17 +64,7 @@ protocol bgp up4 {{
 }}
 """
 
-FRR = """frr defaults traditional
-hostname core
-router bgp 65000
- bgp router-id 10.250.0.2
- no bgp default ipv4-unicast
- neighbor 10.250.0.1 remote-as 65000
- neighbor 10.250.0.1 timers 10 30
- address-family ipv4 unicast
-  neighbor 10.250.0.1 activate
- exit-address-family
-"""
+FRR = (HERE / "clab" / "core" / "frr.conf").read_text()  # the core: the containerlab file binds the same file
 
 
 # The core's realtime VRF.  This machine's kernel has no VRF devices, so a second FRR
