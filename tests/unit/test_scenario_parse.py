@@ -1,0 +1,52 @@
+"""Scenario files (lab/scenarios/*.yaml) parse; a bad one gets every problem at once, each with file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.scenario import SCENARIOS, ScenarioError, Timeline, parse
+
+SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+
+
+def test_there_are_scenarios() -> None:
+    assert len(SHIPPED) >= 5
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
+def test_every_shipped_scenario_parses(path: Path) -> None:
+    s = parse(path)
+    assert s.topology.exists()
+    assert any(step.kind == "expect" for step in s.steps)
+    assert all("__line__" not in str(step.args) for step in s.steps)  # line numbers never leak into the steps
+
+
+def test_a_bad_scenario_gets_every_problem_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: bad\n"
+        "steps:\n"
+        "  - blackhole: {}\n"  # line 3: egress missing
+        "  - explode: {egress: fra}\n"  # line 4: unknown step
+        "  - expect: {routes: {10.0.0.0/33: fra}, soon: 1}\n"  # line 5: bad prefix, unknown key
+    )
+    with pytest.raises(ScenarioError) as err:
+        parse(bad)
+    text = str(err.value)
+    for needle in (
+        f"{bad}:3: blackhole.egress: required",
+        f"{bad}:4: explode: unknown step",
+        f"{bad}:5: expect.soon: unknown key",
+        f"{bad}:5: expect: ",
+    ):
+        assert needle in text, text
+
+
+def test_route_changes_count_moves_after_the_baseline_only() -> None:
+    t = Timeline()
+    t.routes = [(0.0, {}), (1.0, {"p": "a"}), (2.0, {"p": "a"}), (3.0, {"p": "b"}), (4.0, {"p": "none"})]
+    assert t.changes(since=1.0) == 2  # a -> b, b -> none; the arrival before the baseline is not counted
+    assert t.changes(since=0.0) == 3
+    assert t.changes(since=4.0) == 0
