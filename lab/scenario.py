@@ -65,6 +65,7 @@ EXPECT_KEYS = {
     "routes",
     "avoid",
     "absent",
+    "present",
     "same_as",
     "snapshot",
     "max_changes",
@@ -152,7 +153,7 @@ def _step(path: Path, raw: Any, errors: list[str]) -> Step | None:
     ]
     if kind != "expect":
         errors += [f"{path}:{line}: {kind}.{key}: required" for key in sorted(known - set(args))]
-    for prefix in list((args.get("routes") or {}).keys()) + list(args.get("absent") or []):
+    for prefix in [*(args.get("routes") or {}), *(args.get("absent") or []), *(args.get("present") or [])]:
         try:
             parse_prefix(str(prefix))
         except ValueError as exc:
@@ -193,11 +194,10 @@ class Lab:
         self.rs = d.route_server
         self.config: Config = load_config(d.configs[self.rs])
         self.by_next_hop = {e.next_hop: e.id for e in self.config.egresses}
-        addresses = {}
-        for link in d.topo.links:
-            for end, addr in ((link.a, link.ipv4[0]), (link.b, link.ipv4[1])):
-                if addr:
-                    addresses[addr.split("/")[0]] = end.node
+        addresses = {}  # what each node's namespace holds (link addresses, and those exec lines added)
+        for node in d.topo.nodes:
+            for line in sh("ip", "-o", "-4", "addr", "show", ns=d.lab.ns(node)).splitlines():
+                addresses[line.split()[3].split("/")[0]] = node
         self.gateway = {p.egress: addresses[p.address] for p in self.config.cloud_peers if p.address in addresses}
         self.source = {p.egress: p.local_address for p in self.config.cloud_peers}
         self.timeline = Timeline()
@@ -318,6 +318,7 @@ class Lab:
         ]
         wrong += [f"{p}: via {e}, expected to avoid it" for p, e in now.items() if e in set(a.get("avoid") or [])]
         wrong += [f"{p}: on the core, expected absent" for p in a.get("absent") or [] if now.get(str(p), NONE) != NONE]
+        wrong += [f"{p}: no path on the core" for p in a.get("present") or [] if now.get(str(p), NONE) == NONE]
         if a.get("same_as"):
             before = snapshots.get(str(a["same_as"]), {})
             wrong += [
