@@ -12,6 +12,7 @@ A scenario (every key is documented in lab/scenarios/README.md)::
     steps:
       - expect: {name: initial, within: 60, routes: {10.20.0.0/16: ams}, snapshot: start}
       - blackhole: {egress: ams}            # its probes dropped at its gateway, BGP stays up
+                                            # (fail: the route server's link to the gateway goes down)
       - expect: {within: 10, routes: {10.20.0.0/16: fra}, max_changes: 3}
       - restore: {egress: ams}
       - expect: {within: 30, same_as: start, hold: 3}
@@ -45,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
 DEFAULT_TOPOLOGY = HERE / "bgpsteer.clab.yml"
 ACTIONS = {
+    "fail": {"egress"},
     "blackhole": {"egress"},
     "restore": {"egress"},
     "degrade": {"egress", "loss_pct"},
@@ -73,6 +75,7 @@ EXPECT_KEYS = {
     "in_service",
 }
 NONE = "none"  # an expected egress: no usable path on the core
+GLITCH = 0.5  # seconds: a shorter gap without a best path between two egresses is FRR recomputing, one move
 
 
 class ScenarioError(ValueError):
@@ -177,12 +180,30 @@ class Timeline:
         return time.monotonic() - self.start
 
     def changes(self, since: float) -> int:
-        """Prefix moves on the core (a best path changing egress, appearing or going) after ``since``."""
-        count, prev = 0, None
-        for t, snap in self.routes:
-            if prev is not None and t > since:
-                count += sum(1 for p in set(prev) | set(snap) if prev.get(p) != snap.get(p))
-            prev = snap
+        """Prefix moves on the core (a best path changing egress, appearing or going) after ``since``.  A prefix
+        seen without a best path for less than GLITCH seconds between two egresses counts as one move, not two:
+        FRR's JSON shows no best path while it re-runs best-path selection after a next-hop change."""
+        count = 0
+        prefixes = {p for _, snap in self.routes for p in snap}
+        for prefix in prefixes:
+            seq: list[tuple[float, str | None]] = []
+            for t, snap in self.routes:
+                e = snap.get(prefix)
+                if not seq or seq[-1][1] != e:
+                    seq.append((t, e))
+            kept = [
+                x
+                for i, x in enumerate(seq)
+                if not (
+                    x[1] == NONE
+                    and 0 < i < len(seq) - 1
+                    and seq[i + 1][0] - x[0] < GLITCH
+                    and seq[i - 1][1] not in (None, NONE)
+                    and seq[i + 1][1] not in (None, NONE)
+                )
+            ]
+            merged = [x for i, x in enumerate(kept) if i == 0 or kept[i - 1][1] != x[1]]
+            count += sum(1 for t, _ in merged[1:] if t > since)
         return count
 
 
@@ -239,6 +260,14 @@ class Lab:
                     )
                 )
 
+    def link_to(self, node: str) -> str:
+        """The route server's interface on its link to ``node``."""
+        for link in self.d.topo.links:
+            ends = {link.a.node: link.a.iface, link.b.node: link.b.iface}
+            if set(ends) == {self.rs, node}:
+                return ends[self.rs]
+        raise ScenarioError(f"no link between {self.rs} and {node}")
+
     def sync(self, timeout: float = 30) -> float:
         """The start of the first poll that began after now: changes are counted from that baseline."""
         after, deadline = self.timeline.now(), time.monotonic() + timeout
@@ -264,6 +293,15 @@ class Lab:
     def do(self, step: Step) -> None:  # noqa: C901 - one branch per action, each short
         a, ns = step.args, self.d.lab.ns
         self.timeline.events.append((self.timeline.now(), describe(step)))
+        if step.kind in ("fail", "restore"):  # the route server's link to the egress's gateway down / up
+            sh(
+                "ip",
+                "link",
+                "set",
+                self.link_to(self.gateway[str(a["egress"])]),
+                "down" if step.kind == "fail" else "up",
+                ns=ns(self.rs),
+            )
         if step.kind in ("blackhole", "restore", "degrade"):
             egress = str(a["egress"])
             gw, src = ns(self.gateway[egress]), self.source[egress]

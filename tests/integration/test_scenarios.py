@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.clab import deploy
+from lab.clab import load as load_topology
+from lab.netlab import lab, sh
 from lab.scenario import DEFAULT_TOPOLOGY, SCENARIOS, Result, parse, run
 from tests.integration.needs import lab_tools
 
@@ -61,3 +64,22 @@ def test_a_failed_expectation_fails_the_command(tmp_path: Path) -> None:
     assert "10.20.0.0/16: via ams, expected fra" in p.stdout
     assert "0 of 1 scenarios passed; failed: wrong" in p.stdout
     assert (tmp_path / "r" / "report.html").exists()
+
+
+def test_the_runner_builds_what_the_file_says() -> None:
+    """Deployed by the netns runner, every node of lab/bgpsteer.clab.yml is a namespace whose interfaces carry the
+    names and addresses of the file's links, and every session is up."""
+    topo = load_topology(DEFAULT_TOPOLOGY)
+    with lab() as lb:
+        d = deploy(lb, topo)
+        have: dict[str, set[tuple[str, str]]] = {}
+        for node in topo.nodes:
+            out = sh("ip", "-o", "-4", "addr", "show", ns=lb.ns(node))
+            have[node] = {(f.split()[1], f.split()[3]) for f in out.splitlines() if f.split()[1] != "lo"}
+        want: dict[str, set[tuple[str, str]]] = {node: set() for node in topo.nodes}
+        for link in topo.links:
+            want[link.a.node].add((link.a.iface, link.ipv4[0]))
+            want[link.b.node].add((link.b.iface, link.ipv4[1]))
+        assert have == want
+        assert d.core.established("10.250.0.1")
+        assert set(d.bird) == {"aws", "gcp"}
