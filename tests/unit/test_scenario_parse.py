@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.scenario import SCENARIOS, ScenarioError, Timeline, parse
+from lab.scenario import SCENARIOS, parse
+from lab.scenario_lab import ScenarioError, Timeline
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
