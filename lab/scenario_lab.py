@@ -18,7 +18,7 @@ from lab.clab import Deployed
 from lab.netlab import sh
 
 NONE = "none"  # an expected egress: no usable path on the core
-GLITCH = 0.5  # seconds: a shorter gap without a best path between two egresses is FRR recomputing, one move
+GLITCH = 1.0  # seconds: a shorter gap without a best path between two egresses is FRR recomputing, one move
 
 
 class ScenarioError(ValueError):

@@ -42,7 +42,8 @@ def test_the_report_is_self_contained(tmp_path: Path) -> None:
     for r in RESULTS:
         assert (tmp_path / f"{r.scenario.name}.png").stat().st_size > 10_000
         assert f"<h2>{r.scenario.name} " in page
-    assert page.count("<td class=pass>pass</td>") == sum(len(r.outcomes) for r in RESULTS)
+    assert page.count("<td class=pass>pass</td>") == sum(o.passed for r in RESULTS for o in r.outcomes)
+    assert page.count("<td class=fail>FAIL</td>") == sum(not o.passed for r in RESULTS for o in r.outcomes)
 
 
 def test_a_failed_expectation_fails_the_command(tmp_path: Path) -> None:
