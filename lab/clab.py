@@ -6,8 +6,9 @@ config bound at /etc/bgpsteer/bgpsteer.yaml; a ``bgpsteer.role`` label says it o
 Debian's package with the file the topology binds into its container (FRR's frr.conf, BIRD's bird.conf, GoBGP's
 gobgpd.toml, bgpsteer's config with its state_dir moved into the lab's folder).  Links are brief veth links with
 the interface names of their endpoints and the addresses of their ``ipv4``/``ipv6`` lists; ``exec`` lines are
-run in the node's namespace when they are ``ip`` or ``sysctl`` commands (anything else is an error: the runner
-never runs a container's tools on the host).
+run in the node's namespace when they are ``ip``, ``sysctl`` or ``nft`` commands, with bound files' container
+paths read as their host files (anything else is an error: the runner never runs a container's tools on the
+host).
 
     python -m lab.clab check lab/bgpsteer.clab.yml
     python -m lab.clab deploy lab/bgpsteer.clab.yml --hold 300
@@ -32,8 +33,8 @@ from lab.topology import start_exabgp
 
 BGPSTEER_CONFIG = "/etc/bgpsteer/bgpsteer.yaml"
 DAEMON_CONFIG = {"frr": "/etc/frr/frr.conf", "bird": "/etc/bird/bird.conf", "gobgp": "/etc/gobgp/gobgpd.toml"}
-ROLES = {"route-server", "core", "cloud-gateway", "host"}
-EXEC_ALLOWED = ("ip", "sysctl")
+ROLES = {"route-server", "core", "cloud-gateway", "egress-router", "host"}
+EXEC_ALLOWED = ("ip", "sysctl", "nft")
 
 
 class ClabError(ValueError):
@@ -124,7 +125,7 @@ def _node(name: str, spec: dict[str, Any], base: Path, errors: list[str]) -> Nod
     for line in node.exec:
         words = shlex.split(line)
         if not words or words[0] not in EXEC_ALLOWED:
-            errors.append(f"{where}.exec: {line!r}: the netns runner runs only {' and '.join(EXEC_ALLOWED)} commands")
+            errors.append(f"{where}.exec: {line!r}: the netns runner runs only {', '.join(EXEC_ALLOWED)} commands")
     return node
 
 
@@ -198,9 +199,13 @@ class Deployed:
     python: str = sys.executable
 
     @property
+    def core_name(self) -> str:
+        return next(n.name for n in self.topo.nodes.values() if n.role == "core")
+
+    @property
     def core(self) -> Frr:
-        cores = [n.name for n in self.topo.by_daemon("frr") if n.role == "core"]
-        return self.frr[cores[0]]
+        """The core when FRR plays it (a BIRD core: self.bird[self.core_name])."""
+        return self.frr[self.core_name]
 
     @property
     def route_server(self) -> str:
@@ -246,8 +251,8 @@ def deploy(lb: Lab, topo: ClabTopology, python: str = sys.executable, timeout: f
     d = Deployed(lb, topo, python=python)
     for node in topo.nodes.values():
         lb.ns(node.name)
-        for line in node.exec:
-            sh(*shlex.split(line), ns=lb.ns(node.name))
+        for line in node.exec:  # a bound file's path in the container is its file on the host here
+            sh(*(str(node.binds.get(w, w)) for w in shlex.split(line)), ns=lb.ns(node.name))
         conf = node.config
         if node.daemon == "frr" and conf is not None:
             d.frr[node.name] = lb.start_frr(node.name, conf.read_text())

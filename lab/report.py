@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from lab.clab import ClabTopology
     from lab.scenario import Result
 
-ROLE_X = {"cloud-gateway": 0.0, "route-server": 1.0, "core": 2.0, "host": 2.0}
+ROLE_X = {"cloud-gateway": 0.0, "route-server": 1.0, "core": 2.0, "egress-router": 3.0, "host": 4.0}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
@@ -100,7 +100,7 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def write(results: Sequence[Result], out: Path) -> Path:
-    """report.html (self-contained) and topology.png, SCENARIO.png in ``out``."""
+    """report.html (self-contained) and topology-NAME.png, SCENARIO.png in ``out``."""
     from lab.clab import load
 
     out.mkdir(parents=True, exist_ok=True)
@@ -112,8 +112,9 @@ def write(results: Sequence[Result], out: Path) -> Path:
         f"<p>{sum(r.passed for r in results)} of {len(results)} scenarios passed.</p>",
     ]
     for topo_path in sorted({r.scenario.topology for r in results}):
-        png = topology_png(load(topo_path))
-        (out / "topology.png").write_bytes(png)
+        topo = load(topo_path)
+        png = topology_png(topo)
+        (out / f"topology-{topo.name}.png").write_bytes(png)
         parts.append(_img(png, f"topology {topo_path.name}"))
     for r in results:
         png = timeline_png(r)

@@ -54,6 +54,7 @@ ACTIONS = {
     "undrain": {"egress"},
     "reload": {"replace"},
     "sleep": {"seconds"},
+    "traffic": {"from", "to", "seconds", "rate"},
 }
 EXPECT_KEYS = {
     "name",
@@ -63,6 +64,8 @@ EXPECT_KEYS = {
     "avoid",
     "absent",
     "present",
+    "forwarded",
+    "never_forwarded",
     "same_as",
     "snapshot",
     "max_changes",

@@ -16,6 +16,7 @@ from bgpsteer.core.model import Config
 from bgpsteer.core.prefix import parse_prefix
 from lab.clab import Deployed
 from lab.netlab import sh
+from lab.scenario_packets import Packets, bird_best
 
 NONE = "none"  # an expected egress: no usable path on the core
 GLITCH = 1.0  # seconds: a shorter gap without a best path between two egresses is FRR recomputing, one move
@@ -89,6 +90,8 @@ class Lab:
                 addresses[line.split()[3].split("/")[0]] = node
         self.gateway = {p.egress: addresses[p.address] for p in self.config.cloud_peers if p.address in addresses}
         self.source = {p.egress: p.local_address for p in self.config.cloud_peers}
+        routers = {e.id: addresses[e.gateway] for e in self.config.egresses if e.gateway in addresses}
+        self.packets = Packets(d, routers)
         self.timeline = Timeline()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=f, daemon=True) for f in (self._poll, self._measure)]
@@ -96,8 +99,16 @@ class Lab:
     def routes(self) -> dict[str, str]:
         """Steered prefix -> egress of the core's valid best path (NONE without one)."""
         out = {}
+        nh_routes = {f"{e.next_hop}/32" for e in self.config.egresses}
+        if self.d.core_name in self.d.bird:  # a BIRD core (the data-plane topology)
+            text = self.d.bird[self.d.core_name].cmd("show", "route", "all")
+            return {
+                p: NONE if nh is None else self.by_next_hop.get(nh, nh)
+                for p, nh in bird_best(text).items()
+                if p not in nh_routes
+            }
         for prefix, paths in self.d.core.routes().items():
-            if prefix in {f"{e.next_hop}/32" for e in self.config.egresses}:
+            if prefix in nh_routes:
                 continue
             best = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
             out[prefix] = self.by_next_hop.get(best[0], best[0]) if best else NONE
@@ -211,6 +222,8 @@ class Lab:
             self.config = load_config(path)
         elif step.kind == "sleep":
             time.sleep(min(float(a["seconds"]), 300))
+        elif step.kind == "traffic":
+            self.packets.start(str(a["from"]), str(a["to"]), float(a["seconds"]), float(a["rate"]))
 
     # -- expectations -----------------------------------------------------------------------------------------
 
@@ -234,6 +247,8 @@ class Lab:
             ]
         if a.get("compliance"):
             wrong += self.compliance(now)
+        if a.get("forwarded") or a.get("never_forwarded"):
+            wrong += self.packets.check(dict(a.get("forwarded") or {}), dict(a.get("never_forwarded") or {}))
         if a.get("in_service"):
             status = self.agent("status") or {"egresses": []}
             have = {e["egress"]: e["in_service"] for e in status["egresses"]}

@@ -37,7 +37,9 @@ def test_the_report_is_self_contained(tmp_path: Path) -> None:
 
     assert RESULTS, "the scenarios ran first"
     page = write(RESULTS, tmp_path).read_text()
-    assert page.count("data:image/png;base64,") == len(RESULTS) + 1  # the topology and one timeline each
+    topologies = {r.scenario.topology for r in RESULTS}
+    assert len(topologies) == 2
+    assert page.count("data:image/png;base64,") == len(RESULTS) + len(topologies)  # each topology, each timeline
     assert 'src="http' not in page  # nothing fetched from elsewhere
     for r in RESULTS:
         assert (tmp_path / f"{r.scenario.name}.png").stat().st_size > 10_000

@@ -5,6 +5,8 @@ links and configs as the Python lab renders; a bad topology gets every problem a
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -12,6 +14,8 @@ import pytest
 import yaml
 
 from lab.clab import ClabError, load
+from lab.dataplane import CLOUD_ROUTES, CORE_DEFAULT_SESSION, COUNTERS, DATAPLANE_CONFIG
+from lab.scenario_packets import bird_best
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, bird_config
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
@@ -49,7 +53,7 @@ def test_the_runner_reads_what_the_file_says(path: Path) -> None:
         assert [a for a in link.ipv4 if a] == spec.get("ipv4", [])
     for node in topo.nodes.values():
         assert all(p.exists() for p in node.binds.values()), node.name
-        assert node.daemon != "none", node.name  # every node is something the runner plays
+        assert node.daemon != "none" or node.role in ("host", "egress-router"), node.name
 
 
 def test_the_bound_configs_are_the_python_labs() -> None:
@@ -81,8 +85,69 @@ def test_a_bad_topology_gets_every_problem_at_once(tmp_path: Path) -> None:
     text = str(err.value)
     for needle in (
         "bound file missing.conf does not exist",
-        "runs only ip and sysctl commands",
+        "runs only ip, sysctl, nft commands",
         "no node 'nowhere'",
         "endpoint core:eth1 is used by another link",
     ):
         assert needle in text, text
+
+
+def test_the_data_plane_topology_binds_what_bgpsteer_renders(tmp_path: Path) -> None:
+    """lab/dataplane.clab.yml's core files are exactly `bgpsteer core-config` of its bound config, and that config
+    is lab/dataplane.yaml with ICMP probes (the topology runs no UDP reflectors)."""
+    topo = load(LAB / "dataplane.clab.yml")
+    rs = topo.nodes["rs"].config
+    assert rs is not None
+    body = rs.read_text().split("agent:\n", 1)[1]
+    want = (
+        DATAPLANE_CONFIG.read_text()
+        .split("agent:\n", 1)[1]
+        .replace("probe: {type: udp, port: 7,", "probe: {type: icmp,")
+    )
+    assert body == want
+    source = str(rs.relative_to(LAB.parent))
+    subprocess.run(
+        [sys.executable, "-m", "bgpsteer", "core-config", source, "--target", "linux", "-o", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=LAB.parent,  # the rendering names its source as given: relative, as in the committed files
+    )
+    core = topo.nodes["core"]
+    assert (
+        core.binds["/etc/bird/bird.conf"].read_text()
+        == (tmp_path / "bird-classes.conf").read_text() + CORE_DEFAULT_SESSION
+    )
+    assert core.binds["/etc/bgpsteer/classes.nft"].read_text() == (tmp_path / "classes.nft").read_text()
+    rules = [line.split("#")[0].strip() for line in (tmp_path / "ip-rules.sh").read_text().splitlines()]
+    assert [r for r in rules if " rule add " in r] == [e for e in core.exec if " rule add " in e]
+    for router in ("efra", "elon"):
+        assert topo.nodes[router].binds["/etc/lab/counters.nft"].read_text() == COUNTERS
+    for name, rid, asn, peer in (
+        ("aws", "10.250.1.2", 64512, "10.250.1.1"),
+        ("gcp", "10.250.2.2", 16550, "10.250.2.1"),
+    ):
+        conf = topo.nodes[name].config
+        assert conf is not None
+        assert conf.read_text() == bird_config(rid, asn, rid, peer, CLOUD_ROUTES)
+
+
+BIRD_ROUTES = """Table master4:
+10.252.2.0/30        unicast [lab_direct 16:50:34.061] * (240)
+\tdev elon
+10.10.0.0/16         unicast [bgpsteer_default 16:50:36.275 from 10.250.0.1] * (100/?) [AS64512i]
+\tvia 10.252.1.2 on efra
+\tType: BGP univ
+\tBGP.next_hop: 10.255.0.1
+                     unicast [bgpsteer_default 16:50:36.276 from 10.250.0.1] (100/?) [AS16550i]
+\tvia 10.252.2.2 on elon
+\tBGP.next_hop: 10.255.0.2
+10.10.8.0/24         unreachable [bgpsteer_default 16:51:02.001 from 10.250.0.1] * (100/-) [AS64512i]
+\tType: BGP univ
+\tBGP.next_hop: 10.255.0.1
+"""
+
+
+def test_birds_primary_routes_are_read_with_their_bgp_next_hop() -> None:
+    # the second path of 10.10.0.0/16 is not primary; an unreachable primary is no usable path; direct routes
+    # (no BGP next hop) are not steered prefixes
+    assert bird_best(BIRD_ROUTES) == {"10.10.0.0/16": "10.255.0.1", "10.10.8.0/24": None}
