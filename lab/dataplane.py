@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bgpsteer.config.loader import load
-from lab.netlab import Bird, Lab, LabError, sh, wait_for
+from lab.netlab import Bird, Lab, LabError, kill_netns, nft_counters, sh, wait_for
 from lab.pair import gateway, second_config
 from lab.topology import bird_config, start_exabgp, start_reflectors
 
@@ -87,8 +87,7 @@ class DataPlane:
 
     def kill(self, rs: str) -> None:
         """A whole route server dies at once (ExaBGP and its helper, SIGKILL): only in a pair."""
-        for pid in sh("ip", "netns", "pids", self.lab.ns(rs)).split():
-            sh("kill", "-9", pid, check=False)
+        kill_netns(self.lab.ns(rs))
         (self.exabgp if rs == "rs" else self._second()[0]).wait(10)
 
     def start(self, rs: str, config: Path | None = None) -> None:
@@ -172,7 +171,7 @@ class DataPlane:
 
     def shaper(self, egress: str) -> dict[str, int]:
         """Bytes the egress was offered and dropped (shape())."""
-        return _counter_bytes(self.lab, EGRESS_NS[egress], "lab_shape")
+        return nft_counters(self.lab.ns(EGRESS_NS[egress]), "lab_shape", "bytes")
 
     def meter_flows(self) -> None:
         """Flow data from the core (what a flow collector reports): bytes per destination of each traffic kind."""
@@ -187,21 +186,13 @@ class DataPlane:
 
     def flow_bytes(self) -> dict[str, int]:
         """Bytes the core forwarded per traffic kind (meter_flows())."""
-        return _counter_bytes(self.lab, "core", "lab_flows")
+        return nft_counters(self.lab.ns("core"), "lab_flows", "bytes")
 
     # -- what the data plane does -----------------------------------------------------------------
 
     def counters(self) -> dict[str, dict[str, int]]:
         """egress -> kind -> packets it forwarded."""
-        out: dict[str, dict[str, int]] = {}
-        for egress, ns in EGRESS_NS.items():
-            data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", "lab_counters", ns=self.lab.ns(ns)))
-            out[egress] = {
-                item["counter"]["name"]: int(item["counter"]["packets"])
-                for item in data["nftables"]
-                if "counter" in item
-            }
-        return out
+        return {egress: nft_counters(self.lab.ns(ns), "lab_counters") for egress, ns in EGRESS_NS.items()}
 
     def reset_counters(self) -> None:
         for ns in EGRESS_NS.values():
@@ -278,11 +269,6 @@ class DataPlane:
             return {kind: json.loads(path.read_text()) for kind, path in outs.items() if path.exists()}
 
         return result
-
-
-def _counter_bytes(lb: Lab, ns: str, table: str) -> dict[str, int]:
-    data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", table, ns=lb.ns(ns)))
-    return {item["counter"]["name"]: int(item["counter"]["bytes"]) for item in data["nftables"] if "counter" in item}
 
 
 def _site_if(dp: DataPlane) -> str:

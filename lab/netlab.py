@@ -39,6 +39,31 @@ def sh(*args: str, check: bool = True, ns: str | None = None, timeout: float = 3
     return proc.stdout
 
 
+def kill_netns(nsname: str) -> None:
+    """SIGKILL every process in a namespace: a whole node dies at once, no goodbye."""
+    for pid in sh("ip", "netns", "pids", nsname, check=False).split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+def drop_probes(nsname: str, table: str, source: str | None = None, verdict: str = "drop") -> None:
+    """Drop the egress probes arriving in a namespace (ICMP echo requests and UDP echo, from ``source`` only if
+    given) in an nftables table of their own: BGP is untouched.  ``verdict``: e.g. a random share of them."""
+    sh("nft", f"add table inet {table}", ns=nsname)
+    sh("nft", f"add chain inet {table} input {{ type filter hook input priority 0 ; }}", ns=nsname)
+    saddr = f"ip saddr {source} " if source else ""
+    for match in ("icmp type echo-request", "udp dport 7"):
+        sh("nft", f"add rule inet {table} input {saddr}{match} {verdict}", ns=nsname)
+
+
+def nft_counters(nsname: str, table: str, field: str = "packets") -> dict[str, int]:
+    """The named counters of an nftables table in a namespace: name -> packets (or bytes)."""
+    data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", table, ns=nsname))
+    return {item["counter"]["name"]: int(item["counter"][field]) for item in data["nftables"] if "counter" in item}
+
+
 def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
     """Poll predicate until it returns something truthy; bounded in time."""
     deadline = time.monotonic() + timeout
@@ -215,12 +240,7 @@ class Lab:
                 except ProcessLookupError:
                     pass
         for nsname in self.namespaces:
-            pids = sh("ip", "netns", "pids", nsname, check=False).split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            kill_netns(nsname)
         for proc in self.procs:
             try:
                 proc.wait(timeout=5)
@@ -335,11 +355,7 @@ def remove_stale(prefix: str = "bs") -> list[str]:
     for line in sh("ip", "netns", "list", check=False).splitlines():
         name = line.split()[0] if line.strip() else ""
         if name.startswith(prefix) and "-" in name:
-            for pid in sh("ip", "netns", "pids", name, check=False).split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
+            kill_netns(name)
             sh("ip", "netns", "delete", name, check=False)
             removed.append(name)
     return removed

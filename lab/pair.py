@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bgpsteer.config.loader import load
-from lab.netlab import Bird, Frr, Lab, sh, wait_for
+from lab.netlab import Bird, Frr, Lab, drop_probes, kill_netns, sh, wait_for
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, NH_ROUTES, bird_config, start_exabgp
 
 SECOND_SESSION = """
@@ -90,10 +90,8 @@ class Pair:
 
     def kill(self, rs: str) -> None:
         """The whole route server dies at once: ExaBGP and its helper, no goodbye (SIGKILL)."""
-        p = self.exabgp[rs]
-        for pid in sh("ip", "netns", "pids", self.lab.ns(self.node(rs))).split():
-            sh("kill", "-9", pid, check=False)
-        p.wait(10)
+        kill_netns(self.lab.ns(self.node(rs)))
+        self.exabgp[rs].wait(10)
 
     def block_probes(self, rs: str, cloud: str, on: bool) -> None:
         """Drop what one route server's probes send to a gateway (ICMP echo and UDP echo from its address on that
@@ -102,10 +100,7 @@ class Pair:
         table = f"probes_{rs}"
         full = self.lab.ns(self.node(cloud))
         if on:
-            sh("nft", f"add table inet {table}", ns=full)
-            sh("nft", f"add chain inet {table} input {{ type filter hook input priority 0 ; }}", ns=full)
-            sh("nft", f"add rule inet {table} input ip saddr 10.250.{link}.1 icmp type echo-request drop", ns=full)
-            sh("nft", f"add rule inet {table} input ip saddr 10.250.{link}.1 udp dport 7 drop", ns=full)
+            drop_probes(full, table, source=f"10.250.{link}.1")
         else:
             sh("nft", f"delete table inet {table}", ns=full, check=False)
 

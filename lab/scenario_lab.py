@@ -15,7 +15,7 @@ from bgpsteer.config.loader import load as load_config
 from bgpsteer.core.model import Config
 from bgpsteer.core.prefix import parse_prefix
 from lab.clab import Deployed
-from lab.netlab import sh
+from lab.netlab import drop_probes, sh
 from lab.scenario_packets import Packets, bird_best
 
 NONE = "none"  # an expected egress: no usable path on the core
@@ -187,10 +187,7 @@ class Lab:
             sh("nft", "delete table inet scenario_probes", ns=gw, check=False)
             if step.kind != "restore":
                 drop = "drop" if step.kind == "blackhole" else f"numgen random mod 100 < {int(a['loss_pct'])} drop"
-                sh("nft", "add table inet scenario_probes", ns=gw)
-                sh("nft", "add chain inet scenario_probes in { type filter hook input priority 0 ; }", ns=gw)
-                for match in ("icmp type echo-request", "udp dport 7"):
-                    sh("nft", f"add rule inet scenario_probes in ip saddr {src} {match} {drop}", ns=gw)
+                drop_probes(gw, "scenario_probes", source=src, verdict=drop)
         elif step.kind in ("withdraw", "announce"):
             bird = self.d.bird[str(a["peer"])]
             text, route = bird.conf.read_text(), f"route {a['prefix']} blackhole;"

@@ -4,7 +4,6 @@ lab/clab/dataplane/counters.nft); and the core's RIB when BIRD plays the core.""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from lab.clab import Deployed
 from lab.dataplane import FLOWS
-from lab.netlab import sh
+from lab.netlab import nft_counters
 
 UDPSTREAM = Path(__file__).resolve().parent / "udpstream.py"
 UDP_KINDS = tuple(k for k, (_, proto, _, _) in FLOWS.items() if proto == "udp")
@@ -61,15 +60,7 @@ class Packets:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """egress -> kind -> packets its router forwarded so far."""
-        out = {}
-        for egress, node in self.routers.items():
-            doc = json.loads(
-                sh("nft", "-j", "list", "counters", "table", "inet", "lab_counters", ns=self.d.lab.ns(node))
-            )
-            out[egress] = {
-                i["counter"]["name"]: int(i["counter"]["packets"]) for i in doc["nftables"] if "counter" in i
-            }
-        return out
+        return {egress: nft_counters(self.d.lab.ns(node), "lab_counters") for egress, node in self.routers.items()}
 
     def check(self, forwarded: dict[str, str], never: dict[str, str]) -> list[str]:
         """forwarded: kind -> the only egress that carried it since the previous check; never: kind -> an egress

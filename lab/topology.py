@@ -27,7 +27,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import AgentSettings
-from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, sh, wait_for
+from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, drop_probes, sh, wait_for
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
@@ -357,10 +357,7 @@ class Topology:
         while its BGP session stays up (a data-plane failure BGP alone would not see)."""
         full = self.lab.ns(ns)
         if on:
-            sh("nft", "add table inet bgpsteer_lab", ns=full)
-            sh("nft", "add chain inet bgpsteer_lab input { type filter hook input priority 0 ; }", ns=full)
-            sh("nft", "add rule inet bgpsteer_lab input icmp type echo-request drop", ns=full)
-            sh("nft", "add rule inet bgpsteer_lab input udp dport 7 drop", ns=full)
+            drop_probes(full, "bgpsteer_lab")
         else:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
 
