@@ -180,14 +180,15 @@ def disagreements(agents: Iterable[Agent]) -> list[Disagreement]:
             continue
         for e in sorted({e for a in members for e in a.egresses}):
             classes = sorted({c for a in members if e in a.egresses for c in a.egresses[e].classes})
-            split: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+            service: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
             for what in ("in service", "drained", *(f"class {c}" for c in classes)):
                 holds = _holds(what)
                 yes = tuple(a.name for a in members if holds(a.egresses.get(e)))
                 no = tuple(a.name for a in members if not holds(a.egresses.get(e)))
-                split[what] = yes, no
+                if what == "in service":
+                    service = yes, no
                 # a class that splits the agents just as the egress does says nothing new
-                if yes and no and not (what.startswith("class ") and split["in service"] == (yes, no)):
+                if yes and no and not (what.startswith("class ") and service == (yes, no)):
                     out.append(Disagreement(hub, e, what, yes, no))
     return out
 

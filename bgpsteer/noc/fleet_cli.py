@@ -20,7 +20,7 @@ def _cell(a: Agent, egress: str) -> str:
     if s is None:
         return "(not configured)"
     word = "in service" if s.in_service else "OUT"
-    extra = [s.health] if s.health not in ("up",) else []
+    extra = [s.health] if s.health != "up" else []
     if s.drained:
         extra.append("drained")
     if s.latency_ms is not None:
