@@ -32,11 +32,11 @@ def update_line(
             f'"med": {med}}}'
         )
         body = f'{{"attribute": {attrs}, "announce": {{"ipv4 unicast": {{"{peer}": [{nlri}]}}}}}}'
+    # every piece is an f-string: a plain one would keep its doubled braces and make the line invalid JSON
     return (
         f'{{"exabgp": "5.0.0", "time": {time.time():.3f}, "type": "update", '
-        '"neighbor": {{"address": {{"local": "10.250.0.1", '
-        f'"peer": "{peer}"}}, "asn": {{"local": 65000, "peer": '
-        f'{asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}'
+        f'"neighbor": {{"address": {{"local": "10.250.0.1", "peer": "{peer}"}}, '
+        f'"asn": {{"local": 65000, "peer": {asn}}}, "direction": "receive", "message": {{"update": {body}}}}}}}'
     )
 
 
