@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import fail, need_some  # noqa: E402
 from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
 from bgpsteer.noc.client import CtlError, call  # noqa: E402
 
@@ -113,6 +113,7 @@ class Helper(PipeHelper):
     def __init__(self, config: Path) -> None:
         self.markers: dict[str, float] = {}  # marker prefix -> time written
         self.latencies: list[float] = []
+        self.answered_markers = 0
         super().__init__(config, sys.executable, ROOT, on_commands=self._markers)
 
     def writelines(self, lines: list[str]) -> None:
@@ -131,6 +132,7 @@ class Helper(PipeHelper):
                         t = self.markers.pop(word, None)
                         if t is not None:
                             self.latencies.append(now - t)
+                            self.answered_markers += 1
 
 
 def pct(values: list[float], q: float) -> float:
@@ -163,10 +165,8 @@ def main() -> None:
             for i in range(0, len(prefixes), PER_UPDATE):
                 seq += 1
                 helper.writelines([update(p, asn, seq, prefixes[i : i + PER_UPDATE])])
-        for _ in range(200):  # the control socket comes up once the helper has started
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        helper.wait_socket(sock)
+        need_some("steady-RIB routes taken in by the helper", helper.check(sock).get("routes", {}).get("received", 0))
         print(
             f"helper pid {helper.proc.pid}; steady RIB {args.prefixes:,} prefixes x {len(PEERS)} peers; "
             f"{args.updates:,} churn UPDATEs of {PER_UPDATE} prefixes"
@@ -179,6 +179,22 @@ def main() -> None:
         events: list[str] = []
         slices = max(1, len(prefixes) // PER_UPDATE)
         noc_errors = 0
+        def report(now: float) -> None:
+            nonlocal events, last, sent_at_last
+            with helper.lock:
+                lat, helper.latencies = helper.latencies, []
+            helper.check(sock)  # alive, and every line taken in: a row about rejected lines would be no row
+            rss = helper.rss_mb()
+            rate = (sent - sent_at_last) * PER_UPDATE / (now - last)
+            rows.append((now - t0, sent, rss))
+            print(
+                f"{now - t0:8.0f} {sent:10,} {rss:8.1f} {rate:10,.0f} {pct(lat, 0.5):8.1f} {pct(lat, 0.99):8.1f}  "
+                f"{', '.join(sorted(set(events)))}",
+                flush=True,
+            )
+            events = []
+            last, sent_at_last = now, sent
+
         while sent < args.updates:
             batch = []
             for _ in range(20):
@@ -241,18 +257,21 @@ def main() -> None:
                     time.sleep(ahead)
             now = time.perf_counter()
             if now - last >= args.every:
-                with helper.lock:
-                    lat, helper.latencies = helper.latencies, []
-                rss = helper.rss_mb()
-                rate = (sent - sent_at_last) * PER_UPDATE / (now - last)
-                rows.append((now - t0, sent, rss))
-                print(
-                    f"{now - t0:8.0f} {sent:10,} {rss:8.1f} {rate:10,.0f} {pct(lat, 0.5):8.1f} {pct(lat, 0.99):8.1f}  "
-                    f"{', '.join(sorted(set(events)))}",
-                    flush=True,
-                )
-                events = []
-                last, sent_at_last = now, sent
+                report(now)
+        # the last row once the helper has caught up: a final marker announced means every line before it was read
+        marker += 1
+        final = MARKER_NET.format((marker >> 8) & 0xFF, marker & 0xFF)
+        helper.mark(final, update(PEERS[0][0], PEERS[0][1], seq, [final]))
+        deadline = time.perf_counter() + 300
+        while final in helper.markers:
+            helper.alive()
+            if time.perf_counter() > deadline:
+                fail("the helper did not announce the final marker prefix within 300 s of the last UPDATE")
+            time.sleep(0.05)
+        report(time.perf_counter())
+        status = helper.check(sock)
+        need_some("report rows (lower --every, or send more --updates)", rows)
+        need_some("latency markers announced by the helper", helper.answered_markers)
         warm = [r for r in rows if r[1] >= args.warmup * args.updates]
         if warm:
             plateau = statistics.median(r[2] for r in warm)
@@ -261,7 +280,10 @@ def main() -> None:
                 f"after warm-up ({len(warm)} rows): RSS plateau {plateau:.1f} MB, largest deviation {worst * 100:.1f}% "
                 f"(goal: within 10%); min {min(r[2] for r in warm):.1f}, max {max(r[2] for r in warm):.1f} MB"
             )
-        print(f"commands answered {helper.commands:,}; NOC errors {noc_errors}")
+        print(
+            f"commands answered {helper.commands:,}; routes received {status['routes']['received']:,}; "
+            f"NOC errors {noc_errors}"
+        )
     finally:
         helper.stop()
 

@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import fail, need_some  # noqa: E402
 from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550)]
@@ -142,10 +143,16 @@ def main() -> None:
                 h.write(update_line(peer, asn, prefixes[i : i + 500], (asn,), 10) + "\n")
         # loaded once the helper has sent (and we acknowledged) the announcements of every path
         expected = 2 * ((n + 999) // 1000)
+        h.wait_socket(sock)
         deadline = time.time() + 900
-        while h.commands < expected and time.time() < deadline:
-            time.sleep(0.2)
+        while h.commands < expected:
+            h.check(sock)  # alive, and none of our lines rejected: otherwise this would wait out the deadline
+            if time.time() > deadline:
+                fail(f"the helper sent {h.commands:,} of {expected:,} announcement lines within 900 s")
+            time.sleep(1.0)
         time.sleep(2.0)
+        received = h.check(sock).get("routes", {}).get("received", 0)
+        need_some("paths loaded into the helper", received)
         print(
             f"loaded {2 * n:,} paths ({n:,} prefixes x {len(PEERS)} peers) in {time.perf_counter() - t0:.1f} s "
             f"into {args.tree}; helper pid {h.proc.pid}"
@@ -172,6 +179,7 @@ def main() -> None:
         print(f"{'operation':<36} {'took s':>8} {'longest stdin wait ms':>22}   (quiet: {quiet * 1000:.0f} ms)")
         if args.only:
             steps = [(name, what) for name, what in steps if any(w in name for w in args.only)]
+        rows = 0
         for name, what in steps:
             start = time.perf_counter()
             if isinstance(what, tuple):
@@ -188,8 +196,12 @@ def main() -> None:
                 (tmp / "good.yaml").rename(cfg)
             time.sleep(3.0 if not isinstance(what, tuple) else 1.0)  # signals work after the call returns
             h.settle()
+            h.alive()
+            rows += 1
             print(f"{name:<36} {took:8.1f} {h.longest(start, time.perf_counter()) * 1000:22.0f}", flush=True)
             time.sleep(1.0)
+        h.check(sock)
+        need_some("operations measured", rows)
         print(f"helper RSS {h.rss_mb():,.0f} MB; commands answered {h.commands:,}")
     finally:
         h.stop_padding.set()

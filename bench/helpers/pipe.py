@@ -1,7 +1,9 @@
 """The ExaBGP side of a helper's pipe, for benchmarks that run the real `bgpsteer run`.
 
 Starts the helper, writes lines to its stdin (thread-safe), reads its commands and answers each
-with ``done`` as ExaBGP does, and hands every batch of command lines to ``on_commands``.
+with ``done`` as ExaBGP does, and hands every batch of command lines to ``on_commands``.  ``check`` asks the
+helper (over its control socket) whether it took the lines in: a helper that died, or that counts the bench's
+lines as malformed, stops the bench with the reason and the first rejected line from its log.
 """
 
 from __future__ import annotations
@@ -9,10 +11,15 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from bench.helpers.guard import fail
+from bgpsteer.noc.client import CtlError, call
 
 F_SETPIPE_SZ = 1031
 
@@ -53,16 +60,16 @@ class PipeHelper:
         on_commands: Callable[[list[bytes], float], None] | None = None,
     ) -> None:
         env = dict(os.environ, PYTHONPATH=str(tree))
+        # the helper's log names the lines it rejects (BENCH_HELPER_LOG=FILE keeps it; with PYTHONASYNCIODEBUG=1
+        # it also lists slow callbacks)
+        self.log = Path(os.environ.get("BENCH_HELPER_LOG") or tempfile.mkstemp(prefix="bgpsteer-bench-helper-")[1])
         self.proc = subprocess.Popen(
             [python, "-m", "bgpsteer", "run", "--config", str(config)],
             cwd=tree,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            # BENCH_HELPER_LOG=FILE keeps the helper's log (with PYTHONASYNCIODEBUG=1: its slow callbacks)
-            stderr=open(os.environ["BENCH_HELPER_LOG"], "ab")
-            if os.environ.get("BENCH_HELPER_LOG")
-            else subprocess.DEVNULL,
+            stderr=open(self.log, "ab"),
         )
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
@@ -104,6 +111,41 @@ class PipeHelper:
             except OSError:
                 return
 
+    def alive(self) -> None:
+        """Fail the bench if the helper has exited: every number after that would be about nothing."""
+        code = self.proc.poll()
+        if code is not None:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-3:]
+            fail(f"the helper exited with status {code} mid-run; its log {self.log} ends: {' | '.join(tail)}")
+
+    def first_rejected(self) -> str:
+        for line in self.log.read_text(errors="replace").splitlines():
+            if "skipped malformed line" in line:
+                return line.split("skipped malformed line from ExaBGP ", 1)[-1]
+        return "(not in the helper's log)"
+
+    def check(self, sock: str) -> dict[str, Any]:
+        """The helper's status, once it is alive and has rejected none of the bench's lines."""
+        self.alive()
+        try:
+            status: dict[str, Any] = call(sock, "status", timeout=120)
+        except CtlError as exc:
+            self.alive()
+            fail(f"the helper's control socket does not answer: {exc}")
+        bad = status.get("pipe", {}).get("malformed_lines", 0)
+        if bad:
+            fail(f"the helper rejected {bad:,} of the bench's lines as malformed; the first: {self.first_rejected()}")
+        return status
+
+    def wait_socket(self, sock: str, limit: float = 30.0) -> None:
+        """The control socket comes up once the helper has started."""
+        deadline = time.monotonic() + limit
+        while not os.path.exists(sock):
+            self.alive()
+            if time.monotonic() > deadline:
+                fail(f"the helper's control socket {sock} did not appear within {limit:.0f} s")
+            time.sleep(0.05)
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -111,8 +153,11 @@ class PipeHelper:
         return 0.0
 
     def stop(self) -> None:
+        ran = self.proc.poll() is None  # a helper that died on its own keeps its log for the reader
         self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        if ran and not os.environ.get("BENCH_HELPER_LOG"):
+            self.log.unlink(missing_ok=True)
