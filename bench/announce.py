@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import fail, need_root, need_some  # noqa: E402
 from bench.ingest import lines  # noqa: E402
 from bgpsteer.config.loader import load  # noqa: E402
 from bgpsteer.runtime.agent import Agent  # noqa: E402
@@ -101,6 +102,7 @@ def main() -> None:
     ap.add_argument("--routes", type=int, default=30_000, help="cloud routes (3 peers share the prefixes)")
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()
+    need_root()
     with lab() as lb:
         lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
         frr = lb.start_frr("core", FRR)
@@ -119,6 +121,7 @@ def main() -> None:
             agent.on_line(line)
         agent.flush()
         paths = agent.engine.stats.announcements
+        need_some("paths the agent announces for the workload", paths)
         (lb.workdir / "commands.txt").write_bytes(b"".join(commands))
         print(
             f"workload             {args.routes:,} cloud routes -> {paths:,} paths to the core "
@@ -145,6 +148,11 @@ def main() -> None:
             f"{name:10} {r['written']:10.2f} {r['acked']:9.2f} {r['rib']:9.2f} {paths / r['rib']:17,.0f} "
             f"{r['errors']:7.0f}"
         )
+    for name, r in results.items():
+        if r["errors"]:
+            fail(
+                f"ExaBGP refused {r['errors']:.0f} of the {name} helper's commands: the rates above are not comparable"
+            )
     ratio = results["ceiling"]["rib"] / results["bgpsteer"]["rib"]
     print(f"bgpsteer reaches {ratio:.0%} of the trivial helper's rate (ExaBGP {version('exabgp')}, reactor speed 0.1)")
 

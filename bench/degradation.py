@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import need_root, need_some  # noqa: E402
 from lab.netlab import lab, wait_for  # noqa: E402
 from lab.topology import best_paths as best  # noqa: E402
 from lab.topology import build  # noqa: E402
@@ -38,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=5.0)
     args = ap.parse_args()
+    need_root()
     with lab() as lb:
         t = build(lb, classes=True)
         rt = t.realtime
@@ -58,6 +60,7 @@ def main() -> None:
         samples = t.dump_state()["egresses"]
         probes = sum(x["sent"] for e in samples.values() for x in e["targets"].values())
         lost = sum(x["lost"] for e in samples.values() for x in e["targets"].values())
+        need_some("probes sent during the noise phase", probes)
         t.impair("gcp", delay_ms=60, jitter_ms=3, loss=0.005)
         t0 = time.monotonic()
         wait_for("realtime off ams", lambda: AMS not in best(rt).values(), timeout=60, interval=0.1)

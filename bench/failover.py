@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import fail, need_root, need_some  # noqa: E402
 from lab.netlab import Lab, lab, sh, wait_for  # noqa: E402
 from lab.topology import LAB_CONFIG, Topology, build  # noqa: E402
 
@@ -184,12 +185,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--timeout", type=float, default=900)
     args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    need_root()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    need_some("sizes (--sizes)", sizes)
     results = {n: measure(n, args.timeout) for n in sizes}
 
     def f(v: float | None) -> str:
         return "timeout" if v is None else f"{v:.2f}"
 
+    if all(r["nh_fib"] is None for r in results.values()):
+        fail("the core's FIB never moved in any run: nothing was measured")
     print("seconds from the failure (drop rule installed) until ...")
     print(
         f"{'prefixes':>9}  {'NH route gone':>13}  {'FIB moved':>9}  {'failback*':>9}  {'per-prefix FIB':>14}  "

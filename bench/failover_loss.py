@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.failover import Healthcheck  # noqa: E402
+from bench.helpers.guard import need_root, need_some  # noqa: E402
 from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build  # noqa: E402
 from lab.netlab import lab, wait_for  # noqa: E402
 
@@ -131,7 +132,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1000,10000")
     args = ap.parse_args()
-    results = {int(n): measure(int(n)) for n in args.sizes.split(",")}
+    need_root()
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    need_some("sizes (--sizes)", sizes)
+    results = {n: measure(n) for n in sizes}
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.0f}"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.helpers.guard import need_some
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
@@ -67,6 +68,7 @@ def build(prefixes: list[str], args: argparse.Namespace) -> Engine:
     for peer, asn in PEERS:
         eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(asn,)), prefixes), 0.0)
     eng.flush(0.0)
+    need_some("prefixes the engine can route", sum(1 for p in prefixes if eng.core_order_of(p)))
     return eng
 
 
@@ -142,7 +144,9 @@ def main() -> None:
         f"{'load':>5} {'ideal':>6} {'relieved':>9} {'moved':>6} {'peak after':>10} {'vs ideal':>9} "
         f"{'moves later':>11} {'step ms':>8} {'max':>6}"
     )
-    for load in (float(x) for x in args.loads.split(",")):
+    loads = [float(x) for x in args.loads.split(",") if x.strip()]
+    need_some("offered loads (--loads)", loads)
+    for load in loads:
         r = run(load, args, rng)
         relieved = "never" if r["relieved_after"] < 0 else f"{r['relieved_after']:.0f} s"
         vs = (r["peak_after"] / r["ideal"] - 1) * 100 if r["relieved_after"] >= 0 else float("nan")

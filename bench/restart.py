@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.helpers.guard import need_root, need_some  # noqa: E402
 from lab.netlab import lab, wait_for  # noqa: E402
 from lab.topology import LAB_CONFIG, build  # noqa: E402
 
@@ -59,6 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    need_root()
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-restart-"))
@@ -66,6 +68,7 @@ def main() -> None:
     for run in range(args.runs):
         for mode in MODES:
             r = one(mode, tmp)
+            need_some(f"datagrams received through the {mode} run", r["received"])
             results[mode].append(r["lost"])
             print(
                 f"run {run + 1} {mode:<16} lost {r['lost']:>5} datagrams (= ms at 1,000/s), received "

@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.helpers.guard import fail
 from bgpsteer.config.loader import parse
 from bgpsteer.noc.metrics import Metrics
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
@@ -62,7 +63,18 @@ def series(egresses: int, classes: int, compliance: int, prefixes: int) -> int:
         if routes:
             fake.feed(update(p, routes, asn=64512 + i))
     page = Metrics(fake.agent).render().decode()
+    got = sample(page, "bgpsteer_routes_received_total")
+    if got != prefixes * egresses or sample(page, "bgpsteer_exabgp_malformed_lines_total"):
+        fail(f"the agent holds {got:.0f} routes of the {prefixes * egresses} fed (or rejected lines as malformed)")
     return sum(1 for line in page.splitlines() if line and not line.startswith("#"))
+
+
+def sample(page: str, name: str) -> float:
+    """The value of an unlabelled sample on a metrics page."""
+    for line in page.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    fail(f"{name} is not on the metrics page")
 
 
 def main() -> None:

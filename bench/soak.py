@@ -179,6 +179,7 @@ def main() -> None:
         events: list[str] = []
         slices = max(1, len(prefixes) // PER_UPDATE)
         noc_errors = 0
+
         def report(now: float) -> None:
             nonlocal events, last, sent_at_last
             with helper.lock:
