@@ -25,6 +25,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -36,22 +38,30 @@ from lab.netlab import Frr, Lab, lab, wait_for  # noqa: E402
 from lab.topology import FRR  # noqa: E402
 
 FEED = ROOT / "bench" / "helpers" / "feed.py"
-AZURE = (
-    "  - {name: azure-er-fra, address: 10.250.3.2, local_address: 10.250.0.1, asn: 8075, egress: fra, "
-    "provider: azure, region: westeurope}\n"
-)
+AZURE = {
+    "name": "azure-er-fra",
+    "address": "10.250.3.2",
+    "local_address": "10.250.0.1",
+    "asn": 8075,
+    "egress": "fra",
+    "provider": "azure",
+    "region": "westeurope",
+}
 
 
 def bench_config(workdir: Path) -> Path:
-    text = (ROOT / "lab" / "lab.yaml").read_text()
-    text = text.replace("  max_prefix: {limit: 1000, action: stop}", "  max_prefix: {limit: 10000000, action: warn}")
-    text = text.replace("local_address: 10.250.1.1", "local_address: 10.250.0.1").replace(
-        "local_address: 10.250.2.1", "local_address: 10.250.0.1"
-    )
-    text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
-    text = text.replace("state_dir: /tmp/bgpsteer-lab-state", f"state_dir: {workdir / 'state'}")
+    """The lab's config, edited as YAML: every cloud session on the core link, a third (Azure) peer, no max-prefix
+    stop, and no graceful restart (each run must start from an empty core: with it FRR keeps the last run's paths
+    for the restart time)."""
+    doc = yaml.safe_load((ROOT / "lab" / "lab.yaml").read_text())
+    doc["safety"]["max_prefix"] = {"limit": 10_000_000, "action": "warn"}
+    for peer in doc["cloud_peers"]:
+        peer["local_address"] = "10.250.0.1"
+    doc["cloud_peers"].append(AZURE)
+    doc["agent"]["state_dir"] = str(workdir / "state")
+    doc["agent"]["graceful_restart"] = 0
     path = workdir / "bench.yaml"
-    path.write_text(text)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
 
