@@ -14,7 +14,7 @@ from bgpsteer.core.codes import Wire
 from bgpsteer.core.model import CloudPeer, Egress, Multipath
 from bgpsteer.core.policy import Policy, RouteView, Verdict
 from bgpsteer.core.prefix import ParsedPrefix
-from bgpsteer.core.ranking import candidate_key, local_pref
+from bgpsteer.core.ranking import candidate_key, core_order, local_pref
 
 # per generation (bounded.py): decisions repeat within a table load; across months only the recent ones matter
 EXPORT_CACHE_SIZE = 4096
@@ -146,10 +146,6 @@ def relieve(out: OutSet, path_id: int, target: int | None = None) -> OutSet:
     return tuple((pid, a.evolve(local_pref=lifted) if pid == target else a) for pid, a in moved)
 
 
-def with_reason(a: Attrs, asn: int, function: Wire, value: int) -> Attrs:
-    return a.evolve(large_communities=tuple(sorted({*a.large_communities, (asn, int(function), value)})))
-
-
 def finalize(attrs: Attrs, drained: bool) -> Attrs:
     if drained:
         # RFC 8326: keep the path (traffic flows until the core has moved) but make it least preferred
@@ -214,14 +210,15 @@ class ExportStage:
         return v
 
     def _reasons(
-        self, out: list[tuple[int, Attrs]], best: dict[str, tuple[Path, int]], spread: bool
+        self, out: list[tuple[int, Attrs]], best: dict[str, tuple[Path, int]], spread: bool, relieved: int | None
     ) -> list[tuple[int, Attrs]]:
-        """Each path gets LOCAL_ASN:function:value large communities: its egress, rank, import statement."""
+        """Each path gets LOCAL_ASN:function:value large communities: its egress, its rank at the core (ranking.py's
+        core_order over the attributes as they go on the wire, so after relief), its import statement; and the
+        relieved path the relief mark."""
         assert self.reasons is not None
         asn, index = self.reasons
         by_pid = {self.egresses[e].path_id: p for e, (p, _) in best.items()}  # the candidates _decide exported
-        ranked = sorted(out, key=lambda pa: (-(pa[1].local_pref or 0), len(pa[1].as_path), pa[0]))
-        rank = {pid: i + 1 for i, (pid, _) in enumerate(ranked)}
+        rank = {pid: i + 1 for i, (pid, _, _) in enumerate(core_order(out, {pid for pid, _ in out}))}
         result = []
         for pid, a in out:
             trace = by_pid[pid].verdict.trace if pid in by_pid else ()
@@ -230,6 +227,8 @@ class ExportStage:
             tags = [(asn, int(Wire.EGRESS), pid), (asn, int(Wire.RANK), rank[pid]), (asn, int(Wire.STATEMENT), stmt)]
             if spread:
                 tags.append((asn, int(Wire.MULTIPATH), 1))
+            if pid == relieved:
+                tags.append((asn, int(Wire.RELIEF), 1))
             a = a.evolve(large_communities=tuple(sorted({*a.large_communities, *tags})))
             result.append((pid, a))
         return result
@@ -243,13 +242,7 @@ class ExportStage:
         """``kid``/``pc``: the prefix's class (export signature and compliance; classify.py)."""
         moved = self.relieved.get(prefix_text) if self.relieved else None
         if moved is not None:  # relief is per prefix: not shared with the memo
-            source, target = moved
-            out = relieve(self._decide(paths, prefix, prefix_text, pc), source, target)
-            if self.reasons is not None:
-                out = tuple(
-                    (pid, with_reason(a, self.reasons[0], Wire.RELIEF, 1) if pid == source else a) for pid, a in out
-                )
-            return out
+            return self._decide(paths, prefix, prefix_text, pc, moved)
         key: list[object] = [kid]
         alive: list[object] = []
         for p in paths:
@@ -266,8 +259,17 @@ class ExportStage:
         self.memo.put(memo_key, (alive, result))
         return result
 
-    def _decide(self, paths: list[Path], prefix: ParsedPrefix, prefix_text: str, pc: PrefixClass) -> OutSet:
-        out = []
+    def _decide(
+        self,
+        paths: list[Path],
+        prefix: ParsedPrefix,
+        prefix_text: str,
+        pc: PrefixClass,
+        relief: tuple[int, int] | None = None,
+    ) -> OutSet:
+        """``relief``: (path id moved off, path id moved to) for a prefix relief moved; applied before the reason
+        communities, which describe what goes on the wire."""
+        out: list[tuple[int, Attrs]] = []
         allowed = pc.allowed
         best = best_per_egress(paths)
         for egress_id, (path, _) in best.items():
@@ -285,8 +287,10 @@ class ExportStage:
             out = [
                 (pid, a.evolve(local_pref=(a.local_pref or 0) + bonus[pid]) if bonus.get(pid) else a) for pid, a in out
             ]
+        if relief is not None:
+            out = list(relieve(tuple(out), *relief))
         if self.reasons is not None:
-            out = self._reasons(out, best, pc.multipath)
+            out = self._reasons(out, best, pc.multipath, relief[0] if relief else None)
         out.sort(key=lambda item: item[0])
         result = tuple(out)
         # most prefixes share an outcome: keep one copy of each

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.codes import Wire
-from bgpsteer.core.decision import AS_TRANS, ExportStage, link_bandwidths, relieve, spread, with_reason
+from bgpsteer.core.decision import AS_TRANS, ExportStage, link_bandwidths, relieve, spread
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import EgressChanged, RoutesAnnounced
 from bgpsteer.core.model import Egress, Multipath
@@ -52,15 +52,6 @@ def test_relieve_lifts_the_chosen_target_above_every_other_usable_path() -> None
     assert dict(relieve(out, 1, 9)) == dict(relieve(out, 1))  # a target without a path: only the source drops
     top = dict(relieve(((1, Attrs(local_pref=0xFFFFFFFF)), (2, Attrs(local_pref=5)), (3, Attrs(local_pref=9))), 3, 2))
     assert (top[2].local_pref, top[3].local_pref) == (0xFFFFFFFF, 4)  # capped at 2^32-1 (a tie the core breaks)
-
-
-def test_with_reason_adds_one_sorted_large_community() -> None:
-    a = Attrs(large_communities=((65000, 9, 9),))
-    assert with_reason(a, 65000, Wire.RELIEF, 1).large_communities == ((65000, 5, 1), (65000, 9, 9))
-    assert with_reason(with_reason(a, 65000, Wire.RELIEF, 1), 65000, Wire.RELIEF, 1).large_communities == (
-        (65000, 5, 1),
-        (65000, 9, 9),
-    )
 
 
 POLICY = """
@@ -208,3 +199,48 @@ def test_link_bandwidth_carries_a_16_bit_local_as_or_as_trans_and_never_zero() -
 def test_spread_equalises_a_path_at_local_pref_1_too() -> None:
     got = dict(spread([(1, Attrs(local_pref=1)), (2, Attrs(local_pref=5))], {}))
     assert (got[1].local_pref, got[2].local_pref) == (5, 5)
+
+
+def rank(a: Attrs) -> int:
+    (value,) = [c[2] for c in a.large_communities if c[1] == int(Wire.RANK)]
+    return value
+
+
+def test_the_rank_community_is_the_rank_the_core_gives_after_relief() -> None:
+    """Relief lowers the relieved path's LOCAL_PREF after the export policy: RANK must describe the wire, not the
+    policy's order (the core ranks ams first here: LOCAL_PREF 100 against fra's 99)."""
+    eng = Engine(config(POLICY, "steering: {reason_communities: true, cost_tiebreak: false}\n"))
+    eng.start(0)
+    eng.handle(RoutesAnnounced("10.1.0.2", 4, Attrs(next_hop="10.1.0.2", as_path=(64512,)), ["10.10.1.0/24"]), 0)
+    eng.handle(RoutesAnnounced("10.2.0.2", 4, Attrs(next_hop="10.2.0.2", as_path=(16550,)), ["10.10.1.0/24"]), 0)
+    eng.flush(0)
+    fra, ams = eng.egresses["fra"].path_id, eng.egresses["ams"].path_id
+    before = dict(eng.rib["10.10.1.0/24"].out)
+    assert (rank(before[fra]), rank(before[ams])) == (1, 2)  # 150 over 100
+    eng.exporter.relieved = {"10.10.1.0/24": (fra, ams)}
+    eng.mark_all()
+    eng.flush(1)
+    out = dict(eng.rib["10.10.1.0/24"].out)
+    assert (out[fra].local_pref, out[ams].local_pref) == (99, 100)
+    assert (rank(out[ams]), rank(out[fra])) == (1, 2)
+
+
+def test_the_rank_community_follows_origin_and_med_as_the_core_does() -> None:
+    """Equal LOCAL_PREF and AS-path length: the core prefers the lower origin (IGP over INCOMPLETE) whatever the
+    path ids; ranking by LOCAL_PREF and AS-path length alone would put the lower path id first."""
+    accept = "policy:\n  import: {default: accept}\n  export: {default: accept}\n"
+    eng = Engine(config(accept, "steering: {reason_communities: true, cost_tiebreak: false}\n"))
+    eng.start(0)
+    fra, ams = eng.egresses["fra"].path_id, eng.egresses["ams"].path_id
+    assert fra < ams
+    eng.handle(
+        RoutesAnnounced(
+            "10.1.0.2", 4, Attrs(next_hop="10.1.0.2", as_path=(64512,), origin="incomplete"), ["10.10.9.0/24"]
+        ),
+        0,
+    )
+    eng.handle(RoutesAnnounced("10.2.0.2", 4, Attrs(next_hop="10.2.0.2", as_path=(16550,)), ["10.10.9.0/24"]), 0)
+    eng.flush(0)
+    out = dict(eng.rib["10.10.9.0/24"].out)
+    assert out[fra].local_pref == out[ams].local_pref
+    assert (rank(out[ams]), rank(out[fra])) == (1, 2)
