@@ -17,7 +17,7 @@ from bgpsteer.core.events import PeerState, RoutesAnnounced
 from bgpsteer.core.model import DEFAULT_SCOPE, Config, Scope
 from bgpsteer.core.ranking import core_choice
 from bgpsteer.core.sla import sla_fit
-from bgpsteer.core.steering import fail_static_holds
+from bgpsteer.core.steering import class_wanted, default_wanted
 from bgpsteer.core.view import UnknownName
 
 if TYPE_CHECKING:
@@ -65,9 +65,7 @@ def _class_after(engine: Engine, degrade: Degrade, base_after: set[str]) -> dict
             # a degradation can only take an egress out of a class, never bring one in
             if st.sla.fits(name, e) and (e not in degrade or sla_fit(c, summaries[e], best, True)[0]):
                 fit.add(e)
-        if not fit and base_after and c.fail_static:
-            fit = (st.in_service.get(Scope(name), set()) & base_after) or set(base_after)
-        out[name] = fit
+        out[name], _ = class_wanted(c, fit, base_after, st.in_service.get(Scope(name), set()))  # the agent's rule
     return out
 
 
@@ -110,12 +108,12 @@ def simulate(
     if unknown:
         raise UnknownName(f"unknown egress {', '.join(unknown)}")
     usable_now = set(st.in_service_default)
-    # down by their probes (whatever fail static announces meanwhile), plus the ones failed by hand
-    down_after = {e for e in st.probed if not st.health[e].usable} | (fail & set(st.probed))
-    fail_static = fail_static_holds(new.steering, st.probed, down_after)  # the agent's own rule
-    healthy = {eid for eid, h in st.health.items() if h.usable}  # what is announced when fail static does not hold
-    usable_after = (
-        usable_now if fail_static else (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    # healthy by their probes (whatever fail static announces meanwhile), less the ones failed by hand; an egress the
+    # new config adds counts as healthy
+    healthy = {eid for eid, h in st.health.items() if h.usable}
+    healthy_after = (healthy - fail) | ({e.id for e in new.egresses} - set(cur.egress_ids()) - fail)
+    usable_after, fail_static = default_wanted(  # the agent's own rule
+        new.steering, st.probed, healthy_after, usable_now, st.last_good
     )
     scopes_now = {DEFAULT_SCOPE: usable_now, **{s: set(v) for s, v in st.in_service.items() if s.app_class is not None}}
     scopes_after = {

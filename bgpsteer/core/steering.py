@@ -21,7 +21,7 @@ from bgpsteer.core.budget import BudgetState
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
-from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Probe, Scope, Steering, default
+from bgpsteer.core.model import DEFAULT_SCOPE, AppClass, Config, Egress, Probe, Scope, Steering, default
 from bgpsteer.core.sla import SlaState
 
 
@@ -33,11 +33,31 @@ def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
     return out
 
 
-def fail_static_holds(steering: Steering, probed: Collection[str], down: Collection[str]) -> bool:
-    """The fail-static rule, once (the agent's steering and simulate's prediction): more probed egresses down at
-    once than ``max_down`` (default: all of them but one) means the prober is likelier broken than the network."""
-    limit = steering.max_down if steering.max_down is not None else len(probed) - 1
-    return bool(steering.fail_static and probed and len(down) > limit)
+def max_down(steering: Steering, probed: Collection[str]) -> int:
+    """How many probed egresses may be down at once before fail static holds (default: all of them but one)."""
+    return steering.max_down if steering.max_down is not None else len(probed) - 1
+
+
+def default_wanted(
+    steering: Steering, probed: Collection[str], healthy: set[str], in_service: set[str], last_good: set[str]
+) -> tuple[set[str], bool]:
+    """The fail-static rule, once (the agent's steering and simulate's prediction): the egresses the default
+    sessions announce, and whether fail static holds.  More probed egresses down at once than ``max_down`` means
+    the prober is likelier broken than the network: keep what is in service (after a restart, with nothing
+    announced yet: the last good set restored from the state file)."""
+    down = [eid for eid in probed if eid not in healthy]
+    if steering.fail_static and probed and len(down) > max_down(steering, probed):
+        return set(in_service) or set(last_good), True
+    return set(healthy), False
+
+
+def class_wanted(app_class: AppClass, fit: set[str], base: set[str], in_service: set[str]) -> tuple[set[str], bool]:
+    """A class's fail-static rule, once: the egresses fitting its SLA; when none does (and the class keeps fail
+    static) the ones in service for it that are still in service at all, else all of those (a degraded path beats
+    none).  Returns them and whether the class is holding."""
+    if fit or not base or not app_class.fail_static:
+        return fit, False
+    return (in_service & base) or set(base), True
 
 
 class SteeringState:
@@ -169,24 +189,21 @@ class SteeringState:
     def _wanted(self) -> tuple[set[str], Effect | None]:
         healthy = {eid for eid, h in self.health.items() if h.usable}
         probed = self.probed
-        down = [eid for eid in probed if eid not in healthy]
-        if fail_static_holds(self.config.steering, probed, down):
-            limit = self.config.steering.max_down if self.config.steering.max_down is not None else len(probed) - 1
-            alarm = None
-            if not self.fail_static:
-                self.fail_static = True
-                alarm = Log(
-                    "error",
-                    f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once (max_down {limit}); "
-                    "the probe host is likelier broken than the network: keeping the last good announcements",
-                    {"down": ",".join(sorted(down))},
-                )
-            return set(self.in_service_default) or set(self.last_good), alarm
-        alarm = None
-        if self.fail_static:
-            self.fail_static = False
+        wanted, static = default_wanted(self.config.steering, probed, healthy, self.in_service_default, self.last_good)
+        alarm: Effect | None = None
+        if static and not self.fail_static:
+            down = sorted(eid for eid in probed if eid not in healthy)
+            alarm = Log(
+                "error",
+                f"FAIL STATIC: {len(down)} of {len(probed)} probed egresses down at once "
+                f"(max_down {max_down(self.config.steering, probed)}); "
+                "the probe host is likelier broken than the network: keeping the last good announcements",
+                {"down": ",".join(down)},
+            )
+        elif self.fail_static and not static:
             alarm = Log("warning", "fail static cleared: probes agree with the network again", {})
-        return healthy, alarm
+        self.fail_static = static
+        return wanted, alarm
 
     def _wanted_classes(self, base: set[str]) -> tuple[dict[str, set[str]], list[Effect]]:
         """Per class: the egresses in service for its sessions (in service at all, and fitting its SLA)."""
@@ -194,30 +211,22 @@ class SteeringState:
         alarms: list[Effect] = []
         for name, c in self.sla.app_classes.items():
             fit = {e for e in base if self.sla.fits(name, e)}
-            if fit or not base or not c.fail_static:
-                if name in self.class_static:
-                    self.class_static.discard(name)
-                    alarms.append(
-                        Log(
-                            "warning",
-                            f"class {name}: an egress meets the SLA again; fail static cleared",
-                            {"class": name},
-                        )
-                    )
-                out[name] = fit
-                continue
-            kept = (self.in_service.get(Scope(name), set()) & base) or set(base)
-            if name not in self.class_static:
+            out[name], holding = class_wanted(c, fit, base, self.in_service.get(Scope(name), set()))
+            if holding and name not in self.class_static:
                 self.class_static.add(name)
                 alarms.append(
                     Log(
                         "error",
-                        f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(kept))} "
+                        f"class {name}: FAIL STATIC: no egress meets its SLA; keeping {', '.join(sorted(out[name]))} "
                         "(a degraded path beats none)",
                         {"class": name},
                     )
                 )
-            out[name] = kept
+            elif not holding and name in self.class_static:
+                self.class_static.discard(name)
+                alarms.append(
+                    Log("warning", f"class {name}: an egress meets the SLA again; fail static cleared", {"class": name})
+                )
         return out, alarms
 
     def _after(self, transitions: list[Transition], now: float) -> list[Effect]:

@@ -11,7 +11,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.events import Announce, EgressChanged, Log, Withdraw
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import DEFAULT_SCOPE, Config, Scope
-from bgpsteer.core.steering import SteeringState, fail_static_holds, nh_routes
+from bgpsteer.core.steering import SteeringState, class_wanted, default_wanted, nh_routes
 from tests.unit.helpers import ACCEPT_ALL
 
 TEXT = """
@@ -287,6 +287,29 @@ def test_routes_lists_every_announced_next_hop_route() -> None:
 def test_fail_static_rule(max_down: int | None, probed: int, down: int, holds: bool) -> None:
     steering = cfg().steering.__class__(max_down=max_down)
     names = [f"e{i}" for i in range(probed)]
-    assert fail_static_holds(steering, names, names[:down]) is holds
+    healthy = set(names[down:])
+    wanted, static = default_wanted(steering, names, healthy, {"kept"}, {"last"})
+    assert static is holds
+    assert wanted == ({"kept"} if holds else healthy)
     off = cfg().steering.__class__(max_down=max_down, fail_static=False)
-    assert not fail_static_holds(off, names, names)
+    assert default_wanted(off, names, set(), {"kept"}, {"last"}) == (set(), False)
+
+
+def test_fail_static_keeps_what_is_in_service_else_the_last_good_set() -> None:
+    steering = cfg().steering.__class__()
+    assert default_wanted(steering, ["a", "b"], set(), {"a"}, {"b"}) == ({"a"}, True)
+    assert default_wanted(steering, ["a", "b"], set(), set(), {"b"}) == ({"b"}, True)  # after a restart
+    assert default_wanted(steering, ["a", "b"], {"b"}, set(), {"a"}) == ({"b"}, False)
+
+
+def test_class_fail_static_rule() -> None:
+    from bgpsteer.core.model import AppClass
+
+    keep = AppClass(name="rt")
+    assert keep.fail_static
+    assert class_wanted(keep, {"a"}, {"a", "b"}, {"b"}) == ({"a"}, False)  # an egress fits: no holding
+    assert class_wanted(keep, set(), {"a", "b"}, {"b", "c"}) == ({"b"}, True)  # in service for it and at all
+    assert class_wanted(keep, set(), {"a", "b"}, {"c"}) == ({"a", "b"}, True)  # else every egress in service
+    assert class_wanted(keep, set(), set(), {"c"}) == (set(), False)  # nothing in service at all
+    loose = AppClass(name="bulk", fail_static=False)
+    assert class_wanted(loose, set(), {"a"}, {"a"}) == (set(), False)
