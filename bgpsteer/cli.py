@@ -12,14 +12,12 @@ import click
 
 from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
 from bgpsteer.core.reconcile import SETTLE
 from bgpsteer.exitcodes import ExitCode
 
 if TYPE_CHECKING:
     from bgpsteer.replay.rerun import Move
-
-EXIT_CONFIG = 2
 
 
 def _load_or_exit(path: str) -> Config:
@@ -29,7 +27,7 @@ def _load_or_exit(path: str) -> Config:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
         click.echo(f"{len(exc.issues)} error(s) in {path}", err=True)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(ExitCode.USAGE)
 
 
 @click.group()
@@ -230,14 +228,14 @@ def test_policy(policy: str, tests: str, junit_file: str | None, as_json: bool) 
         text = Path(tests).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         click.echo(f"{tests}: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(ExitCode.USAGE)
     try:
         cases = load_cases(text, tests, cfg)
     except ConfigError as exc:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
         click.echo(f"{len(exc.issues)} error(s) in {tests}", err=True)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(ExitCode.USAGE)
     results = [run_case(cfg, c) for c in cases]
     uncovered = coverage(cfg, results)
     statements = len(cfg.import_policy.statements) + len(cfg.export_policy.statements)
@@ -405,10 +403,11 @@ def core_config(config: str, target: str, output: str | None, table_base: int) -
 )
 def run(config: str, settle: float) -> None:
     """Run as ExaBGP's helper process (ExaBGP starts this; it speaks on stdin/stdout)."""
+    from bgpsteer.noc.side import NOC
     from bgpsteer.runtime.serve import run as run_agent
 
     _load_or_exit(config)
-    sys.exit(run_agent(config, settle))
+    sys.exit(run_agent(config, NOC, settle))  # the composition root: the runtime gets the NOC's adapters here
 
 
 @main.command()
@@ -464,6 +463,17 @@ def probe(
         return good
 
     sys.exit(0 if asyncio.run(go()) else 1)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: eval "$(bgpsteer completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None
+    click.echo(cls(main, {}, "bgpsteer", "_BGPSTEER_COMPLETE").source())
 
 
 def _register() -> None:

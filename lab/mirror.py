@@ -31,7 +31,7 @@ import yaml
 
 from bgpsteer.config.loader import ConfigError
 from bgpsteer.config.loader import load as load_config
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
 from bgpsteer.core.prefix import parse_range
 from lab.topology import bird_config
 

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 
 if TYPE_CHECKING:
     from lab.clab import ClabTopology
-    from lab.scenario import Result
+    from lab.scenario_result import Result
 
 ROLE_X = {"cloud-gateway": 0.0, "route-server": 1.0, "core": 2.0, "egress-router": 3.0, "host": 4.0}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]

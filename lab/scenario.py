@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,10 @@ from bgpsteer.core.prefix import parse_prefix
 from lab.clab import ClabTopology, deploy
 from lab.clab import load as load_topology
 from lab.netlab import lab
-from lab.scenario_lab import Lab, ScenarioError, Step, Timeline
+from lab.scenario_lab import Lab, ScenarioError, Step
+from lab.scenario_result import Outcome as Outcome
+from lab.scenario_result import Result as Result
+from lab.scenario_result import Scenario as Scenario
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
@@ -72,15 +74,6 @@ EXPECT_KEYS = {
     "compliance",
     "in_service",
 }
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    path: Path
-    topology: Path
-    description: str
-    steps: tuple[Step, ...]
 
 
 class _Loader(yaml.SafeLoader):
@@ -147,29 +140,6 @@ def _step(path: Path, raw: Any, errors: list[str]) -> Step | None:
         except ValueError as exc:
             errors.append(f"{path}:{line}: {kind}: {exc}")
     return Step(str(kind), args, int(line))
-
-
-@dataclass
-class Outcome:
-    name: str
-    line: int
-    passed: bool
-    detail: str
-    at: float  # seconds into the scenario when it was decided
-    took: float | None  # seconds until it held (convergence), None if it never did
-    changes: int
-
-
-@dataclass
-class Result:
-    scenario: Scenario
-    outcomes: list[Outcome]
-    timeline: Timeline
-    error: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and all(o.passed for o in self.outcomes)
 
 
 def expect(lb: Lab, step: Step, since: float, snapshots: dict[str, dict[str, str]], origin: float) -> Outcome:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpsteer.config.loader import load as load_config
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
 from bgpsteer.core.prefix import parse_prefix
 from lab.clab import Deployed
 from lab.netlab import drop_probes, sh

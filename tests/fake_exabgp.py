@@ -15,7 +15,8 @@ from typing import Any
 
 from exabgp.reactor.api.command.limit import extract_neighbors
 
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
+from bgpsteer.noc.side import NOC
 from bgpsteer.runtime.agent import Agent
 from tests.contract.oracle import _API, accepts
 
@@ -62,7 +63,7 @@ class FakeExaBGP:
 
     def _new_agent(self) -> Agent:
         self._buffer = b""
-        return Agent("fake.yaml", self.config, self._receive, clock=self.clock)
+        return Agent("fake.yaml", self.config, self._receive, clock=self.clock, noc=NOC)
 
     def restart_helper(self, carry_acks: bool = False) -> Agent:
         """ExaBGP restarts a helper that died: same adj-RIB-out, no neighbor state replayed.  With ``carry_acks``,

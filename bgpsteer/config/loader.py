@@ -15,7 +15,8 @@ from bgpsteer.config import steering_loader
 from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.attrs import U32_MAX
-from bgpsteer.core.model import AgentSettings, CloudPeer, Config, CoreRouter, Egress, MaxPrefix, Safety, default
+from bgpsteer.core.config import Config
+from bgpsteer.core.model import AgentSettings, CloudPeer, CoreRouter, Egress, MaxPrefix, Safety, default
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import BITS, covers, parse_address, parse_prefix
 from bgpsteer.core.reconcile import READY_TIMEOUT

@@ -17,6 +17,7 @@ from typing import Any
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import Classifier
+from bgpsteer.core.config import Config
 from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path
 from bgpsteer.core.dirty import Dirty
 from bgpsteer.core.events import (
@@ -35,16 +36,16 @@ from bgpsteer.core.events import (
     Teardown,
     Withdraw,
 )
+from bgpsteer.core.family import afi_of
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Config, MaxPrefix, Scope
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, MaxPrefix, Scope
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
 from bgpsteer.core.ranking import core_order
 from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.relief import ReliefState
 from bgpsteer.core.steering import SteeringState, nh_routes
-from bgpsteer.core.view import CoreView
 
 
 class Entry:
@@ -114,10 +115,6 @@ class Stats:
 MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
 
 
-def _afi(prefix: str) -> int:
-    return 6 if ":" in prefix else 4
-
-
 def _path_of(entry: Entry, peer: CloudPeer) -> Path | None:
     for p in entry.paths:
         if p.peer is peer:
@@ -149,7 +146,7 @@ class _Diff:
         self.added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
 
     def add(self, prefix: str, old: OutSet, new: OutSet) -> None:
-        afi = _afi(prefix)
+        afi = afi_of(prefix)
         announce, changes = self.announce, self.changes
         if not old:  # a new prefix: the common case of a table load
             for pid, attrs in new:
@@ -184,7 +181,6 @@ class Engine:
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
         self.steering = SteeringState(config, now, self.next_decision)
-        self.view = CoreView(self)  # what adapters read (core/view.py)
         self._install(config)
 
     def next_decision(self) -> int:
@@ -612,7 +608,7 @@ class Engine:
         """Every current announcement, batched: used to re-sync ExaBGP."""
         batches: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
         for prefix, pid, attrs in self.announced_routes():
-            batches[(_afi(prefix), pid, attrs)].append(prefix)
+            batches[(afi_of(prefix), pid, attrs)].append(prefix)
         return [Announce(afi, pid, attrs, prefixes) for (afi, pid, attrs), prefixes in batches.items()]
 
     def rejected(self, peer: str | None = None) -> Iterator[tuple[str, str, tuple[str, ...]]]:
@@ -662,7 +658,7 @@ class Engine:
         if entry is None or self.classifier.prefix_classes[entry.prefix_class].multipath:
             return []
         usable = {self.egresses[e].path_id for e in self.steering.in_service_default if e in self.egresses}
-        egress_of = {e.path_id: e.id for e in self.config.egresses}
+        egress_of = self.config.egress_of
         return [egress_of[pid] for pid, _, _ in core_order(entry.out, usable) if pid in usable and pid in egress_of]
 
     def _relief_step(self, now: float) -> list[Effect]:

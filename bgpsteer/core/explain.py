@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Any
 from bgpsteer.core.codes import reject_code
 from bgpsteer.core.decision import best_per_egress
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
+from bgpsteer.core.relief import Move
+from bgpsteer.core.viewtypes import PrefixDecision
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
-    from bgpsteer.core.view import CoreView
 
 BEST_RULE = "by local-pref, as-path length, origin, MED, peer name"
 
 
-def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_SCOPE) -> dict[str, Any] | None:
+def explain(
+    engine: Engine, decision: PrefixDecision | None, move: Move | None, prefix: str, scope: Scope = DEFAULT_SCOPE
+) -> dict[str, Any] | None:
+    """``decision`` and ``move``: the read API's answers for this prefix (core/view.py), computed there once."""
     entry = engine.refresh(prefix)
-    decision = view.decision(prefix, scope)
     if entry is None or decision is None:
         return None
     pc = engine.classifier.prefix_classes[entry.prefix_class]
@@ -90,7 +93,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
                 "trace": [] if blocked else list(v.trace),
             }
         )
-    egress_of = {e.path_id: e.id for e in engine.config.egresses}
+    egress_of = engine.config.egress_of
     afi = entry.parsed[0]
     return {
         "prefix": prefix,
@@ -116,7 +119,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
         "primary": decision.primary,
         "tie": decision.tie,
         "multipath": {egress: round(share, 4) for egress, share in decision.shares.items()},
-        "relief": _relief(view, prefix),
+        "relief": _relief(move),
         "core_routers": [
             {
                 "name": c.name,
@@ -129,8 +132,7 @@ def explain(engine: Engine, view: CoreView, prefix: str, scope: Scope = DEFAULT_
     }
 
 
-def _relief(view: CoreView, prefix: str) -> dict[str, Any] | None:
-    m = view.relief_move(prefix)
+def _relief(m: Move | None) -> dict[str, Any] | None:
     if m is None:
         return None
     return {"from": m.source, "to": m.target, "volume_mbps": m.volume_mbps, "since": m.at, "reason": m.reason}

@@ -9,14 +9,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from bgpsteer.core.family import AFI_FAMILY as AFI_FAMILY
+from bgpsteer.core.family import FAMILY_AFI as FAMILY_AFI
+from bgpsteer.core.family import IPV4 as IPV4
+from bgpsteer.core.family import IPV6 as IPV6
+from bgpsteer.core.family import Family as Family
+
 if TYPE_CHECKING:
-    from bgpsteer.core.policy import Policy
     from bgpsteer.core.prefix import PrefixSet
 
-Family = Literal["ipv4", "ipv6"]
-IPV4, IPV6 = 4, 6  # address families as bgpsteer numbers them (the IP version)
-FAMILY_AFI: dict[str, int] = {"ipv4": IPV4, "ipv6": IPV6}
-AFI_FAMILY: dict[int, Family] = {IPV4: "ipv4", IPV6: "ipv6"}
 MaxPrefixAction = Literal["warn", "stop", "teardown"]
 
 
@@ -246,32 +247,6 @@ class AgentSettings:
     @property
     def socket_path(self) -> str:
         return self.control_socket or f"{self.state_dir.rstrip('/')}/control.sock"
-
-
-@dataclass(frozen=True)
-class Config:
-    agent: AgentSettings
-    egresses: tuple[Egress, ...]
-    cloud_peers: tuple[CloudPeer, ...]
-    core_routers: tuple[CoreRouter, ...]
-    import_policy: Policy
-    export_policy: Policy
-    safety: Safety = field(default_factory=Safety)
-    compliance: tuple[Compliance, ...] = ()
-    steering: Steering = field(default_factory=Steering)
-    app_classes: tuple[AppClass, ...] = ()  # the YAML's `classes`
-    source: str = ""
-    digest: str = ""
-    warnings: tuple[str, ...] = ()  # valid but probably not meant (check prints them, run logs them)
-
-    def egress_ids(self) -> list[str]:
-        return [e.id for e in self.egresses]
-
-    def egress(self, egress_id: str) -> Egress:
-        for e in self.egresses:
-            if e.id == egress_id:
-                return e
-        raise KeyError(egress_id)
 
 
 def default(cls: type, name: str) -> Any:

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bgpsteer.core.model import IPV4, IPV6
+from bgpsteer.core.family import IPV4, IPV6
 
 ParsedPrefix = tuple[int, int, int]  # (afi, network as int, prefix length)
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bgpsteer.core.events import Withdraw
+from bgpsteer.core.family import afi_of
 
 SETTLE = 5.0  # seconds of quiet after a peer's last route before its table counts as complete
 READY_TIMEOUT = 60.0  # seconds after start when every peer counts as ready, End-of-RIB or not
@@ -118,7 +119,7 @@ def stale(held: Iterable[Held], wanted: set[tuple[str, int]], neighbors: set[str
     groups: dict[tuple[str, int, int], list[str]] = defaultdict(list)
     for neighbor, prefix, pid in held:
         if neighbor in neighbors and (prefix, pid) not in wanted:
-            groups[(neighbor, 6 if ":" in prefix else 4, pid)].append(prefix)
+            groups[(neighbor, afi_of(prefix), pid)].append(prefix)
     out: dict[str, list[Withdraw]] = defaultdict(list)
     for (neighbor, afi, pid), prefixes in groups.items():
         out[neighbor].append(Withdraw(afi, pid, prefixes))

@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.config import Config
 from bgpsteer.core.decision import OutSet
 from bgpsteer.core.events import PeerState, RoutesAnnounced
-from bgpsteer.core.model import DEFAULT_SCOPE, Config, Scope
+from bgpsteer.core.family import afi_of
+from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.ranking import core_choice
 from bgpsteer.core.sla import sla_fit
 from bgpsteer.core.steering import class_wanted, default_wanted
-from bgpsteer.core.view import UnknownName
+from bgpsteer.core.viewtypes import UnknownName
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
@@ -34,7 +36,7 @@ def _replay(engine: Engine, config: Config, now: float) -> dict[str, OutSet]:
     scratch.exporter.set_drained(frozenset(engine.steering.drained & {e.id for e in config.egresses}))
     groups: dict[tuple[str, int, int], tuple[Attrs, list[str]]] = {}
     for prefix, entry in engine.rib.items():
-        afi = 6 if ":" in prefix else 4
+        afi = afi_of(prefix)
         for p in entry.paths:
             key = (p.peer.address, afi, id(p.attrs))
             groups.setdefault(key, (p.attrs, []))[1].append(prefix)
@@ -130,8 +132,8 @@ def simulate(
             )
             held_by_budget[name] = [{"egress": h.egress, "action": h.action, "reason": h.reason} for h in newly]
     new_ids = {e.id: e for e in new.egresses}
-    egress_now = {e.path_id: e.id for e in cur.egresses}
-    egress_after = {e.path_id: e.id for e in new.egresses}
+    egress_now = cur.egress_of
+    egress_after = new.egress_of
     outs_after = _replay(engine, config, now) if config is not None else {p: e.out for p, e in engine.rib.items()}
     announce_diff = 0
     if config is not None:

@@ -18,10 +18,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.budget import BudgetState
+from bgpsteer.core.config import Config
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
-from bgpsteer.core.model import DEFAULT_SCOPE, AppClass, Config, Egress, Probe, Scope, Steering, default
+from bgpsteer.core.model import DEFAULT_SCOPE, AppClass, Egress, Probe, Scope, Steering, default
 from bgpsteer.core.sla import SlaState
 
 

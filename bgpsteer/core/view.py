@@ -9,123 +9,28 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.budget import Held
-from bgpsteer.core.model import DEFAULT_SCOPE, Config, Egress, Scope
+from bgpsteer.core.config import Config
+from bgpsteer.core.explain import explain
+from bgpsteer.core.model import DEFAULT_SCOPE, Egress, Scope
 from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
 from bgpsteer.core.relief import Move
+from bgpsteer.core.simulate import simulate
+from bgpsteer.core.viewtypes import Candidate as Candidate
+from bgpsteer.core.viewtypes import ClassFit as ClassFit
+from bgpsteer.core.viewtypes import Counters as Counters
+from bgpsteer.core.viewtypes import EgressLoad as EgressLoad
+from bgpsteer.core.viewtypes import EgressView as EgressView
+from bgpsteer.core.viewtypes import PeerView as PeerView
+from bgpsteer.core.viewtypes import PrefixDecision as PrefixDecision
+from bgpsteer.core.viewtypes import RankedPath as RankedPath
+from bgpsteer.core.viewtypes import UnknownName as UnknownName
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
-
-
-class UnknownName(LookupError):
-    """A name the configuration does not know (an egress, a class, a cloud peer): a usage error for the NOC."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClassFit:
-    """One egress as one application class sees it."""
-
-    app_class: str
-    fits_sla: bool
-    why: str  # the SLA verdict in words ("" before the first measurement)
-    sla_state: str  # the class's own state machine for this egress: up / down / recovering
-    in_service: bool  # its next-hop route is announced on the class's sessions
-    fail_static: bool  # the class holds its last good set (no egress fits)
-
-
-@dataclass(frozen=True, slots=True)
-class EgressView:
-    egress: Egress
-    health: str  # up / down / recovering
-    health_detail: dict[str, object]
-    in_service: bool  # its next-hop route is announced on the default sessions
-    drained: bool
-    penalty: float  # flap dampening, now
-    paths: int  # paths announced through it
-    measured: dict[str, float | None]  # latency_ms, jitter_ms, loss_pct, samples (median over targets)
-    targets: dict[str, dict[str, object]]
-    classes: tuple[ClassFit, ...]
-
-    @property
-    def id(self) -> str:
-        return self.egress.id
-
-
-@dataclass(frozen=True, slots=True)
-class PeerView:
-    name: str
-    address: str
-    asn: int
-    egress: str
-    provider: str
-    region: str
-    state: str
-    since: float | None
-    reason: str
-    routes: int  # candidate paths held
-    accepted: int
-    refused: int  # not stored: max-prefix reached
-    eor: tuple[int, ...]  # address families whose End-of-RIB it sent
-
-
-@dataclass(frozen=True, slots=True)
-class RankedPath:
-    """One announced path of a prefix, in the order the core ranks it (core/ranking.py)."""
-
-    rank: int
-    egress: str
-    path_id: int
-    attrs: Attrs
-    in_service: bool  # the core can use it (its egress's next-hop route is announced in the scope)
-    tied_with_previous: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    peer: str
-    egress: str
-    accepted: bool
-
-
-@dataclass(frozen=True, slots=True)
-class PrefixDecision:
-    prefix: str
-    scope: Scope
-    primary: str | None  # the egress the core uses (None: no usable path)
-    tie: bool  # the core's own tie-break decides between the first paths
-    ranking: tuple[RankedPath, ...]
-    candidates: tuple[Candidate, ...]
-    shares: dict[str, float] = field(default_factory=dict)  # a multipath prefix: egress -> share of its traffic
-
-
-@dataclass(frozen=True, slots=True)
-class EgressLoad:
-    egress: str
-    capacity_mbps: float
-    load_pct: float | None  # projected utilization / capacity (None: no report yet)
-    moved_off: int  # prefixes relief has moved off it
-
-
-@dataclass(frozen=True, slots=True)
-class Counters:
-    prefixes: int
-    routes_received: int
-    routes_withdrawn: int
-    announcements: int
-    withdrawals: int
-    decisions: int
-    decision_id: int
-    last_decision: float
-    announced_paths: int
-    invalid_prefixes: int
-    unknown_peer_events: int
-    policy_errors: int
-    by_reason: dict[str, tuple[int, int]]  # trigger kind -> (paths announced, withdrawn)
 
 
 class CoreView:
@@ -271,7 +176,7 @@ class CoreView:
         if entry is None:
             return None
         usable = self.usable_path_ids(scope)
-        egress_of = {e.path_id: e.id for e in self.config.egresses}
+        egress_of = self.config.egress_of
         primary, tie = core_choice(entry.out, usable)
         ranking = tuple(
             RankedPath(i + 1, egress_of.get(pid, "?"), pid, a, pid in usable, tied)
@@ -291,9 +196,7 @@ class CoreView:
     def explain(self, prefix: str, scope: Scope = DEFAULT_SCOPE) -> dict[str, Any] | None:
         """The whole reasoning for a prefix: candidates and their import traces, per egress the checks (compliance,
         health, drain, SLA per class, cost tie-break) and export trace, the ranking at the core, the sessions."""
-        from bgpsteer.core.explain import explain
-
-        return explain(self._engine, self, prefix, scope)
+        return explain(self._engine, self.decision(prefix, scope), self.relief_move(prefix), prefix, scope)
 
     def simulate(
         self,
@@ -305,8 +208,6 @@ class CoreView:
     ) -> dict[str, Any]:
         """What-if (core/simulate.py): where every prefix would leave if egresses failed or degraded, or the config
         changed; and what relief would move at a reported load."""
-        from bgpsteer.core.simulate import simulate
-
         return simulate(self._engine, fail, now, config, degrade, load)
 
     def load(self) -> list[EgressLoad]:

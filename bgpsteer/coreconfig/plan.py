@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bgpsteer.core.model import AppClass, Config, CoreRouter
+from bgpsteer.core.config import Config
+from bgpsteer.core.model import AppClass, CoreRouter
 
 TABLE_BASE = 100  # the first class gets table (and firewall mark) 101
 

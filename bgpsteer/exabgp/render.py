@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from bgpsteer.core.model import CloudPeer, Config, CoreRouter
+from bgpsteer.core.config import Config
+from bgpsteer.core.model import CloudPeer, CoreRouter
 
 # Environment ExaBGP needs to run bgpsteer well (see README "Running under ExaBGP").
 EXABGP_ENV = {

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import click
 
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc.client import CtlError, call, socket_path
+from bgpsteer.noc.render import ago, emit, table
 
 _AGENT_CONFIG = click.option(
     "--agent-config",
@@ -49,39 +50,6 @@ def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-COLOURS = {
-    "up": "green",
-    "in service": "green",
-    "down": "red",
-    "OUT": "red",
-    "recovering": "yellow",
-    "idle": "yellow",
-    "connected": "yellow",
-}
-
-
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    """Aligned columns; state words coloured after padding (click drops colour when not on a terminal)."""
-    cells = [[str(h) for h in headers]] + [["-" if v is None else str(v) for v in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = [click.style("  ".join(c.ljust(w) for c, w in zip(cells[0], widths, strict=True)).rstrip(), bold=True)]
-    for r in cells[1:]:
-        padded = [
-            click.style(c, fg=COLOURS[c]) + " " * (w - len(c)) if c in COLOURS else c.ljust(w)
-            for c, w in zip(r, widths, strict=True)
-        ]
-        lines.append("  ".join(padded).rstrip())
-    return "\n".join(lines)
-
-
-def _emit(as_json: bool, data: Any, human: Callable[[Any], str]) -> None:
-    click.echo(json.dumps(data, indent=2, default=str) if as_json else human(data))
-
-
-def _ago(t: float | None) -> str:
-    return "never" if not t else f"{time.time() - t:.1f}s ago"
-
-
 def _startup(rt: dict[str, Any]) -> str:
     """How far the helper's start has come (after a restart the core keeps stale paths until End-of-RIB)."""
     if rt["table_complete_after_s"] is not None:
@@ -103,7 +71,7 @@ def status(ask: Callable[..., Any], as_json: bool) -> None:
     def human(s: dict[str, Any]) -> str:
         out = [
             f"config {s['config']['file']} digest {s['config']['digest']}; up {s['uptime_s']}s; last decision "
-            f"{_ago(s['last_decision'])} "
+            f"{ago(s['last_decision'])} "
             f"(id {s['decision_id']}); prefixes {s['routes']['prefixes']}"
         ]
         out.append(_startup(s["runtime"]))
@@ -154,7 +122,7 @@ def status(ask: Callable[..., Any], as_json: bool) -> None:
         ]
         return "\n".join(out)
 
-    _emit(as_json, ask("status"), human)
+    emit(as_json, ask("status"), human)
 
 
 @click.group()
@@ -207,7 +175,7 @@ def show_routes(
     limit: int,
 ) -> None:
     """Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS')."""
-    _emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
+    emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
 
 
 @show.command("egress")
@@ -257,7 +225,7 @@ def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> N
                     text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
         return text
 
-    _emit(as_json, ask("egress", egress=egress), human)
+    emit(as_json, ask("egress", egress=egress), human)
 
 
 @show.command("peers")
@@ -289,7 +257,7 @@ def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
             ["PEER", "ADDRESS", "ASN", "EGRESS", "PROVIDER", "STATE", "ROUTES", "ACCEPTED", "REFUSED", "LAST REASON"],
         )
 
-    _emit(as_json, ask("peers"), human)
+    emit(as_json, ask("peers"), human)
 
 
 def _unannounced(x: dict[str, Any]) -> str:
@@ -375,7 +343,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
         out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
         return "\n".join(out)
 
-    _emit(as_json, ask("explain", target=target, cls=cls), human)
+    emit(as_json, ask("explain", target=target, cls=cls), human)
 
 
 def _rates(items: tuple[str, ...], option: str, name: str = "NAME") -> dict[str, float]:
@@ -504,7 +472,7 @@ def simulate(
                 out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))
         return "\n".join(out)
 
-    _emit(as_json, r, human)
+    emit(as_json, r, human)
 
 
 UNITS = {"latency": ("latency_ms", "ms"), "jitter": ("jitter_ms", "ms"), "loss": ("loss_pct", "%")}
@@ -570,7 +538,7 @@ def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
 @_pair_opts
 def drain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
     """Drain EGRESS for maintenance: GRACEFUL_SHUTDOWN (65535:0) and lowest preference on its paths."""
-    _emit(
+    emit(
         as_json,
         ask("drain", egress=egress),
         lambda r: (
@@ -585,7 +553,7 @@ def drain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "")
 @_pair_opts
 def undrain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
     """Return a drained EGRESS to service."""
-    _emit(
+    emit(
         as_json,
         ask("undrain", egress=egress),
         lambda r: f"{prefix}egress {r['egress']} undrained ({r['commands_sent']} command(s))",
@@ -609,7 +577,7 @@ def reload(ask: Callable[..., Any], as_json: bool) -> None:
             )
         return text
 
-    _emit(as_json, ask("reload"), human)
+    emit(as_json, ask("reload"), human)
 
 
 @click.command()
@@ -648,7 +616,7 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
                 )
         return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
 
-    _emit(as_json, ask("history", prefix=prefix, limit=limit), human)
+    emit(as_json, ask("history", prefix=prefix, limit=limit), human)
 
 
 @click.command()
@@ -678,7 +646,7 @@ def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[
                 raise CtlError(
                     f"--sample {s!r}: {value!r} is neither a number of milliseconds nor 'lost'", ExitCode.USAGE
                 ) from None
-    _emit(
+    emit(
         as_json,
         ask("measure", egress=egress, samples=parsed),
         lambda r: (
@@ -686,19 +654,6 @@ def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[
             f"{'in service' if r['in_service'] else 'OUT of service'}"
         ),
     )
-
-
-@click.command()
-@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> None:
-    """Print the shell completion script: eval "$(bgpsteer completion bash)"."""
-    from click.shell_completion import get_completion_class
-
-    from bgpsteer.cli import main
-
-    cls = get_completion_class(shell)
-    assert cls is not None
-    click.echo(cls(main, {}, "bgpsteer", "_BGPSTEER_COMPLETE").source())
 
 
 @click.command("load")
@@ -726,7 +681,7 @@ def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], pref
             ["EGRESS", "CAPACITY MBIT/S", "LOAD", "PREFIXES MOVED OFF"],
         )
 
-    _emit(as_json, r, human)
+    emit(as_json, r, human)
 
 
-COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, load, completion]
+COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, load]

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from bgpsteer.exitcodes import ExitCode
-from bgpsteer.noc.commands import _emit, table
 from bgpsteer.noc.fleet import Agent, Disagreement, disagreements, parse_spec, read, read_all
+from bgpsteer.noc.render import emit, table
 
 
 def _cell(a: Agent, egress: str) -> str:
@@ -102,5 +102,5 @@ def fleet(specs: tuple[str, ...], timeout: float, as_json: bool) -> None:
         "agents": [dataclasses.asdict(a) | {"hub": a.hub} for a in agents],
         "disagreements": [dataclasses.asdict(d) for d in disagree],
     }
-    _emit(as_json, data, lambda _: human(agents, disagree))
+    emit(as_json, data, lambda _: human(agents, disagree))
     sys.exit(ExitCode.UNREACHABLE if any(a.error for a in agents) else ExitCode.OK)

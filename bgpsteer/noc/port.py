@@ -3,6 +3,9 @@
 The NOC is typed against this protocol, not against the runtime's Agent: it reads the core through
 ``CoreView`` (core/view.py) and the ExaBGP pipe through ``PipeCounters``, and changes state only through
 the few operations below, which the agent implements once for every caller (socket, signals).
+
+The other way round, the runtime knows the NOC only through ``NocSide`` (the metrics sink, the control socket,
+the state dump), which the composition root (cli.py) hands it: this module is the one place the two meet.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.view import CoreView
@@ -66,6 +70,10 @@ class AgentPort(Protocol):
 
     def runtime(self) -> RuntimeInfo: ...
 
+    def history(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        """The journal's records about one prefix (reads the file: call it off the event loop)."""
+        ...
+
     def clock(self) -> float: ...
 
     def core_sessions(self) -> Mapping[str, str]:
@@ -88,4 +96,37 @@ class AgentPort(Protocol):
 
     def report_load(self, utilization: dict[str, float], volumes: dict[str, float]) -> None:
         """Measured utilization per egress and volume per prefix (Mbit/s), for relief."""
+        ...
+
+
+class MetricsSink(Protocol):
+    """What the runtime reports to the metrics exporter as it happens (the rest is read at scrape time)."""
+
+    def record(self, effect: Changed | EgressChanged) -> None: ...
+
+    def lag(self, seconds: float) -> None: ...
+
+    def decision(self, seconds: float) -> None: ...
+
+    async def serve(self, listen: str) -> None: ...
+
+
+class ControlSocket(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+    async def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NocSide(Protocol):
+    """The NOC's adapters, built for a running agent."""
+
+    def metrics(self, agent: AgentPort) -> MetricsSink: ...
+
+    def control(self, agent: AgentPort, path: str, group: str | None) -> ControlSocket: ...
+
+    def state_dump(self, agent: AgentPort) -> dict[str, Any]:
+        """The SIGUSR1 state dump: the NOC's own answers, every announcement, rejected route and explanation."""
         ...

@@ -6,6 +6,8 @@ Every answer is a JSON-ready dict; the CLI renders it as a table or JSON.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -241,3 +243,19 @@ def explain(view: CoreView, target: str, cls: str | None = None, ledger: Ledger 
     for item in ex["announced"] + ex["ranking"]:
         item["exabgp"] = _exabgp(ledger, prefix, item["path_id"])
     return ex
+
+
+def state_dump(port: AgentPort) -> dict[str, Any]:
+    """The SIGUSR1 state dump: the NOC's own answers (status, egresses, peers), every announcement, every
+    rejected route with its trace, and the explanation of the first 10,000 prefixes."""
+    view, now = port.view, port.clock()
+    return {
+        "time": now,
+        "config": {"file": view.config.source, "digest": view.config.digest},
+        "stats": dataclasses.asdict(view.counters()) | dataclasses.asdict(port.pipe()),
+        "peers": {p["name"]: p for p in peers(port)["cloud_peers"]},
+        "egresses": {e["egress"]: e for e in egresses(view, now)["egresses"]},
+        "announced": [{"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in view.announced_routes()],
+        "rejected": [{"prefix": p, "peer": peer, "trace": list(tr)} for p, peer, tr in view.rejected()],
+        "explain": {p: view.explain(p) for p in itertools.islice(view.prefixes(), 10000)},
+    }

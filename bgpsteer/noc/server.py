@@ -20,15 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bgpsteer import forked
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.view import UnknownName
 from bgpsteer.exitcodes import ExitCode
+from bgpsteer.forked import Forked
 from bgpsteer.noc import queries
 from bgpsteer.noc.port import AgentPort
-from bgpsteer.runtime import forked, journal, statefile
-from bgpsteer.runtime.forked import Forked
 
 log = logging.getLogger("bgpsteer.noc")
 REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole candidate config
@@ -144,7 +144,6 @@ class ControlServer:
         }
 
     async def start(self) -> None:
-        statefile.ensure_dir(self.path.parent)
         self.path.unlink(missing_ok=True)
         self.server = await asyncio.start_unix_server(self._client, str(self.path), limit=REQUEST_LIMIT)
         os.chmod(self.path, 0o600)  # root-only until the group is known to exist
@@ -232,12 +231,12 @@ class ControlServer:
         if cmd == "routes" and args.get("target") is None:
             # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
             return await self._forked(lambda: self.handlers["routes"](args))
-        if cmd == "history":
-            path = self.agent.journal_path
+        if cmd == "history":  # reads the journal file: off the loop
             records = await asyncio.get_running_loop().run_in_executor(
-                None, journal.history, path, str(args["prefix"]), args.get("limit") or 200
+                None, self.agent.history, str(args["prefix"]), args.get("limit") or 200
             )
-            return {"ok": True, "result": {"prefix": args["prefix"], "records": records, "journal": str(path)}}
+            path = str(self.agent.journal_path)
+            return {"ok": True, "result": {"prefix": args["prefix"], "records": records, "journal": path}}
         result = self.handlers[cmd](args)
         if inspect.isawaitable(result):
             result = await result

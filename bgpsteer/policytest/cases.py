@@ -27,7 +27,7 @@ from typing import Any
 from bgpsteer.config.loader import ConfigError
 from bgpsteer.config.nodes import Cursor, Issues, load_yaml
 from bgpsteer.core.attrs import parse_community, parse_large_community
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
 from bgpsteer.core.prefix import parse_prefix
 
 ROUTE_KEYS = {

@@ -13,9 +13,11 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from bgpsteer.core.attrs import Attrs, parse_community, parse_large_community
+from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import RoutesAnnounced
-from bgpsteer.core.model import IPV4, IPV6, Config
+from bgpsteer.core.family import afi_of
+from bgpsteer.core.view import CoreView
 from bgpsteer.policytest.cases import Case, Route
 
 
@@ -32,7 +34,7 @@ class Result:
 
 def _announce(eng: Engine, config: Config, r: Route) -> None:
     peer = next(p for p in config.cloud_peers if p.name == r.peer)
-    afi = IPV6 if ":" in r.prefix else IPV4
+    afi = afi_of(r.prefix)
     attrs = Attrs(
         next_hop=r.next_hop or peer.address,
         origin=r.origin,
@@ -124,7 +126,8 @@ CHECKS: dict[str, Callable[[Any, Seen], str | None]] = {
 def run_case(config: Config, case: Case) -> Result:
     eng = _engine(config, case)
     res = Result(case)
-    ex = res.explain = eng.view.explain(case.route.prefix, eng.view.scope(case.app_class))
+    view = CoreView(eng)
+    ex = res.explain = view.explain(case.route.prefix, view.scope(case.app_class))
     cand = next((c for c in ex["candidates"] if c["peer"] == case.route.peer), None) if ex else None
     if ex is None or cand is None:
         res.failures.append(f"{case.route.prefix}: no route from {case.route.peer} in the RIB")

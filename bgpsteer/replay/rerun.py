@@ -14,10 +14,10 @@ from typing import Any
 
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Changed, Effect, EgressChanged
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import Config
 from bgpsteer.core.ranking import core_choice
 from bgpsteer.exabgp import codec
 from bgpsteer.replay.recording import Record, RecordingError, Run
@@ -58,7 +58,7 @@ class _Primary:
         self.pid_of: dict[str, int] = {}
 
     def config(self, cfg: Config) -> None:
-        self.egress_of = {e.path_id: e.id for e in cfg.egresses}
+        self.egress_of = cfg.egress_of
         self.pid_of = {e.id: e.path_id for e in cfg.egresses}
 
     def _name(self, pid: int | None) -> str | None:

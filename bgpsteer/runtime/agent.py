@@ -9,9 +9,7 @@ the reader.  Logs go to stderr (ExaBGP relays a helper's stderr).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
-import itertools
 import json
 import logging
 import os
@@ -23,9 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bgpsteer import forked
 from bgpsteer.config.loader import ConfigError, load, load_text
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import (
     Announce,
@@ -42,15 +42,13 @@ from bgpsteer.core.events import (
 )
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import FAMILY_AFI, Config
+from bgpsteer.core.model import FAMILY_AFI
 from bgpsteer.core.reconcile import SETTLE, Reconciler, peer_ready
 from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp import codec
-from bgpsteer.noc import queries
-from bgpsteer.noc.metrics import Metrics
-from bgpsteer.noc.port import PipeCounters, RuntimeInfo
+from bgpsteer.noc.port import MetricsSink, NocSide, PipeCounters, RuntimeInfo
 from bgpsteer.probes.runner import ProbeRunner
-from bgpsteer.runtime import forked, journal, netstat, recorder, statefile
+from bgpsteer.runtime import journal, netstat, recorder, statefile
 from bgpsteer.runtime.journal import Journal
 from bgpsteer.runtime.recorder import Recorder
 
@@ -85,6 +83,7 @@ class Agent:
         out: Callable[[bytes], None],
         clock: Callable[[], float] = time.time,
         settle: float = SETTLE,
+        noc: NocSide | None = None,
     ) -> None:
         self.config_path = config_path
         self.engine = Engine(config)
@@ -127,16 +126,20 @@ class Agent:
         self.started_at = clock()
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None  # the flight recorder: every input of the engine (runtime/recorder.py)
-        self.metrics: Metrics | None = None
+        self.metrics: MetricsSink | None = None
+        self.noc = noc  # the NOC's adapters (noc/port.py NocSide), from the composition root
 
     # -- what the NOC reads and does (noc/port.py) -------------------------------
 
     @property
     def view(self) -> CoreView:
-        return self.engine.view
+        return CoreView(self.engine)  # stateless: a read API over whichever engine runs now
 
     def core_sessions(self) -> dict[str, str]:
         return self.core_state
+
+    def history(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        return journal.history(self.journal_path, prefix, limit)
 
     def runtime(self) -> RuntimeInfo:
         return RuntimeInfo(
@@ -215,7 +218,7 @@ class Agent:
 
     def open_journal(self) -> None:
         cfg = self.engine.config
-        self.journal = Journal(self.journal_path, {e.path_id: e.id for e in cfg.egresses}, cfg.agent.journal_max_bytes)
+        self.journal = Journal(self.journal_path, cfg.egress_of, cfg.agent.journal_max_bytes)
         if self.journal.repaired:
             log.warning(
                 "journal %s: cut a last line torn by a kill (%d bytes)", self.journal_path, self.journal.repaired
@@ -604,7 +607,7 @@ class Agent:
         self._reconcile_waiting = waiting
         self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
         wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced_routes()}
-        egress_of = {e.path_id: e.id for e in self.engine.config.egresses}
+        egress_of = self.engine.config.egress_of
         before = r.withdrawn
         withdrawals = (
             r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
@@ -656,7 +659,7 @@ class Agent:
             log.error("reload failed, running policy kept:\n%s", exc)
             raise
         old = self.engine.config.digest
-        egress_of = {e.path_id: e.id for e in config.egresses}
+        egress_of = config.egress_of
         changes: list[Change] = []
         self.taps.append(changes)
         try:
@@ -713,24 +716,7 @@ class Agent:
         if self.probes is not None:
             self.probes.start(config.egresses)
         if self.journal is not None:
-            self.journal.egress_of = {e.path_id: e.id for e in config.egresses}
-
-    def snapshot(self) -> dict[str, Any]:
-        """The SIGUSR1 state dump: the NOC's own answers (status, egresses, peers), every announcement, every
-        rejected route with its trace, and the explanation of the first 10,000 prefixes."""
-        view, now = self.view, self.clock()
-        return {
-            "time": now,
-            "config": {"file": view.config.source, "digest": view.config.digest},
-            "stats": dataclasses.asdict(view.counters()) | dataclasses.asdict(self.pipe()),
-            "peers": {p["name"]: p for p in queries.peers(self)["cloud_peers"]},
-            "egresses": {e["egress"]: e for e in queries.egresses(view, now)["egresses"]},
-            "announced": [
-                {"prefix": p, "path_id": pid, "attrs": a.describe()} for p, pid, a in view.announced_routes()
-            ],
-            "rejected": [{"prefix": p, "peer": peer, "trace": list(tr)} for p, peer, tr in view.rejected()],
-            "explain": {p: view.explain(p) for p in itertools.islice(view.prefixes(), 10000)},
-        }
+            self.journal.egress_of = config.egress_of
 
     async def dump_forked(self) -> None:
         """SIGUSR1: write the state dump from a forked copy-on-write snapshot; the pipe is never left unread."""
@@ -747,12 +733,14 @@ class Agent:
             log.error("state dump failed: no state.json written")
 
     def dump(self) -> Path:
+        if self.noc is None:
+            raise RuntimeError("no NOC side to render the state dump (the composition root passes one)")
         target = Path(self.engine.config.agent.state_dir) / "state.json"
         statefile.ensure_dir(target.parent)
         tmp = target.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the whole state, config included: root only
         with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(self.snapshot(), indent=1, default=str))
+            fh.write(json.dumps(self.noc.state_dump(self), indent=1, default=str))
         os.replace(tmp, target)
         log.info("state written to %s", target)
         return target

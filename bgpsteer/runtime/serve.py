@@ -17,20 +17,20 @@ from typing import Any
 
 from bgpsteer.config.loader import ConfigError, load_text
 from bgpsteer.core.reconcile import SETTLE
-from bgpsteer.noc.metrics import Metrics
-from bgpsteer.noc.server import ControlServer
+from bgpsteer.noc.port import ControlSocket, NocSide
 from bgpsteer.probes.runner import ProbeRunner
-from bgpsteer.runtime import pipekeeper
+from bgpsteer.runtime import pipekeeper, statefile
 from bgpsteer.runtime.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 
 log = logging.getLogger("bgpsteer")
 
 
-async def _listen(agent: Agent) -> ControlServer:
+async def _listen(agent: Agent, noc: NocSide) -> ControlSocket:
     """The control socket and the metrics listener: steering goes on without them rather than not at all."""
     settings = agent.engine.config.agent
-    control = ControlServer(agent, settings.socket_path, settings.control_group)
+    control = noc.control(agent, settings.socket_path, settings.control_group)
     try:
+        statefile.ensure_dir(control.path.parent)
         await control.start()
     except OSError as exc:
         log.error("control socket %s unavailable: %s", control.path, exc)
@@ -42,7 +42,7 @@ async def _listen(agent: Agent) -> ControlServer:
     return control
 
 
-async def _serve(agent: Agent) -> None:
+async def _serve(agent: Agent, noc: NocSide) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -53,7 +53,7 @@ async def _serve(agent: Agent) -> None:
     loop.add_signal_handler(signal.SIGUSR1, lambda: _background(agent.dump_forked()))
     agent.start()
 
-    control = await _listen(agent)
+    control = await _listen(agent, noc)
     agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
     agent.probes.start(agent.engine.config.egresses)
 
@@ -215,7 +215,7 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def run(config_path: str, settle: float = SETTLE) -> int:
+def run(config_path: str, noc: NocSide, settle: float = SETTLE) -> int:
     tune_gc()
     config, text = load_text(config_path)
     if not sys.stdin.isatty():
@@ -234,9 +234,9 @@ def run(config_path: str, settle: float = SETTLE) -> int:
     async def main() -> None:
         transport, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
         transport_holder.append(transport)
-        agent = Agent(config_path, config, transport.write, settle=settle)
+        agent = Agent(config_path, config, transport.write, settle=settle, noc=noc)
         agent.output_buffer = transport.get_write_buffer_size
-        agent.metrics = Metrics(agent)
+        agent.metrics = noc.metrics(agent)
         try:
             agent.open_journal()
         except OSError as exc:
@@ -252,7 +252,7 @@ def run(config_path: str, settle: float = SETTLE) -> int:
         )
         for warning in config.warnings:
             log.warning("config: %s", warning)
-        await _serve(agent)
+        await _serve(agent, noc)
 
     try:
         loop.run_until_complete(main())

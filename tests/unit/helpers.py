@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from bgpsteer.config.loader import parse
-from bgpsteer.core.model import Config
+from bgpsteer.core.config import Config
 
 BASE = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}

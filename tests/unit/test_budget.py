@@ -13,6 +13,7 @@ from bgpsteer.core.events import Log
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import MoveBudget, Scope
 from bgpsteer.core.steering import SteeringState
+from bgpsteer.core.view import CoreView
 from tests.unit.helpers import ACCEPT_ALL
 
 EGRESS = (
@@ -116,8 +117,8 @@ def test_simulate_shows_what_the_budget_would_hold() -> None:
         k = IDS.index(e) + 1
         for i in range(25):
             eng.probe_round(e, [Sample(f"192.0.2.{k}", True, 10.0)], i * 0.01)
-    sim = eng.view.simulate(set(), 1.0, degrade={"fra": {"latency_ms": 90.0}, "ams": {"latency_ms": 90.0}})
+    sim = CoreView(eng).simulate(set(), 1.0, degrade={"fra": {"latency_ms": 90.0}, "ams": {"latency_ms": 90.0}})
     rt = sim["classes"]["realtime"]
     assert [(h["egress"], h["action"]) for h in rt["held_by_budget"]] == [("fra", "leave")]
     assert rt["in_service_after"] == ["fra", "lon"]  # ams leaves (the budget's one move), fra is held
-    assert eng.view.held_moves() == []  # a prediction holds nothing
+    assert CoreView(eng).held_moves() == []  # a prediction holds nothing

@@ -11,6 +11,7 @@ from bgpsteer.core.events import Announce, Effect, Withdraw
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import AppClass, Scope
 from bgpsteer.core.sla import sla_fit
+from bgpsteer.core.view import CoreView
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -59,7 +60,7 @@ def nh(effects: list[Effect], app_class: str) -> tuple[set[str], set[str]]:
 
 
 def serves(eng: Engine, egress: str, app_class: str | None = None) -> bool:
-    return egress in eng.view.in_service(Scope(app_class))
+    return egress in CoreView(eng).in_service(Scope(app_class))
 
 
 def feed(
@@ -120,7 +121,7 @@ def test_no_egress_fits_keeps_the_last_good_set_fail_static() -> None:
     effects = feed(eng, {"fra": lambda i: 200.0, "ams": lambda i: 220.0}, 2, 60)
     # the egress that missed the SLA first left the class; the last one is kept: a degraded path beats none
     assert len(nh(effects, "realtime")[1]) <= 1
-    assert eng.view.in_service(Scope("realtime"))
+    assert CoreView(eng).in_service(Scope("realtime"))
     assert eng.steering.class_static == {"realtime"}
     assert any("class realtime: FAIL STATIC" in getattr(e, "message", "") for e in effects)
 
@@ -145,7 +146,7 @@ def test_a_repaired_egress_is_judged_on_what_it_does_after_the_outage() -> None:
     assert serves(eng, "ams", "realtime")
     # back in the realtime class once, and never out of it again
     assert nh(after, "realtime") == ({"10.255.0.2/32"}, set())
-    assert eng.view.egress("ams", 60.0).measured["loss_pct"] == 0.0
+    assert CoreView(eng).egress("ams", 60.0).measured["loss_pct"] == 0.0
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -8,6 +8,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.codes import Reject, Trigger, Wire, reject_code, tables, trigger_code
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Changed, RoutesAnnounced
+from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.codec import encode_one
 from tests.contract.oracle import accepts
 from tests.unit.helpers import config
@@ -120,6 +121,6 @@ def test_explain_carries_the_reject_code() -> None:
     eng.start(0)
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.66.1.0/24"]), 0)
     eng.flush(0)
-    ex = eng.view.explain("10.66.1.0/24")
+    ex = CoreView(eng).explain("10.66.1.0/24")
     assert ex is not None
     assert ex["candidates"][0]["reject_code"] == Reject.POLICY_STATEMENT

@@ -14,6 +14,7 @@ ALLOWED = {
     "math",
     "enum",
     "itertools",
+    "functools",
     "bgpsteer",
 }
 # a mutation-testing run (mutmut) rewrites the core's copy in mutants/ to call its own switchboard

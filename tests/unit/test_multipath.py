@@ -13,6 +13,7 @@ from bgpsteer.core.decision import AS_TRANS, link_bandwidths
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import RoutesAnnounced
 from bgpsteer.core.model import Egress, Multipath
+from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.codec import attribute_text, encode_one
 from tests.contract.oracle import accepts
 
@@ -69,11 +70,11 @@ def test_a_spread_prefix_gets_one_rank_and_each_egress_its_bandwidth() -> None:
         "lon": (200, None, (65000, 37_500_000)),
     }
     assert attribute_text(paths["lon"]).endswith("extended-community [ bandwidth:65000:37500000 ]")
-    d = eng.view.decision("10.10.1.0/24")
+    d = CoreView(eng).decision("10.10.1.0/24")
     assert d is not None
     assert d.shares == {"fra": 0.25, "lon": 0.75}
     assert d.tie  # the core load-balances: no single best
-    ex = eng.view.explain("10.10.1.0/24")
+    ex = CoreView(eng).explain("10.10.1.0/24")
     assert ex is not None
     assert ex["multipath"] == {"fra": 0.25, "lon": 0.75}
 
@@ -85,7 +86,7 @@ def test_a_prefix_outside_the_set_is_ranked_by_policy_and_cost() -> None:
         "fra": (200, 5, None),
         "lon": (150, None, None),
     }
-    d = eng.view.decision("10.20.0.0/16")
+    d = CoreView(eng).decision("10.20.0.0/16")
     assert d is not None
     assert (d.primary, d.shares) == ("fra", {})
 
@@ -93,7 +94,7 @@ def test_a_prefix_outside_the_set_is_ranked_by_policy_and_cost() -> None:
 def test_compliance_still_decides_what_is_spread() -> None:
     eng = engine()
     assert set(out(eng, "10.10.8.0/24")) == {"fra"}  # in the spread set, but EU-bound: lon is never announced
-    d = eng.view.decision("10.10.8.0/24")
+    d = CoreView(eng).decision("10.10.8.0/24")
     assert d is not None
     assert d.shares == {"fra": 1.0}
 
@@ -101,7 +102,7 @@ def test_compliance_still_decides_what_is_spread() -> None:
 def test_an_egress_out_of_service_leaves_the_spread() -> None:
     eng = engine()
     eng.steering.in_service_default.discard("lon")  # as a withdrawn next-hop route makes the core see it
-    d = eng.view.decision("10.10.1.0/24")
+    d = CoreView(eng).decision("10.10.1.0/24")
     assert d is not None
     assert d.shares == {"fra": 1.0}
 
@@ -112,7 +113,7 @@ def test_a_drained_egress_stays_least_preferred_in_a_spread() -> None:
     eng.flush(1.0)
     paths = out(eng, "10.10.1.0/24")
     assert (paths["fra"].local_pref, paths["lon"].local_pref) == (200, 0)
-    d = eng.view.decision("10.10.1.0/24")
+    d = CoreView(eng).decision("10.10.1.0/24")
     assert d is not None
     assert d.shares == {"fra": 1.0}
 
@@ -121,7 +122,7 @@ def test_equal_weights_carry_no_community() -> None:
     eng = engine(CONFIG.replace("multipath: {prefixes: spread}", "multipath: {prefixes: spread, weights: equal}"))
     paths = out(eng, "10.10.1.0/24")
     assert {a.link_bandwidth for a in paths.values()} == {None}
-    d = eng.view.decision("10.10.1.0/24")
+    d = CoreView(eng).decision("10.10.1.0/24")
     assert d is not None
     assert d.shares == {"fra": 0.5, "lon": 0.5}
 

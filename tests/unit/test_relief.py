@@ -12,6 +12,7 @@ from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Changed, Log, RoutesAnnounced, RoutesWithdrawn
 from bgpsteer.core.model import Egress, Relief
 from bgpsteer.core.relief import ReliefState
+from bgpsteer.core.view import CoreView
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -55,7 +56,7 @@ def engine(text: str = CONFIG) -> Engine:
 
 
 def primary(eng: Engine, prefix: str) -> str | None:
-    d = eng.view.decision(prefix)
+    d = CoreView(eng).decision(prefix)
     assert d is not None
     return d.primary
 
@@ -97,11 +98,11 @@ def test_the_fewest_prefixes_largest_first_move_to_the_next_egress_and_never_abr
     assert len(changed) == 1
     assert "relief: egress fra at 95%" in changed[0].reason
     assert [p for e in effects if isinstance(e, Announce) for p in e.prefixes] == ["10.10.8.0/24"]
-    ex = eng.view.explain("10.10.8.0/24")
+    ex = CoreView(eng).explain("10.10.8.0/24")
     assert ex is not None
     assert ex["relief"]["from"] == "fra"
     assert ex["relief"]["to"] == "ams"
-    assert [(x.egress, x.load_pct, x.moved_off) for x in eng.view.load()] == [
+    assert [(x.egress, x.load_pct, x.moved_off) for x in CoreView(eng).load()] == [
         ("ams", 50.0, 0),
         ("fra", 45.0, 1),
         ("lon", 10.0, 0),
@@ -142,7 +143,7 @@ def test_a_move_ends_when_its_egress_leaves_the_prefix() -> None:
     eng.handle(RoutesWithdrawn("10.1.0.2", 4, ["10.20.1.0/24"]), 11.0)  # fra's gateway withdraws it
     eng.flush(11.0)
     eng.tick(11.0)
-    assert eng.view.relief_move("10.20.1.0/24") is None
+    assert CoreView(eng).relief_move("10.20.1.0/24") is None
 
 
 def test_without_relief_configured_a_report_is_refused_in_words() -> None:
@@ -200,7 +201,7 @@ def test_noisy_load_never_moves_a_prefix_back_and_forth_within_the_hold(seed: in
 def test_simulate_predicts_the_moves_and_touches_nothing() -> None:
     eng = engine()
     eng.report_load({"fra": 100.0, "lon": 100.0, "ams": 0.0}, VOLUMES, 0.0)  # volumes known, nothing overloaded
-    sim = eng.view.simulate(set(), 1.0, load={"fra": 950.0})
+    sim = CoreView(eng).simulate(set(), 1.0, load={"fra": 950.0})
     assert sim["relief"]["moved"] == [
         {
             "prefix": "10.10.8.0/24",
@@ -211,9 +212,9 @@ def test_simulate_predicts_the_moves_and_touches_nothing() -> None:
         }
     ]
     assert sim["relief"]["load_pct_after"]["fra"] == 45.0
-    assert eng.view.relief_move("10.10.8.0/24") is None  # the running state is untouched
+    assert CoreView(eng).relief_move("10.10.8.0/24") is None  # the running state is untouched
     assert primary(eng, "10.10.8.0/24") == "fra"
-    assert eng.view.simulate(set(), 1.0)["relief"] is None
+    assert CoreView(eng).simulate(set(), 1.0)["relief"] is None
 
 
 def test_a_move_lands_on_the_egress_relief_chose_when_the_next_one_has_no_room() -> None:

@@ -7,9 +7,10 @@ import pytest
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.classify import Classifier, PrefixClass
+from bgpsteer.core.config import Config
 from bgpsteer.core.decision import GRACEFUL_SHUTDOWN, ExportStage, Path, finalize
 from bgpsteer.core.importer import ImportStage
-from bgpsteer.core.model import Compliance, Config, Safety
+from bgpsteer.core.model import Compliance, Safety
 from bgpsteer.core.policy import Policy, Verdict
 from bgpsteer.core.prefix import PrefixSet, parse_prefix, parse_range
 from tests.unit.helpers import config

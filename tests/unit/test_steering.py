@@ -6,11 +6,12 @@ from hypothesis import strategies as st
 
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, Log, RoutesAnnounced, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import Sample, TargetStats
-from bgpsteer.core.model import DEFAULT_SCOPE, Config, Dampening, Health
+from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
 from bgpsteer.core.view import UnknownName
 from tests.unit.helpers import ACCEPT_ALL
 

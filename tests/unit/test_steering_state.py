@@ -8,9 +8,10 @@ import pytest
 
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.config import Config
 from bgpsteer.core.events import Announce, EgressChanged, Log, Withdraw
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import DEFAULT_SCOPE, Config, Scope
+from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.steering import SteeringState, class_wanted, default_wanted, nh_routes
 from tests.unit.helpers import ACCEPT_ALL
 

@@ -11,6 +11,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import RoutesAnnounced
 from bgpsteer.core.ranking import core_choice
+from bgpsteer.core.view import CoreView
 from bgpsteer.noc import queries
 from tests.unit.test_steering import PEERS, PROBES
 
@@ -54,7 +55,7 @@ def test_decision_explain_noc_and_simulate_agree(
         attrs = Attrs(next_hop=PEERS[egress], as_path=(asns[egress],) * length, origin=origin, med=med)
         eng.handle(RoutesAnnounced(PEERS[egress], 4, attrs, [prefix]), 0)
     eng.flush(0)
-    view = eng.view
+    view = CoreView(eng)
     egress_of = {e.path_id: e.id for e in eng.config.egresses}
     predicted = {m["prefix"]: m for m in view.simulate({fail}, 1)["moved"]}
     withdrawn = {w["prefix"] for w in view.simulate({fail}, 1)["withdrawn"]}
