@@ -7,7 +7,7 @@ that scrapes all four agents with the shipped rules loaded.
 
 Each hub's namespaces are a network of their own, so both hubs use the pair's addresses; only the monitoring links
 need their own.  Every agent's metrics listen on its monitoring link's address; the scrape config gives each hub's
-targets a hub label (README: "A redundant pair and a fleet view").
+targets a hub label (docs/operations.md: "A redundant pair and a fleet view").
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Fleet:
         return list(data["result"]) if data else []
 
     def head_series(self) -> int:
-        """Series in Prometheus's head block: what the fleet costs it (README: "Past one machine")."""
+        """Series in Prometheus's head block: what the fleet costs it (docs/operations.md: "Past one machine")."""
         data = self.api("status/tsdb")
         return int(data["headStats"]["numSeries"]) if data else 0
 

@@ -8,7 +8,7 @@ own links to the FRR core and to both cloud gateways (BIRD), each probing the eg
 rsb's config is lab.yaml with its own addresses (router id, local addresses, probe sources and targets on its
 links) and its own state_dir: the policy, the egresses and their next-hops NH_E are the same.  The core has both as
 iBGP neighbours; each announces NH_E/32 with itself as next-hop while it sees egress E up, so a path via E stays
-usable on the core while either route server sees E up (README: "A redundant pair").
+usable on the core while either route server sees E up (docs/operations.md: "A redundant pair").
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def build(
     text = re.sub(r"(?m)^(\s*state_dir:).*$", lambda m: f"{m.group(1)} {lb.path(node('state'))}", config.read_text())
     # no graceful restart towards the core in a pair whose route servers forward (gateway "self"): the core would
     # keep a dead one's paths as stale for the restart time, and its NH_E/32 (lower router id) would stay best,
-    # pointing at it; the other route server's paths are the redundancy here (README: "A redundant pair")
+    # pointing at it; the other route server's paths are the redundancy here (docs/operations.md: "A redundant pair")
     text = text.replace("agent:\n", "agent:\n  graceful_restart: 0\n", 1)
     configs = {"rs": lb.path(node("bgpsteer.yaml")), "rsb": lb.path(node("bgpsteer-rsb.yaml"))}
     texts = {"rs": text, "rsb": second_config(text, lb.path(node("state-rsb")))}

@@ -397,7 +397,7 @@ def start_reflectors(lb: Lab, python: str) -> None:
 def core_frr(*, ipv6: bool, core_password: str | None, multipath: bool) -> str:
     """The FRR core's configuration for build()'s options."""
     frr = FRR + (FRR6 if ipv6 else "")
-    if multipath:  # README: the core settings multipath needs
+    if multipath:  # policies/README.md: the core settings multipath needs
         frr = frr.replace(
             " no bgp default ipv4-unicast\n", " no bgp default ipv4-unicast\n bgp bestpath as-path multipath-relax\n"
         )

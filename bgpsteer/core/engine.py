@@ -587,7 +587,7 @@ class Engine:
         return self.steering.route(prefix, path_id, scope)
 
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
-        """Every cache the engine keeps, by name: each bounded (see bounded.py and the README's table)."""
+        """Every cache the engine keeps, by name: each bounded (see bounded.py and docs/design.md's table)."""
         return {
             "import_verdicts": self.importer.cache,
             "import_next_hops": self.importer.nh_cache,

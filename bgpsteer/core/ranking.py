@@ -65,7 +65,7 @@ def core_choice(out: Sequence[tuple[int, Attrs]], usable: set[int]) -> tuple[int
 
 
 def multipath_shares(out: Sequence[tuple[int, Attrs]], usable: set[int]) -> dict[int, float]:
-    """How a core with multipath (ECMP/UCMP: the settings in the README) splits a spread prefix's traffic: the
+    """How a core with multipath (ECMP/UCMP: the settings in policies/README.md) splits a spread prefix's traffic: the
     usable paths of the best rank share it, by their link bandwidths when every one carries one, else equally."""
     ranked = [(pid, a) for pid, a in out if pid in usable]
     if not ranked:

@@ -4,10 +4,10 @@ Failover costs O(1) BGP work: every path via egress E is announced with E's
 next-hop NH_E, and bgpsteer announces NH_E itself as a host route (next-hop
 self) only while E is usable.  Withdrawing that one route makes the core
 router invalidate every path through E at once and fall back to the paths it
-already holds (DESIGN.md, measured against FRR 8.4).
+already holds (docs/design.md; bench/failover.py measures it against FRR 8.4).
 
 Fail static: when more probed egresses are down at once than
-``steering.max_down`` allows (default: all of them), the probe host is
+``steering.max_down`` allows (default: all of them but one), the probe host is
 likelier broken than the world, so the last good set of next-hop routes
 stays announced and an alarm is raised.
 """

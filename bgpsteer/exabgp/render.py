@@ -10,7 +10,7 @@ from pathlib import Path
 from bgpsteer.core.config import Config
 from bgpsteer.core.model import CloudPeer, CoreRouter
 
-# Environment ExaBGP needs to run bgpsteer well (see README "Running under ExaBGP").
+# Environment ExaBGP needs to run bgpsteer well (bench/announce.py measures the reactor speed; docs/design.md).
 EXABGP_ENV = {
     "exabgp_api_ack": "true",  # bgpsteer pairs every command with its done/error
     "exabgp_reactor_speed": "0.1",  # measured: ~2x ExaBGP's ingest of helper commands

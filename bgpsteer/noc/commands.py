@@ -301,7 +301,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
             + (
                 ": spread over "
                 + ", ".join(f"{click.style(e, bold=True)} {s:.0%}" for e, s in x["multipath"].items())
-                + " (multipath: one rank; shares by link bandwidth where the core applies it, README)"
+                + " (multipath: one rank; shares by link bandwidth where the core applies it, policies/README.md)"
                 if len(x.get("multipath") or {}) > 1
                 else f": leaves through {click.style(str(x['primary']), bold=True)}"
                 + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
@@ -499,7 +499,7 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
 
 
 def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Like _opts, but --socket may be repeated: the same command to every agent of a redundant pair (README: "A
+    """Like _opts, but --socket may be repeated: the same command to every agent of a redundant pair (docs/operations.md: "A
     redundant pair"), in order; each agent's answer is reported, and the exit status is the first failure's."""
 
     @click.option(
