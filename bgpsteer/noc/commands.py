@@ -499,8 +499,9 @@ def _degrade(specs: tuple[str, ...]) -> dict[str, dict[str, float]]:
 
 
 def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Like _opts, but --socket may be repeated: the same command to every agent of a redundant pair (docs/operations.md: "A
-    redundant pair"), in order; each agent's answer is reported, and the exit status is the first failure's."""
+    """Like _opts, but --socket may be repeated: the same command to every agent of a redundant pair
+    (docs/operations.md: "A redundant pair"), in order; each agent's answer is reported, and the exit status is the
+    first failure's."""
 
     @click.option(
         "--socket",

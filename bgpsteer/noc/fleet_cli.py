@@ -32,7 +32,8 @@ def _cell(a: Agent, egress: str) -> str:
 
 def _consequence(d: Disagreement) -> str:
     if d.what == "in service":
-        # docs/operations.md "A redundant pair": a path via E stays usable on the core while any route server announces NH_E
+        # docs/operations.md "A redundant pair": a path via E stays usable on the core while any route server
+        # announces NH_E
         return "the core keeps using it while any of them has it in service"
     if d.what == "drained":
         return "repeat the drain (or undrain) on every agent: bgpsteer drain EGRESS --socket A --socket B"
