@@ -26,8 +26,11 @@ class Dirty:
             self._queue.append(prefix)
 
     def update(self, prefixes: Iterable[str]) -> None:
+        members, append = self._members, self._queue.append
         for p in prefixes:
-            self.add(p)
+            if p not in members:
+                members.add(p)
+                append(p)
 
     def take(self, limit: int | None = None) -> list[str]:
         """The oldest ``limit`` (all when None), removed."""
