@@ -109,11 +109,6 @@ FSM_STATES = {
 }
 
 
-def recovered_state(peer: str, state: str, fsm: str) -> PeerState:
-    """The event for a cloud peer's session state read from ExaBGP's summary (a restart: no neighbor-change)."""
-    return PeerState(peer, state, f"recovered from ExaBGP ({fsm})", changed=False)
-
-
 def _plain(text: str) -> Decoded:
     """A line that is not JSON: an ack, a line of an answer to a show command, or other text."""
     if text in ("done", "error", "shutdown"):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bgpsteer.config.loader import ConfigError, parse
+from bgpsteer.core import inputs
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Changed, Effect, EgressChanged
-from bgpsteer.core.measure import Sample
 from bgpsteer.core.ranking import core_choice
 from bgpsteer.exabgp import codec
 from bgpsteer.replay.recording import Record, RecordingError, Run
@@ -101,7 +101,7 @@ class _Primary:
 
 
 class _Rerun:
-    """The agent's calls into the engine, one method per record kind (runtime/agent.py makes the same calls)."""
+    """The agent's inputs to the engine, applied again by the same function (core/inputs.py apply)."""
 
     def __init__(self, run: Run, override: Config | None) -> None:
         self.run = run
@@ -110,18 +110,10 @@ class _Rerun:
         self.engine: Engine | None = None
         self.decoder = codec.Decoder()
         self.primary = _Primary()  # also holds the current config's path id -> egress id
+        # the kinds that are not one input by themselves (the rest: recorder.DECODE, applied by inputs.apply)
         self.steps: dict[str, Callable[[Engine, float, Any], list[Effect]]] = {
             recorder.LINE: self._line,
-            recorder.FLUSH: lambda e, t, p: e.flush(t, p[0]),
-            recorder.TICK: lambda e, t, p: e.tick(t),
-            recorder.PROBE: self._probe,
-            recorder.LOAD: lambda e, t, p: e.report_load(p[0], p[1], t),
-            recorder.DRAIN: self._drain,
             recorder.CONFIG: self._config,
-            recorder.RESTORE: lambda e, t, p: e.restore(p[0], p[1]),
-            recorder.START: lambda e, t, p: e.start(t),
-            recorder.RECOVERED: lambda e, t, p: e.handle(codec.recovered_state(p[0], p[1], p[2]), t),
-            recorder.RELEARN: self._relearn,
             recorder.ADAPTER: self._adapter,
         }
 
@@ -157,43 +149,38 @@ class _Rerun:
             return
         if self.engine is None:
             raise RecordingError(f"run {self.run.run}: records before its start record")
+        decode = recorder.DECODE.get(rec.kind)
+        if decode is not None:
+            self.take(self._apply(self.engine, t, decode(p)))
+            return
         step = self.steps.get(rec.kind)
         if step is None:
             raise RecordingError(f"record kind {rec.kind!r} at {t}")
         self.take(step(self.engine, t, p))
 
+    def _apply(self, engine: Engine, t: float, inp: inputs.Input) -> list[Effect]:
+        """The input as the agent applied it; under another config, one naming an egress it lacks is skipped."""
+        if isinstance(inp, (inputs.ProbeRound, inputs.DrainChange)) and inp.egress not in engine.config.egress_ids():
+            what = "probe round" if isinstance(inp, inputs.ProbeRound) else "drain"
+            self.out.skipped.append(f"{t}: {what} of egress {inp.egress} (not in this config)")
+            return []
+        return inputs.apply(engine, inp, t)
+
     def _line(self, engine: Engine, t: float, line: Any) -> list[Effect]:
         effects: list[Effect] = []
         for item in self.decoder.decode(line):
             if isinstance(item, codec.BGP_EVENTS):
-                effects += engine.handle(item, t)
+                effects += inputs.apply(engine, inputs.BgpEvent(item), t)
         return effects
-
-    def _probe(self, engine: Engine, t: float, p: Any) -> list[Effect]:
-        if p[0] not in engine.egresses:
-            self.out.skipped.append(f"{t}: probe round of egress {p[0]} (not in this config)")
-            return []
-        return engine.probe_round(p[0], [Sample(s[0], s[1], s[2], s[3]) for s in p[1]], t)
-
-    def _drain(self, engine: Engine, t: float, p: Any) -> list[Effect]:
-        if p[0] not in engine.egresses:
-            self.out.skipped.append(f"{t}: drain of egress {p[0]} (not in this config)")
-            return []
-        return engine.drain(p[0], p[1], t, decide=False)
 
     def _config(self, engine: Engine, t: float, p: Any) -> list[Effect]:
         if self.override is not None:
             self.out.skipped.append(f"{t}: reload of config {p[0]} (the new config stays)")
             return []
         self.out.configs.append(p[0])
-        effects = engine.reload(self.config_of(p[0], p[1]), t, decide=False)
+        effects = inputs.apply(engine, inputs.ConfigSwap(self.config_of(p[0], p[1]), None), t)
         self.primary.config(engine.config)
         return effects
-
-    @staticmethod
-    def _relearn(engine: Engine, t: float, p: Any) -> list[Effect]:
-        engine.relearning(p[0], t)
-        return []
 
     @staticmethod
     def _adapter(engine: Engine, t: float, p: Any) -> list[Effect]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from bgpsteer import forked
 from bgpsteer.config.loader import ConfigError, load, load_text
+from bgpsteer.core import inputs
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.config import Config
@@ -39,6 +40,20 @@ from bgpsteer.core.events import (
     SessionSummary,
     Teardown,
     Withdraw,
+)
+from bgpsteer.core.inputs import (
+    BgpEvent,
+    ConfigSwap,
+    DecisionPass,
+    DrainChange,
+    Input,
+    LoadReport,
+    ProbeRound,
+    RecoveredState,
+    Relearning,
+    Restore,
+    Start,
+    Tick,
 )
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
@@ -179,9 +194,7 @@ class Agent:
         restarts."""
         sent = self.commands_sent
         now = self.clock()
-        if self.recorder is not None:
-            self.recorder.record(recorder.DRAIN, now, egress, on)
-        self.apply(self.engine.drain(egress, on, now, decide=False))
+        self.apply(self._input(DrainChange(egress, on), now))
         self.save_state()  # a restart keeps the egress drained
         self.schedule()
         pending = await self.settled()
@@ -194,10 +207,7 @@ class Agent:
         }
 
     def report_load(self, utilization: dict[str, float], volumes: dict[str, float]) -> None:
-        now = self.clock()
-        if self.recorder is not None:
-            self.recorder.record(recorder.LOAD, now, utilization, volumes)
-        self.apply(self.engine.report_load(utilization, volumes, now))
+        self.apply(self._input(LoadReport(utilization, volumes), self.clock()))
 
     def measure(self, egress: str, samples: list[Sample]) -> None:
         if self.probes is not None:
@@ -242,9 +252,7 @@ class Agent:
         wall = data.get("saved_wall")
         away = max(0.0, time.time() - wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else 0.0
         saved_at = self.clock() - away
-        if self.recorder is not None:
-            self.recorder.record(recorder.RESTORE, self.clock(), data, saved_at)
-        self.apply(self.engine.restore(data, saved_at))
+        self.apply(self._input(Restore(data, saved_at), self.clock()))
 
     def save_state(self) -> None:
         statefile.save(self.state_path, {**self.engine.persist(self.clock()), "saved_wall": time.time()})
@@ -308,6 +316,12 @@ class Agent:
 
     # -- input -------------------------------------------------------------------
 
+    def _input(self, inp: Input, now: float, record: bool = True) -> list[Effect]:
+        """The one way into the engine (core/inputs.py): recorded as it is applied, so replay applies the same."""
+        if record and self.recorder is not None:
+            self.recorder.input(now, inp)
+        return inputs.apply(self.engine, inp, now)
+
     def on_line(self, line: str) -> None:
         now = self.clock()  # one reading per line: what the recorder keeps is what the engine saw
         if self.recorder is not None:
@@ -316,7 +330,7 @@ class Agent:
             if isinstance(item, codec.BGP_EVENTS):
                 if isinstance(item, PeerState) and item.peer not in self.engine.peers:
                     self._core_state(item.peer, item.state)
-                self.apply(self.engine.handle(item, now))
+                self.apply(self._input(BgpEvent(item), now))  # recorded as the line above
             else:
                 self._answer_line(item, line)
         if self.metrics is not None and self.decoder.last_time is not None:
@@ -380,10 +394,7 @@ class Agent:
         """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session
         as idle."""
         if row.peer in self.engine.peers:
-            now = self.clock()
-            if self.recorder is not None:
-                self.recorder.record(recorder.RECOVERED, now, row.peer, row.state, row.fsm)
-            self.apply(self.engine.handle(codec.recovered_state(row.peer, row.state, row.fsm), now))
+            self.apply(self._input(RecoveredState(row.peer, row.state, row.fsm), self.clock()))
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
                 info = self.engine.peers[row.peer]
                 for fam in info.peer.families:
@@ -395,10 +406,7 @@ class Agent:
             self._core_state(row.peer, row.state)
 
     def _relearning(self, peer: str) -> None:
-        now = self.clock()
-        if self.recorder is not None:
-            self.recorder.record(recorder.RELEARN, now, peer)
-        self.engine.relearning(peer, now)
+        self._input(Relearning(peer), self.clock())
 
     def _core_state(self, address: str, state: str) -> None:
         self.core_state[address] = state
@@ -485,9 +493,7 @@ class Agent:
         t0 = self.timer()
         self._gc_pass(self.engine.pending())
         now, limit = self.clock(), None if force else self.chunk
-        if self.recorder is not None and self.engine.pending():
-            self.recorder.record(recorder.FLUSH, now, limit)
-        effects = self.engine.flush(now, limit)
+        effects = self._input(DecisionPass(limit), now, record=bool(self.engine.pending()))
         if self.metrics is not None and effects:
             self.metrics.decision(self.timer() - t0)
         self.apply(effects)
@@ -545,16 +551,10 @@ class Agent:
         self.send("show neighbor summary")  # sessions already up: their state, and route refresh for the cloud ones
         self.send("show adj-rib out extensive")
         now = self.clock()
-        if self.recorder is not None:
-            self.recorder.record(recorder.START, now)
-        self.apply(self.engine.start(now))
+        self.apply(self._input(Start(), now))
 
     def on_probe(self, egress: str, samples: list[Sample], pushed: bool = False) -> None:
-        now = self.clock()
-        if self.recorder is not None:
-            rows = [[s.target, s.ok, s.rtt_ms, s.reason] for s in samples]
-            self.recorder.record(recorder.PROBE, now, egress, rows, pushed)
-        self.apply(self.engine.probe_round(egress, samples, now))
+        self.apply(self._input(ProbeRound(egress, tuple(samples), pushed), self.clock()))
 
     def tick(self) -> None:
         now = self.clock()
@@ -586,10 +586,10 @@ class Agent:
             for ack in held:
                 self._ack(ack)
         self._drain_barrier()
+        effects = self._input(Tick(), now)
         if self.recorder is not None:
-            self.recorder.record(recorder.TICK, now)
             self.recorder.flush()
-        self.apply(self.engine.tick(now))
+        self.apply(effects)
         self.reconcile()
         self._check_converged(now)
 
@@ -706,12 +706,7 @@ class Agent:
         """Swap in a validated config: decisions (in slices), probes and journal follow it.  A pass still in progress
         is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new
         config."""
-        now = self.clock()
-        if self.recorder is not None:
-            if text is None:  # not from a file (tests): the recording cannot be replayed past this point
-                log.warning("flight recorder: config %s swapped in without its text", config.digest)
-            self.recorder.config(now, text or "", config.digest, config.source)
-        self.apply(self.engine.reload(config, now, decide=False))
+        self.apply(self._input(ConfigSwap(config, text), self.clock()))
         self.schedule()
         if self.probes is not None:
             self.probes.start(config.egresses)

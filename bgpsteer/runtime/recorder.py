@@ -21,12 +21,27 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
 from bgpsteer.config.loader import digest as config_digest
+from bgpsteer.core.inputs import (
+    ConfigSwap,
+    DecisionPass,
+    DrainChange,
+    Input,
+    LoadReport,
+    ProbeRound,
+    RecoveredState,
+    Relearning,
+    Restore,
+    Start,
+    Tick,
+)
+from bgpsteer.core.measure import Sample
 from bgpsteer.runtime import statefile
 
 log = logging.getLogger("bgpsteer")
@@ -55,6 +70,46 @@ KINDS = frozenset({LINE, RECOVERED, RELEARN, FLUSH, TICK, PROBE, LOAD, DRAIN, CO
 FORMAT = 1
 
 
+def encode(inp: Input) -> tuple[str, list[Any]] | None:  # noqa: PLR0911 - one case per input type
+    """An input's record kind and payload (None: a BGP event, kept as the line it came in; a config swap is kept
+    with its text by ``Recorder.config``)."""
+    match inp:
+        case RecoveredState(peer, state, fsm):
+            return RECOVERED, [peer, state, fsm]
+        case Relearning(peer):
+            return RELEARN, [peer]
+        case DecisionPass(limit):
+            return FLUSH, [limit]
+        case Tick():
+            return TICK, []
+        case ProbeRound(egress, samples, pushed):
+            return PROBE, [egress, [[x.target, x.ok, x.rtt_ms, x.reason] for x in samples], pushed]
+        case LoadReport(utilization, volumes):
+            return LOAD, [dict(utilization), dict(volumes)]
+        case DrainChange(egress, on):
+            return DRAIN, [egress, on]
+        case Restore(state, saved_at):
+            return RESTORE, [dict(state), saved_at]
+        case Start():
+            return START, []
+    return None
+
+
+# record kind -> the input its payload holds (the kinds that are not an input by themselves are not here: a line,
+# which the codec decodes; a config, whose text is kept apart; the adapter's own decisions; a run's first record)
+DECODE: dict[str, Callable[[list[Any]], Input]] = {
+    RECOVERED: lambda p: RecoveredState(p[0], p[1], p[2]),
+    RELEARN: lambda p: Relearning(p[0]),
+    FLUSH: lambda p: DecisionPass(p[0]),
+    TICK: lambda p: Tick(),
+    PROBE: lambda p: ProbeRound(p[0], tuple(Sample(s[0], s[1], s[2], s[3]) for s in p[1]), bool(p[2:3] and p[2])),
+    LOAD: lambda p: LoadReport(p[0], p[1]),
+    DRAIN: lambda p: DrainChange(p[0], p[1]),
+    RESTORE: lambda p: Restore(p[0], p[1]),
+    START: lambda p: Start(),
+}
+
+
 def run_id(now: float, pid: int) -> str:
     """Sorts by start time: ``20261202T065559-1234``."""
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"-{pid}"
@@ -79,6 +134,17 @@ class Recorder:
 
     def line(self, now: float, line: str) -> None:
         self._write(b"L\t%r\t%s\n" % (now, line.rstrip("\n").encode()))
+
+    def input(self, now: float, inp: Input) -> None:
+        """One input of the core, as the engine got it (a BGP event is in the line recorded before it)."""
+        if isinstance(inp, ConfigSwap):
+            if inp.text is None:  # not from a file (tests): the recording cannot be replayed past this point
+                log.warning("flight recorder: config %s swapped in without its text", inp.config.digest)
+            self.config(now, inp.text or "", inp.config.digest, inp.config.source)
+            return
+        encoded = encode(inp)
+        if encoded is not None:
+            self.record(encoded[0], now, *encoded[1])
 
     def record(self, kind: str, now: float, *payload: Any) -> None:
         self._write(b"%s\t%r\t%s\n" % (kind.encode(), now, orjson.dumps(list(payload))))
