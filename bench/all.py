@@ -175,10 +175,17 @@ def main() -> None:
         + (" --smoke" if args.smoke else "")
         + (f" --only {' '.join(args.only)}" if args.only else "")
         + (" --tree OLD" if args.tree else "")
-        + " --out docs/performance.md`. Compare numbers only within this page: the machines vary from day to day.",
+        + f" --out {args.out or 'PAGE'}`. Compare numbers only within this page: the machines vary from day to day.",
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- commit: {git('rev-parse', '--short=12', 'HEAD')}{dirty} ({git('log', '-1', '--format=%s')[:80]})",
+        *(
+            [
+                f"- older tree for comparison (--tree): commit {git('-C', str(args.tree), 'rev-parse', '--short=12', 'HEAD')}"
+            ]
+            if args.tree
+            else []
+        ),
         *machine(),
         "",
     ]
