@@ -167,6 +167,7 @@ def main() -> None:
             "all.py: " + ", ".join(b.name for b in chosen if b.root) + " need root; run as root or pick others "
             "with --only"
         )
+    older = git("-C", str(args.tree), "rev-parse", "--short=12", "HEAD") if args.tree else ""
     dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
     page = [
         "# Performance",
@@ -179,13 +180,7 @@ def main() -> None:
         "",
         f"- date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- commit: {git('rev-parse', '--short=12', 'HEAD')}{dirty} ({git('log', '-1', '--format=%s')[:80]})",
-        *(
-            [
-                f"- older tree for comparison (--tree): commit {git('-C', str(args.tree), 'rev-parse', '--short=12', 'HEAD')}"
-            ]
-            if args.tree
-            else []
-        ),
+        *([f"- older tree for comparison (--tree): commit {older}"] if args.tree else []),
         *machine(),
         "",
     ]
