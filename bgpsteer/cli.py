@@ -477,10 +477,10 @@ def completion(shell: str) -> None:
 
 
 def _register() -> None:
-    from bgpsteer.noc.commands import COMMANDS
+    from bgpsteer.noc.commands import CLI
     from bgpsteer.noc.fleet_cli import fleet
 
-    for cmd in (*COMMANDS, fleet):
+    for cmd in (*CLI, fleet):
         main.add_command(cmd)
 
 

@@ -60,6 +60,7 @@ def best_per_egress(paths: list[Path]) -> dict[str, tuple[Path, int]]:
 
 
 GRACEFUL_SHUTDOWN = (65535, 0)  # RFC 8326
+DRAINED = "GRACEFUL_SHUTDOWN (65535:0), LOCAL_PREF 0"  # what a drained egress's paths carry, in every message
 
 
 def cost_bonus(paths: list[tuple[int, int, Egress]]) -> dict[int, int]:
@@ -202,9 +203,7 @@ class ExportStage:
         if v.accepted and v.attrs is not None:
             drained = egress.id in self.drained
             v = Verdict(
-                True,
-                finalize(v.attrs, drained),
-                v.trace + (("egress drained: GRACEFUL_SHUTDOWN, local-pref 0",) if drained else ()),
+                True, finalize(v.attrs, drained), v.trace + ((f"egress drained: {DRAINED}",) if drained else ())
             )
         self.cache.put(key, (attrs, v))
         return v

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bgpsteer.core.codes import reject_code
-from bgpsteer.core.decision import best_per_egress
+from bgpsteer.core.decision import DRAINED, best_per_egress
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.relief import Move
 from bgpsteer.core.viewtypes import PrefixDecision
@@ -65,7 +65,7 @@ def explain(
             else f"health: OUT OF SERVICE (next-hop {e.next_hop} withdrawn: the core cannot use this path)"
         )
         if egress_id in export.drained:
-            checks.append("drain: egress drained (GRACEFUL_SHUTDOWN, local-pref 0)")
+            checks.append(f"drain: egress drained ({DRAINED})")
         sent = announced_by_pid.get(e.path_id)
         if v.accepted and v.attrs is not None and sent is not None and sent.local_pref != v.attrs.local_pref:
             checks.append(

@@ -246,7 +246,12 @@ class AgentSettings:
 
     @property
     def socket_path(self) -> str:
-        return self.control_socket or f"{self.state_dir.rstrip('/')}/control.sock"
+        return self.control_socket or socket_in(self.state_dir)
+
+
+def socket_in(state_dir: str) -> str:
+    """Where the control socket is when ``control_socket`` is not set."""
+    return f"{state_dir.rstrip('/')}/control.sock"
 
 
 def default(cls: type, name: str) -> Any:

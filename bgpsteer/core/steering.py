@@ -19,6 +19,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.budget import BudgetState
 from bgpsteer.core.config import Config
+from bgpsteer.core.decision import DRAINED
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
@@ -177,7 +178,7 @@ class SteeringState:
 
     def drain(self, egress: str, on: bool) -> Log:
         (self.drained.add if on else self.drained.discard)(egress)
-        what = "drained: paths re-announced with GRACEFUL_SHUTDOWN (65535:0) and LOCAL_PREF 0" if on else "undrained"
+        what = f"drained: paths re-announced with {DRAINED}" if on else "undrained"
         return Log("info", f"egress {egress} {what}", {"egress": egress})
 
     # -- outputs ---------------------------------------------------------------

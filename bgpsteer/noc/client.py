@@ -7,9 +7,11 @@ import os
 import socket
 from typing import Any
 
+from bgpsteer.core.model import AgentSettings, default, socket_in
 from bgpsteer.exitcodes import ExitCode
+from bgpsteer.noc import protocol
 
-DEFAULT_SOCKET = "/var/lib/bgpsteer/control.sock"
+DEFAULT_SOCKET = socket_in(default(AgentSettings, "state_dir"))  # the agent's own default
 
 # exit codes of the NOC commands (names kept for callers)
 OK, NOT_FOUND, USAGE, UNREACHABLE, REFUSED, INTERNAL = (
@@ -45,6 +47,9 @@ def socket_path(explicit: str | None, config: str | None) -> str:
 
 
 def call(path: str, cmd: str, timeout: float = 60.0, **args: Any) -> Any:
+    problem = protocol.check(cmd, args)  # the server would refuse it: say so without connecting
+    if problem is not None:
+        raise CtlError(problem if cmd not in protocol.COMMANDS else f"{cmd}: {problem}", USAGE)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:

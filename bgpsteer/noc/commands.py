@@ -17,9 +17,13 @@ from typing import Any
 
 import click
 
+from bgpsteer.core.decision import DRAINED
 from bgpsteer.exitcodes import ExitCode
-from bgpsteer.noc.client import CtlError, call, socket_path
+from bgpsteer.noc.client import DEFAULT_SOCKET, CtlError, call, socket_path
+from bgpsteer.noc.protocol import COMMANDS
 from bgpsteer.noc.render import ago, emit, table
+
+HELP = {name: c.help for name, c in COMMANDS.items()}  # each NOC command's help, from the protocol's table
 
 _AGENT_CONFIG = click.option(
     "--agent-config",
@@ -32,9 +36,7 @@ _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON for too
 
 def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     @click.option(
-        "--socket",
-        "sock",
-        help="Control socket (default: $BGPSTEER_SOCKET, the config's, or /var/lib/bgpsteer/control.sock).",
+        "--socket", "sock", help=f"Control socket (default: $BGPSTEER_SOCKET, the config's, or {DEFAULT_SOCKET})."
     )
     @_AGENT_CONFIG
     @_JSON
@@ -63,10 +65,9 @@ def _startup(rt: dict[str, Any]) -> str:
     return click.style(f"helper pid {rt['pid']}: starting: {step}; no End-of-RIB sent yet", fg="yellow")
 
 
-@click.command()
+@click.command(help=HELP["status"])
 @_opts
 def status(ask: Callable[..., Any], as_json: bool) -> None:
-    """Sessions, egress health, route counts, last decision, config hash."""
 
     def human(s: dict[str, Any]) -> str:
         out = [
@@ -156,14 +157,14 @@ def _routes_human(r: dict[str, Any]) -> str:
     return text + "\n(* the egress the core routers use)"
 
 
-@show.command("routes")
+@show.command("routes", help=HELP["routes"])
 @click.argument("target", required=False)
 @click.option("--egress", help="Only prefixes announced through this egress.")
 @click.option("--peer", help="Only prefixes learned from this cloud peer.")
 @click.option(
     "--class", "cls", help="As the sessions of this application class see them (which egresses are in service)."
 )
-@click.option("--limit", default=1000, show_default=True)
+@click.option("--limit", default=COMMANDS["routes"].defaults["limit"], show_default=True)
 @_opts
 def show_routes(
     ask: Callable[..., Any],
@@ -174,15 +175,13 @@ def show_routes(
     cls: str | None,
     limit: int,
 ) -> None:
-    """Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS')."""
     emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
 
 
-@show.command("egress")
+@show.command("egress", help=HELP["egress"])
 @click.argument("egress", required=False)
 @_opts
 def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> None:
-    """Live probe statistics, health state, dampening and drain of egresses."""
 
     def human(r: dict[str, Any]) -> str:
         rows = []
@@ -228,10 +227,9 @@ def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> N
     emit(as_json, ask("egress", egress=egress), human)
 
 
-@show.command("peers")
+@show.command("peers", help=HELP["peers"])
 @_opts
 def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
-    """BGP sessions: cloud peers and core routers."""
 
     def human(r: dict[str, Any]) -> str:
         rows = [
@@ -271,13 +269,12 @@ def _unannounced(x: dict[str, Any]) -> str:
     return "its egresses are out of service or drained: see below"
 
 
-@click.command()
+@click.command(help=HELP["explain"])
 @click.argument("target", required=False)
 @click.option("--class", "cls", help="Explain for this application class's sessions (its SLA checks and ranking).")
 @click.option("--codes", is_flag=True, help="Print the stable reason codes (reject, trigger, wire) and exit.")
 @_opts
 def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str | None, codes: bool) -> None:
-    """Why a prefix (or address) leaves through its egress: candidates, policy, checks, ranking."""
     if codes:
         from bgpsteer.core.codes import tables
 
@@ -360,7 +357,7 @@ def _rates(items: tuple[str, ...], option: str, name: str = "NAME") -> dict[str,
     return out
 
 
-@click.command()
+@click.command(help=HELP["simulate"])
 @click.option("--fail", "fail", multiple=True, help="Egress to fail (repeatable).")
 @click.option(
     "--degrade",
@@ -384,7 +381,6 @@ def simulate(
     load: tuple[str, ...],
     new_config: str | None,
 ) -> None:
-    """What-if on the live state; touches nothing on the network."""
     if not fail and not new_config and not degrade and not load:
         raise CtlError(
             "nothing to simulate: give --fail EGRESS, --degrade EGRESS:latency=80ms, --load EGRESS=MBPS "
@@ -534,26 +530,24 @@ def _pair_opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.command()
+@click.command(help=HELP["drain"])
 @click.argument("egress")
 @_pair_opts
 def drain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
-    """Drain EGRESS for maintenance: GRACEFUL_SHUTDOWN (65535:0) and lowest preference on its paths."""
     emit(
         as_json,
         ask("drain", egress=egress),
         lambda r: (
             f"{prefix}egress {r['egress']} drained: {r['paths']} path(s) re-announced "
-            f"with 65535:0 and local-pref 0 ({r['commands_sent']} command(s))"
+            f"with {DRAINED} ({r['commands_sent']} command(s))"
         ),
     )
 
 
-@click.command()
+@click.command(help=HELP["undrain"])
 @click.argument("egress")
 @_pair_opts
 def undrain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "") -> None:
-    """Return a drained EGRESS to service."""
     emit(
         as_json,
         ask("undrain", egress=egress),
@@ -561,10 +555,9 @@ def undrain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "
     )
 
 
-@click.command()
+@click.command(help=HELP["reload"])
 @_opts
 def reload(ask: Callable[..., Any], as_json: bool) -> None:
-    """Validate the agent's config file and apply it atomically (a bad config changes nothing)."""
 
     def human(r: dict[str, Any]) -> str:
         text = (
@@ -581,12 +574,11 @@ def reload(ask: Callable[..., Any], as_json: bool) -> None:
     emit(as_json, ask("reload"), human)
 
 
-@click.command()
+@click.command(help=HELP["history"])
 @click.argument("prefix")
-@click.option("--limit", default=200, show_default=True)
+@click.option("--limit", default=COMMANDS["history"].defaults["limit"], show_default=True)
 @_opts
 def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> None:
-    """What changed for PREFIX and when, from the decision journal (with its egresses' events)."""
 
     def human(r: dict[str, Any]) -> str:
         if not r["records"]:
@@ -620,7 +612,7 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
     emit(as_json, ask("history", prefix=prefix, limit=limit), human)
 
 
-@click.command()
+@click.command(help=HELP["measure"])
 @click.argument("egress")
 @click.option(
     "--sample",
@@ -632,7 +624,6 @@ def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> 
 )
 @_opts
 def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[str, ...]) -> None:
-    """Push an external measurement round for an egress whose probe type is 'external'."""
     parsed = []
     for s in samples:
         target, sep, value = s.partition("=")
@@ -657,12 +648,11 @@ def measure(ask: Callable[..., Any], as_json: bool, egress: str, samples: tuple[
     )
 
 
-@click.command("load")
+@click.command("load", help=HELP["load"])
 @click.option("--egress", "egresses", multiple=True, help="EGRESS=MBPS: an egress's measured utilization.")
 @click.option("--prefix", "prefixes", multiple=True, help="PREFIX=MBPS: a prefix's traffic volume (flow data).")
 @_opts
 def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], prefixes: tuple[str, ...]) -> None:
-    """Report utilization and per-prefix volumes for relief of overloaded egresses (steering.relief)."""
 
     if not egresses and not prefixes:
         raise CtlError("nothing to report: give --egress E=MBPS and/or --prefix P=MBPS", ExitCode.USAGE)
@@ -685,4 +675,4 @@ def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], pref
     emit(as_json, r, human)
 
 
-COMMANDS = [status, show, explain, simulate, drain, undrain, reload, history, measure, load]
+CLI = [status, show, explain, simulate, drain, undrain, reload, history, measure, load]

@@ -27,7 +27,7 @@ from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.view import UnknownName
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.forked import Forked
-from bgpsteer.noc import queries
+from bgpsteer.noc import protocol, queries
 from bgpsteer.noc.port import AgentPort
 
 log = logging.getLogger("bgpsteer.noc")
@@ -35,67 +35,6 @@ REQUEST_LIMIT = 16 * 1024 * 1024  # one request line; simulate carries a whole c
 MAX_CLIENTS = 32  # connections at once; more are refused with code 3 (file descriptors are finite)
 IDLE_TIMEOUT = 60.0  # seconds a connection may wait between requests before it is closed
 REFUSE_WAIT = 2.0  # seconds a refused connection is given to send its request, so it reads why it was refused
-
-# every command's arguments and their types: anything else is a usage error (code 2), never a traceback
-INT_ARG_MAX = 10_000_000  # limits and counts in requests
-RTT_MAX_MS = 600_000  # a pushed round-trip time above 10 minutes is a unit error
-_STR, _INT, _STRS, _DICT, _SAMPLES = "string", "integer", "list of strings", "object", "list of objects"
-_NUMS = "object of numbers"
-MBPS_MAX = 100_000_000  # a reported rate above 100 Tbit/s is a unit error
-ARGS: dict[str, dict[str, str]] = {
-    "status": {},
-    "routes": {"target": _STR, "egress": _STR, "peer": _STR, "limit": _INT, "cls": _STR},
-    "egress": {"egress": _STR},
-    "peers": {},
-    "explain": {"target": _STR, "cls": _STR},
-    "drain": {"egress": _STR},
-    "undrain": {"egress": _STR},
-    "reload": {},
-    "measure": {"egress": _STR, "samples": _SAMPLES},
-    "simulate": {"fail": _STRS, "degrade": _DICT, "config": _STR, "config_text": _STR, "load": _NUMS},
-    "history": {"prefix": _STR, "limit": _INT},
-    "load": {"utilization": _NUMS, "volumes": _NUMS},
-}
-REQUIRED = {
-    "explain": ("target",),
-    "drain": ("egress",),
-    "undrain": ("egress",),
-    "measure": ("egress", "samples"),
-    "history": ("prefix",),
-}
-
-
-def _is(value: Any, kind: str) -> bool:
-    if kind == _STR:
-        return isinstance(value, str)
-    if kind == _INT:
-        return type(value) is int and 0 <= value <= INT_ARG_MAX
-    if kind == _STRS:
-        return isinstance(value, list) and all(isinstance(v, str) for v in value)
-    if kind == _NUMS:
-        return isinstance(value, dict) and all(
-            isinstance(k, str) and isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= MBPS_MAX
-            for k, x in value.items()
-        )
-    if kind == _DICT:
-        return isinstance(value, dict) and all(
-            isinstance(m, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in m.values())
-            for m in value.values()
-        )
-    return isinstance(value, list) and all(isinstance(v, dict) for v in value)
-
-
-def check_args(cmd: str, args: dict[str, Any]) -> str | None:
-    """Why the arguments do not fit the command, or None."""
-    spec = ARGS[cmd]
-    for key, value in args.items():
-        if key not in spec:
-            return f"unknown argument {key!r}" + (f" (takes {', '.join(spec)})" if spec else " (takes none)")
-        if value is not None and not _is(value, spec[key]):
-            article = "an" if spec[key][0] in "aeiou" else "a"
-            return f"argument {key!r} must be {article} {spec[key]}" + (" (0 .. 10000000)" if spec[key] == _INT else "")
-    missing = [k for k in REQUIRED.get(cmd, ()) if args.get(k) is None]
-    return f"missing argument {', '.join(missing)}" if missing else None
 
 
 def _request(line: bytes) -> tuple[str, dict[str, Any]] | str:
@@ -107,10 +46,17 @@ def _request(line: bytes) -> tuple[str, dict[str, Any]] | str:
             raise TypeError
     except (ValueError, KeyError, TypeError):
         return 'bad request: expected {"cmd": NAME, "args": {...}}'
-    if cmd not in ARGS:
-        return f"unknown command {cmd!r}"
-    problem = check_args(cmd, args)
-    return f"{cmd}: {problem}" if problem else (cmd, args)
+    problem = protocol.check(cmd, args)  # anything else is a usage error (code 2), never a traceback
+    if problem is None:
+        return cmd, protocol.with_defaults(cmd, args)
+    return problem if cmd not in protocol.COMMANDS else f"{cmd}: {problem}"
+
+
+# commands answered from a forked snapshot, when this says so for their arguments
+FORKED: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "simulate": lambda a: True,
+    "routes": lambda a: a.get("target") is None,
+}
 
 
 class ControlServer:
@@ -129,7 +75,7 @@ class ControlServer:
                 a.get("target"),
                 a.get("egress"),
                 a.get("peer"),
-                int(a.get("limit") or 1000),
+                int(a["limit"]),
                 a.get("cls"),
                 self.agent.ledger,
             ),
@@ -141,6 +87,8 @@ class ControlServer:
             "reload": lambda a: self._reload(),
             "measure": lambda a: self._measure(str(a["egress"]), a.get("samples") or []),
             "load": lambda a: self._load(a.get("utilization") or {}, a.get("volumes") or {}),
+            "simulate": self._simulate,
+            "history": lambda a: self._history(str(a["prefix"]), int(a["limit"])),
         }
 
     async def start(self) -> None:
@@ -226,21 +174,18 @@ class ControlServer:
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}", "code": ExitCode.INTERNAL}
 
     async def _run(self, cmd: str, args: dict[str, Any]) -> dict[str, Any] | Forked:
-        if cmd == "simulate":
-            return await self._forked(lambda: self._simulate(args))
-        if cmd == "routes" and args.get("target") is None:
-            # a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
-            return await self._forked(lambda: self.handlers["routes"](args))
-        if cmd == "history":  # reads the journal file: off the loop
-            records = await asyncio.get_running_loop().run_in_executor(
-                None, self.agent.history, str(args["prefix"]), args.get("limit") or 200
-            )
-            path = str(self.agent.journal_path)
-            return {"ok": True, "result": {"prefix": args["prefix"], "records": records, "journal": path}}
+        if cmd in FORKED and FORKED[cmd](args):
+            # a what-if or a scan of the whole RIB: from a forked snapshot, so the pipe is never left unread
+            return await self._forked(lambda: self.handlers[cmd](args))
         result = self.handlers[cmd](args)
         if inspect.isawaitable(result):
             result = await result
         return {"ok": True, "result": result}
+
+    async def _history(self, prefix: str, limit: int) -> dict[str, Any]:
+        """The journal's records for a prefix: the file is read off the loop."""
+        records = await asyncio.get_running_loop().run_in_executor(None, self.agent.history, prefix, limit)
+        return {"prefix": prefix, "records": records, "journal": str(self.agent.journal_path)}
 
     async def _drain(self, egress: str, on: bool) -> dict[str, Any]:
         queries.require_egress(self.agent.view, egress)
@@ -263,7 +208,7 @@ class ControlServer:
             if not s.get("ok"):
                 samples.append(Sample(target, False, None, str(s.get("reason") or "reported lost")))
                 continue
-            if not isinstance(rtt, (int, float)) or not 0 <= rtt < RTT_MAX_MS:
+            if not isinstance(rtt, (int, float)) or not 0 <= rtt < protocol.RTT_MAX_MS:
                 raise queries.QueryError(
                     f"target {target}: a good sample needs rtt_ms (0 .. 600000), got {rtt!r}", ExitCode.USAGE
                 )

@@ -26,9 +26,10 @@ import orjson
 
 from bgpsteer.core.codes import trigger_code
 from bgpsteer.core.events import Changed, EgressChanged
+from bgpsteer.core.model import AgentSettings, default
 from bgpsteer.runtime import statefile
 
-MAX_BYTES = 64 * 1024 * 1024
+MAX_BYTES: int = default(AgentSettings, "journal_max_bytes")  # the model's default, not a copy
 FILE_MODE = 0o640
 KEEP = 4
 

@@ -208,7 +208,7 @@ def test_a_drained_egress_exports_least_preferred_and_says_so() -> None:
     v = ex.evaluate(p, parse_prefix("10.20.1.0/24"), "10.20.1.0/24")
     assert v.attrs is not None
     assert (v.attrs.local_pref, v.attrs.communities) == (0, ((64512, 100), GRACEFUL_SHUTDOWN))
-    assert v.trace[-1] == "egress drained: GRACEFUL_SHUTDOWN, local-pref 0"
+    assert v.trace[-1] == "egress drained: GRACEFUL_SHUTDOWN (65535:0), LOCAL_PREF 0"
     ex.set_drained(frozenset())
     assert len(ex.cache) == 0
     v2 = ex.evaluate(p, parse_prefix("10.20.1.0/24"), "10.20.1.0/24")

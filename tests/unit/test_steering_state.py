@@ -133,7 +133,7 @@ def test_drain_and_undrain() -> None:
     s = state()
     assert s.drain("fra", True) == Log(
         "info",
-        "egress fra drained: paths re-announced with GRACEFUL_SHUTDOWN (65535:0) and LOCAL_PREF 0",
+        "egress fra drained: paths re-announced with GRACEFUL_SHUTDOWN (65535:0), LOCAL_PREF 0",
         {"egress": "fra"},
     )
     assert s.drained == {"fra"}
