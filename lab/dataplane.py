@@ -31,6 +31,7 @@ from bgpsteer.config.loader import load
 from lab.netlab import Bird, Lab, LabError, kill_netns, nft_counters, sh, wait_for
 from lab.pair import gateway, second_config
 from lab.topology import bird_config, start_exabgp, start_reflectors
+from lab.udpstream import bound_mark, flowing_mark
 
 HERE = Path(__file__).resolve().parent
 DATAPLANE_CONFIG = HERE / "dataplane.yaml"
@@ -251,7 +252,8 @@ class DataPlane:
                     f"flow-{kind}-recv.log",
                 )
             )
-        time.sleep(0.5)
+        for kind, path in outs.items():
+            wait_for(f"the {kind} receiver listening", bound_mark(path).exists, timeout=15, interval=0.05)
         senders = []
         for kind, (dest, proto, port, dscp) in flows.items():
             args = (
@@ -260,6 +262,10 @@ class DataPlane:
                 else ["send", dest, str(port), "--rate", str(rate), "--seconds", str(seconds), "--dscp", str(dscp)]
             )
             senders.append(self.lab.spawn("site", [self.python, script, *args], f"flow-{kind}-send.log"))
+
+        for kind, (_, proto, _, _) in flows.items():
+            if proto != "tcp":  # a datagram arrived: the stream flows (a fault may come now)
+                wait_for(f"the {kind} stream flowing", flowing_mark(outs[kind]).exists, timeout=15, interval=0.05)
 
         def result() -> dict[str, Any]:
             for p in senders:

@@ -28,6 +28,7 @@ from typing import Any
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import AgentSettings
 from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, drop_probes, sh, wait_for
+from lab.udpstream import bound_mark, flowing_mark
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
@@ -249,7 +250,7 @@ class Topology:
             [python, script, "recv", STREAM_DEST, "5000", "--seconds", str(seconds + 3), "--out", str(out)],
             "udp-recv.log",
         )
-        time.sleep(0.5)
+        wait_for("the stream's receiver listening", bound_mark(out).exists, timeout=15, interval=0.05)
         send = self.lab.spawn(
             "core",
             [
@@ -267,6 +268,8 @@ class Topology:
             ],
             "udp-send.log",
         )
+
+        wait_for("the stream flowing", flowing_mark(out).exists, timeout=15, interval=0.05)
 
         def result() -> dict[str, Any]:
             send.wait(seconds + 30)

@@ -43,10 +43,21 @@ def send(dest: str, port: int, rate: float, seconds: float, source: str | None, 
     print(json.dumps({"sent": count}))
 
 
+def bound_mark(out: Path) -> Path:
+    """Exists once the receiver writing ``out`` listens: its sender may start."""
+    return out.with_suffix(".bound")
+
+
+def flowing_mark(out: Path) -> Path:
+    """Exists once the receiver writing ``out`` has its first datagram: the stream flows (a fault may come)."""
+    return out.with_suffix(".flowing")
+
+
 def recv(addr: str, port: int, seconds: float, out: Path) -> None:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, port))
     s.settimeout(0.2)
+    bound_mark(out).touch()
     seen: set[int] = set()
     reordered = 0
     last = -1
@@ -57,6 +68,8 @@ def recv(addr: str, port: int, seconds: float, out: Path) -> None:
         except TimeoutError:
             continue
         seq = HEADER.unpack_from(data)[0]
+        if not seen:
+            flowing_mark(out).touch()
         if seq < last:
             reordered += 1
         last = max(last, seq)
@@ -109,6 +122,7 @@ def tcp_sink(addr: str, port: int, seconds: float, out: Path) -> None:
     srv.bind((addr, port))
     srv.listen(4)
     srv.settimeout(0.5)
+    bound_mark(out).touch()
     received = 0
     deadline = time.monotonic() + seconds
     conns: list[socket.socket] = []

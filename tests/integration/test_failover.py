@@ -91,16 +91,23 @@ def test_a_failed_egress_moves_every_prefix_and_fails_back_after_hold_down(topo:
     assert time.monotonic() - recovered_at >= HOLD_DOWN - 0.5
     assert "egress ams health recovering -> up" in topo.agent_log()
     assert topo.dump_state()["stats"]["commands_sent"] - sent_before == 1, "failback must cost one BGP command"
+    replays_to_the_journal(topo)
 
 
-def test_the_flight_recording_of_that_failure_replays_to_exactly_the_journal(topo: Topology) -> None:
-    """The helper's own recording (state_dir/recording) of the run so far -- table load, ams failing and failing
-    back -- re-run through the core by `bgpsteer replay` makes every decision its journal holds, exactly."""
+def replays_to_the_journal(topo: Topology) -> None:
+    """The helper's own recording (state_dir/recording) of this run -- table load, ams failing and failing back --
+    re-run through the core by `bgpsteer replay` makes every decision its journal holds, exactly.  Part of the
+    failover test, so that it never depends on another test having run first."""
     state = Path(topo.settings.state_dir)
-    time.sleep(0.5)  # the recorder writes out every tick (0.1 s)
     cmd = [sys.executable, "-m", "bgpsteer", "replay", str(state / "recording"), "--json"]
-    p = subprocess.run([*cmd, "--verify", str(state / "journal.jsonl")], capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-2000:]
+    cmd += ["--verify", str(state / "journal.jsonl")]
+    # the recorder writes out every tick (0.1 s) and the journal as it decides: poll until both hold the failback
+    p = wait_for(
+        "the recording and the journal to agree",
+        lambda: (r := subprocess.run(cmd, capture_output=True, text=True, timeout=300)).returncode == 0 and r,
+        timeout=30,
+        interval=0.5,
+    )
     doc = json.loads(p.stdout)
     assert doc["verify"]["problems"] == []
     egress_rows = [d for d in doc["decisions"] if d["kind"] == "egress" and d["egress"] == "ams"]

@@ -42,8 +42,8 @@ def test_exabgp_restart_loses_no_packet_and_leaves_the_core_as_it_was(topo: Topo
     before = table(topo)
     assert before
     assert not any(stale for paths in before.values() for _, stale in paths)
-    result = topo.stream(seconds=14)
-    time.sleep(3)
+    result = topo.stream(seconds=14)  # returns once the stream flows
+    time.sleep(3)  # three seconds of stream before the restart (not a wait for anything)
     old_pid = topo.helper_pid()
     topo.restart_exabgp()
     status = topo.wait_started(old_pid, timeout=60)
@@ -58,8 +58,8 @@ def test_a_helper_killed_under_a_live_exabgp_loses_no_packet_and_changes_nothing
     """The other restart: only bgpsteer dies (a crash, an OOM kill; ExaBGP starts it again and keeps its sessions and
     its adj-RIB-out).  The core never notices: no datagram lost, the same table, nothing stale."""
     before = table(topo)
-    result = topo.stream(seconds=10)
-    time.sleep(3)
+    result = topo.stream(seconds=10)  # returns once the stream flows
+    time.sleep(3)  # three seconds of stream before the kill (not a wait for anything)
     old_pid = topo.helper_pid()
     os.kill(old_pid, signal.SIGKILL)
     topo.wait_started(old_pid, timeout=60)
