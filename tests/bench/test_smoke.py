@@ -16,21 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.all import BENCHES, ROOT, Bench, commands
+from bench.all import BENCHES, ROOT, Bench
 from bench.helpers.guard import need_some
 from bench.helpers.pipe import PipeHelper
 from bench.stall import CONFIG as STALL_CONFIG
-
-NUMBER = re.compile(r"\d[\d,]*(\.\d+)?")
-
-
-def run_smoke(bench: Bench, timeout: float = 300) -> str:
-    (argv,) = commands(bench, smoke=True, tree=None)
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
-    assert done.returncode == 0, f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    rows = [line for line in done.stdout.splitlines() if NUMBER.search(line)]
-    assert len(rows) >= 2, f"{bench.name} printed no numbers:\n{done.stdout}"
-    return done.stdout
+from tests.bench.runner import run_smoke
 
 
 def test_every_bench_in_the_folder_has_a_smoke_size() -> None:

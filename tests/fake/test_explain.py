@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from bgpsteer.config.loader import parse
 from bgpsteer.noc import commands as noc
 from bgpsteer.noc import queries
-from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
+from tests.fake.world import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 BOUND = (

@@ -14,7 +14,7 @@ from bgpsteer.noc import queries
 from bgpsteer.noc.fleet import Agent, Disagreement, EgressState, disagreements, from_answers, from_metrics_text
 from bgpsteer.noc.fleet_cli import fleet as fleet_cmd
 from bgpsteer.noc.metrics import Metrics
-from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX
+from tests.fake.world import AWS, CONFIG, CORE, GCP, SIX
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 

@@ -9,25 +9,10 @@ from bgpsteer.config.loader import parse
 from bgpsteer.core.measure import Sample
 from bgpsteer.runtime import journal, statefile
 from bgpsteer.runtime.agent import Agent
-from tests.fake.test_pipe import AWS, CORE, GCP, SIX
+from tests.fake.world import AWS, CORE, GCP, SIX
+from tests.fake.world import PERSIST_CONFIG as CONFIG
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
-CONFIG = """
-agent: {{local_asn: 65000, router_id: 10.250.0.1, state_dir: {state}}}
-egresses:
-  - {{id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1,
-      probe: {{type: external, targets: [t], interval: 1}}, health: {{rise: 2, fall: 2, hold_down: 30}}}}
-  - {{id: ams, region: eu-west, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2,
-      probe: {{type: external, targets: [t], interval: 1}}, health: {{rise: 2, fall: 2, hold_down: 30}}}}
-cloud_peers:
-  - {{name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}}
-  - {{name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}}
-core_routers:
-  - {{name: core1, address: 10.250.0.2, asn: 65000}}
-policy:
-  import: {{default: accept}}
-  export: {{default: accept}}
-"""
 NH_FRA = ("10.255.0.1/32", 1)
 
 

@@ -2,37 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from bgpsteer.config.loader import parse
 from bgpsteer.noc import queries
+from tests.fake.world import AWS, CONFIG, CORE, GCP, SIX
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
-
-CORE = "10.250.0.2"
-AWS, GCP = "10.250.1.2", "10.250.2.2"
-CONFIG = """
-agent: {local_asn: 65000, router_id: 10.250.0.1, state_dir: /tmp/bgpsteer-fake}
-egresses:
-  - {id: fra, region: eu-central, jurisdiction: EU, cost_per_gb: 0.02, next_hop: 10.255.0.1}
-  - {id: ams, region: eu-west, jurisdiction: EU, cost_per_gb: 0.01, next_hop: 10.255.0.2}
-cloud_peers:
-  - {name: aws, address: 10.250.1.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
-  - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}
-core_routers:
-  - {name: core1, address: 10.250.0.2, asn: 65000}
-policy:
-  import: {default: accept}
-  export: {default: accept}
-"""
-SIX = [f"44.0.{i}.0/24" for i in range(6)]
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeExaBGP:
-    f = FakeExaBGP(parse(CONFIG, "fake.yaml"), clock)
-    f.agent.start()
-    f.feed(state(CORE), state(AWS), state(GCP))
-    return f
 
 
 def exabgp_state(fake: FakeExaBGP, prefix: str) -> dict[str, str]:

@@ -18,8 +18,8 @@ from bgpsteer.replay import recording, report
 from bgpsteer.replay.rerun import rerun
 from bgpsteer.runtime import recorder
 from bgpsteer.runtime.recorder import Recorder
-from tests.fake.test_persist import CONFIG
-from tests.fake.test_pipe import AWS, CORE, GCP, SIX
+from tests.fake.world import AWS, CORE, GCP, SIX
+from tests.fake.world import PERSIST_CONFIG as CONFIG
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update, withdraw
 
 

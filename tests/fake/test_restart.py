@@ -5,7 +5,7 @@ from __future__ import annotations
 from bgpsteer.config.loader import parse
 from bgpsteer.core.reconcile import READY_TIMEOUT, SETTLE
 from bgpsteer.runtime.agent import SYNC_TIMEOUT
-from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP, SIX
+from tests.fake.world import AWS, CONFIG, CORE, GCP, SIX
 from tests.fake_exabgp import Clock, FakeExaBGP, eor, refresh_marker, state, update, withdraw
 
 

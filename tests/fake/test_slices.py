@@ -10,7 +10,7 @@ from collections.abc import Callable
 from bgpsteer.config.loader import parse
 from bgpsteer.runtime import serve
 from bgpsteer.runtime.agent import SLICE_MAX, SLICE_MIN, SLICE_TARGET
-from tests.fake.test_pipe import AWS, CONFIG, CORE, GCP
+from tests.fake.world import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
 PREFIXES = [f"44.{i >> 8}.{i & 0xFF}.0/24" for i in range(600)]

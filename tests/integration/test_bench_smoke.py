@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.all import BENCHES, ROOT, Bench, commands
-from tests.bench.test_smoke import run_smoke
+from tests.bench.runner import run_smoke
 from tests.integration.needs import lab_tools
 
 lab_tools()

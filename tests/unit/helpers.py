@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 from bgpsteer.config.loader import parse
 from bgpsteer.core.config import Config
@@ -31,3 +33,36 @@ policy:
   import: {default: accept}
   export: {default: accept}
 """
+
+
+# three egresses (one outside the EU), one cloud peer each, an EU-only compliance rule: steering and view tests
+PROBES = """
+egresses:
+  - {id: fra, region: eu-central, jurisdiction: EU, next_hop: 10.255.0.1,
+     probe: {type: icmp, targets: [192.0.2.1]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+  - {id: ams, region: eu-west, jurisdiction: EU, next_hop: 10.255.0.2,
+     probe: {type: icmp, targets: [192.0.2.2]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+  - {id: iad, region: us-east, jurisdiction: US, next_hop: 10.255.0.3,
+     probe: {type: icmp, targets: [192.0.2.3]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
+cloud_peers:
+  - {name: aws, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
+  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}
+  - {name: azure, address: 10.3.0.2, asn: 8075, egress: iad, provider: azure, region: eastus}
+core_routers:
+  - {name: core1, address: 10.0.0.2, asn: 65000}
+sets:
+  prefix:
+    eu-only: ["10.50.0.0/16 le 24"]
+compliance:
+  - {name: gdpr, prefixes: eu-only, jurisdictions: [EU]}
+"""
+PEERS = {"fra": "10.1.0.2", "ams": "10.2.0.2", "iad": "10.3.0.2"}
+
+
+# containerlab's JSON schema (vendored in lab/containerlab with its provenance); its one ECMA class rewritten for
+# Python's re: [\p{N}\p{L}] (a letter or digit) is [^\W_]
+CLAB_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "lab" / "containerlab" / "clab.schema.json")
+    .read_text()
+    .replace("[\\\\p{N}\\\\p{L}]", "[^\\\\W_]")
+)

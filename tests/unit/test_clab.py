@@ -4,7 +4,6 @@ links and configs as the Python lab renders; a bad topology gets every problem a
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +16,12 @@ from lab.clab import ClabError, load
 from lab.dataplane import CLOUD_ROUTES, CORE_DEFAULT_SESSION, COUNTERS, DATAPLANE_CONFIG
 from lab.scenario_packets import bird_best
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, bird_config
+from tests.unit.helpers import CLAB_SCHEMA as SCHEMA
 
 LAB = Path(__file__).resolve().parents[2] / "lab"
 TOPOLOGIES = sorted(LAB.glob("*.clab.yml"))
 # The schema's patterns are ECMA-262 regexes; one class, [\p{N}\p{L}] (a letter or a number), has no spelling in
 # Python's re, which jsonschema uses: [^\W_] (a word character that is not "_") means the same.
-SCHEMA = json.loads((LAB / "containerlab" / "clab.schema.json").read_text().replace("[\\\\p{N}\\\\p{L}]", "[^\\\\W_]"))
 
 
 def test_there_is_a_topology() -> None:

@@ -13,7 +13,7 @@ from bgpsteer.config.loader import load as load_config
 from lab.clab import load as load_topology
 from lab.mirror import HOSTILE_BOGON, generate
 from lab.scenario import parse
-from tests.unit.test_clab import SCHEMA
+from tests.unit.helpers import CLAB_SCHEMA as SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 

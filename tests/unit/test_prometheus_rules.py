@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.test_dashboard import exported_names
+from tests.unit.metric_names import exported_names
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 

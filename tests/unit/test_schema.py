@@ -47,7 +47,7 @@ def test_every_shipped_config_is_valid(validator: jsonschema.Draft202012Validato
 
 
 def test_configs_the_tests_load_are_valid(validator: jsonschema.Draft202012Validator) -> None:
-    from tests.fake.test_pipe import CONFIG as PIPE
+    from tests.fake.world import CONFIG as PIPE
     from tests.unit.helpers import ACCEPT_ALL, BASE
 
     for text in (schema.SOURCE, PIPE, BASE + ACCEPT_ALL):
@@ -119,7 +119,7 @@ def test_every_other_config_shipped_or_used_by_the_tests_is_valid(validator: jso
     from bench.stall import CONFIG as STALL
     from lab.topology import LAB_CONFIG, classes_config, ipv6_config
     from tests.contract.test_hostile_input import CONFIG as HOSTILE
-    from tests.fake.test_persist import CONFIG as PERSIST
+    from tests.fake.world import PERSIST_CONFIG as PERSIST
     from tests.unit.test_control import CONFIG as CONTROL
 
     lab_text = LAB_CONFIG.read_text()

@@ -13,29 +13,7 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import Sample, TargetStats
 from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
 from bgpsteer.core.view import UnknownName
-from tests.unit.helpers import ACCEPT_ALL
-
-PROBES = """
-egresses:
-  - {id: fra, region: eu-central, jurisdiction: EU, next_hop: 10.255.0.1,
-     probe: {type: icmp, targets: [192.0.2.1]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
-  - {id: ams, region: eu-west, jurisdiction: EU, next_hop: 10.255.0.2,
-     probe: {type: icmp, targets: [192.0.2.2]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
-  - {id: iad, region: us-east, jurisdiction: US, next_hop: 10.255.0.3,
-     probe: {type: icmp, targets: [192.0.2.3]}, health: {rise: 2, fall: 3, hold_down: 10, dampening: false}}
-cloud_peers:
-  - {name: aws, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1}
-  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4}
-  - {name: azure, address: 10.3.0.2, asn: 8075, egress: iad, provider: azure, region: eastus}
-core_routers:
-  - {name: core1, address: 10.0.0.2, asn: 65000}
-sets:
-  prefix:
-    eu-only: ["10.50.0.0/16 le 24"]
-compliance:
-  - {name: gdpr, prefixes: eu-only, jurisdictions: [EU]}
-"""
-PEERS = {"fra": "10.1.0.2", "ams": "10.2.0.2", "iad": "10.3.0.2"}
+from tests.unit.helpers import ACCEPT_ALL, PEERS, PROBES
 
 
 def base_config(text: str = PROBES, extra: str = "") -> Config:

@@ -14,7 +14,7 @@ from bgpsteer.core.events import RoutesAnnounced
 from bgpsteer.core.ranking import core_choice
 from bgpsteer.core.view import CoreView
 from bgpsteer.noc import queries
-from tests.unit.test_steering import PEERS, PROBES
+from tests.unit.helpers import PEERS, PROBES
 
 EGRESSES = ("fra", "ams", "iad")
 PREFIXES = [f"10.{60 + i}.0.0/24" for i in range(4)] + ["10.50.1.0/24"]  # the last is EU-bound (compliance)
