@@ -30,6 +30,7 @@ from typing import Any
 from bgpsteer.config.loader import load
 from lab.netlab import Bird, Lab, LabError, kill_netns, nft_counters, sh, wait_for
 from lab.pair import gateway, second_config
+from lab.textedit import replaced
 from lab.topology import bird_config, start_exabgp, start_reflectors
 from lab.udpstream import bound_mark, flowing_mark
 
@@ -305,11 +306,11 @@ def second_sessions(bird: str) -> str:
     start = bird.index("protocol bgp bgpsteer_realtime {")
     realtime = bird[start : bird.index("\n}\n", start) + 3]
     both = CORE_DEFAULT_SESSION.split("protocol bgp", 1)[1] + realtime.split("protocol bgp", 1)[1]
-    both = both.replace("bgpsteer_default {", "bgpsteer_default_b {").replace(
-        "bgpsteer_realtime {", "bgpsteer_realtime_b {"
+    both = replaced(
+        both, ("bgpsteer_default {", "bgpsteer_default_b {"), ("bgpsteer_realtime {", "bgpsteer_realtime_b {")
     )
     both = re.sub(r"10\.250\.([08])\.", lambda m: f"10.250.1{m.group(1)}.", both)
-    return "\nprotocol bgp" + both.replace("\n}\n", "\n}\nprotocol bgp", 1)
+    return "\nprotocol bgp" + replaced(both, ("\n}\n", "\n}\nprotocol bgp", 1))
 
 
 def build(
@@ -356,7 +357,7 @@ def build(
     if pair:
         # no graceful restart towards the core: a dead route server's paths leave the core at once, so the test
         # measures the other one carrying the traffic (stale paths would carry it too, with the same next hop)
-        text = text.replace("agent:\n", "agent:\n  graceful_restart: 0\n", 1)
+        text = replaced(text, ("agent:\n", "agent:\n  graceful_restart: 0\n", 1))
     cfg_path = lb.path("bgpsteer.yaml")
     cfg_path.write_text(text)
     rendered = lb.path("core-config")

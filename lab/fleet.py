@@ -22,6 +22,7 @@ from typing import Any
 from lab.netlab import Lab, sh, wait_for
 from lab.pair import Pair
 from lab.pair import build as build_pair
+from lab.textedit import replaced
 from lab.topology import CLASSES, LAB_CONFIG
 
 RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "bgpsteer.rules.yml"
@@ -81,7 +82,7 @@ def scrape_config(targets: dict[tuple[str, str], str], interval: str = "1s") -> 
 def fleet_config() -> str:
     """lab.yaml with the two application classes (per-class state in every agent's metrics); the probes keep a
     200-round window so the classes' loss thresholds are more than one lost probe (`bgpsteer check` says so)."""
-    text = LAB_CONFIG.read_text().replace("probe: {type: icmp,", "probe: {type: icmp, window: 200,")
+    text = replaced(LAB_CONFIG.read_text(), ("probe: {type: icmp,", "probe: {type: icmp, window: 200,"))
     return text + CLASSES
 
 

@@ -33,6 +33,7 @@ from bgpsteer.config.loader import ConfigError
 from bgpsteer.config.loader import load as load_config
 from bgpsteer.core.config import Config
 from bgpsteer.core.prefix import parse_range
+from lab.textedit import replaced
 from lab.topology import bird_config
 
 HOSTILE_BOGON = "198.18.0.0/15"  # RFC 2544 benchmarking space: special purpose (RFC 6890)
@@ -139,7 +140,7 @@ def generate(config_path: Path, out: Path) -> tuple[Path, list[str]]:  # noqa: C
         rs_exec += [routes[0].format(dev=iface)] if routes else []
         conf = bird_config(peer.address, peer.asn, peer.address, local, benign + bad)
         if peer.password:
-            conf = conf.replace("  hold time 30;", f'  hold time 30;\n  password "{peer.password}";', 1)
+            conf = replaced(conf, ("  hold time 30;", f'  hold time 30;\n  password "{peer.password}";', 1))
         (out / "clab" / name).mkdir(parents=True, exist_ok=True)
         (out / "clab" / name / "bird.conf").write_text(
             f"# cloud gateway {peer.name} (AS{peer.asn}), by lab/mirror.py\n{conf}"

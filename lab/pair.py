@@ -22,6 +22,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from lab.netlab import Bird, Frr, Lab, drop_probes, kill_netns, sh, wait_for
+from lab.textedit import replaced
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, NH_ROUTES, bird_config, start_exabgp
 
 SECOND_SESSION = """
@@ -37,12 +38,16 @@ RS_ADDRESS = {"rs": "10.250.0.1", "rsb": "10.250.10.1"}  # as the core sees them
 
 def core_config() -> str:
     """The lab's FRR core with the second route server as another iBGP neighbour."""
-    return FRR.replace(
-        " neighbor 10.250.0.1 timers 10 30\n",
-        " neighbor 10.250.0.1 timers 10 30\n"
-        " neighbor 10.250.10.1 remote-as 65000\n"
-        " neighbor 10.250.10.1 timers 10 30\n",
-    ).replace("  neighbor 10.250.0.1 activate\n", "  neighbor 10.250.0.1 activate\n  neighbor 10.250.10.1 activate\n")
+    return replaced(
+        FRR,
+        (
+            " neighbor 10.250.0.1 timers 10 30\n",
+            " neighbor 10.250.0.1 timers 10 30\n"
+            " neighbor 10.250.10.1 remote-as 65000\n"
+            " neighbor 10.250.10.1 timers 10 30\n",
+        ),
+        ("  neighbor 10.250.0.1 activate\n", "  neighbor 10.250.0.1 activate\n  neighbor 10.250.10.1 activate\n"),
+    )
 
 
 def second_config(text: str, state_dir: Path) -> str:
@@ -152,7 +157,7 @@ def build(
     # no graceful restart towards the core in a pair whose route servers forward (gateway "self"): the core would
     # keep a dead one's paths as stale for the restart time, and its NH_E/32 (lower router id) would stay best,
     # pointing at it; the other route server's paths are the redundancy here (docs/operations.md: "A redundant pair")
-    text = text.replace("agent:\n", "agent:\n  graceful_restart: 0\n", 1)
+    text = replaced(text, ("agent:\n", "agent:\n  graceful_restart: 0\n", 1))
     configs = {"rs": lb.path(node("bgpsteer.yaml")), "rsb": lb.path(node("bgpsteer-rsb.yaml"))}
     texts = {"rs": text, "rsb": second_config(text, lb.path(node("state-rsb")))}
     for rs, listen in (metrics or {}).items():

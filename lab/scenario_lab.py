@@ -213,6 +213,8 @@ class Lab:
             path = self.d.configs[self.rs]
             text = path.read_text()
             for old, new in a["replace"]:
+                if str(old) not in text:  # a replacement that matches nothing would reload the same config
+                    raise ScenarioError(f"reload: {old!r} is not in {path.name}")
                 text = text.replace(str(old), str(new))
             path.write_text(text)
             self.d.cli("reload")

@@ -28,6 +28,7 @@ from typing import Any
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import AgentSettings
 from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, drop_probes, sh, wait_for
+from lab.textedit import replaced
 from lab.udpstream import bound_mark, flowing_mark
 
 HERE = Path(__file__).resolve().parent
@@ -71,10 +72,8 @@ FRR = (HERE / "clab" / "core" / "frr.conf").read_text()  # the core: the contain
 # The core's realtime VRF.  This machine's kernel has no VRF devices, so a second FRR
 # instance in its own namespace plays the realtime VRF of the core (same AS, its own
 # session with bgpsteer, its own RIB): the same BGP behaviour, one table per class.
-FRR_REALTIME = (
-    FRR.replace("hostname core", "hostname core-realtime")
-    .replace("10.250.0.2", "10.250.8.2")
-    .replace("10.250.0.1", "10.250.8.1")
+FRR_REALTIME = replaced(
+    FRR, ("hostname core", "hostname core-realtime"), ("10.250.0.2", "10.250.8.2"), ("10.250.0.1", "10.250.8.1")
 )
 
 CLASSES = """
@@ -134,17 +133,20 @@ FRR6 = """router bgp 65000
 def ipv6_config(text: str) -> str:
     """lab.yaml plus IPv6: egress next_hop6, a v6 session per cloud gateway and to the core."""
     for n in ("1", "2"):
-        text = text.replace(
-            f"    next_hop: 10.255.0.{n}\n", f"    next_hop: 10.255.0.{n}\n    next_hop6: fd00:255::{n}\n"
+        text = replaced(
+            text, (f"    next_hop: 10.255.0.{n}\n", f"    next_hop: 10.255.0.{n}\n    next_hop6: fd00:255::{n}\n")
         )
-    text = text.replace(
-        "core_routers:\n",
-        "  - {name: aws-tgw-fra-v6, address: fd00:250:1::2, local_address: fd00:250:1::1, asn: 64512, egress: fra, "
-        "provider: aws, region: eu-central-1, families: [ipv6]}\n"
-        "  - {name: gcp-cr-ams-v6, address: fd00:250:2::2, local_address: fd00:250:2::1, asn: 16550, egress: ams, "
-        "provider: gcp, region: europe-west4, families: [ipv6]}\n"
-        "core_routers:\n"
-        "  - {name: core1-v6, address: fd00:250::2, local_address: fd00:250::1, asn: 65000, families: [ipv6]}\n",
+    text = replaced(
+        text,
+        (
+            "core_routers:\n",
+            "  - {name: aws-tgw-fra-v6, address: fd00:250:1::2, local_address: fd00:250:1::1, asn: 64512, egress: fra, "
+            "provider: aws, region: eu-central-1, families: [ipv6]}\n"
+            "  - {name: gcp-cr-ams-v6, address: fd00:250:2::2, local_address: fd00:250:2::1, asn: 16550, egress: ams, "
+            "provider: gcp, region: europe-west4, families: [ipv6]}\n"
+            "core_routers:\n"
+            "  - {name: core1-v6, address: fd00:250::2, local_address: fd00:250::1, asn: 65000, families: [ipv6]}\n",
+        ),
     )
     return text
 
@@ -163,13 +165,18 @@ def best_paths(frr: Frr, family: str = "ipv4") -> dict[str, str | None]:
 def classes_config(text: str) -> str:
     """lab.yaml with UDP probes to the reflectors, the two classes and the realtime core session."""
     # UDP echo to the reflectors every 200 ms: a timeout of 190 ms leaves room for a loaded test machine
-    text = text.replace("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,").replace(
-        "interval: 0.1, timeout: 0.08}", "interval: 0.2, timeout: 0.19}"
+    text = replaced(
+        text,
+        ("probe: {type: icmp,", "probe: {type: udp, port: 7, window: 500,"),
+        ("interval: 0.1, timeout: 0.08}", "interval: 0.2, timeout: 0.19}"),
     )
-    text = text.replace(
-        "core_routers:\n",
-        "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
-        "asn: 65000, class: realtime}\n",
+    text = replaced(
+        text,
+        (
+            "core_routers:\n",
+            "core_routers:\n  - {name: core1-realtime, address: 10.250.8.2, local_address: 10.250.8.1, "
+            "asn: 65000, class: realtime}\n",
+        ),
     )
     return text + CLASSES
 
@@ -401,16 +408,20 @@ def core_frr(*, ipv6: bool, core_password: str | None, multipath: bool) -> str:
     """The FRR core's configuration for build()'s options."""
     frr = FRR + (FRR6 if ipv6 else "")
     if multipath:  # policies/README.md: the core settings multipath needs
-        frr = frr.replace(
-            " no bgp default ipv4-unicast\n", " no bgp default ipv4-unicast\n bgp bestpath as-path multipath-relax\n"
+        frr = replaced(
+            frr,
+            (" no bgp default ipv4-unicast\n", " no bgp default ipv4-unicast\n bgp bestpath as-path multipath-relax\n"),
         )
-        frr = frr.replace(
-            "  neighbor 10.250.0.1 activate\n", "  neighbor 10.250.0.1 activate\n  maximum-paths ibgp 8\n", 1
+        frr = replaced(
+            frr, ("  neighbor 10.250.0.1 activate\n", "  neighbor 10.250.0.1 activate\n  maximum-paths ibgp 8\n", 1)
         )
     if core_password is not None:  # TCP-MD5 on the core session (the same password in FRR and in bgpsteer's config)
-        frr = frr.replace(
-            " neighbor 10.250.0.1 timers 10 30\n",
-            f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n",
+        frr = replaced(
+            frr,
+            (
+                " neighbor 10.250.0.1 timers 10 30\n",
+                f" neighbor 10.250.0.1 timers 10 30\n neighbor 10.250.0.1 password {core_password}\n",
+            ),
         )
     return frr
 
@@ -468,10 +479,10 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
     if ipv6:
         text = ipv6_config(text)
     if azure:
-        text = text.replace("core_routers:\n", AZURE + "core_routers:\n")
+        text = replaced(text, ("core_routers:\n", AZURE + "core_routers:\n"))
     if core_password is not None:  # bgpsteer_password: a different one on bgpsteer's side (a mismatch)
-        text = text.replace(
-            "asn: 65000}", f"asn: 65000, password: {json.dumps(bgpsteer_password or core_password)}}}", 1
+        text = replaced(
+            text, ("asn: 65000}", f"asn: 65000, password: {json.dumps(bgpsteer_password or core_password)}}}", 1)
         )
     config = lb.path("bgpsteer.yaml")
     config.write_text(text)

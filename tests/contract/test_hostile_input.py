@@ -14,6 +14,7 @@ from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.events import PeerState, RoutesAnnounced, RoutesWithdrawn
 from bgpsteer.exabgp import codec
 from bgpsteer.runtime.agent import Agent
+from lab.textedit import replaced
 from tests.contract.oracle import accepts
 
 PEER = "10.250.1.2"
@@ -43,9 +44,9 @@ def test_oracle_accepts_good_lines_and_refuses_bad_ones() -> None:
         "nlri 44.0.1.0/24"
     )
     assert accepts(good)
-    assert not accepts(good.replace("100", "4294967296"))
-    assert not accepts(good.replace("44.0.1.0/24", "44.0.010.0/24"))
-    assert not accepts(good.replace("origin igp", "origin igp community [ 99999:1 ]"))
+    assert not accepts(replaced(good, ("100", "4294967296")))
+    assert not accepts(replaced(good, ("44.0.1.0/24", "44.0.010.0/24")))
+    assert not accepts(replaced(good, ("origin igp", "origin igp community [ 99999:1 ]")))
 
 
 def test_mistyped_attributes_make_the_update_malformed() -> None:
@@ -71,7 +72,7 @@ def test_state_must_be_a_known_word() -> None:
     )
     (item,) = decode(line)
     assert isinstance(item, codec.Malformed)
-    line = line.replace('["up"]', '"up"')
+    line = replaced(line, ('["up"]', '"up"'))
     assert decode(line) == [PeerState(PEER, "up", "")]
 
 
@@ -239,11 +240,11 @@ def test_cost_bonus_steps_down_where_adding_would_overflow() -> None:
 
 
 def test_check_refuses_a_local_pref_without_room_for_the_tiebreak() -> None:
-    text = CONFIG.replace("local_pref: 4294967294, med: -5", "local_pref: 4294967295, med: -5")
+    text = replaced(CONFIG, ("local_pref: 4294967294, med: -5", "local_pref: 4294967295, med: -5"))
     with pytest.raises(ConfigError) as exc:
         parse(text, "hostile.yaml")
     assert "local_pref 4294967295 leaves no room for the cost tie-break" in str(exc.value)
     assert parse(
-        text.replace("export: {default: accept}", "export: {default: accept}\nsteering: {cost_tiebreak: false}"),
+        replaced(text, ("export: {default: accept}", "export: {default: accept}\nsteering: {cost_tiebreak: false}")),
         "h.yaml",
     )

@@ -10,22 +10,20 @@ from click.testing import CliRunner
 from bgpsteer.config.loader import parse
 from bgpsteer.noc import commands as noc
 from bgpsteer.noc import queries
+from lab.textedit import named, yaml_edited
 from tests.fake.world import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
-BOUND = (
-    CONFIG.replace("egresses:\n", "egresses:\n", 1)
-    .replace("  - {id: ams, region: eu-west, jurisdiction: EU,", "  - {id: ams, region: us-east, jurisdiction: US,")
-    .replace(
-        "policy:\n",
-        'sets:\n  prefix:\n    eu-data: ["44.0.0.0/16 le 24"]\n    bad: ["45.0.0.0/16 le 24"]\n'
-        "compliance:\n  - {name: gdpr, prefixes: eu-data, jurisdictions: [EU]}\npolicy:\n",
-    )
-    .replace(
-        "  import: {default: accept}",
-        "  import:\n    default: accept\n    statements:\n      - {name: no-bad, match: {prefix: bad}, then: reject}",
-    )
-)
+
+def _bound(doc: dict[str, Any]) -> None:
+    """ams abroad (US), EU-bound data that only fra may carry, and a prefix set the import policy rejects."""
+    named(doc["egresses"], "ams").update(region="us-east", jurisdiction="US")
+    doc["sets"] = {"prefix": {"eu-data": ["44.0.0.0/16 le 24"], "bad": ["45.0.0.0/16 le 24"]}}
+    doc["compliance"] = [{"name": "gdpr", "prefixes": "eu-data", "jurisdictions": ["EU"]}]
+    doc["policy"]["import"]["statements"] = [{"name": "no-bad", "match": {"prefix": "bad"}, "then": "reject"}]
+
+
+BOUND = yaml_edited(CONFIG, _bound)
 
 
 def run_explain(fake: FakeExaBGP, prefix: str, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, Any], str]:

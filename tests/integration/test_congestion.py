@@ -13,6 +13,7 @@ import pytest
 
 from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build
 from lab.netlab import lab, wait_for
+from lab.textedit import replaced
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -27,9 +28,9 @@ PREFIX_OF = {"other": "10.10.0.0/16", "sovereign": "10.10.8.0/24"}
 def dp() -> Iterator[DataPlane]:
     text = DATAPLANE_CONFIG.read_text()
     for gw in ("10.252.1.2", "10.252.2.2"):
-        text = text.replace(f"    gateway: {gw}\n", f"    gateway: {gw}\n    capacity_mbps: {CAPACITY_MBPS}\n")
-    text = text.replace(
-        "core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n"
+        text = replaced(text, (f"    gateway: {gw}\n", f"    gateway: {gw}\n    capacity_mbps: {CAPACITY_MBPS}\n"))
+    text = replaced(
+        text, ("core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n")
     )
     with lab() as lb:
         d = build(lb, config_text=text)

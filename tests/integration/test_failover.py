@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from lab.netlab import LabError, lab, wait_for
+from lab.textedit import replaced
 from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, best_paths, build
 from tests.integration.needs import lab_tools
 
@@ -41,12 +42,13 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     config = tmp_path_factory.mktemp("cfg") / "failover.yaml"
     # these tests fail ams on purpose, several times in a row: dampening (tested in tests/unit/test_steering.py)
     # would suppress it on a loaded machine where a probe round is also lost now and then
-    text = LAB_CONFIG.read_text().replace(
-        "max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 20000, action: stop}"
+    text = replaced(
+        LAB_CONFIG.read_text(), ("max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 20000, action: stop}")
     )
     config.write_text(
-        text.replace(
-            "health: {rise: 3, fall: 3, hold_down: 5}", "health: {rise: 3, fall: 3, hold_down: 5, dampening: false}"
+        replaced(
+            text,
+            ("health: {rise: 3, fall: 3, hold_down: 5}", "health: {rise: 3, fall: 3, hold_down: 5, dampening: false}"),
         )
     )
     with lab() as lb:

@@ -12,6 +12,7 @@ import pytest
 
 from lab.mirror import generate
 from lab.scenario import parse, run
+from lab.textedit import replaced
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -37,8 +38,8 @@ def test_the_example_policy_in_its_own_lab(tmp_path: Path) -> None:
 
 def test_peers_without_a_common_subnet(tmp_path: Path) -> None:
     text = (ROOT / "lab" / "lab.yaml").read_text()
-    text = text.replace(
-        "address: 10.250.1.2, local_address: 10.250.1.1", "address: 169.254.10.2, local_address: 100.64.1.1"
+    text = replaced(
+        text, ("address: 10.250.1.2, local_address: 10.250.1.1", "address: 169.254.10.2, local_address: 100.64.1.1")
     )
     (tmp_path / "in.yaml").write_text(text)
     generate(tmp_path / "in.yaml", tmp_path / "out")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from lab.netlab import lab, sh, wait_for
+from lab.textedit import replaced
 from lab.topology import LAB_CONFIG, Topology, build
 from tests.integration.needs import lab_tools
 
@@ -39,11 +40,12 @@ def weights(t: Topology, prefix: str) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def topo() -> Iterator[Topology]:
     text = LAB_CONFIG.read_text()
-    text = text.replace("    next_hop: 10.255.0.1\n", "    next_hop: 10.255.0.1\n    capacity_mbps: 100\n")
-    text = text.replace(
-        "    next_hop: 10.255.0.2\n", f"    next_hop: 10.255.0.2\n    gateway: {AMS_GW}\n    capacity_mbps: 300\n"
+    text = replaced(text, ("    next_hop: 10.255.0.1\n", "    next_hop: 10.255.0.1\n    capacity_mbps: 100\n"))
+    text = replaced(
+        text,
+        ("    next_hop: 10.255.0.2\n", f"    next_hop: 10.255.0.2\n    gateway: {AMS_GW}\n    capacity_mbps: 300\n"),
     )
-    text = text.replace("safety:\n", "steering:\n  multipath: {prefixes: aws-eu-central-1}\nsafety:\n")
+    text = replaced(text, ("safety:\n", "steering:\n  multipath: {prefixes: aws-eu-central-1}\nsafety:\n"))
     with lab() as lb:
         cfg = lb.path("multipath.yaml")
         cfg.write_text(text)

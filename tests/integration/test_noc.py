@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from lab.netlab import lab, wait_for
+from lab.textedit import replaced
 from lab.topology import Topology, best_paths, build
 from tests.integration.needs import lab_tools
 
@@ -138,14 +139,14 @@ def test_reload_good_and_bad(topo: Topology) -> None:
     original = topo.config.read_text()
     digest = ok(topo, "status")["config"]["digest"]
     try:
-        topo.config.write_text(original.replace("local_pref: 160, med: 10", "local_pref: 160, med: oops"))
+        topo.config.write_text(replaced(original, ("local_pref: 160, med: 10", "local_pref: 160, med: oops")))
         bad = topo.cli("reload")
         assert bad.returncode == 4
         assert "running configuration is kept" in bad.stderr
         assert "med" in bad.stderr
         assert "Traceback" not in bad.stderr
         assert ok(topo, "status")["config"]["digest"] == digest
-        topo.config.write_text(original.replace("local_pref: 160, med: 10", "local_pref: 160, med: 11"))
+        topo.config.write_text(replaced(original, ("local_pref: 160, med: 10", "local_pref: 160, med: 11")))
         r = ok(topo, "reload")
         assert r["new_digest"] != digest
         assert r["announced"] == 2

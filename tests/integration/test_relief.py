@@ -10,6 +10,7 @@ import pytest
 
 from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build
 from lab.netlab import lab, wait_for
+from lab.textedit import replaced
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -19,10 +20,10 @@ lab_tools()
 @pytest.fixture(scope="module")
 def dp() -> Iterator[DataPlane]:
     text = DATAPLANE_CONFIG.read_text()
-    text = text.replace("    gateway: 10.252.1.2\n", "    gateway: 10.252.1.2\n    capacity_mbps: 1000\n")
-    text = text.replace("    gateway: 10.252.2.2\n", "    gateway: 10.252.2.2\n    capacity_mbps: 1000\n")
-    text = text.replace(
-        "core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n"
+    text = replaced(text, ("    gateway: 10.252.1.2\n", "    gateway: 10.252.1.2\n    capacity_mbps: 1000\n"))
+    text = replaced(text, ("    gateway: 10.252.2.2\n", "    gateway: 10.252.2.2\n    capacity_mbps: 1000\n"))
+    text = replaced(
+        text, ("core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n")
     )
     with lab() as lb:
         d = build(lb, config_text=text)

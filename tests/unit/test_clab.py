@@ -15,6 +15,7 @@ import yaml
 from lab.clab import ClabError, load
 from lab.dataplane import CLOUD_ROUTES, CORE_DEFAULT_SESSION, COUNTERS, DATAPLANE_CONFIG
 from lab.scenario_packets import bird_best
+from lab.textedit import replaced
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, bird_config
 from tests.unit.helpers import CLAB_SCHEMA as SCHEMA
 
@@ -98,10 +99,8 @@ def test_the_data_plane_topology_binds_what_bgpsteer_renders(tmp_path: Path) -> 
     rs = topo.nodes["rs"].config
     assert rs is not None
     body = rs.read_text().split("agent:\n", 1)[1]
-    want = (
-        DATAPLANE_CONFIG.read_text()
-        .split("agent:\n", 1)[1]
-        .replace("probe: {type: udp, port: 7,", "probe: {type: icmp,")
+    want = replaced(
+        DATAPLANE_CONFIG.read_text().split("agent:\n", 1)[1], ("probe: {type: udp, port: 7,", "probe: {type: icmp,")
     )
     assert body == want
     source = str(rs.relative_to(LAB.parent))

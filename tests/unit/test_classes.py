@@ -12,6 +12,7 @@ from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import AppClass, Scope
 from bgpsteer.core.sla import sla_fit
 from bgpsteer.core.view import CoreView
+from lab.textedit import replaced
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -169,10 +170,11 @@ def test_noisy_probes_cause_no_spurious_moves(seed: int) -> None:
 
 
 def test_class_config_errors() -> None:
-    bad = (
-        CONFIG.replace("class: realtime}", "class: realtme}")
-        .replace('ports: ["16384-32767"]', 'ports: ["99999"]')
-        .replace("loss_pct: 2,", "loss_pct: 200,")
+    bad = replaced(
+        CONFIG,
+        ("class: realtime}", "class: realtme}"),
+        ('ports: ["16384-32767"]', 'ports: ["99999"]'),
+        ("loss_pct: 2,", "loss_pct: 200,"),
     )
     with pytest.raises(ConfigError) as exc:
         parse(bad, "t.yaml")
@@ -180,7 +182,7 @@ def test_class_config_errors() -> None:
     assert "core_routers[1].class: undefined class 'realtme'" in text
     assert "classes[0].match.ports[0]" in text
     assert "classes[0].sla.loss_pct" in text
-    small = CONFIG.replace("window: 500", "window: 50")
+    small = replaced(CONFIG, ("window: 500", "window: 50"))
     with pytest.raises(ConfigError) as exc:
         parse(small, "t.yaml")
     assert "under 3 lost probes in egress fra's window of 50" in str(exc.value)
@@ -191,15 +193,21 @@ def test_simulate_degrade_predicts_class_moves_only() -> None:
     from bgpsteer.core.events import RoutesAnnounced
     from bgpsteer.core.simulate import simulate
 
-    cfg = CONFIG.replace(
-        "cloud_peers:\n",
-        "cloud_peers:\n  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: "
-        "europe-west4}\n",
+    cfg = replaced(
+        CONFIG,
+        (
+            "cloud_peers:\n",
+            "cloud_peers:\n  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: "
+            "europe-west4}\n",
+        ),
     )
-    cfg = cfg.replace(
-        "import: {default: accept}",
-        "import:\n    default: accept\n    statements:\n"
-        "      - {name: ams-cheaper, match: {egress: ams}, set: {local_pref: 160}, then: accept}",
+    cfg = replaced(
+        cfg,
+        (
+            "import: {default: accept}",
+            "import:\n    default: accept\n    statements:\n"
+            "      - {name: ams-cheaper, match: {egress: ams}, set: {local_pref: 160}, then: accept}",
+        ),
     )
     eng = Engine(parse(cfg, "t.yaml"))
     eng.start(0)

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from bgpsteer.config.loader import ConfigError, load, parse
+from lab.textedit import replaced
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,10 +125,8 @@ def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path: Path
 
     exalog.disable()
     for graceful in (120, 0):
-        text = (
-            (ROOT / "policies/example.yaml")
-            .read_text()
-            .replace("agent:\n", f"agent:\n  graceful_restart: {graceful}\n", 1)
+        text = replaced(
+            (ROOT / "policies/example.yaml").read_text(), ("agent:\n", f"agent:\n  graceful_restart: {graceful}\n", 1)
         )
         cfg = parse(text, "example.yaml")
         rendered = render(cfg, "example.yaml", f"{sys.executable} -m bgpsteer run --config example.yaml")
@@ -140,7 +139,7 @@ def test_rendered_exabgp_config_is_accepted_by_exabgps_own_parser(tmp_path: Path
 
 
 def test_graceful_restart_must_outlast_the_wait_for_cloud_peers() -> None:
-    text = (ROOT / "policies/example.yaml").read_text().replace("agent:\n", "agent:\n  graceful_restart: 30\n", 1)
+    text = replaced((ROOT / "policies/example.yaml").read_text(), ("agent:\n", "agent:\n  graceful_restart: 30\n", 1))
     with pytest.raises(ConfigError) as exc:
         parse(text, "example.yaml")
     assert "agent.graceful_restart" in str(exc.value)
@@ -178,7 +177,7 @@ def test_every_accepted_password_reaches_exabgp_exactly(tmp_path: Path, password
 def test_numbers_must_be_finite(value: str) -> None:
     from tests.unit.helpers import BASE
 
-    text = BASE.replace("cost_per_gb: 0.02", f"cost_per_gb: {value}") + ACCEPT
+    text = replaced(BASE, ("cost_per_gb: 0.02", f"cost_per_gb: {value}")) + ACCEPT
     got = errors(text)
     assert any("egresses[0].cost_per_gb: expected a finite number" in e for e in got), got
 
@@ -186,7 +185,7 @@ def test_numbers_must_be_finite(value: str) -> None:
 def test_every_egress_needs_its_own_next_hop() -> None:
     from tests.unit.helpers import BASE
 
-    got = errors(BASE.replace("next_hop: 10.255.0.2,", "next_hop: 10.255.0.1,") + ACCEPT)
+    got = errors(replaced(BASE, ("next_hop: 10.255.0.2,", "next_hop: 10.255.0.1,")) + ACCEPT)
     assert any("egresses[1].next_hop: next-hop 10.255.0.1 is also egress 'fra'" in e for e in got), got
 
 
@@ -212,10 +211,13 @@ def _exabgp_refuses_next_hop_self(session: str, route_afi: str) -> bool:
 def test_check_refuses_next_hop_self_exactly_where_exabgp_does(core_address: str, family: str) -> None:
     from tests.unit.helpers import BASE
 
-    text = BASE.replace(',\n     gateway6: "fd00::11"}', "}").replace(',\n     gateway6: "fd00::12"}', "}")
-    text = text.replace(
-        "address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]",
-        f'address: "{core_address}", asn: 65000, families: [{family}]',
+    text = replaced(BASE, (',\n     gateway6: "fd00::11"}', "}"), (',\n     gateway6: "fd00::12"}', "}"))
+    text = replaced(
+        text,
+        (
+            "address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]",
+            f'address: "{core_address}", asn: 65000, families: [{family}]',
+        ),
     )
     refused = _exabgp_refuses_next_hop_self(core_address, family)
     if refused:
@@ -265,10 +267,8 @@ def test_exabgp_config_output_cannot_lose_the_environment_or_leak_passwords(tmp_
     from bgpsteer.cli import main
 
     exalog.disable()
-    text = (
-        (ROOT / "policies/example.yaml")
-        .read_text()
-        .replace("    asn: 65000\n", "    asn: 65000\n    password: s3cret\n", 1)
+    text = replaced(
+        (ROOT / "policies/example.yaml").read_text(), ("    asn: 65000\n", "    asn: 65000\n    password: s3cret\n", 1)
     )
     src = tmp_path / "bgpsteer.yaml"
     src.write_text(text)

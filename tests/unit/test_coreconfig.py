@@ -17,6 +17,7 @@ from bgpsteer.cli import main
 from bgpsteer.config.loader import load
 from bgpsteer.coreconfig import linux, vendors
 from bgpsteer.coreconfig.plan import plan
+from lab.textedit import replaced
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -73,7 +74,7 @@ def test_the_cli_writes_the_files(tmp_path: Path) -> None:
 
 def test_a_bad_config_is_an_error_not_a_rendering(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((ROOT / INPUT).read_text().replace("prefixes: eu-data", "prefixes: nowhere"))
+    bad.write_text(replaced((ROOT / INPUT).read_text(), ("prefixes: eu-data", "prefixes: nowhere")))
     r = CliRunner().invoke(main, ["core-config", str(bad)])
     assert r.exit_code == 2
     assert "undefined prefix set 'nowhere'" in r.output

@@ -15,6 +15,7 @@ from bgpsteer.core.events import RoutesAnnounced
 from bgpsteer.core.model import Egress, Multipath
 from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.codec import attribute_text, encode_one
+from lab.textedit import replaced
 from tests.contract.oracle import accepts
 
 CONFIG = """
@@ -119,7 +120,7 @@ def test_a_drained_egress_stays_least_preferred_in_a_spread() -> None:
 
 
 def test_equal_weights_carry_no_community() -> None:
-    eng = engine(CONFIG.replace("multipath: {prefixes: spread}", "multipath: {prefixes: spread, weights: equal}"))
+    eng = engine(replaced(CONFIG, ("multipath: {prefixes: spread}", "multipath: {prefixes: spread, weights: equal}")))
     paths = out(eng, "10.10.1.0/24")
     assert {a.link_bandwidth for a in paths.values()} == {None}
     d = CoreView(eng).decision("10.10.1.0/24")
@@ -128,7 +129,7 @@ def test_equal_weights_carry_no_community() -> None:
 
 
 def test_every_prefix_when_no_set_is_named() -> None:
-    eng = engine(CONFIG.replace("multipath: {prefixes: spread}", "multipath: {}"))
+    eng = engine(replaced(CONFIG, ("multipath: {prefixes: spread}", "multipath: {}")))
     assert {a.local_pref for a in out(eng, "10.20.0.0/16").values()} == {200}
 
 
@@ -166,12 +167,12 @@ def test_bandwidths_scale_past_the_community_range_and_use_as_trans() -> None:
 )
 def test_config_errors(steering: str, message: str) -> None:
     with pytest.raises(ConfigError) as exc:
-        parse(CONFIG.replace("multipath: {prefixes: spread}", steering), "t.yaml")
+        parse(replaced(CONFIG, ("multipath: {prefixes: spread}", steering)), "t.yaml")
     assert message in str(exc.value)
 
 
 def test_capacity_weights_need_every_capacity() -> None:
-    text = CONFIG.replace(", capacity_mbps: 300", "")
+    text = replaced(CONFIG, (", capacity_mbps: 300", ""))
     with pytest.raises(ConfigError) as exc:
         parse(text, "t.yaml")
     assert "weights: capacity needs capacity_mbps on every egress; missing on lon (or weights: equal)" in str(exc.value)

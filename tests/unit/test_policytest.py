@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from bgpsteer.cli import main
 from bgpsteer.config.loader import parse
+from lab.textedit import replaced
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "example.yaml"
@@ -33,9 +34,7 @@ def test_a_policy_change_makes_its_cases_fail_with_the_trace(tmp_path: Path) -> 
     changed = tmp_path / "policy.yaml"
     # the cost statements swapped: fra becomes the cheaper one
     changed.write_text(
-        POLICY.read_text()
-        .replace("set: {local_pref: 160, med: 10}", "set: {local_pref: 140, med: 10}")
-        .replace("    statements:\n      - name: tag-steered\n", "    statements:\n      - name: tag-steered\n")
+        replaced(POLICY.read_text(), ("set: {local_pref: 160, med: 10}", "set: {local_pref: 140, med: 10}"))
     )
     code, out = run(str(changed), str(TESTS), "--junit", str(tmp_path / "j.xml"))
     assert code == 1

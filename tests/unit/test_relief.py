@@ -13,6 +13,7 @@ from bgpsteer.core.events import Announce, Changed, Log, RoutesAnnounced, Routes
 from bgpsteer.core.model import Egress, Relief
 from bgpsteer.core.relief import ReliefState
 from bgpsteer.core.view import CoreView
+from lab.textedit import replaced
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -148,8 +149,8 @@ def test_a_move_ends_when_its_egress_leaves_the_prefix() -> None:
 
 def test_without_relief_configured_a_report_is_refused_in_words() -> None:
     eng = engine(
-        CONFIG.replace("  relief: {threshold_pct: 80, release_pct: 60, hold: 10}\n", "  {}\n").replace(
-            "steering:\n  {}\n", ""
+        replaced(
+            CONFIG, ("  relief: {threshold_pct: 80, release_pct: 60, hold: 10}\n", "  {}\n"), ("steering:\n  {}\n", "")
         )
     )
     assert [e.message for e in eng.report_load({"fra": 1.0}, {}, 0.0) if isinstance(e, Log)] == [
@@ -168,7 +169,7 @@ def test_without_relief_configured_a_report_is_refused_in_words() -> None:
 )
 def test_config_errors(relief: str, message: str) -> None:
     with pytest.raises(ConfigError) as exc:
-        parse(CONFIG.replace("{threshold_pct: 80, release_pct: 60, hold: 10}", relief), "t.yaml")
+        parse(replaced(CONFIG, ("{threshold_pct: 80, release_pct: 60, hold: 10}", relief)), "t.yaml")
     assert message in str(exc.value)
 
 

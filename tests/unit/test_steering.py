@@ -13,6 +13,7 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import Sample, TargetStats
 from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
 from bgpsteer.core.view import UnknownName
+from lab.textedit import replaced
 from tests.unit.helpers import ACCEPT_ALL, PEERS, PROBES
 
 
@@ -199,8 +200,8 @@ def test_a_bound_prefix_never_leaves_through_a_foreign_egress(
 
 
 def test_compliance_config_errors_are_positioned() -> None:
-    bad = PROBES.replace("jurisdictions: [EU]", "jurisdictions: [EU, CH]").replace(
-        "prefixes: eu-only", "prefixes: eu-onyl"
+    bad = replaced(
+        PROBES, ("jurisdictions: [EU]", "jurisdictions: [EU, CH]"), ("prefixes: eu-only", "prefixes: eu-onyl")
     )
     with pytest.raises(ConfigError) as exc:
         base_config(bad)
@@ -212,9 +213,12 @@ def test_compliance_config_errors_are_positioned() -> None:
 
 
 def test_probe_config_errors_are_all_reported() -> None:
-    bad = PROBES.replace(
-        "probe: {type: icmp, targets: [192.0.2.1]}",
-        "probe: {type: tcp, targets: [192.0.2.1], interval: 0.01, timeout: 2}",
+    bad = replaced(
+        PROBES,
+        (
+            "probe: {type: icmp, targets: [192.0.2.1]}",
+            "probe: {type: tcp, targets: [192.0.2.1], interval: 0.01, timeout: 2}",
+        ),
     )
     with pytest.raises(ConfigError) as exc:
         base_config(bad)
@@ -264,10 +268,13 @@ def test_simulate_a_new_config() -> None:
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"], as_path=(16550,)), ["10.1.0.0/24"]), 0)
     eng.flush(0)
-    prefer_fra = ACCEPT_ALL.replace(
-        "import: {default: accept}",
-        "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: "
-        "{local_pref: 300}, then: accept}",
+    prefer_fra = replaced(
+        ACCEPT_ALL,
+        (
+            "import: {default: accept}",
+            "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: "
+            "{local_pref: 300}, then: accept}",
+        ),
     )
     new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_fra, "new.yaml")
     from bgpsteer.core.simulate import simulate
