@@ -2,7 +2,8 @@
 
 ``str.replace`` returns the text unchanged when the old text is not there: a test that edits a config that way
 keeps passing while testing something else (a lab quietly builds another network).  ``replaced`` makes each
-edit an assertion; ``yaml_edited`` edits the document's structure, for changes that do not depend on how the text is laid out.
+edit an assertion; ``yaml_edited`` edits the document's structure, for changes that do not depend on how the
+text is laid out.
 """
 
 from __future__ import annotations
