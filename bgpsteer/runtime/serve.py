@@ -20,7 +20,8 @@ from bgpsteer.core.reconcile import SETTLE
 from bgpsteer.noc.port import ControlSocket, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime import pipekeeper, statefile
-from bgpsteer.runtime.agent import DECISION_CHUNK, LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
+from bgpsteer.runtime.agent import LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
+from bgpsteer.runtime.slicing import DECISION_CHUNK
 
 log = logging.getLogger("bgpsteer")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bgpsteer.config.loader import parse
 from bgpsteer.runtime import serve
-from bgpsteer.runtime.agent import SLICE_MAX, SLICE_MIN, SLICE_TARGET
+from bgpsteer.runtime.slicing import SLICE_MAX, SLICE_MIN, SLICE_TARGET
 from lab.textedit import replaced
 from tests.fake.world import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update

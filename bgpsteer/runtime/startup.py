@@ -1,0 +1,109 @@
+"""From a (re)start to a complete table: reconcile with what ExaBGP still holds from an earlier run, then End-of-RIB
+to the core routers once every wanted path is announced and acknowledged (a part of the running agent,
+runtime/agent.py; the rules are the core's, core/reconcile.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from bgpsteer.core.events import Changed
+from bgpsteer.core.reconcile import Reconciler, peer_ready
+from bgpsteer.runtime import recorder
+from bgpsteer.runtime.host import Host
+
+log = logging.getLogger("bgpsteer")
+
+
+class Startup:
+    table_complete_after: float | None
+    reconciler: Reconciler | None
+    reconcile_waiting: frozenset[str] | None
+
+    def core_session(self: Host, address: str, state: str) -> None:
+        self.core_state[address] = state
+        if state == "up" and self.converged:
+            # a core session that (re)comes up once the table is complete: ExaBGP re-sends what it holds, then this
+            self.send_eor(address)
+
+    def send_eor(self: Host, address: str) -> None:
+        """End-of-RIB per family (RFC 4724): with manual-eor, ExaBGP sends none, so a graceful-restart helper on the
+        core keeps stale paths until it comes; sent only once every wanted path has been announced and acknowledged."""
+        if not self.engine.config.agent.graceful_restart:
+            return  # ExaBGP sends its own End-of-RIB
+        for core in self.engine.config.core_routers:
+            if core.address == address:
+                for fam in core.families:
+                    self.send_barrier(f"neighbor {address} announce eor {fam} unicast")
+                if address not in self.eor_sent_to:
+                    self.eor_sent_to.append(address)
+
+    def check_converged(self: Host, now: float) -> None:
+        """After start: once ExaBGP's dump is reconciled, every cloud peer is ready (End-of-RIB, quiet, down, or the
+        timeout), everything is decided and ExaBGP has acknowledged it all, the table is complete: End-of-RIB."""
+        if self.converged or self.reconciler is not None or self.engine.pending() or self.ledger.outstanding_routes:
+            return
+        if any(peer_ready(p, now, self.started_at, self.settle) is None for p in self.engine.progress()):
+            return
+        self.converged = True
+        self.table_complete_after = now - self.started_at
+        up = [c.address for c in self.engine.config.core_routers if self.core_state.get(c.address) == "up"]
+        log.info(
+            "initial table complete after %.1fs: %d paths announced%s",
+            now - self.started_at,
+            sum(self.engine.stats.paths_by_path_id.values()),
+            "; End-of-RIB to " + ", ".join(up) if up and self.engine.config.agent.graceful_restart else "",
+        )
+        for address in up:
+            self.send_eor(address)
+
+    def reconcile(self: Host) -> None:
+        """Withdraw what ExaBGP holds from an earlier run that nobody wants now, egress by egress as their
+        cloud peers become ready (core/reconcile.py); judged again only when the ready set changes."""
+        r = self.reconciler
+        if r is None or not r.dump_done:
+            return
+        now = self.clock()
+        progress = self.engine.progress()
+        waiting = r.waiting_egresses(progress, now)
+        if waiting == self.reconcile_waiting:
+            return
+        self.reconcile_waiting = waiting
+        self.flush(force=True)  # wanted must be decided, whatever ExaBGP still owes
+        wanted = {(prefix, pid) for prefix, pid, _ in self.engine.announced_routes()}
+        egress_of = self.engine.config.egress_of
+        before = r.withdrawn
+        withdrawals = (
+            r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
+        )
+        for neighbor, ws in withdrawals.items():
+            for w in ws:
+                self.send_effect(w, neighbor)
+        gone = sorted({(p, w.path_id) for ws in withdrawals.values() for w in ws for p in w.prefixes})
+        if gone:
+            log.info(
+                "reconcile: withdrawing %d stale route(s) held from before, e.g. %s",
+                len(gone),
+                ", ".join(f"{p} via {egress_of.get(pid, f'path id {pid}')}" for p, pid in gone[:5]),
+            )
+        if gone:
+            decision = self.engine.next_decision()
+            why = "reconcile after restart: held in ExaBGP from before, no longer wanted"
+            if self.recorder is not None:  # the adapter's own decision: replay shows it as recorded
+                self.recorder.record(recorder.ADAPTER, now, decision, why, gone)
+            if self.journal is not None:
+                self.journal.record(Changed(decision, now, why, [(p, pid, None, None) for p, pid in gone]))
+        ready = ", ".join(f"{name}: {why}" for name, why in sorted(r.readiness(progress, now).items()) if why)
+        log.info(
+            "reconcile with ExaBGP: %d held routes judged so far, %d stale withdrawn now, %d waiting for egresses %s "
+            "(ready: %s)",
+            r.checked,
+            r.withdrawn - before,
+            len(r.held),
+            ", ".join(sorted(waiting)) or "-",
+            ready or "none",
+        )
+        if r.done:
+            log.info(
+                "reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn
+            )
+            self.reconciler = None
