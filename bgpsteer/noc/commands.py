@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,18 @@ from bgpsteer.core.decision import DRAINED
 from bgpsteer.exitcodes import ExitCode
 from bgpsteer.noc.client import DEFAULT_SOCKET, CtlError, call, socket_path
 from bgpsteer.noc.protocol import COMMANDS
-from bgpsteer.noc.render import ago, emit, table
+from bgpsteer.noc.render import emit
+from bgpsteer.noc.tables import (
+    egress_text,
+    explain_text,
+    history_text,
+    load_text,
+    peers_text,
+    reload_text,
+    routes_text,
+    simulate_text,
+    status_text,
+)
 
 HELP = {name: c.help for name, c in COMMANDS.items()}  # each NOC command's help, from the protocol's table
 
@@ -52,109 +62,16 @@ def _opts(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _startup(rt: dict[str, Any]) -> str:
-    """How far the helper's start has come (after a restart the core keeps stale paths until End-of-RIB)."""
-    if rt["table_complete_after_s"] is not None:
-        eor = f"; End-of-RIB sent to {', '.join(rt['eor_sent_to'])}" if rt["eor_sent_to"] else ""
-        return f"helper pid {rt['pid']}: initial table complete after {rt['table_complete_after_s']:.1f}s{eor}"
-    step = (
-        "waiting for cloud peers to resend their tables"
-        if rt["reconciled"]
-        else "reconciling with ExaBGP's adj-RIB-out"
-    )
-    return click.style(f"helper pid {rt['pid']}: starting: {step}; no End-of-RIB sent yet", fg="yellow")
-
-
 @click.command(help=HELP["status"])
 @_opts
 def status(ask: Callable[..., Any], as_json: bool) -> None:
 
-    def human(s: dict[str, Any]) -> str:
-        out = [
-            f"config {s['config']['file']} digest {s['config']['digest']}; up {s['uptime_s']}s; last decision "
-            f"{ago(s['last_decision'])} "
-            f"(id {s['decision_id']}); prefixes {s['routes']['prefixes']}"
-        ]
-        out.append(_startup(s["runtime"]))
-        if s["runtime"]["tcp_md5_drops"].get("failure"):
-            out.append(
-                click.style(
-                    f"TCP-MD5: the kernel dropped {s['runtime']['tcp_md5_drops']['failure']} segment(s) with a wrong "
-                    "signature "
-                    "in this namespace: a password mismatch with a peer (sessions that never come up)",
-                    fg="red",
-                )
-            )
-        if s["fail_static"]:
-            out.append(
-                click.style(
-                    "FAIL STATIC: probes say too many egresses are down; the last good state is kept",
-                    fg="red",
-                    bold=True,
-                )
-            )
-        out += [click.style(f"HELD: {h['reason']}", fg="yellow") for h in s.get("held_moves", [])]
-        out += [
-            "",
-            table(
-                [
-                    [
-                        e["egress"],
-                        e["health"],
-                        "in service" if e["in_service"] else "OUT",
-                        "yes" if e["drained"] else "",
-                        e["paths"],
-                    ]
-                    for e in s["egresses"]
-                ],
-                ["EGRESS", "HEALTH", "SERVICE", "DRAINED", "PATHS"],
-            ),
-        ]
-        out += [
-            "",
-            table(
-                [
-                    [p["name"], p["address"], p["egress"], p["state"], p["routes"], p["accepted"]]
-                    for p in s["cloud_peers"]
-                ]
-                + [[c["name"], c["address"], "(core)", c["state"], "", ""] for c in s["core_routers"]],
-                ["PEER", "ADDRESS", "EGRESS", "STATE", "ROUTES", "ACCEPTED"],
-            ),
-        ]
-        return "\n".join(out)
-
-    emit(as_json, ask("status"), human)
+    emit(as_json, ask("status"), status_text)
 
 
 @click.group()
 def show() -> None:
     """Show routes, egresses or peers of the running agent."""
-
-
-def _routes_human(r: dict[str, Any]) -> str:
-    rows = []
-    for route in r["routes"]:
-        if not route["paths"]:
-            why = "rejected" if not any(c["accepted"] for c in route["candidates"]) else "not exported"
-            rows.append([route["prefix"], f"(none: {why}; see explain)", None, None, None, None])
-        for p in route["paths"]:
-            primary = "*" if p["egress"] == route["primary"] else ""
-            rows.append(
-                [
-                    route["prefix"],
-                    primary + p["egress"],
-                    "in service" if p["in_service"] else "OUT",
-                    p["local_pref"],
-                    p["med"],
-                    " ".join(map(str, p["as_path"])),
-                ]
-            )
-    text = table(rows, ["PREFIX", "EGRESS", "SERVICE", "LOCPRF", "MED", "AS PATH"])
-    if r["match"]:
-        text = f"longest match {r['match']}\n" + text
-    if r["truncated"]:
-        text += f"\n... {r['total'] - len(r['routes'])} more (--limit)"
-    return text + "\n(* the egress the core routers use)"
 
 
 @show.command("routes", help=HELP["routes"])
@@ -175,7 +92,7 @@ def show_routes(
     cls: str | None,
     limit: int,
 ) -> None:
-    emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), _routes_human)
+    emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), routes_text)
 
 
 @show.command("egress", help=HELP["egress"])
@@ -183,90 +100,14 @@ def show_routes(
 @_opts
 def show_egress(ask: Callable[..., Any], as_json: bool, egress: str | None) -> None:
 
-    def human(r: dict[str, Any]) -> str:
-        rows = []
-        for e in r["egresses"]:
-            m, h = e["measured"], e["health"]
-            rows.append(
-                [
-                    e["egress"],
-                    e["jurisdiction"],
-                    h["state"],
-                    "in service" if e["in_service"] else "OUT",
-                    "yes" if e["drained"] else "",
-                    None if m["latency_ms"] is None else f"{m['latency_ms']:.2f}",
-                    None if m["jitter_ms"] is None else f"{m['jitter_ms']:.2f}",
-                    None if m["loss_pct"] is None else f"{m['loss_pct']:.1f}",
-                    h["penalty"],
-                    h["flaps"],
-                    e["paths"],
-                ]
-            )
-        text = table(
-            rows,
-            [
-                "EGRESS",
-                "JURIS",
-                "HEALTH",
-                "SERVICE",
-                "DRAINED",
-                "LAT ms",
-                "JIT ms",
-                "LOSS %",
-                "PENALTY",
-                "FLAPS",
-                "PATHS",
-            ],
-        )
-        for e in r["egresses"]:
-            for t, s in e["targets"].items():
-                if s["last_failure"]:
-                    text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
-        return text
-
-    emit(as_json, ask("egress", egress=egress), human)
+    emit(as_json, ask("egress", egress=egress), egress_text)
 
 
 @show.command("peers", help=HELP["peers"])
 @_opts
 def show_peers(ask: Callable[..., Any], as_json: bool) -> None:
 
-    def human(r: dict[str, Any]) -> str:
-        rows = [
-            [
-                p["name"],
-                p["address"],
-                p["asn"],
-                p["egress"],
-                f"{p['provider']}/{p['region']}",
-                p["state"],
-                p["routes"],
-                p["accepted"],
-                p["refused"],
-                p["reason"],
-            ]
-            for p in r["cloud_peers"]
-        ]
-        rows += [
-            [c["name"], c["address"], c["asn"], "(core)", "", c["state"], "", "", "", ""] for c in r["core_routers"]
-        ]
-        return table(
-            rows,
-            ["PEER", "ADDRESS", "ASN", "EGRESS", "PROVIDER", "STATE", "ROUTES", "ACCEPTED", "REFUSED", "LAST REASON"],
-        )
-
-    emit(as_json, ask("peers"), human)
-
-
-def _unannounced(x: dict[str, Any]) -> str:
-    """Why an explained prefix has no egress at the core, in one phrase."""
-    if not x["candidates"]:
-        return "no cloud peer announces it"
-    if not any(c["accepted"] for c in x["candidates"]):
-        return "every candidate rejected by import policy or safety: see below"
-    if x["egresses"] and not any(e["exported"] for e in x["egresses"]):
-        return "no egress exports it: see below"
-    return "its egresses are out of service or drained: see below"
+    emit(as_json, ask("peers"), peers_text)
 
 
 @click.command(help=HELP["explain"])
@@ -290,57 +131,7 @@ def explain(ask: Callable[..., Any], as_json: bool, target: str | None, cls: str
     if target is None:
         raise CtlError("explain needs a PREFIX or ADDRESS (or --codes)", ExitCode.USAGE)
 
-    def human(x: dict[str, Any]) -> str:
-        out = [
-            click.style(f"{x['match']}", bold=True)
-            + (f" (longest match for {target})" if x["match"] != target else "")
-            + (f" [class {x['class']}]" if x.get("class") else "")
-            + (
-                ": spread over "
-                + ", ".join(f"{click.style(e, bold=True)} {s:.0%}" for e, s in x["multipath"].items())
-                + " (multipath: one rank; shares by link bandwidth where the core applies it, policies/README.md)"
-                if len(x.get("multipath") or {}) > 1
-                else f": leaves through {click.style(str(x['primary']), bold=True)}"
-                + (" (tie: the core router's own tie-break decides)" if x["tie"] else "")
-                if x["primary"] is not None
-                else ": " + click.style("not announced to the core", bold=True) + f" ({_unannounced(x)})"
-            )
-        ]
-        if x.get("relief"):
-            out.append(click.style(f"moved by relief: {x['relief']['reason']}", fg="yellow"))
-        out.append("\ncandidates (as learned, import policy):")
-        for c in x["candidates"]:
-            out.append(
-                f"  {c['peer']} via {c['egress']}: {'accepted' if c['accepted'] else 'REJECTED'}; as-path "
-                f"{c['received']['as_path']}"
-            )
-            out += [f"      {step}" for step in c["trace"]]
-        out.append("\nper egress (best candidate, checks, export policy):")
-        for e in x["egresses"]:
-            out.append(
-                f"  {e['egress']}: best {e['best']} ({e['why']}); "
-                + ("exported" if e["exported"] else f"NOT exported ({e.get('blocked_by') or 'not announced'})")
-            )
-            out += [f"      {step}" for step in e.get("checks", []) + e["trace"]]
-        out.append(
-            "\nranking at the core (local-pref, as-path, origin, MED within one neighbour AS; out-of-service last):"
-        )
-        out += [
-            f"  {r['rank']}. {r['egress']} local-pref {r['local_pref']} med {r['med'] if r['med'] is not None else '-'}"
-            f"{'' if r['in_service'] else ' (OUT OF SERVICE)'}"
-            f"{' (tie with the one above: the core decides)' if r.get('tied_with_previous') else ''}"
-            + (
-                ""
-                if r.get("exabgp", "accepted") == "accepted"
-                else f" ({r['exabgp'].upper()} BY EXABGP: not on the core)"
-            )
-            for r in x["ranking"]
-        ] or ["  nothing announced"]
-        out.append("\nannounced to core routers:")
-        out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
-        return "\n".join(out)
-
-    emit(as_json, ask("explain", target=target, cls=cls), human)
+    emit(as_json, ask("explain", target=target, cls=cls), lambda x: explain_text(x, target))
 
 
 def _rates(items: tuple[str, ...], option: str, name: str = "NAME") -> dict[str, float]:
@@ -403,72 +194,7 @@ def simulate(
         load=loads or None,
     )
 
-    def human(r: dict[str, Any]) -> str:
-        degraded = [
-            f"{e} " + ", ".join(f"{k.split('_')[0]} {v:g}" for k, v in m.items()) for e, m in r["degrade"].items()
-        ]
-        what = " + ".join(
-            ([f"fail {', '.join(r['fail'])}"] if r["fail"] else [])
-            + ([f"degrade {'; '.join(degraded)}"] if degraded else [])
-            + ([f"config {r['config']}"] if r["config"] else [])
-        )
-        out = [f"simulation: {what}"]
-        if r["fail_static"]:
-            out.append(
-                click.style(
-                    "fail static would hold: too many egresses down at once; nothing would move (alarm raised)",
-                    fg="yellow",
-                )
-            )
-        out.append(
-            f"{r['moved_total']} prefix(es) would move, {r['withdrawn_total']} would have no usable path, "
-            f"{r['unchanged']} unchanged; "
-            f"{r['bgp_updates']} BGP update(s) ({r['bgp_updates_detail']['next_hop_changes']} next-hop route "
-            "change(s), "
-            f"{r['bgp_updates_detail']['path_changes']} path change(s))"
-        )
-        if r["moved"]:
-            out += [
-                "",
-                table(
-                    [[m["prefix"], m["from"], m["to"], "tie" if m["tie"] else ""] for m in r["moved"]],
-                    ["PREFIX", "FROM", "TO", ""],
-                ),
-            ]
-        if r["withdrawn"]:
-            out += [
-                "",
-                table(
-                    [[w["prefix"], w["from"], w["reason"]] for w in r["withdrawn"]], ["PREFIX", "FROM", "WHY NO PATH"]
-                ),
-            ]
-        if r.get("relief"):
-            rel = r["relief"]
-            out.append(
-                f"\nrelief at the loads given: {len(rel['moved'])} prefix(es) would move, {len(rel['returned'])} return"
-            )
-            if rel["moved"]:
-                out.append(
-                    table(
-                        [[m["prefix"], m["from"], m["to"], f"{m['volume_mbps']:g}"] for m in rel["moved"]],
-                        ["PREFIX", "FROM", "TO", "MBIT/S"],
-                    )
-                )
-        for name, c in r["classes"].items():
-            sessions = (
-                f"{c['sessions']} core session(s)"
-                if c["sessions"]
-                else "no core session: its traffic follows the default table"
-            )
-            out.append(
-                f"\nclass {name} ({sessions}): {c['moved_total']} would move, {c['withdrawn_total']} without a path; "
-                f"in service after: {', '.join(c['in_service_after']) or 'none'}"
-            )
-            if c["moved"]:
-                out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))
-        return "\n".join(out)
-
-    emit(as_json, r, human)
+    emit(as_json, r, simulate_text)
 
 
 UNITS = {"latency": ("latency_ms", "ms"), "jitter": ("jitter_ms", "ms"), "loss": ("loss_pct", "%")}
@@ -559,19 +285,7 @@ def undrain(ask: Callable[..., Any], as_json: bool, egress: str, prefix: str = "
 @_opts
 def reload(ask: Callable[..., Any], as_json: bool) -> None:
 
-    def human(r: dict[str, Any]) -> str:
-        text = (
-            f"reloaded: digest {r['old_digest']} -> {r['new_digest']}; {r['announced']} path(s) announced, "
-            f"{r['withdrawn']} withdrawn"
-        )
-        if r["changes"]:
-            text += "\n" + table(
-                [[c["prefix"], c["egress"], c["old"] or "-", c["new"] or "-"] for c in r["changes"]],
-                ["PREFIX", "EGRESS", "BEFORE", "AFTER"],
-            )
-        return text
-
-    emit(as_json, ask("reload"), human)
+    emit(as_json, ask("reload"), reload_text)
 
 
 @click.command(help=HELP["history"])
@@ -580,36 +294,7 @@ def reload(ask: Callable[..., Any], as_json: bool) -> None:
 @_opts
 def history(ask: Callable[..., Any], as_json: bool, prefix: str, limit: int) -> None:
 
-    def human(r: dict[str, Any]) -> str:
-        if not r["records"]:
-            return f"{prefix}: no journal records in {r['journal']}"
-        rows = []
-        for x in r["records"]:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(x["t"]))
-            if x["kind"] == "route":
-
-                def brief(a: dict[str, Any] | None) -> str:
-                    return "-" if a is None else f"lp {a['local_pref']} med {a['med']}"
-
-                rows.append([when, x["id"], x["egress"], f"{brief(x['old'])} -> {brief(x['new'])}", x["reason"]])
-            else:
-                subject = (
-                    f"egress {x['old']} -> {x['new']}"
-                    if not x.get("class")
-                    else f"class {x['class']}: SLA fit {x['old']} -> {x['new']}"
-                )
-                rows.append(
-                    [
-                        when,
-                        x["id"],
-                        x["egress"],
-                        f"{subject}{'' if x['in_service'] else ' (out of service)'}",
-                        x["reason"],
-                    ]
-                )
-        return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
-
-    emit(as_json, ask("history", prefix=prefix, limit=limit), human)
+    emit(as_json, ask("history", prefix=prefix, limit=limit), lambda r: history_text(r, prefix))
 
 
 @click.command(help=HELP["measure"])
@@ -658,21 +343,7 @@ def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], pref
         raise CtlError("nothing to report: give --egress E=MBPS and/or --prefix P=MBPS", ExitCode.USAGE)
     r = ask("load", utilization=_rates(egresses, "egress"), volumes=_rates(prefixes, "prefix"))
 
-    def human(r: dict[str, Any]) -> str:
-        return table(
-            [
-                [
-                    e["egress"],
-                    f"{e['capacity_mbps']:g}",
-                    "-" if e["load_pct"] is None else f"{e['load_pct']:.0f}%",
-                    str(e["moved_off"]),
-                ]
-                for e in r["load"]
-            ],
-            ["EGRESS", "CAPACITY MBIT/S", "LOAD", "PREFIXES MOVED OFF"],
-        )
-
-    emit(as_json, r, human)
+    emit(as_json, r, load_text)
 
 
 CLI = [status, show, explain, simulate, drain, undrain, reload, history, measure, load]
