@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.classify import Classifier
 from bgpsteer.core.config import Config
-from bgpsteer.core.decision import EMPTY, ExportStage, OutSet, Path
+from bgpsteer.core.decision import ExportStage, Path
+from bgpsteer.core.diff import Diff
 from bgpsteer.core.dirty import Dirty
 from bgpsteer.core.events import (
     Announce,
-    Change,
     Changed,
     Effect,
     EndOfRib,
@@ -41,130 +40,14 @@ from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI, CloudPeer, MaxPrefix, Scope
 from bgpsteer.core.policy import Verdict
-from bgpsteer.core.prefix import ParsedPrefix, format_prefix, parse_prefix
+from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.ranking import core_order
 from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.relief import ReliefState
+from bgpsteer.core.rib import Entry, PeerInfo, Stats, check_prefix, path_of, store
 from bgpsteer.core.steering import SteeringState, nh_routes
 
-
-class Entry:
-    """One prefix: its candidate paths and what is announced for it."""
-
-    __slots__ = ("gen", "out", "parsed", "paths", "prefix_class")
-
-    def __init__(self, parsed: ParsedPrefix, prefix_class: int, gen: int = 0) -> None:
-        self.parsed = parsed  # parsed and classified once for import and decision
-        self.prefix_class = prefix_class  # an index into Classifier.prefix_classes
-        self.paths: list[Path] = []
-        self.out: OutSet = EMPTY
-        self.gen = gen  # the configuration generation its import verdicts were computed under
-
-
-def check_prefix(prefix: str, afi: int) -> ParsedPrefix | str:
-    """The parsed prefix, or why it cannot be stored: ExaBGP refuses a whole command line for one
-    non-canonical prefix (e.g. 44.0.010.0/24), so only the canonical text of the UPDATE's family is kept."""
-    try:
-        parsed = parse_prefix(prefix)
-    except ValueError as exc:
-        return str(exc)
-    if parsed[0] != afi:
-        return f"ipv{parsed[0]} prefix {prefix!r} in an ipv{afi} UPDATE"
-    if format_prefix(parsed) != prefix:
-        return f"prefix {prefix!r} is not in canonical form ({format_prefix(parsed)})"
-    return parsed
-
-
-@dataclass
-class PeerInfo:
-    peer: CloudPeer
-    state: str = "idle"
-    routes: int = 0  # candidate paths held (accepted or not)
-    accepted: int = 0
-    eor: set[int] = field(default_factory=set)
-    max_prefix_hit: bool = False
-    refused: int = 0  # routes not stored because max-prefix (action stop) was reached
-    last_change: float = 0.0
-    last_reason: str = ""
-    state_known: bool = False  # a state message (or ExaBGP's summary) was seen since start
-    last_heard: float | None = None  # time of its last route or withdraw since start
-    relearn_from: float | None = None  # since when what it sends is its table: session up, or route refresh sent
-    refreshing: set[int] = field(
-        default_factory=set
-    )  # families it is re-sending since relearn_from (RFC 7313 BoRR seen)
-    refreshed: set[int] = field(default_factory=set)  # families whose re-advertisement ended (EoRR) since relearn_from
-
-
-@dataclass
-class Stats:
-    routes_received: int = 0
-    routes_withdrawn: int = 0
-    announcements: int = 0
-    withdrawals: int = 0
-    decisions: int = 0
-    unknown_peer_events: int = 0
-    invalid_prefixes: int = 0  # routes skipped: prefix not parseable, not canonical, or of the wrong family
-    last_decision: float = 0.0
-    decision_id: int = 0
-    # announcements / withdrawals by what triggered them (a small fixed set of kinds)
-    by_reason: dict[str, list[int]] = field(default_factory=dict)
-    # paths announced now per path id (egress)
-    paths_by_path_id: dict[int, int] = field(default_factory=dict)
-
-
 MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
-
-
-def _path_of(entry: Entry, peer: CloudPeer) -> Path | None:
-    for p in entry.paths:
-        if p.peer is peer:
-            return p
-    return None
-
-
-def _store(info: PeerInfo, entry: Entry, existing: Path | None, attrs: Attrs, verdict: Verdict) -> None:
-    """A route from a peer into its prefix's entry: a new candidate path, or its existing one updated."""
-    if existing is None:
-        entry.paths.append(Path(info.peer, attrs, verdict))
-        info.routes += 1
-        info.accepted += verdict.accepted
-    else:
-        info.accepted += verdict.accepted - existing.verdict.accepted
-        existing.attrs = attrs
-        existing.verdict = verdict
-
-
-class _Diff:
-    """What a decision pass changed, batched by (family, path id, attributes) as ExaBGP takes it."""
-
-    __slots__ = ("added", "announce", "changes", "withdraw")
-
-    def __init__(self) -> None:
-        self.announce: dict[tuple[int, int, Attrs], list[str]] = defaultdict(list)
-        self.withdraw: dict[tuple[int, int], list[str]] = defaultdict(list)
-        self.changes: list[Change] = []
-        self.added: dict[int, int] = defaultdict(int)  # path id -> paths that are new (not replacing one)
-
-    def add(self, prefix: str, old: OutSet, new: OutSet) -> None:
-        afi = afi_of(prefix)
-        announce, changes = self.announce, self.changes
-        if not old:  # a new prefix: the common case of a table load
-            for pid, attrs in new:
-                announce[(afi, pid, attrs)].append(prefix)
-                changes.append((prefix, pid, None, attrs))
-                self.added[pid] += 1
-            return
-        old_ids = dict(old)
-        for pid, attrs in new:
-            before = old_ids.pop(pid, None)
-            if before is None or (before is not attrs and before != attrs):
-                announce[(afi, pid, attrs)].append(prefix)
-                changes.append((prefix, pid, before, attrs))
-                if before is None:
-                    self.added[pid] += 1
-        for pid, before in old_ids.items():
-            self.withdraw[(afi, pid)].append(prefix)
-            changes.append((prefix, pid, before, None))
 
 
 class Engine:
@@ -291,7 +174,7 @@ class Engine:
         gen = self.generation
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
-            existing = _path_of(entry, peer) if entry is not None else None
+            existing = path_of(entry, peer) if entry is not None else None
             if existing is None and limit is not None and info.routes >= limit.limit:
                 over = self._over_limit(info, limit, now, effects)
                 if over == "teardown":
@@ -310,7 +193,7 @@ class Engine:
                 verdict = evaluate(peer, egress, entry.parsed, kid, classes[kid], prefix, attrs)
                 if not verdict.error:
                     by_class[kid] = verdict
-            _store(info, entry, existing, attrs, verdict)
+            store(info, entry, existing, attrs, verdict)
             stored.append(prefix)
         dirty.update(stored)  # once per UPDATE: a call per route costs more than the loop
         if invalid:
@@ -428,7 +311,7 @@ class Engine:
             self._triggers.clear()
             return []
         batch = self._take(limit)
-        diff = _Diff()
+        diff = Diff()
         rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.prefix_classes, self.generation
         for prefix in batch:
             entry = rib.get(prefix)
@@ -450,7 +333,7 @@ class Engine:
             self._more_triggers = 0
         return effects
 
-    def _effects(self, diff: _Diff, now: float, decided: int) -> list[Effect]:
+    def _effects(self, diff: Diff, now: float, decided: int) -> list[Effect]:
         """A pass's difference as batched withdrawals and announcements, its journal record, and the counters."""
         stats = self.stats
         stats.decisions += decided
@@ -566,6 +449,15 @@ class Engine:
             )
             for i in self.peers.values()
         ]
+
+    def cloud_peer(self, address: str) -> CloudPeer | None:
+        """The configured cloud peer at an address (None: a core router, or no one)."""
+        info = self.peers.get(address)
+        return info.peer if info is not None else None
+
+    def assume_down(self, egress: str, now: float) -> list[Effect]:
+        """What-if input of policy tests (no probes): the egress counts as failed, as its probes would have found."""
+        return self.steering.assume_down(egress, now)
 
     def relearning(self, address: str, now: float) -> None:
         """A route refresh went to this peer: what it sends from now on is its table."""

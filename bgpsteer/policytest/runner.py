@@ -51,7 +51,7 @@ def _engine(config: Config, case: Case) -> Engine:
     eng.start(0.0)
     for egress, state in case.egresses.items():
         if state == "down":
-            eng.steering.assume_down(egress, 0.0)
+            eng.assume_down(egress, 0.0)
         else:
             eng.drain(egress, True, 0.0)
     for r in (case.route, *case.also):

@@ -190,7 +190,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
             self.recorder.line(now, line)
         for item in self.decoder.decode(line):
             if isinstance(item, codec.BGP_EVENTS):
-                if isinstance(item, PeerState) and item.peer not in self.engine.peers:
+                if isinstance(item, PeerState) and self.engine.cloud_peer(item.peer) is None:
                     self.core_session(item.peer, item.state)
                 self.apply(self.feed(BgpEvent(item), now))  # recorded as the line above
             else:
@@ -255,11 +255,11 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
     def _recovered_state(self, row: SessionSummary) -> None:
         """A session's state after a helper restart (ExaBGP replays no neighbor-changes): never show a live session
         as idle."""
-        if row.peer in self.engine.peers:
+        cloud = self.engine.cloud_peer(row.peer)
+        if cloud is not None:
             self.apply(self.feed(RecoveredState(row.peer, row.state, row.fsm), self.clock()))
             if row.state == "up":  # relearn what it announced: the session is up, so ExaBGP answers the refresh in turn
-                info = self.engine.peers[row.peer]
-                for fam in info.peer.families:
+                for fam in cloud.families:
                     # only what it sends after the refresh counts towards its table being relearned (reconcile)
                     self.send_barrier(
                         codec.route_refresh(row.peer, FAMILY_AFI[fam]), lambda: self._relearning(row.peer)

@@ -25,8 +25,7 @@ class Reloading:
         """The one reload path (SIGHUP and the control socket): load and validate off the event loop (a large file
         must not stall the pipe), swap all or nothing, re-decide in slices; the summary of what changed.
         Raises ConfigError (counted, logged; the running policy is kept)."""
-        stats = self.engine.stats  # the same object before and after: counters are read as they move
-        ann, wd = stats.announcements, stats.withdrawals
+        before = self.view.counters()
         try:
             await self.validate_forked()  # a huge or broken file is refused without holding the loop
             config, text = await asyncio.get_running_loop().run_in_executor(None, load_text, self.config_path)
@@ -55,8 +54,8 @@ class Reloading:
         return {
             "old_digest": old,
             "new_digest": config.digest,
-            "announced": stats.announcements - ann,
-            "withdrawn": stats.withdrawals - wd,
+            "announced": self.view.counters().announcements - before.announcements,
+            "withdrawn": self.view.counters().withdrawals - before.withdrawals,
             "changes": brief,
             "pending": pending,
         }

@@ -50,7 +50,7 @@ class Startup:
         log.info(
             "initial table complete after %.1fs: %d paths announced%s",
             now - self.started_at,
-            sum(self.engine.stats.paths_by_path_id.values()),
+            self.view.counters().announced_paths,
             "; End-of-RIB to " + ", ".join(up) if up and self.engine.config.agent.graceful_restart else "",
         )
         for address in up:
