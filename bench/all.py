@@ -74,7 +74,13 @@ BENCHES = (
         True,
         "per-prefix re-announcement and exabgp healthcheck",
     ),
-    Bench("restart", ("--runs", "3"), ("--runs", "1"), True, "renderings without graceful restart"),
+    Bench(
+        "restart",
+        ("--runs", "3"),
+        ("--runs", "1", "--modes", "gr-bgpsteer-eor"),
+        True,
+        "renderings without graceful restart and with ExaBGP's own End-of-RIB",
+    ),
     Bench("degradation", ("--minutes", "5"), ("--minutes", "0.1"), True, "noise against a real degradation"),
 )
 

@@ -59,14 +59,15 @@ def one(mode: str, tmp: Path) -> dict[str, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES), help="renderings to compare")
     args = ap.parse_args()
     need_root()
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-restart-"))
-    results: dict[str, list[int]] = {m: [] for m in MODES}
+    results: dict[str, list[int]] = {m: [] for m in args.modes}
     for run in range(args.runs):
-        for mode in MODES:
+        for mode in args.modes:
             r = one(mode, tmp)
             need_some(f"datagrams received through the {mode} run", r["received"])
             results[mode].append(r["lost"])
@@ -77,7 +78,7 @@ def main() -> None:
                 flush=True,
             )
     print(f"{'rendering':<16} {'median ms lost':>15} {'runs':>20}")
-    for mode in MODES:
+    for mode in args.modes:
         print(f"{mode:<16} {statistics.median(results[mode]):>15.0f} {', '.join(map(str, results[mode])):>20}")
 
 
