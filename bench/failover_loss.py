@@ -97,7 +97,7 @@ def measure(n: int) -> dict[str, float]:
         try:
             wait_for("healthcheck up", lambda: hc.first("announce", 0) is not None, timeout=60)
             # bgpsteer: probe-detected failure
-            run = dp.traffic(STREAM_SECONDS, rate=RATE)
+            run = dp.traffic(STREAM_SECONDS, rate=RATE, flowing=True)
             time.sleep(2)
             dp.fail("fra")
             t0 = time.time()  # the forwarding drop is in place (the probes' a few ms before)
@@ -110,7 +110,7 @@ def measure(n: int) -> dict[str, float]:
             hc.stop()
         recover(dp)
         # per-prefix re-announcement of the same failure
-        run = dp.traffic(STREAM_SECONDS, rate=RATE)
+        run = dp.traffic(STREAM_SECONDS, rate=RATE, flowing=True)
         time.sleep(2)
         dp.fail("fra", probes=False)
         drained = dp.cli("drain", "fra")

@@ -147,7 +147,7 @@ def traffic_demo() -> None:
         wait_for("voice back", lambda: dp.core_egress("voice") == "fra", timeout=90)
 
         print("\n== failure: fra drops everything (BGP stays up), while the streams run at 1000 packets/s")
-        run = dp.traffic(8.0, rate=1000.0)
+        run = dp.traffic(8.0, rate=1000.0, flowing=True)
         before = dp.counters()
         time.sleep(2)
         dp.fail("fra")

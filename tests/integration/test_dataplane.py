@@ -95,7 +95,7 @@ def test_a_failed_egress_moves_every_class_and_never_the_eu_bound_prefix(dp: Dat
 def test_the_stream_resumes_after_a_failover(dp: DataPlane) -> None:
     """Packets lost while the core fails over (the number is the bench's: bench/failover_loss.py); here only that
     the voice stream flows again through the other egress before it ends."""
-    run = dp.traffic(12.0, rate=200.0)  # returns once every stream flows
+    run = dp.traffic(12.0, rate=200.0, flowing=True)  # returns once every stream flows
     time.sleep(3)  # three seconds of stream before the failure (not a wait for anything)
     dp.fail("fra")
     try:

@@ -44,7 +44,7 @@ def through(dp: DataPlane, action: Callable[[], None]) -> tuple[dict[str, Any], 
     """Every UDP kind for SECONDS at RATE packets/s with ``action`` 2.5 s in: what each receiver saw (with what its
     sender sent) and what each egress router forwarded per kind meanwhile."""
     before = dp.counters()
-    run = dp.traffic(SECONDS, rate=RATE, kinds=UDP)  # returns once every stream flows
+    run = dp.traffic(SECONDS, rate=RATE, kinds=UDP, flowing=True)  # returns once every stream flows
     time.sleep(2.5)  # stream before the action (not a wait for anything)
     action()
     got = run()
