@@ -16,6 +16,7 @@ from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.attrs import U32_MAX
 from bgpsteer.core.config import Config
+from bgpsteer.core.family import IPV6, afi_of
 from bgpsteer.core.model import AgentSettings, CloudPeer, CoreRouter, Egress, MaxPrefix, Safety, default
 from bgpsteer.core.policy import Policy
 from bgpsteer.core.prefix import BITS, covers, parse_address, parse_prefix
@@ -498,7 +499,7 @@ def _gateways_reachable(
     the egress shows in service.  (An IPv4 route over an IPv6 session gets ExaBGP's router id instead.)"""
     told: set[str] = set()  # egresses told already, whichever core router needs it
     for c in cores:
-        if ":" in c.address or "ipv6" not in c.families:
+        if afi_of(c.address) == IPV6 or "ipv6" not in c.families:
             continue
         for i, e in enumerate(egresses):
             if e.next_hop6 and e.gateway6 == "self" and e.id not in told:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from bgpsteer.core.config import Config
+from bgpsteer.core.family import AFI_FAMILY, afi_of
 from bgpsteer.core.model import AppClass, CoreRouter
 
 TABLE_BASE = 100  # the first class gets table (and firewall mark) 101
@@ -44,7 +45,7 @@ class ClassPlan:
         return tuple(f for f in ("ipv4", "ipv6") if any(f in s.families for s in self.sessions))
 
     def destinations(self, family: str) -> tuple[str, ...]:
-        return tuple(p for p in self.app_class.destinations if (":" in p) == (family == "ipv6"))
+        return tuple(p for p in self.app_class.destinations if AFI_FAMILY[afi_of(p)] == family)
 
     @property
     def matches_everything(self) -> bool:
