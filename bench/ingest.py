@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if __name__ == "__main__" and os.environ.get("BENCH_INGEST_TREE"):
-    sys.path.insert(0, os.environ["BENCH_INGEST_TREE"])  # a worker measuring another tree imports its bgpsteer
-sys.path.insert(0 if not os.environ.get("BENCH_INGEST_TREE") else 1, str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 from bench.helpers.guard import fail, need_some  # noqa: E402
+
+if __name__ == "__main__" and os.environ.get("BENCH_INGEST_TREE"):
+    # a worker measuring another tree imports its bgpsteer (the bench's own helpers are this tree's, loaded above)
+    sys.path.insert(0, os.environ["BENCH_INGEST_TREE"])
 
 CONFIG = ROOT / "lab" / "lab.yaml"
 PEERS = [("10.250.1.2", 64512), ("10.250.2.2", 16550), ("10.250.3.2", 8075)]
