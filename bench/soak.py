@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.helpers.guard import fail, need_some  # noqa: E402
 from bench.helpers.pipe import PipeHelper, update_line  # noqa: E402
+from bgpsteer.core.model import AgentSettings, default  # noqa: E402
 from bgpsteer.noc.client import CtlError, call  # noqa: E402
 
 PEERS = [("10.250.1.2", 64512, "fra"), ("10.250.2.2", 16550, "ams")]
@@ -50,6 +51,7 @@ agent:
   router_id: 10.250.0.1
   log_level: warning
   state_dir: {state}
+  record_max_bytes: {record}
 safety:
   max_prefix: {{limit: 100000, action: stop}}
 egresses:
@@ -149,11 +151,15 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=15.0, help="seconds between report rows")
     ap.add_argument("--warmup", type=float, default=0.25, help="fraction of the run counted as warm-up")
     ap.add_argument("--rate", type=float, default=0.0, help="UPDATEs/s to offer (0: as fast as the helper takes them)")
+    ap.add_argument(
+        "--no-recorder", action="store_true", help="run with the flight recorder off (agent.record_max_bytes: 0)"
+    )
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-soak-"))
     cfg = tmp / "soak.yaml"
-    cfg.write_text(CONFIG.format(state=tmp / "state"))
+    record = 0 if args.no_recorder else default(AgentSettings, "record_max_bytes")
+    cfg.write_text(CONFIG.format(state=tmp / "state", record=record))
     sock = str(tmp / "state" / "control.sock")
     helper = Helper(cfg)
     rows: list[tuple[float, int, float]] = []
