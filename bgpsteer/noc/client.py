@@ -49,7 +49,7 @@ def socket_path(explicit: str | None, config: str | None) -> str:
 def call(path: str, cmd: str, timeout: float = 60.0, **args: Any) -> Any:
     problem = protocol.check(cmd, args)  # the server would refuse it: say so without connecting
     if problem is not None:
-        raise CtlError(problem if cmd not in protocol.COMMANDS else f"{cmd}: {problem}", USAGE)
+        raise CtlError(problem, USAGE)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:

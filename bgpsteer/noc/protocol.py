@@ -109,6 +109,11 @@ def check(cmd: str, args: dict[str, Any]) -> str | None:
     command = COMMANDS.get(cmd)
     if command is None:
         return f"unknown command {cmd!r}"
+    problem = _args_problem(command, args)
+    return f"{cmd}: {problem}" if problem else None
+
+
+def _args_problem(command: Command, args: dict[str, Any]) -> str | None:
     spec = command.args
     for key, value in args.items():
         if key not in spec:

@@ -47,9 +47,7 @@ def _request(line: bytes) -> tuple[str, dict[str, Any]] | str:
     except (ValueError, KeyError, TypeError):
         return 'bad request: expected {"cmd": NAME, "args": {...}}'
     problem = protocol.check(cmd, args)  # anything else is a usage error (code 2), never a traceback
-    if problem is None:
-        return cmd, protocol.with_defaults(cmd, args)
-    return problem if cmd not in protocol.COMMANDS else f"{cmd}: {problem}"
+    return problem if problem is not None else (cmd, protocol.with_defaults(cmd, args))
 
 
 # commands answered from a forked snapshot, when this says so for their arguments

@@ -96,7 +96,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
         self.more: Callable[[], None] | None = None  # schedules the next slice (set when serving)
         self.timer: Callable[[], float] = time.perf_counter  # times slices (their size follows their cost)
         self.taps: list[list[Change]] = []  # collect the changes of a reload or drain for its answer
-        self.gc_paused_at: float | None = None  # the collector is paused during a large sliced pass (_gc_pass)
+        self.gc_paused_at: float | None = None  # the collector is paused during a large sliced pass (gc_pass)
         self.output_high = False
         self.synced = True  # acks are this process's own (start() clears it until ExaBGP's first answer)
         self.previous_acks = 0  # acks ExaBGP sent for commands of a previous helper process (ignored)
@@ -192,7 +192,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
             if isinstance(item, codec.BGP_EVENTS):
                 if isinstance(item, PeerState) and self.engine.cloud_peer(item.peer) is None:
                     self.core_session(item.peer, item.state)
-                self.apply(self.feed(BgpEvent(item), now))  # recorded as the line above
+                self.apply(self.feed(BgpEvent(item), now, record=False))  # recorded as the line above
             else:
                 self._answer_line(item, line)
         if self.metrics is not None and self.decoder.last_time is not None:
