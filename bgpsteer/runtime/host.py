@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from bgpsteer.core.config import Config
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Change, Effect, Withdraw
 from bgpsteer.core.inputs import Input
-from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.reconcile import Reconciler
 from bgpsteer.exabgp.codec import Decoder
@@ -62,12 +61,6 @@ class Host(AgentPort, Protocol):
     gc_paused_at: float | None
 
     @property
-    def ledger(self) -> Ledger: ...
-
-    @property
-    def journal_path(self) -> Path: ...
-
-    @property
     def state_path(self) -> Path: ...
 
     def feed(self, inp: Input, now: float, record: bool = True) -> list[Effect]: ...
@@ -97,5 +90,3 @@ class Host(AgentPort, Protocol):
     async def validate_forked(self) -> None: ...
 
     def apply_config(self, config: Config, text: str | None = None) -> None: ...
-
-    def history(self, prefix: str, limit: int) -> list[dict[str, Any]]: ...
