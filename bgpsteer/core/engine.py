@@ -10,7 +10,7 @@ was announced into what is wanted, batched by attribute set.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from bgpsteer.core.attrs import Attrs
@@ -38,7 +38,7 @@ from bgpsteer.core.events import (
 from bgpsteer.core.family import afi_of
 from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.model import FAMILY_AFI, CloudPeer, MaxPrefix, Scope
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, Egress, MaxPrefix, Scope
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.ranking import core_order
@@ -52,23 +52,66 @@ MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
 
 class Engine:
     def __init__(self, config: Config, now: float = 0.0) -> None:
-        self.rib: dict[str, Entry] = {}
-        self.dirty = Dirty()  # prefixes to decide, oldest first (core/dirty.py: deterministic for replay)
+        self._rib: dict[str, Entry] = {}
+        self._dirty = Dirty()  # prefixes to decide, oldest first (core/dirty.py: deterministic for replay)
         # "every prefix is dirty" (reload, drain): a snapshot of the RIB's keys walked slice by slice.  Copying the
         # keys is ~10 ms at 500k prefixes where adding them to ``dirty`` is ~100 ms (hashing into a new table)
         self._sweep: list[str] = []
         self._sweep_at = 0
-        self.stats = Stats()
-        self.peers: dict[str, PeerInfo] = {}
-        self.generation = 0  # bumped by reload; entries re-import lazily when theirs is older
+        self._stats = Stats()
+        self._peers: dict[str, PeerInfo] = {}
+        self._generation = 0  # bumped by reload; entries re-import lazily when theirs is older
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
-        self.steering = SteeringState(config, now, self.next_decision)
+        self._steering = SteeringState(config, now, self.next_decision)
         self._install(config)
 
+    # Read-only faces of the engine's state for the views (core/view.py, explain, simulate) and the runtime: only the
+    # engine's own methods change it (ruff SLF001 keeps the underscored fields to this class, mypy the Mappings).
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def rib(self) -> Mapping[str, Entry]:
+        return self._rib
+
+    @property
+    def peers(self) -> Mapping[str, PeerInfo]:
+        return self._peers
+
+    @property
+    def egresses(self) -> Mapping[str, Egress]:
+        return self._egresses
+
+    @property
+    def stats(self) -> Stats:
+        return self._stats
+
+    @property
+    def steering(self) -> SteeringState:
+        return self._steering
+
+    @property
+    def classifier(self) -> Classifier:
+        return self._classifier
+
+    @property
+    def exporter(self) -> ExportStage:
+        return self._exporter
+
+    @property
+    def policy_errors(self) -> int:
+        """Import and export policy evaluations that raised (counted, the route rejected)."""
+        return self._importer.errors + self._exporter.errors
+
+    @property
+    def relief(self) -> ReliefState | None:
+        return self._relief
+
     def next_decision(self) -> int:
-        self.stats.decision_id += 1
-        return self.stats.decision_id
+        self._stats.decision_id += 1
+        return self._stats.decision_id
 
     def _trigger(self, kind: str, reason: str) -> None:
         if reason in self._triggers:
@@ -79,23 +122,23 @@ class Engine:
             self._more_triggers += 1
 
     def _install(self, config: Config) -> None:
-        self.config = config
-        self.egresses = {e.id: e for e in config.egresses}
-        self.importer = ImportStage(config.import_policy, config.safety)
-        self.exporter = ExportStage(
+        self._config = config
+        self._egresses = {e.id: e for e in config.egresses}
+        self._importer = ImportStage(config.import_policy, config.safety)
+        self._exporter = ExportStage(
             config.export_policy,
-            self.egresses,
-            frozenset(self.steering.drained),
+            self._egresses,
+            frozenset(self._steering.drained),
             config.steering.cost_tiebreak,
             config.steering.multipath,
             config.agent.local_asn,
         )
         if config.steering.reason_communities:
             statements = {st.name: i + 1 for i, st in enumerate(config.import_policy.statements)}
-            self.exporter.reasons = (config.agent.local_asn, statements)
+            self._exporter.reasons = (config.agent.local_asn, statements)
         next_hops = [(e.id, parse_prefix(route)) for e in config.egresses for _, route, _ in nh_routes(e)]
-        self.classifier = Classifier(
-            self.importer.prefix_safety,
+        self._classifier = Classifier(
+            self._importer.prefix_safety,
             config.import_policy,
             config.export_policy,
             config.compliance,
@@ -103,13 +146,13 @@ class Engine:
             config.steering.multipath,
         )
         # a reload starts relief afresh: every prefix is re-decided anyway, and moves follow the new thresholds
-        self.relief = ReliefState(config.steering.relief, self.egresses) if config.steering.relief else None
-        old = self.peers
-        self.peers = {}
+        self._relief = ReliefState(config.steering.relief, self._egresses) if config.steering.relief else None
+        old = self._peers
+        self._peers = {}
         for p in config.cloud_peers:
             info = old.get(p.address) or PeerInfo(p)
             info.peer = p
-            self.peers[p.address] = info
+            self._peers[p.address] = info
 
     # -- events -------------------------------------------------------------------
 
@@ -121,7 +164,7 @@ class Engine:
         if isinstance(event, PeerState):
             return self._peer_state(event, now)
         if isinstance(event, EndOfRib):
-            info = self.peers.get(event.peer)
+            info = self._peers.get(event.peer)
             if info is not None:
                 info.eor.add(event.afi)
             return []
@@ -139,7 +182,7 @@ class Engine:
 
     def _refresh_marker(self, ev: RefreshMarker) -> list[Effect]:
         """Begin / end of a peer's re-advertisement (enhanced route refresh): the end says its table is complete."""
-        info = self.peers.get(ev.peer)
+        info = self._peers.get(ev.peer)
         if info is None or info.relearn_from is None:
             return []  # only the answer to a refresh bgpsteer asked for counts
         if ev.end:
@@ -151,27 +194,27 @@ class Engine:
         return []
 
     def _unknown(self, peer: str, what: str) -> list[Effect]:
-        self.stats.unknown_peer_events += 1
+        self._stats.unknown_peer_events += 1
         return [Log("warning", f"{what} from a peer that is not a configured cloud peer; ignored", {"peer": peer})]
 
     def _announced(self, ev: RoutesAnnounced, now: float) -> list[Effect]:
-        info = self.peers.get(ev.peer)
+        info = self._peers.get(ev.peer)
         if info is None:
             return self._unknown(ev.peer, "routes")
         peer = info.peer
-        egress = self.egresses[peer.egress]
-        limit = peer.max_prefix or self.config.safety.default_max_prefix
+        egress = self._egresses[peer.egress]
+        limit = peer.max_prefix or self._config.safety.default_max_prefix
         effects: list[Effect] = []
-        rib, dirty, evaluate = self.rib, self.dirty, self.importer.evaluate
-        classes = self.classifier.prefix_classes
+        rib, dirty, evaluate = self._rib, self._dirty, self._importer.evaluate
+        classes = self._classifier.prefix_classes
         attrs = ev.attrs
-        self.stats.routes_received += len(ev.prefixes)
+        self._stats.routes_received += len(ev.prefixes)
         info.last_heard = now
         self._trigger("update", f"update from {peer.name}")
         by_class: dict[int, Verdict] = {}
         invalid: list[str] = []  # the first reason, for one log line per UPDATE
         stored: list[str] = []
-        gen = self.generation
+        gen = self._generation
         for prefix in ev.prefixes:
             entry = rib.get(prefix)
             existing = path_of(entry, peer) if entry is not None else None
@@ -224,45 +267,45 @@ class Engine:
         if entry is None:
             parsed = check_prefix(prefix, afi)
             if isinstance(parsed, str):
-                self.stats.invalid_prefixes += 1
+                self._stats.invalid_prefixes += 1
                 if not invalid:
                     invalid.append(parsed)
                 return None
-            entry = self.rib[prefix] = Entry(parsed, self.classifier.classify(parsed), self.generation)
-        elif entry.gen != self.generation:
+            entry = self._rib[prefix] = Entry(parsed, self._classifier.classify(parsed), self._generation)
+        elif entry.gen != self._generation:
             self._reimport(prefix, entry)  # still under the previous configuration (reload in progress)
         if entry.parsed[0] != afi:
-            self.stats.invalid_prefixes += 1
+            self._stats.invalid_prefixes += 1
             if not invalid:
                 invalid.append(f"ipv{entry.parsed[0]} prefix {prefix!r} in an ipv{afi} UPDATE")
             return None
         return entry
 
     def _withdrawn(self, ev: RoutesWithdrawn, now: float) -> list[Effect]:
-        info = self.peers.get(ev.peer)
+        info = self._peers.get(ev.peer)
         if info is None:
             return self._unknown(ev.peer, "withdrawals")
         info.last_heard = now
         peer = info.peer
-        self.stats.routes_withdrawn += len(ev.prefixes)
+        self._stats.routes_withdrawn += len(ev.prefixes)
         self._trigger("withdraw", f"withdraw from {peer.name}")
         for prefix in ev.prefixes:
-            entry = self.rib.get(prefix)
+            entry = self._rib.get(prefix)
             if entry is None:
                 continue
-            if entry.gen != self.generation:
+            if entry.gen != self._generation:
                 self._reimport(prefix, entry)
             for i, p in enumerate(entry.paths):
                 if p.peer is peer:
                     del entry.paths[i]
                     info.routes -= 1
                     info.accepted -= p.verdict.accepted
-                    self.dirty.add(prefix)
+                    self._dirty.add(prefix)
                     break
         return []
 
     def _peer_state(self, ev: PeerState, now: float) -> list[Effect]:
-        info = self.peers.get(ev.peer)
+        info = self._peers.get(ev.peer)
         if info is None:
             return []  # core routers' state changes are not ours to track here
         previous, info.state = info.state, ev.state
@@ -284,11 +327,11 @@ class Engine:
         self._trigger("peer_down", f"peer {peer.name} down: {reason}")
         if info.routes:
             address = peer.address  # by address: entries not yet re-imported after a reload hold the old peer object
-            for prefix, entry in self.rib.items():
+            for prefix, entry in self._rib.items():
                 before = len(entry.paths)
                 entry.paths = [p for p in entry.paths if p.peer.address != address]
                 if len(entry.paths) != before:
-                    self.dirty.add(prefix)
+                    self._dirty.add(prefix)
         count = info.routes
         info.routes = info.accepted = 0
         info.eor.clear()
@@ -312,7 +355,7 @@ class Engine:
             return []
         batch = self._take(limit)
         diff = Diff()
-        rib, decide, classes, gen = self.rib, self.exporter.decide, self.classifier.prefix_classes, self.generation
+        rib, decide, classes, gen = self._rib, self._exporter.decide, self._classifier.prefix_classes, self._generation
         for prefix in batch:
             entry = rib.get(prefix)
             if entry is None:
@@ -335,7 +378,7 @@ class Engine:
 
     def _effects(self, diff: Diff, now: float, decided: int) -> list[Effect]:
         """A pass's difference as batched withdrawals and announcements, its journal record, and the counters."""
-        stats = self.stats
+        stats = self._stats
         stats.decisions += decided
         stats.last_decision = now
         effects: list[Effect] = []
@@ -360,17 +403,17 @@ class Engine:
 
     def pending(self) -> int:
         """Prefixes still to decide (a prefix both dirty and in the sweep counts twice: an upper bound)."""
-        return len(self.dirty) + len(self._sweep) - self._sweep_at
+        return len(self._dirty) + len(self._sweep) - self._sweep_at
 
     def mark_all(self) -> None:
         """Every prefix is to be decided again (a reload, a drain): decided in slices by ``flush``."""
-        self._sweep = list(self.rib)
+        self._sweep = list(self._rib)
         self._sweep_at = 0
 
     def _take(self, limit: int | None) -> list[str]:
         """The next slice to decide: dirty prefixes first, then the sweep (a prefix in both is decided twice; the
         second decision finds nothing changed)."""
-        dirty = self.dirty
+        dirty = self._dirty
         if limit is not None and len(dirty) >= limit:
             return dirty.take(limit)
         batch = dirty.take()
@@ -392,13 +435,13 @@ class Engine:
         large RIB is re-decided in slices (``decide=False``: the caller flushes) without ever
         mixing verdicts of the two configurations in one decision.
         """
-        old_names = {p.address for p in self.config.cloud_peers}
+        old_names = {p.address for p in self._config.cloud_peers}
         if not self.pending():  # a pass still in progress keeps its reasons: its prefixes are decided with this one
             self._triggers.clear()
             self._more_triggers = 0
-        effects: list[Effect] = self.steering.configure(config, now)
+        effects: list[Effect] = self._steering.configure(config, now)
         self._install(config)
-        self.generation += 1
+        self._generation += 1
         self.mark_all()
         removed = old_names - {p.address for p in config.cloud_peers}
         if removed:
@@ -409,24 +452,24 @@ class Engine:
 
     def _reimport(self, prefix: str, entry: Entry) -> None:
         """Re-evaluate an entry's paths under the current configuration (after a reload)."""
-        entry.gen = self.generation
-        entry.prefix_class = kid = self.classifier.classify(entry.parsed)  # the new policies' view of the prefix
-        pc = self.classifier.prefix_classes[kid]
+        entry.gen = self._generation
+        entry.prefix_class = kid = self._classifier.classify(entry.parsed)  # the new policies' view of the prefix
+        pc = self._classifier.prefix_classes[kid]
         kept = []
         for p in entry.paths:
-            info = self.peers.get(p.peer.address)
+            info = self._peers.get(p.peer.address)
             if info is None:  # the peer was removed by the reload
                 continue
             peer = info.peer
-            v = self.importer.evaluate(peer, self.egresses[peer.egress], entry.parsed, kid, pc, prefix, p.attrs)
+            v = self._importer.evaluate(peer, self._egresses[peer.egress], entry.parsed, kid, pc, prefix, p.attrs)
             info.accepted += v.accepted - p.verdict.accepted
             kept.append(Path(peer, p.attrs, v))
         entry.paths = kept
 
     def refresh(self, prefix: str) -> Entry | None:
         """The entry, re-imported first if a reload has not reached it yet (for views)."""
-        entry = self.rib.get(prefix)
-        if entry is not None and entry.gen != self.generation:
+        entry = self._rib.get(prefix)
+        if entry is not None and entry.gen != self._generation:
             self._reimport(prefix, entry)
         return entry
 
@@ -447,21 +490,21 @@ class Engine:
                 frozenset(i.refreshing),
                 frozenset(i.refreshed),
             )
-            for i in self.peers.values()
+            for i in self._peers.values()
         ]
 
     def cloud_peer(self, address: str) -> CloudPeer | None:
         """The configured cloud peer at an address (None: a core router, or no one)."""
-        info = self.peers.get(address)
+        info = self._peers.get(address)
         return info.peer if info is not None else None
 
     def assume_down(self, egress: str, now: float) -> list[Effect]:
         """What-if input of policy tests (no probes): the egress counts as failed, as its probes would have found."""
-        return self.steering.assume_down(egress, now)
+        return self._steering.assume_down(egress, now)
 
     def relearning(self, address: str, now: float) -> None:
         """A route refresh went to this peer: what it sends from now on is its table."""
-        info = self.peers.get(address)
+        info = self._peers.get(address)
         if info is not None:
             self._relearn(info, now)
 
@@ -473,31 +516,31 @@ class Engine:
 
     def wanted(self, prefix: str, path_id: int, scope: Scope | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""
-        entry = self.rib.get(prefix)
+        entry = self._rib.get(prefix)
         if entry is not None:
             for pid, attrs in entry.out:
                 if pid == path_id:
                     return attrs
             return None
-        return self.steering.route(prefix, path_id, scope)
+        return self._steering.route(prefix, path_id, scope)
 
     def caches(self) -> dict[str, BoundedCache[Any, Any]]:
         """Every cache the engine keeps, by name: each bounded (see bounded.py and docs/design.md's table)."""
         return {
-            "import_verdicts": self.importer.cache,
-            "import_next_hops": self.importer.nh_cache,
-            "import_rejections": self.importer.rejections,
-            "export_verdicts": self.exporter.cache,
-            "export_decisions": self.exporter.memo,
-            "export_outcomes": self.exporter.outs,
+            "import_verdicts": self._importer.cache,
+            "import_next_hops": self._importer.nh_cache,
+            "import_rejections": self._importer.rejections,
+            "export_verdicts": self._exporter.cache,
+            "export_decisions": self._exporter.memo,
+            "export_outcomes": self._exporter.outs,
         }
 
     def announced_routes(self) -> Iterator[tuple[str, int, Attrs]]:
         """Everything announced to core routers: steered paths and egress next-hop routes."""
-        for prefix, entry in self.rib.items():
+        for prefix, entry in self._rib.items():
             for pid, attrs in entry.out:
                 yield prefix, pid, attrs
-        yield from self.steering.routes()
+        yield from self._steering.routes()
 
     def full_state(self) -> list[Effect]:
         """Every current announcement, batched: used to re-sync ExaBGP."""
@@ -508,7 +551,7 @@ class Engine:
 
     def rejected(self, peer: str | None = None) -> Iterator[tuple[str, str, tuple[str, ...]]]:
         """(prefix, peer name, trace) of every route the import stage rejected."""
-        for prefix, entry in self.rib.items():
+        for prefix, entry in self._rib.items():
             for p in entry.paths:
                 if not p.verdict.accepted and (peer is None or p.peer.name == peer):
                     yield prefix, p.peer.name, p.verdict.trace
@@ -517,49 +560,49 @@ class Engine:
 
     def start(self, now: float) -> list[Effect]:
         """Effects to send once at start: the next-hop routes of the egresses in service."""
-        return self.steering.start(now)
+        return self._steering.start(now)
 
     def restore(self, data: dict[str, Any], saved_at: float) -> list[Effect]:
         """State persisted by an earlier run (before start): egress health, dampening and drain, and the
         last decision id, so ids stay monotonic across restarts.  ``saved_at``: this clock's reading when it was
         saved (now, less the time the agent was not running)."""
-        effects = self.steering.restore(data.get("steering") or {}, saved_at)
-        self.exporter.set_drained(frozenset(self.steering.drained))
+        effects = self._steering.restore(data.get("steering") or {}, saved_at)
+        self._exporter.set_drained(frozenset(self._steering.drained))
         last = data.get("decision_id")
-        if isinstance(last, int) and last > self.stats.decision_id:
-            self.stats.decision_id = last
+        if isinstance(last, int) and last > self._stats.decision_id:
+            self._stats.decision_id = last
         return effects
 
     def persist(self, now: float) -> dict[str, Any]:
-        return {"steering": self.steering.persist(now), "decision_id": self.stats.decision_id}
+        return {"steering": self._steering.persist(now), "decision_id": self._stats.decision_id}
 
     def probe_round(self, egress: str, samples: Iterable[Sample], now: float) -> list[Effect]:
-        return self.steering.probe_round(egress, samples, now)
+        return self._steering.probe_round(egress, samples, now)
 
     def tick(self, now: float) -> list[Effect]:
-        return self.steering.tick(now) + self._relief_step(now)
+        return self._steering.tick(now) + self._relief_step(now)
 
     def report_load(self, utilization: dict[str, float], volumes: dict[str, float], now: float) -> list[Effect]:
         """Measured utilization per egress and volume per prefix (Mbit/s), for relief (core/relief.py)."""
-        if self.relief is None:
+        if self._relief is None:
             return [Log("warning", "load reported but steering.relief is not configured; ignored", {})]
-        self.relief.report(utilization, volumes, now)
+        self._relief.report(utilization, volumes, now)
         return self._relief_step(now)
 
     def core_order_of(self, prefix: str) -> list[str]:
         """The egresses the default sessions' core uses for a prefix, best first, usable ones only (none for a
         multipath prefix: it is spread already)."""
-        entry = self.rib.get(prefix)
-        if entry is None or self.classifier.prefix_classes[entry.prefix_class].multipath:
+        entry = self._rib.get(prefix)
+        if entry is None or self._classifier.prefix_classes[entry.prefix_class].multipath:
             return []
-        usable = {self.egresses[e].path_id for e in self.steering.in_service_default if e in self.egresses}
-        egress_of = self.config.egress_of
+        usable = {self._egresses[e].path_id for e in self._steering.in_service_default if e in self._egresses}
+        egress_of = self._config.egress_of
         return [egress_of[pid] for pid, _, _ in core_order(entry.out, usable) if pid in usable and pid in egress_of]
 
     def _relief_step(self, now: float) -> list[Effect]:
-        if self.relief is None:
+        if self._relief is None:
             return []
-        moves, returns = self.relief.step(now, self.core_order_of)
+        moves, returns = self._relief.step(now, self.core_order_of)
         if not moves and not returns:
             return []
         effects: list[Effect] = []
@@ -570,20 +613,21 @@ class Engine:
             why = f"{m.prefix}: relief over, back to egress {m.source}"
             self._trigger("relief", why)
             effects.append(Log("info", why, {"egress": m.source, "prefix": m.prefix}))
-        self.exporter.relieved = {
-            p: (self.egresses[m.source].path_id, self.egresses[m.target].path_id) for p, m in self.relief.moved.items()
+        self._exporter.relieved = {
+            p: (self._egresses[m.source].path_id, self._egresses[m.target].path_id)
+            for p, m in self._relief.moved.items()
         }
-        self.dirty.update(m.prefix for m in (*moves, *returns))
+        self._dirty.update(m.prefix for m in (*moves, *returns))
         return effects + self.flush(now)
 
     def drain(self, egress: str, on: bool, now: float, decide: bool = True) -> list[Effect]:
         """Drain (RFC 8326) or undrain an egress: its paths are re-announced (``decide=False``: the caller flushes,
         in slices).  Every prefix is re-decided (memo hits for the others): marking them is a copy of the RIB's keys,
         where finding the egress's own prefixes would be a Python loop over the whole RIB."""
-        if egress not in self.egresses:
+        if egress not in self._egresses:
             raise KeyError(egress)
-        log = self.steering.drain(egress, on)
-        self.exporter.set_drained(frozenset(self.steering.drained))
+        log = self._steering.drain(egress, on)
+        self._exporter.set_drained(frozenset(self._steering.drained))
         self._trigger("drain", f"{'drain' if on else 'undrain'} egress {egress}")
         self.mark_all()
         return [log, *self.flush(now)] if decide else [log]

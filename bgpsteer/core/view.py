@@ -254,6 +254,6 @@ class CoreView:
             sum(s.paths_by_path_id.values()),
             s.invalid_prefixes,
             s.unknown_peer_events,
-            e.importer.errors + e.exporter.errors,
+            e.policy_errors,
             {k: (v[0], v[1]) for k, v in s.by_reason.items()},
         )

@@ -186,11 +186,11 @@ def test_policy_runtime_error_fails_closed() -> None:
         def describe(self) -> str:
             return "boom"
 
-    st0 = eng.importer.policy.statements[0]
+    st0 = eng.config.import_policy.statements[0]
     object.__setattr__(st0, "conditions", (Boom(),))
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16"]), 0)
     assert announced(eng.flush(0)) == {}
-    assert eng.importer.errors == 1
+    assert eng.policy_errors == 1
     assert "evaluation error" in next(eng.rejected())[2][-1]
 
 
