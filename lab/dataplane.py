@@ -30,12 +30,24 @@ from typing import Any
 from bgpsteer.config.loader import load
 from lab.netlab import Bird, Lab, LabError, kill_netns, nft_counters, sh, wait_for
 from lab.pair import gateway, second_config
-from lab.textedit import replaced
+from lab.textedit import named, replaced
 from lab.topology import bird_config, start_exabgp, start_reflectors
 from lab.udpstream import bound_mark, flowing_mark
 
 HERE = Path(__file__).resolve().parent
 DATAPLANE_CONFIG = HERE / "dataplane.yaml"
+
+
+def with_relief(capacity_mbps: float) -> Callable[[dict[str, Any]], None]:
+    """The data-plane config with fra's and lon's capacities and relief on (1 s hold)."""
+
+    def change(doc: dict[str, Any]) -> None:
+        for egress in ("fra", "lon"):
+            named(doc["egresses"], egress)["capacity_mbps"] = capacity_mbps
+        doc.setdefault("steering", {})["relief"] = {"threshold_pct": 80, "release_pct": 60, "hold": 1}
+
+    return change
+
 
 EGRESS_NS = {"fra": "efra", "lon": "elon"}
 EGRESS_ROUTER = {"fra": "10.252.1.2", "lon": "10.252.2.2"}

@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,10 +19,16 @@ from bgpsteer.replay import recording, report
 from bgpsteer.replay.rerun import rerun
 from bgpsteer.runtime import recorder
 from bgpsteer.runtime.recorder import Recorder
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from tests.fake.world import AWS, CORE, GCP, SIX
 from tests.fake.world import PERSIST_CONFIG as CONFIG
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update, withdraw
+
+
+def slower_health(doc: dict[str, Any]) -> None:
+    """Every egress fails after 4 bad rounds instead of 2."""
+    for egress in doc["egresses"]:
+        egress["health"]["fall"] = 4
 
 
 def incident(tmp_path: Path, config: str | None = None) -> tuple[FakeExaBGP, Clock, Path]:
@@ -44,7 +51,7 @@ def incident(tmp_path: Path, config: str | None = None) -> tuple[FakeExaBGP, Clo
     clock.now += 31  # ams's hold-down
     agent.tick()
     asyncio.run(agent.drain("ams", True))
-    new = replaced(text, ("cost_per_gb: 0.01", "cost_per_gb: 0.05"))
+    new = yaml_edited(text, lambda doc: named(doc["egresses"], "ams").update(cost_per_gb=0.05))
     agent.apply_config(parse(new, "replay.yaml"), new)
     agent.flush(force=True)
     clock.now += 1
@@ -93,7 +100,7 @@ def test_another_policy_on_the_same_inputs_says_which_prefixes_would_have_moved_
     run = recording.find(tmp_path / recorder.DIR)
     recorded = rerun(run, recording.records(run))
     # a policy with a slower fall: ams's three failed rounds are not enough to take it out of service (fall 4)
-    slow = parse(replaced(CONFIG.format(state=tmp_path), ("fall: 2", "fall: 4")), "new.yaml")
+    slow = parse(yaml_edited(CONFIG.format(state=tmp_path), slower_health), "new.yaml")
     other = rerun(run, recording.records(run), slow)
     diffs = report.differences(recorded.moves, other.moves)
     prefixes = {d["prefix"] for d in diffs}

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from bgpsteer.config.loader import parse
 from bgpsteer.runtime import serve
 from bgpsteer.runtime.slicing import SLICE_MAX, SLICE_MIN, SLICE_TARGET
-from lab.textedit import replaced
+from lab.textedit import yaml_edited
 from tests.fake.world import AWS, CONFIG, CORE, GCP
 from tests.fake_exabgp import Clock, FakeExaBGP, state, update
 
@@ -107,7 +107,7 @@ def test_a_reload_during_a_drain_pass_decides_the_rest_under_the_new_config(cloc
     assert loop.scheduled == 1
     loop.run(limit=2)  # part of the drain is decided
     assert 0 < agent.engine.pending() < len(PREFIXES)
-    strict = replaced(CONFIG, ("export: {default: accept}", "export: {default: reject}"))
+    strict = yaml_edited(CONFIG, lambda doc: doc["policy"]["export"].update(default="reject"))
     slices = len(loop.sizes)
     agent.apply_config(parse(strict, "fake.yaml"))
     assert (

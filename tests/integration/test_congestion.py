@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build
+from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build, with_relief
 from lab.netlab import lab, wait_for
-from lab.textedit import replaced
+from lab.textedit import yaml_edited
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -26,12 +26,7 @@ PREFIX_OF = {"other": "10.10.0.0/16", "sovereign": "10.10.8.0/24"}
 
 @pytest.fixture(scope="module")
 def dp() -> Iterator[DataPlane]:
-    text = DATAPLANE_CONFIG.read_text()
-    for gw in ("10.252.1.2", "10.252.2.2"):
-        text = replaced(text, (f"    gateway: {gw}\n", f"    gateway: {gw}\n    capacity_mbps: {CAPACITY_MBPS}\n"))
-    text = replaced(
-        text, ("core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n")
-    )
+    text = yaml_edited(DATAPLANE_CONFIG.read_text(), with_relief(CAPACITY_MBPS))
     with lab() as lb:
         d = build(lb, config_text=text)
         for egress in ("fra", "lon"):

@@ -20,11 +20,12 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.netlab import LabError, lab, wait_for
-from lab.textedit import replaced
+from lab.textedit import yaml_edited
 from lab.topology import LAB_CONFIG, NH_ROUTES, Topology, best_paths, build
 from tests.integration.needs import lab_tools
 
@@ -42,15 +43,13 @@ def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     config = tmp_path_factory.mktemp("cfg") / "failover.yaml"
     # these tests fail ams on purpose, several times in a row: dampening (tested in tests/unit/test_steering.py)
     # would suppress it on a loaded machine where a probe round is also lost now and then
-    text = replaced(
-        LAB_CONFIG.read_text(), ("max_prefix: {limit: 1000, action: stop}", "max_prefix: {limit: 20000, action: stop}")
-    )
-    config.write_text(
-        replaced(
-            text,
-            ("health: {rise: 3, fall: 3, hold_down: 5}", "health: {rise: 3, fall: 3, hold_down: 5, dampening: false}"),
-        )
-    )
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["safety"]["max_prefix"]["limit"] = 20000
+        for egress in doc["egresses"]:
+            egress["health"]["dampening"] = False
+
+    config.write_text(yaml_edited(LAB_CONFIG.read_text(), change))
     with lab() as lb:
         t = build(lb, Path(config), aws_routes=PREFIXES, gcp_routes=PREFIXES)
         wait_for(f"{N} prefixes best via ams", lambda: best(t).get(AMS) == N, timeout=120, interval=1)

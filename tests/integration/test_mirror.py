@@ -12,7 +12,7 @@ import pytest
 
 from lab.mirror import generate
 from lab.scenario import parse, run
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -38,8 +38,11 @@ def test_the_example_policy_in_its_own_lab(tmp_path: Path) -> None:
 
 def test_peers_without_a_common_subnet(tmp_path: Path) -> None:
     text = (ROOT / "lab" / "lab.yaml").read_text()
-    text = replaced(
-        text, ("address: 10.250.1.2, local_address: 10.250.1.1", "address: 169.254.10.2, local_address: 100.64.1.1")
+    text = yaml_edited(
+        text,
+        lambda doc: named(doc["cloud_peers"], "aws-tgw-fra", "name").update(
+            address="169.254.10.2", local_address="100.64.1.1"
+        ),
     )
     (tmp_path / "in.yaml").write_text(text)
     generate(tmp_path / "in.yaml", tmp_path / "out")

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from lab.netlab import lab, sh, wait_for
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from lab.topology import LAB_CONFIG, Topology, build
 from tests.integration.needs import lab_tools
 
@@ -39,13 +40,13 @@ def weights(t: Topology, prefix: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def topo() -> Iterator[Topology]:
-    text = LAB_CONFIG.read_text()
-    text = replaced(text, ("    next_hop: 10.255.0.1\n", "    next_hop: 10.255.0.1\n    capacity_mbps: 100\n"))
-    text = replaced(
-        text,
-        ("    next_hop: 10.255.0.2\n", f"    next_hop: 10.255.0.2\n    gateway: {AMS_GW}\n    capacity_mbps: 300\n"),
-    )
-    text = replaced(text, ("safety:\n", "steering:\n  multipath: {prefixes: aws-eu-central-1}\nsafety:\n"))
+
+    def change(doc: dict[str, Any]) -> None:
+        named(doc["egresses"], "fra")["capacity_mbps"] = 100
+        named(doc["egresses"], "ams").update(gateway=AMS_GW, capacity_mbps=300)
+        doc.setdefault("steering", {})["multipath"] = {"prefixes": "aws-eu-central-1"}
+
+    text = yaml_edited(LAB_CONFIG.read_text(), change)
     with lab() as lb:
         cfg = lb.path("multipath.yaml")
         cfg.write_text(text)

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build
+from lab.dataplane import DATAPLANE_CONFIG, DataPlane, build, with_relief
 from lab.netlab import lab, wait_for
-from lab.textedit import replaced
+from lab.textedit import yaml_edited
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -19,12 +19,7 @@ lab_tools()
 
 @pytest.fixture(scope="module")
 def dp() -> Iterator[DataPlane]:
-    text = DATAPLANE_CONFIG.read_text()
-    text = replaced(text, ("    gateway: 10.252.1.2\n", "    gateway: 10.252.1.2\n    capacity_mbps: 1000\n"))
-    text = replaced(text, ("    gateway: 10.252.2.2\n", "    gateway: 10.252.2.2\n    capacity_mbps: 1000\n"))
-    text = replaced(
-        text, ("core_routers:\n", "steering:\n  relief: {threshold_pct: 80, release_pct: 60, hold: 1}\ncore_routers:\n")
-    )
+    text = yaml_edited(DATAPLANE_CONFIG.read_text(), with_relief(1000))
     with lab() as lb:
         d = build(lb, config_text=text)
         wait_for("traffic via fra", lambda: d.core_egress("other") == "fra" and d.core_egress("sovereign") == "fra", 60)

@@ -2,6 +2,7 @@
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import AppClass, Scope
 from bgpsteer.core.sla import sla_fit
 from bgpsteer.core.view import CoreView
-from lab.textedit import replaced
+from lab.textedit import replaced, yaml_edited
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -193,22 +194,13 @@ def test_simulate_degrade_predicts_class_moves_only() -> None:
     from bgpsteer.core.events import RoutesAnnounced
     from bgpsteer.core.simulate import simulate
 
-    cfg = replaced(
-        CONFIG,
-        (
-            "cloud_peers:\n",
-            "cloud_peers:\n  - {name: gcp, address: 10.2.0.2, asn: 16550, egress: ams, provider: gcp, region: "
-            "europe-west4}\n",
-        ),
-    )
-    cfg = replaced(
-        cfg,
-        (
-            "import: {default: accept}",
-            "import:\n    default: accept\n    statements:\n"
-            "      - {name: ams-cheaper, match: {egress: ams}, set: {local_pref: 160}, then: accept}",
-        ),
-    )
+    def change(doc: dict[str, Any]) -> None:
+        gcp = {"name": "gcp", "address": "10.2.0.2", "asn": 16550, "egress": "ams", "provider": "gcp"}
+        doc["cloud_peers"].insert(0, {**gcp, "region": "europe-west4"})
+        ams_cheaper = {"name": "ams-cheaper", "match": {"egress": "ams"}, "set": {"local_pref": 160}, "then": "accept"}
+        doc["policy"]["import"]["statements"] = [ams_cheaper]
+
+    cfg = yaml_edited(CONFIG, change)
     eng = Engine(parse(cfg, "t.yaml"))
     eng.start(0)
     for peer in ("10.1.0.2", "10.2.0.2"):

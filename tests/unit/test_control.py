@@ -17,7 +17,7 @@ from bgpsteer.noc.client import CtlError, call
 from bgpsteer.noc.server import ControlServer
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.agent import Agent
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -187,7 +187,7 @@ def test_the_socket_cannot_be_used_against_the_agent(tmp_path: Path, monkeypatch
 
 
 def test_an_unknown_control_group_leaves_the_socket_root_only_and_the_agent_running(tmp_path: Path) -> None:
-    cfg = parse(replaced(CONFIG, ("agent: {", "agent: {control_group: nosuchgroup-bgpsteer, ")), "t.yaml")
+    cfg = parse(yaml_edited(CONFIG, lambda doc: doc["agent"].update(control_group="nosuchgroup-bgpsteer")), "t.yaml")
     assert any("group 'nosuchgroup-bgpsteer' does not exist" in w for w in cfg.warnings)  # check says so
     sock = tmp_path / "control.sock"
 
@@ -219,12 +219,13 @@ def test_exit_codes_are_defined_once() -> None:
 
 
 def test_load_reports_over_the_socket(tmp_path: Path) -> None:
-    text = replaced(
-        CONFIG,
-        ("next_hop: 10.255.0.1,", "next_hop: 10.255.0.1, capacity_mbps: 1000,"),
-        ("next_hop: 10.255.0.2}", "next_hop: 10.255.0.2, capacity_mbps: 500}"),
-        ("steering: {max_down: 1}", "steering: {max_down: 1, relief: {hold: 0}}"),
-    )
+
+    def change(doc: dict[str, Any]) -> None:
+        named(doc["egresses"], "fra")["capacity_mbps"] = 1000
+        named(doc["egresses"], "ams")["capacity_mbps"] = 500
+        doc["steering"]["relief"] = {"hold": 0}
+
+    text = yaml_edited(CONFIG, change)
     cfg = parse(text, "t.yaml")
     sock = str(tmp_path / "control.sock")
 

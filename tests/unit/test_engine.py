@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, Log, PeerState, RoutesAnnounced, RoutesWithdrawn, Teardown, Withdraw
-from lab.textedit import replaced
+from lab.textedit import yaml_edited
 from tests.unit.helpers import ACCEPT_ALL, config
 
 AWS, GCP = "10.1.0.2", "10.2.0.2"
@@ -164,11 +164,10 @@ def test_reload_swaps_policy_and_sends_the_difference() -> None:
     eng.handle(RoutesAnnounced(AWS, 4, A, ["10.10.0.0/16"]), 0)
     eng.handle(RoutesAnnounced(GCP, 4, G, ["10.10.0.0/16"]), 0)
     eng.flush(0)
-    only_fra = replaced(
+    only_fra = yaml_edited(
         ACCEPT_ALL,
-        (
-            "export: {default: accept}",
-            "export:\n    default: accept\n    statements:\n      - {name: no-ams, match: {egress: ams}, then: reject}",
+        lambda doc: doc["policy"]["export"].update(
+            statements=[{"name": "no-ams", "match": {"egress": "ams"}, "then": "reject"}]
         ),
     )
     effects = eng.reload(config(only_fra), 1)

@@ -13,7 +13,7 @@ from bgpsteer.config.loader import load as load_config
 from lab.clab import load as load_topology
 from lab.mirror import HOSTILE_BOGON, generate
 from lab.scenario import parse
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from tests.unit.helpers import CLAB_SCHEMA as SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,8 +43,11 @@ def test_the_example_policy_mirrors_into_a_valid_lab(tmp_path: Path) -> None:
 
 def test_peers_on_no_common_subnet_get_point_to_point_addresses(tmp_path: Path) -> None:
     text = (ROOT / "lab" / "lab.yaml").read_text()
-    text = replaced(
-        text, ("address: 10.250.1.2, local_address: 10.250.1.1", "address: 169.254.10.2, local_address: 100.64.1.1")
+    text = yaml_edited(
+        text,
+        lambda doc: named(doc["cloud_peers"], "aws-tgw-fra", "name").update(
+            address="169.254.10.2", local_address="100.64.1.1"
+        ),
     )
     (tmp_path / "in.yaml").write_text(text)
     topo_path, _ = generate(tmp_path / "in.yaml", tmp_path / "out")

@@ -15,7 +15,7 @@ from bgpsteer.core.events import RoutesAnnounced
 from bgpsteer.core.model import Egress, Multipath
 from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.codec import attribute_text, encode_one
-from lab.textedit import replaced
+from lab.textedit import replaced, yaml_edited
 from tests.contract.oracle import accepts
 
 CONFIG = """
@@ -120,7 +120,7 @@ def test_a_drained_egress_stays_least_preferred_in_a_spread() -> None:
 
 
 def test_equal_weights_carry_no_community() -> None:
-    eng = engine(replaced(CONFIG, ("multipath: {prefixes: spread}", "multipath: {prefixes: spread, weights: equal}")))
+    eng = engine(yaml_edited(CONFIG, lambda doc: doc["steering"]["multipath"].update(weights="equal")))
     paths = out(eng, "10.10.1.0/24")
     assert {a.link_bandwidth for a in paths.values()} == {None}
     d = CoreView(eng).decision("10.10.1.0/24")
@@ -129,7 +129,7 @@ def test_equal_weights_carry_no_community() -> None:
 
 
 def test_every_prefix_when_no_set_is_named() -> None:
-    eng = engine(replaced(CONFIG, ("multipath: {prefixes: spread}", "multipath: {}")))
+    eng = engine(yaml_edited(CONFIG, lambda doc: doc["steering"]["multipath"].pop("prefixes")))
     assert {a.local_pref for a in out(eng, "10.20.0.0/16").values()} == {200}
 
 

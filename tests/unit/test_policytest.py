@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from bgpsteer.cli import main
 from bgpsteer.config.loader import parse
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "example.yaml"
@@ -34,7 +34,12 @@ def test_a_policy_change_makes_its_cases_fail_with_the_trace(tmp_path: Path) -> 
     changed = tmp_path / "policy.yaml"
     # the cost statements swapped: fra becomes the cheaper one
     changed.write_text(
-        replaced(POLICY.read_text(), ("set: {local_pref: 160, med: 10}", "set: {local_pref: 140, med: 10}"))
+        yaml_edited(
+            POLICY.read_text(),
+            lambda doc: named(doc["policy"]["import"]["statements"], "cost-ams-cheaper", "name")["set"].update(
+                local_pref=140
+            ),
+        )
     )
     code, out = run(str(changed), str(TESTS), "--junit", str(tmp_path / "j.xml"))
     assert code == 1

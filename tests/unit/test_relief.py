@@ -13,7 +13,7 @@ from bgpsteer.core.events import Announce, Changed, Log, RoutesAnnounced, Routes
 from bgpsteer.core.model import Egress, Relief
 from bgpsteer.core.relief import ReliefState
 from bgpsteer.core.view import CoreView
-from lab.textedit import replaced
+from lab.textedit import replaced, yaml_edited
 
 CONFIG = """
 agent: {local_asn: 65000, router_id: 10.0.0.1}
@@ -148,11 +148,7 @@ def test_a_move_ends_when_its_egress_leaves_the_prefix() -> None:
 
 
 def test_without_relief_configured_a_report_is_refused_in_words() -> None:
-    eng = engine(
-        replaced(
-            CONFIG, ("  relief: {threshold_pct: 80, release_pct: 60, hold: 10}\n", "  {}\n"), ("steering:\n  {}\n", "")
-        )
-    )
+    eng = engine(yaml_edited(CONFIG, lambda doc: doc.pop("steering")))
     assert [e.message for e in eng.report_load({"fra": 1.0}, {}, 0.0) if isinstance(e, Log)] == [
         "load reported but steering.relief is not configured; ignored"
     ]

@@ -13,7 +13,7 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import Sample, TargetStats
 from bgpsteer.core.model import DEFAULT_SCOPE, Dampening, Health
 from bgpsteer.core.view import UnknownName
-from lab.textedit import replaced
+from lab.textedit import replaced, yaml_edited
 from tests.unit.helpers import ACCEPT_ALL, PEERS, PROBES
 
 
@@ -268,12 +268,10 @@ def test_simulate_a_new_config() -> None:
     eng.handle(RoutesAnnounced(PEERS["fra"], 4, Attrs(next_hop=PEERS["fra"], as_path=(64512,)), ["10.1.0.0/24"]), 0)
     eng.handle(RoutesAnnounced(PEERS["ams"], 4, Attrs(next_hop=PEERS["ams"], as_path=(16550,)), ["10.1.0.0/24"]), 0)
     eng.flush(0)
-    prefer_fra = replaced(
+    prefer_fra = yaml_edited(
         ACCEPT_ALL,
-        (
-            "import: {default: accept}",
-            "import:\n    default: accept\n    statements:\n      - {name: fra-first, match: {egress: fra}, set: "
-            "{local_pref: 300}, then: accept}",
+        lambda doc: doc["policy"]["import"].update(
+            statements=[{"name": "fra-first", "match": {"egress": "fra"}, "set": {"local_pref": 300}, "then": "accept"}]
         ),
     )
     new = parse("agent: {local_asn: 65000, router_id: 10.0.0.1}\n" + PROBES + prefer_fra, "new.yaml")

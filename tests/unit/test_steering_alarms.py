@@ -6,13 +6,14 @@ The alarms are what the NOC is paged with and the journal keeps; their level, wo
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 from bgpsteer.config.loader import parse
 from bgpsteer.core.events import Announce, Effect, EgressChanged, Log, Withdraw
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.steering import SteeringState
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from tests.unit.helpers import ACCEPT_ALL
 
 EGRESS = (
@@ -170,7 +171,7 @@ def test_a_class_in_fail_static_that_loses_its_kept_egress_keeps_every_healthy_o
 
 
 def test_a_class_without_fail_static_gets_nothing() -> None:
-    s = state(replaced(text(), ("    hold_down: 0\n", "    hold_down: 0\n    fail_static: false\n")))
+    s = state(yaml_edited(text(), lambda doc: named(doc["classes"], "realtime", "name").update(fail_static=False)))
     warm(s, ("fra", "ams", "lon"), 90.0, 1.0)
     assert s.in_service[Scope("realtime")] == set()
     assert s.class_static == set()
@@ -213,14 +214,12 @@ def test_a_reload_withdraws_removed_and_renumbered_egresses_and_keeps_the_rest()
     assert s.health["lon"].state == "down"
     stats_fra = s.stats["fra"]
     # ams removed; fra renumbered (another next-hop); lon kept as it was
-    new = replaced(text(("fra", "lon")), ("next_hop: 10.255.0.1,", "next_hop: 10.255.0.9,"))
-    new = replaced(
-        new,
-        (
-            "id: lon, region: r2, jurisdiction: EU, next_hop: 10.255.0.2",
-            "id: lon, region: r3, jurisdiction: EU, next_hop: 10.255.0.3",
-        ),
-    )
+
+    def change(doc: dict[str, Any]) -> None:
+        named(doc["egresses"], "fra")["next_hop"] = "10.255.0.9"
+        named(doc["egresses"], "lon").update(region="r3", next_hop="10.255.0.3")
+
+    new = yaml_edited(text(("fra", "lon")), change)
     effects = s.configure(parse(new, "t.yaml"), 3.0)
     withdrawn = {(e.scope, p) for e in effects if isinstance(e, Withdraw) for p in e.prefixes}
     assert withdrawn == {

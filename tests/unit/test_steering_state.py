@@ -13,7 +13,7 @@ from bgpsteer.core.events import Announce, EgressChanged, Log, Withdraw
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.steering import SteeringState, class_wanted, default_wanted, nh_routes
-from lab.textedit import replaced
+from lab.textedit import named, yaml_edited
 from tests.unit.helpers import ACCEPT_ALL
 
 TEXT = """
@@ -235,13 +235,7 @@ def test_restore_after_start_is_refused() -> None:
 
 
 def test_tick_finishes_a_hold_down() -> None:
-    text = replaced(
-        TEXT,
-        (
-            "targets: [192.0.2.2]}, health: {rise: 1, fall: 2, hold_down: 0",
-            "targets: [192.0.2.2]}, health: {rise: 1, fall: 1, hold_down: 5",
-        ),
-    )
+    text = yaml_edited(TEXT, lambda doc: named(doc["egresses"], "ams")["health"].update(fall=1, hold_down=5))
     s = SteeringState(parse(text + ACCEPT_ALL, "t.yaml"), 0.0, lambda: 1)
     s.start(0.0)
     s.probe_round("ams", [lost("192.0.2.2")], 1.0)
