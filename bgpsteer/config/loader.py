@@ -11,7 +11,7 @@ import hashlib
 from pathlib import Path
 from typing import TypeVar, cast
 
-from bgpsteer.config import steering_loader
+from bgpsteer.config import site_loader, steering_loader
 from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
 from bgpsteer.core.attrs import U32_MAX
@@ -37,6 +37,7 @@ TOP = {
     "compliance": False,
     "steering": False,
     "classes": False,
+    "site": False,
 }
 
 
@@ -311,6 +312,9 @@ def _peers(
         "password": False,
         "max_prefix": False,
         "description": False,
+        "cloud": False,
+        "max_routes": False,
+        "hold_time": False,
     }
     for p in cur.items():
         m = p.mapping(keys)
@@ -325,6 +329,7 @@ def _peers(
                 m["egress"].error(f"undefined egress {egress!r}; defined: {', '.join(sorted(egresses)) or 'none'}")
             egress = None
         fams = _families(m.get("families"))
+        facts = site_loader.peer_facts(m, local_asn)
         values = (
             m["name"].string(),
             _address(m["address"]),
@@ -348,6 +353,7 @@ def _peers(
                 password=_password(m["password"]) if "password" in m else None,
                 max_prefix=_max_prefix(m["max_prefix"]) if "max_prefix" in m else None,
                 description=(m["description"].string() or "") if "description" in m else "",
+                **facts,  # type: ignore[arg-type]
             )
         )
     return out
@@ -468,6 +474,8 @@ def parse_with(text: str, issues: Issues) -> Config:
         else []
     )
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
+    site = site_loader.site(top.get("site"))
+    warnings += site_loader.site_warnings(site, peers, filename)
     defined = {c.name for c in classes}
     for ref, name in class_refs:
         if name and name not in defined:
@@ -485,6 +493,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         compliance=tuple(rules),
         steering=steer,
         app_classes=tuple(classes),
+        site=site,
         source=filename,
         digest=digest(text),
         warnings=tuple(warnings),

@@ -67,7 +67,9 @@ cloud_peers:
   - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws,
      region: eu-central-1, families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown},
      description: AWS TGW}
-  - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4, families: ipv4}
+  - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4, families: ipv4,
+     cloud: gcp-europe, max_routes: 200, hold_time: 60}
+site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med: 200, prepend: 3, split: true}
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret}
   - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime}
@@ -134,6 +136,7 @@ MODELS: dict[str, type] = {
     "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter,
     "steering": model.Steering,
+    "site": model.Site,
 }
 # policies/README.md section headings -> config path
 DOC_SECTIONS = {
@@ -145,6 +148,7 @@ DOC_SECTIONS = {
     "## compliance": "compliance[]",
     "## classes": "classes[]",
     "## steering": "steering",
+    "## site": "site",
     "## cloud_peers": "cloud_peers[]",
     "## core_routers": "core_routers[]",
     "## sets": "sets",

@@ -8,7 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from bgpsteer.core.model import AgentSettings, AppClass, CloudPeer, Compliance, CoreRouter, Egress, Safety, Steering
+from bgpsteer.core.model import (
+    AgentSettings,
+    AppClass,
+    CloudPeer,
+    Compliance,
+    CoreRouter,
+    Egress,
+    Safety,
+    Site,
+    Steering,
+)
 from bgpsteer.core.policy import Policy
 
 
@@ -24,6 +34,7 @@ class Config:
     compliance: tuple[Compliance, ...] = ()
     steering: Steering = field(default_factory=Steering)
     app_classes: tuple[AppClass, ...] = ()  # the YAML's `classes`
+    site: Site | None = None  # the return path: announced to the clouds (None: nothing is)
     source: str = ""
     digest: str = ""
     warnings: tuple[str, ...] = ()  # valid but probably not meant (check prints them, run logs them)

@@ -31,6 +31,8 @@ from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.ranking import core_order
 from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.relief import ReliefState
+from bgpsteer.core.returnpath import ReturnPlan
+from bgpsteer.core.returnstate import ReturnState
 from bgpsteer.core.rib import Entry, PeerInfo, Stats
 from bgpsteer.core.steering import SteeringState, nh_routes
 
@@ -49,6 +51,7 @@ class Engine(Ingest):
         self._triggers: dict[str, str] = {}  # reason -> kind, since the last decision pass
         self._more_triggers = 0
         self._steering = SteeringState(config, now, self.next_decision)
+        self._return = ReturnState()
         self._install(config)
 
     # Read-only faces of the engine's state for the views (core/view.py, explain, simulate) and the runtime: only the
@@ -144,6 +147,7 @@ class Engine(Ingest):
         batch = self._take(limit)
         diff = Diff()
         rib, decide, classes, gen = self._rib, self._exporter.decide, self._classifier.prefix_classes, self._generation
+        track, egress_of = self._config.site is not None, self._config.egress_of
         for prefix in batch:
             entry = rib.get(prefix)
             if entry is None:
@@ -156,9 +160,13 @@ class Engine(Ingest):
             if new is not old and new != old:
                 diff.add(prefix, old, new)
                 entry.out = new
+                if track:
+                    self._return.note(prefix, entry, egress_of)
             if not entry.paths:
                 del rib[prefix]
-        effects = self._effects(diff, now, len(batch))
+                if track:
+                    self._return.note(prefix, None, egress_of)
+        effects = self._effects(diff, now, len(batch)) + self._return_effects()
         if not self.pending():  # the reasons stay with the pass until its last slice
             self._triggers.clear()
             self._more_triggers = 0
@@ -231,6 +239,8 @@ class Engine(Ingest):
         self._install(config)
         self._generation += 1
         self.mark_all()
+        if config.site is not None:
+            self._return.rebuild(self._rib, config.egress_of)
         removed = old_names - {p.address for p in config.cloud_peers}
         if removed:
             effects.append(Log("info", f"peers removed by reload: {', '.join(sorted(removed))}"))
@@ -272,7 +282,7 @@ class Engine(Ingest):
 
     def assume_down(self, egress: str, now: float) -> list[Effect]:
         """What-if input of policy tests (no probes): the egress counts as failed, as its probes would have found."""
-        return self._steering.assume_down(egress, now)
+        return self._steering.assume_down(egress, now) + self._return_effects()
 
     def wanted(self, prefix: str, path_id: int, scope: Scope | None = None) -> Attrs | None:
         """What is announced now for this path (a steered route, or an egress next-hop route in the scope)."""
@@ -319,8 +329,9 @@ class Engine(Ingest):
     # -- steering ---------------------------------------------------------------------
 
     def start(self, now: float) -> list[Effect]:
-        """Effects to send once at start: the next-hop routes of the egresses in service."""
-        return self._steering.start(now)
+        """Effects to send once at start: the next-hop routes of the egresses in service (and the site's prefixes
+        to the clouds, when a site is configured)."""
+        return self._steering.start(now) + self._return_effects()
 
     def restore(self, data: dict[str, Any], saved_at: float) -> list[Effect]:
         """State persisted by an earlier run (before start): egress health, dampening and drain, and the
@@ -337,10 +348,28 @@ class Engine(Ingest):
         return {"steering": self._steering.persist(now), "decision_id": self._stats.decision_id}
 
     def probe_round(self, egress: str, samples: Iterable[Sample], now: float) -> list[Effect]:
-        return self._steering.probe_round(egress, samples, now)
+        return self._steering.probe_round(egress, samples, now) + self._return_effects()
 
     def tick(self, now: float) -> list[Effect]:
-        return self._steering.tick(now) + self._relief_step(now)
+        return self._steering.tick(now) + self._relief_step(now) + self._return_effects()
+
+    # -- return path ------------------------------------------------------------------
+
+    def returning(self, egress: str) -> bool:
+        """Whether the clouds may answer through this egress: in service for the default sessions, not drained."""
+        return self._steering.usable(egress) and egress not in self._steering.drained
+
+    def _return_effects(self) -> list[Effect]:
+        return self._return.effects(self._config, self.returning)
+
+    @property
+    def return_plan(self) -> ReturnPlan:
+        """The return path as last decided (core/returnpath.py): per cloud and per session, with reasons."""
+        return self._return.plan
+
+    def return_wanted(self, peer: str, prefix: str) -> Attrs | None:
+        """What a cloud session is to hold for a site prefix now (None: nothing)."""
+        return self._return.wanted(peer, prefix)
 
     def report_load(self, utilization: dict[str, float], volumes: dict[str, float], now: float) -> list[Effect]:
         """Measured utilization per egress and volume per prefix (Mbit/s), for relief (core/relief.py)."""

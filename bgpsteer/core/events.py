@@ -97,6 +97,7 @@ class Announce:
     attrs: Attrs
     prefixes: list[str]
     scope: Scope | None = None  # None: every core session; else the sessions of that scope (default, or one class)
+    peer: str | None = None  # a cloud session's address: the return path (core/returnpath.py), not to the core
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class Withdraw:
     path_id: int
     prefixes: list[str]
     scope: Scope | None = None
+    peer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,6 +113,25 @@ class CloudPeer:
     password: str | None = None
     max_prefix: MaxPrefix | None = None
     description: str = ""
+    cloud: str = ""  # the cloud this session reaches (several egresses to one gateway); "": provider-asn
+    max_routes: int | None = None  # most routes announced to it (None: its provider's limit)
+    hold_time: int | None = None  # None: its provider's default
+
+    @property
+    def group(self) -> str:
+        """The cloud (one gateway reached through several egresses) whose return path is steered as one."""
+        return self.cloud or f"{self.provider}-{self.asn}"
+
+
+@dataclass(frozen=True)
+class Site:
+    """The site's prefixes announced to the clouds, so replies come back through the egress requests left by."""
+
+    prefixes: tuple[str, ...]  # in priority order: under a route limit, the earlier ones are kept
+    preferred_med: int = 100  # on the preferred session (providers whose knob is MED)
+    backup_med: int = 200  # on every other session
+    prepend: int = 3  # our AS prepended this many times more on every other session (providers whose knob is it)
+    split: bool = True  # fast failover: halves of each prefix on the preferred session while an egress is out
 
 
 @dataclass(frozen=True)

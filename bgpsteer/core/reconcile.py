@@ -126,6 +126,18 @@ def stale(held: Iterable[Held], wanted: set[tuple[str, int]], neighbors: set[str
     return dict(out)
 
 
+def stale_toward(held: Iterable[Held], wanted: Mapping[str, Mapping[str, object]]) -> dict[str, list[Withdraw]]:
+    """Withdrawals per cloud session for held routes its return path does not want (no path ids there)."""
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for neighbor, prefix, _ in held:
+        if prefix not in wanted.get(neighbor, {}):
+            groups[(neighbor, afi_of(prefix))].append(prefix)
+    out: dict[str, list[Withdraw]] = defaultdict(list)
+    for (neighbor, afi), prefixes in groups.items():
+        out[neighbor].append(Withdraw(afi, 0, sorted(prefixes), peer=neighbor))
+    return dict(out)
+
+
 class Reconciler:
     """The held table of an earlier run, judged egress by egress as their peers become ready."""
 
@@ -134,6 +146,7 @@ class Reconciler:
         self.settle = settle
         self.timeout = timeout
         self.held: list[Held] = []
+        self.cloud_held: list[Held] = []  # what ExaBGP holds towards cloud sessions: the return path's, judged last
         self.dump_done = False
         self.checked = 0
         self.withdrawn = 0
@@ -156,6 +169,7 @@ class Reconciler:
         egress_of: Mapping[int, str],
         wanted: set[tuple[str, int]],
         cores: set[str],
+        clouds: frozenset[str] = frozenset(),
     ) -> dict[str, list[Withdraw]] | None:
         """Withdrawals for held paths whose egress is ready and that are not wanted; None until the dump is complete.
 
@@ -166,6 +180,9 @@ class Reconciler:
         judged: list[Held] = []
         waiting: list[Held] = []
         for h in self.held:  # one pass: this can be every route ExaBGP held
+            if h[0] in clouds:
+                self.cloud_held.append(h)  # judged against the return path once every peer is ready
+                continue
             egress = egress_of.get(h[2])
             (waiting if egress is not None and egress in waiting_for else judged).append(h)
         self.held = waiting

@@ -390,13 +390,15 @@ def chunks(effect: Announce | Withdraw, size: int = MAX_PREFIXES_PER_LINE) -> It
 
 def encode_one(effect: Announce | Withdraw, neighbor: str) -> str:
     """One command line for one core router, all of the effect's prefixes batched on it."""
+    # towards a cloud (the return path) there is no ADD-PATH: no path identifier on the line
+    pid = "" if effect.peer is not None else f"path-information {effect.path_id} "
     if isinstance(effect, Announce):
         attrs = attribute_text(effect.attrs)
-        head = f"neighbor {neighbor} announce attributes path-information {effect.path_id} {attrs} nlri "
+        head = f"neighbor {neighbor} announce attributes {pid}{attrs} nlri "
     else:
         # ExaBGP needs a next-hop to parse the line; it is not part of the withdrawn NLRI's identity
         nh = "0.0.0.0" if effect.afi == IPV4 else "::"
-        head = f"neighbor {neighbor} withdraw attributes path-information {effect.path_id} next-hop {nh} nlri "
+        head = f"neighbor {neighbor} withdraw attributes {pid}next-hop {nh} nlri "
     return head + " ".join(effect.prefixes)
 
 

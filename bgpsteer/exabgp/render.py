@@ -33,7 +33,8 @@ def _neighbor(config: Config, peer: CloudPeer | CoreRouter, description: str, co
     lines = [f"neighbor {address} {{", f"  description {_quote(description)};", f"  router-id {a.router_id};"]
     if local or a.local_address:
         lines.append(f"  local-address {local or a.local_address};")
-    lines += [f"  local-as {a.local_asn};", f"  peer-as {asn};", f"  hold-time {a.hold_time};"]
+    hold = peer.hold_time if isinstance(peer, CloudPeer) and peer.hold_time is not None else a.hold_time
+    lines += [f"  local-as {a.local_asn};", f"  peer-as {asn};", f"  hold-time {hold};"]
     if graceful:
         # bgpsteer sends End-of-RIB itself once its table is re-announced (ExaBGP's own comes too early)
         lines.append("  manual-eor true;")

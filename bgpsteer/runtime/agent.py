@@ -153,7 +153,10 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
     def apply(self, effects: list[Effect]) -> None:
         cores = self.engine.config.core_routers
         for e in effects:
-            if isinstance(e, (Announce, Withdraw)):
+            if isinstance(e, (Announce, Withdraw)) and e.peer is not None:
+                if self.reconciler is None:  # until reconciled, startup sends the return path in full at the end
+                    self.send_effect(e, e.peer)  # the return path: one cloud session
+            elif isinstance(e, (Announce, Withdraw)):
                 for core in cores:
                     if e.afi in [FAMILY_AFI[f] for f in core.families] and (e.scope is None or e.scope == core.scope):
                         self.send_effect(e, core.address)
@@ -288,10 +291,12 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
             self.log(entry)
         for neighbor, half in outcome.retry:
             # only what is still wanted as it was: a newer decision may have replaced it meanwhile
-            if isinstance(half, Announce):
-                keep = [p for p in half.prefixes if self.engine.wanted(p, half.path_id, half.scope) == half.attrs]
+            if half.peer is not None:
+                now = {p: self.engine.return_wanted(half.peer, p) for p in half.prefixes}
             else:
-                keep = [p for p in half.prefixes if self.engine.wanted(p, half.path_id, half.scope) is None]
+                now = {p: self.engine.wanted(p, half.path_id, half.scope) for p in half.prefixes}
+            want = half.attrs if isinstance(half, Announce) else None
+            keep = [p for p, a in now.items() if a == want]
             if keep:
                 self.send_effect(replace(half, prefixes=keep), neighbor)
         self._drain_barrier()

@@ -17,7 +17,7 @@ from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Change, Effect, Withdraw
 from bgpsteer.core.inputs import Input
 from bgpsteer.core.measure import Sample
-from bgpsteer.core.reconcile import Reconciler
+from bgpsteer.core.reconcile import Held, Reconciler
 from bgpsteer.exabgp.codec import Decoder
 from bgpsteer.noc.port import AgentPort, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
@@ -78,6 +78,8 @@ class Host(AgentPort, Protocol):
     def send_effect(self, e: Announce | Withdraw, neighbor: str) -> None: ...
 
     def send_eor(self, address: str) -> None: ...
+
+    def send_return_path(self, held: list[Held]) -> None: ...
 
     def dump(self) -> Path: ...
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from bgpsteer.core.events import Changed
-from bgpsteer.core.reconcile import Reconciler, peer_ready
+from bgpsteer.core import returnstate
+from bgpsteer.core.events import Changed, Effect, Withdraw
+from bgpsteer.core.reconcile import Held, Reconciler, peer_ready, stale_toward
 from bgpsteer.runtime import recorder
 from bgpsteer.runtime.host import Host
 
@@ -73,7 +74,15 @@ class Startup:
         egress_of = self.engine.config.egress_of
         before = r.withdrawn
         withdrawals = (
-            r.step(now, progress, egress_of, wanted, {c.address for c in self.engine.config.core_routers}) or {}
+            r.step(
+                now,
+                progress,
+                egress_of,
+                wanted,
+                {c.address for c in self.engine.config.core_routers},
+                frozenset(p.address for p in self.engine.config.cloud_peers),
+            )
+            or {}
         )
         for neighbor, ws in withdrawals.items():
             for w in ws:
@@ -107,3 +116,24 @@ class Startup:
                 "reconciled with ExaBGP: %d routes held from before checked, %d stale withdrawn", r.checked, r.withdrawn
             )
             self.reconciler = None
+            self.send_return_path(r.cloud_held)
+
+    def send_return_path(self: Host, held: list[Held]) -> None:
+        """The return path in full, once every cloud's table is in (what was decided before is held back: with half
+        the tables, the clouds would be told another preference and back).  What ExaBGP held from an earlier run
+        and the plan does not want is withdrawn; the rest is announced again (the same attributes: no change at the
+        cloud)."""
+        plan = self.engine.return_plan
+        wanted = {peer: {p: r.attrs for p, r in routes.items()} for peer, routes in plan.routes.items()}
+        effects: list[Effect] = []
+        for ws in stale_toward(held, wanted).values():
+            effects += ws
+        for peer, routes in wanted.items():
+            effects += returnstate.diff(peer, {}, routes)
+        if effects:
+            log.info(
+                "return path: the site announced to %d cloud session(s); %d stale route(s) held from before withdrawn",
+                len(wanted),
+                sum(len(w.prefixes) for w in effects if isinstance(w, Withdraw)),
+            )
+        self.apply(effects)

@@ -1,0 +1,95 @@
+"""The return path's configuration: ``site`` (what is announced to the clouds) and each cloud peer's provider
+facts (core/providers.py) checked against the config, every problem named with its file, line and key."""
+
+from __future__ import annotations
+
+from bgpsteer.config.nodes import Cursor
+from bgpsteer.core.model import CloudPeer, Site
+from bgpsteer.core.prefix import format_prefix, parse_prefix
+from bgpsteer.core.providers import inside_problem, profile
+from bgpsteer.core.returnpath import limit
+
+MED_MAX = 0xFFFFFFFF
+PREPEND_MAX = 10  # more says nothing more to any gateway, and long AS paths are dropped by some
+HOLD_MIN = 3  # RFC 4271: 0 or at least 3
+
+
+def site(cur: Cursor | None) -> Site | None:
+    if cur is None:
+        return None
+    keys = {"prefixes": True, "preferred_med": False, "backup_med": False, "prepend": False, "split": False}
+    m = cur.mapping(keys)
+    if m is None or "prefixes" not in m:
+        return None
+    prefixes: list[str] = []
+    for item in m["prefixes"].items():
+        parsed = item.parsed(parse_prefix)
+        if parsed is None:
+            continue
+        text = format_prefix(parsed)
+        if text in prefixes:
+            item.error(f"{text} is listed twice")
+            continue
+        prefixes.append(text)
+    if not prefixes and not cur.issues:
+        m["prefixes"].error("at least one site prefix is required")
+    d = Site(())
+    preferred = m["preferred_med"].integer(0, MED_MAX) if "preferred_med" in m else d.preferred_med
+    backup = m["backup_med"].integer(0, MED_MAX) if "backup_med" in m else d.backup_med
+    if preferred is not None and backup is not None and backup <= preferred:
+        (m.get("backup_med") or m["preferred_med"]).error(
+            f"backup_med ({backup}) must be higher than preferred_med ({preferred}): lower MED wins"
+        )
+    prepend = m["prepend"].integer(1, PREPEND_MAX) if "prepend" in m else d.prepend
+    split = m["split"].boolean() if "split" in m else d.split
+    if None in (preferred, backup, prepend, split):
+        return None
+    return Site(tuple(prefixes), preferred or 0, backup or 0, prepend or 0, bool(split))
+
+
+def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]:
+    """A cloud peer's return-path keys (cloud, max_routes, hold_time), checked against its provider's facts."""
+    out: dict[str, object] = {}
+    provider_name = m["provider"].string() if "provider" in m else None
+    if provider_name is None:
+        return out
+    p = profile(provider_name)  # a name of its own gets the generic profile (policies may still match on it)
+    if local_asn is not None and local_asn in p.reserved_asns:
+        m["provider"].error(
+            f"agent.local_asn {local_asn} is reserved by {p.name} for itself: "
+            f"use none of {', '.join(map(str, sorted(p.reserved_asns)))}"
+        )
+    for key in ("address", "local_address"):
+        if key in m and (text := m[key].string()) is not None and (why := inside_problem(p, text)):
+            m[key].error(why)
+    if "cloud" in m and (name := m["cloud"].string()) is not None:
+        out["cloud"] = name
+    if "max_routes" in m:
+        top = p.max_routes
+        n = m["max_routes"].integer(1, top)
+        if n is not None:
+            out["max_routes"] = n
+    if "hold_time" in m:
+        hold = m["hold_time"].integer(0, 65535)
+        if hold is not None and 0 < hold < HOLD_MIN:
+            m["hold_time"].error(f"{hold}: a hold time is 0 or at least {HOLD_MIN} seconds (RFC 4271)")
+        elif hold is not None and p.fixed_timers and hold != p.hold_time:
+            m["hold_time"].error(f"{p.name} uses a hold time of {p.hold_time} s and does not negotiate another")
+        elif hold is not None:
+            out["hold_time"] = hold
+    return out
+
+
+def site_warnings(s: Site | None, peers: list[CloudPeer], filename: str) -> list[str]:
+    """Valid but probably not meant: more site prefixes than a session may carry."""
+    out: list[str] = []
+    if s is None:
+        return out
+    for p in peers:
+        cap = limit(p)
+        if cap is not None and len(s.prefixes) > cap:
+            out.append(
+                f"{filename}: site.prefixes: {len(s.prefixes)} prefixes, but cloud peer {p.name} takes at most "
+                f"{cap} routes: the last {len(s.prefixes) - cap} are never announced to it"
+            )
+    return out
