@@ -18,6 +18,7 @@ from bgpsteer.core.explain import explain
 from bgpsteer.core.model import DEFAULT_SCOPE, Egress, Scope
 from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
 from bgpsteer.core.relief import Move
+from bgpsteer.core.returnpath import limit
 from bgpsteer.core.simulate import simulate
 from bgpsteer.core.viewtypes import Candidate as Candidate
 from bgpsteer.core.viewtypes import ClassFit as ClassFit
@@ -27,6 +28,7 @@ from bgpsteer.core.viewtypes import EgressView as EgressView
 from bgpsteer.core.viewtypes import PeerView as PeerView
 from bgpsteer.core.viewtypes import PrefixDecision as PrefixDecision
 from bgpsteer.core.viewtypes import RankedPath as RankedPath
+from bgpsteer.core.viewtypes import ReturnSession as ReturnSession
 from bgpsteer.core.viewtypes import UnknownName as UnknownName
 
 if TYPE_CHECKING:
@@ -219,6 +221,33 @@ class CoreView:
         for m in r.moved.values():
             moved[m.source] = moved.get(m.source, 0) + 1
         return [EgressLoad(eid, cap, r.share(eid), moved.get(eid, 0)) for eid, cap in sorted(r.capacity.items())]
+
+    def return_path(self) -> list[ReturnSession]:
+        """The return path as decided (core/returnpath.py): per cloud session, the egress its cloud answers
+        through, what the session carries against its limit, and what is left out with why."""
+        plan = self._engine.return_plan
+        out = []
+        for peer in self._engine.config.cloud_peers:
+            cloud = plan.clouds.get(peer.group)
+            if cloud is None:
+                continue
+            routes = plan.routes.get(peer.address, {})
+            out.append(
+                ReturnSession(
+                    peer.name,
+                    peer.address,
+                    cloud.name,
+                    cloud.provider,
+                    peer.egress,
+                    cloud.preferred,
+                    cloud.why,
+                    cloud.split,
+                    {prefix: (r.role, r.attrs.describe(), r.why) for prefix, r in routes.items()},
+                    limit(peer),
+                    tuple(plan.left_out.get(peer.address, ())),
+                )
+            )
+        return out
 
     def held_moves(self) -> list[Held]:
         """Class moves the move budget holds now (core/budget.py)."""

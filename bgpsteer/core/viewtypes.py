@@ -4,6 +4,7 @@ without importing one another."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.model import Egress, Scope
@@ -113,3 +114,20 @@ class Counters:
     unknown_peer_events: int
     policy_errors: int
     by_reason: dict[str, tuple[int, int]]  # trigger kind -> (paths announced, withdrawn)
+
+
+@dataclass(frozen=True)
+class ReturnSession:
+    """One cloud session's share of the return path."""
+
+    peer: str
+    address: str
+    cloud: str
+    provider: str
+    egress: str
+    preferred: str | None  # the egress the cloud answers through (None: none of its egresses in service)
+    why: str
+    split: bool
+    routes: dict[str, tuple[str, dict[str, Any], str]]  # prefix -> (role, attributes, why)
+    limit: int | None
+    left_out: tuple[tuple[str, str], ...]

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 
 from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.events import Changed, EgressChanged
-from bgpsteer.core.view import EgressView, PeerView
+from bgpsteer.core.view import EgressView, PeerView, ReturnSession
 from bgpsteer.noc.port import AgentPort
 
 HEALTH_STATES = ("up", "down", "recovering")
@@ -29,6 +29,31 @@ PEER_STATES = ("idle", "connected", "up", "down")
 class _State(Collector):
     def __init__(self, agent: AgentPort) -> None:
         self.agent = agent
+
+    @staticmethod
+    def _return_path(sessions: list[ReturnSession]) -> Iterator[GaugeMetricFamily]:
+        """Per cloud session: site routes announced and its limit; whether its cloud answers through its egress."""
+        routes = GaugeMetricFamily(
+            "bgpsteer_return_routes", "Site routes announced to a cloud session (the return path)", labels=["peer"]
+        )
+        cap = GaugeMetricFamily(
+            "bgpsteer_return_route_limit",
+            "Most routes a cloud session takes (its provider's, or max_routes)",
+            labels=["peer"],
+        )
+        via = GaugeMetricFamily(
+            "bgpsteer_return_preferred",
+            "1: the cloud is told to answer through this session's egress",
+            labels=["peer", "cloud", "egress"],
+        )
+        for r in sessions:
+            routes.add_metric([r.peer], len(r.routes))
+            if r.limit is not None:
+                cap.add_metric([r.peer], r.limit)
+            via.add_metric([r.peer, r.cloud, r.egress], 1.0 if r.preferred == r.egress else 0.0)
+        yield routes
+        yield cap
+        yield via
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily]:
         a = self.agent
@@ -63,6 +88,7 @@ class _State(Collector):
         yield GaugeMetricFamily(
             "bgpsteer_moves_held", "Class moves the move budget holds now", value=len(view.held_moves())
         )
+        yield from self._return_path(view.return_path())
         c, pipe = view.counters(), a.pipe()
         yield GaugeMetricFamily("bgpsteer_prefixes", "Prefixes in the RIB", value=c.prefixes)
         by = CounterMetricFamily(

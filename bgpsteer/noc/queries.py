@@ -104,6 +104,24 @@ def status(port: AgentPort) -> dict[str, Any]:
             for h in view.held_moves()
         ],
         "cloud_peers": [_peer(p, False) for p in view.peers()],
+        "return_path": [
+            {
+                "peer": r.peer,
+                "cloud": r.cloud,
+                "provider": r.provider,
+                "egress": r.egress,
+                "answers_through": r.preferred,
+                "why": r.why,
+                "split": r.split,
+                "routes": len(r.routes),
+                "limit": r.limit,
+                "announced": {
+                    p: {"role": role, "attrs": attrs, "why": why} for p, (role, attrs, why) in r.routes.items()
+                },
+                "left_out": [{"prefix": p, "why": why} for p, why in r.left_out],
+            }
+            for r in view.return_path()
+        ],
         "core_routers": _cores(port, False),
         "egresses": [
             {"egress": e.id, "health": e.health, "in_service": e.in_service, "drained": e.drained, "paths": e.paths}

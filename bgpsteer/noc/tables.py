@@ -84,6 +84,7 @@ def status_text(s: dict[str, Any]) -> str:
             )
         )
     out += [click.style(f"HELD: {h['reason']}", fg="yellow") for h in s.get("held_moves", [])]
+    out += _return_path(s.get("return_path", []))
     out += [
         "",
         table(
@@ -319,3 +320,29 @@ def load_text(r: dict[str, Any]) -> str:
         ],
         ["EGRESS", "CAPACITY MBIT/S", "LOAD", "PREFIXES MOVED OFF"],
     )
+
+
+def _return_path(sessions: list[dict[str, Any]]) -> list[str]:
+    """Per cloud session: the egress its cloud answers through, its routes against its limit, what is left out."""
+    if not sessions:
+        return []
+    rows = [
+        [
+            r["peer"],
+            r["cloud"],
+            r["egress"],
+            r["answers_through"] or "NONE",
+            "preferred" if r["answers_through"] == r["egress"] else ("-" if r["routes"] else "nothing"),
+            f"{r['routes']}/{r['limit'] if r['limit'] is not None else '-'}",
+            len(r["left_out"]),
+        ]
+        for r in sessions
+    ]
+    out = ["", "return path (the site announced to the clouds):"]
+    out.append(table(rows, ["PEER", "CLOUD", "EGRESS", "ANSWERS VIA", "THIS SESSION", "ROUTES/LIMIT", "LEFT OUT"]))
+    out += [
+        click.style(f"  {r['cloud']}: no egress in service; announced on all its sessions (fail static)", fg="red")
+        for r in sessions
+        if r["answers_through"] is None
+    ]
+    return out

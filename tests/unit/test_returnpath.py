@@ -1,0 +1,272 @@
+"""The return path (core/returnpath.py, core/providers.py): what each cloud session is told, checked against each
+provider's documented path selection; failover by halves; compliance and route limits as invariants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bgpsteer.config.loader import ConfigError, parse
+from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.engine import Engine
+from bgpsteer.core.events import Announce, Effect, RoutesAnnounced, RoutesWithdrawn, Withdraw
+from bgpsteer.core.providers import PROFILES, Offer, inside_problem, prefers
+from bgpsteer.core.returnpath import halves
+from lab.textedit import named, yaml_edited
+
+FRA, AMS, LON = "10.1.0.2", "10.2.0.2", "10.3.0.2"  # aws via fra, aws via ams, azure via lon
+CONFIG = """
+agent: {local_asn: 65000, router_id: 10.0.0.1}
+egresses:
+  - {id: fra, region: eu-central, jurisdiction: EU, next_hop: 10.255.0.1}
+  - {id: ams, region: eu-west, jurisdiction: EU, next_hop: 10.255.0.2}
+  - {id: lon, region: uk, jurisdiction: UK, next_hop: 10.255.0.3}
+cloud_peers:
+  - {name: aws-fra, address: 10.1.0.2, asn: 64512, egress: fra, provider: aws, region: eu-central-1, cloud: tgw}
+  - {name: aws-ams, address: 10.2.0.2, asn: 64512, egress: ams, provider: aws, region: eu-central-1, cloud: tgw}
+  - {name: azure-lon, address: 10.3.0.2, asn: 65515, egress: lon, provider: azure, region: uksouth}
+core_routers:
+  - {name: core1, address: 10.0.0.2, asn: 65000}
+sets:
+  prefix:
+    eu-data: ["10.100.0.0/16 le 24"]
+compliance:
+  - {name: gdpr, prefixes: eu-data, jurisdictions: [EU]}
+steering: {max_down: 2}
+site: {prefixes: [10.100.0.0/16, 10.101.0.0/16]}
+policy:
+  import:
+    default: accept
+    statements:
+      - {name: fra-first, match: {egress: fra}, set: {local_pref: 200}, then: accept}
+  export: {default: accept}
+"""
+AWS_ROUTES = ["172.31.0.0/16", "172.32.0.0/16", "172.33.0.0/16"]
+
+
+def sent(effects: list[Effect], peer: str) -> tuple[dict[str, Attrs], set[str]]:
+    """What the effects announce to and withdraw from one cloud session."""
+    ann: dict[str, Attrs] = {}
+    wd: set[str] = set()
+    for e in effects:
+        if isinstance(e, Announce) and e.peer == peer:
+            ann.update(dict.fromkeys(e.prefixes, e.attrs))
+        elif isinstance(e, Withdraw) and e.peer == peer:
+            wd.update(e.prefixes)
+    return ann, wd
+
+
+def started(text: str = CONFIG) -> tuple[Engine, list[Effect]]:
+    eng = Engine(parse(text, "t.yaml"))
+    effects = eng.start(0.0)
+    for peer in (FRA, AMS):
+        eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(64512,)), AWS_ROUTES), 0.0)
+    eng.handle(RoutesAnnounced(LON, 4, Attrs(next_hop=LON, as_path=(65515,)), ["10.50.0.0/16"]), 0.0)
+    return eng, effects + eng.flush(0.0)
+
+
+def test_each_provider_profile_follows_its_documented_order() -> None:
+    longer: Offer = (17, 500, 9)
+    # every gateway takes the longest prefix first, whatever else the routes carry
+    for p in PROFILES.values():
+        assert prefers(p, {"a": (16, 0, 1), "b": longer}) == ["b"]
+    # AWS: shortest AS path, then lowest MED; prepending beats MED
+    aws = PROFILES["aws"]
+    assert prefers(aws, {"a": (16, 100, 1), "b": (16, 200, 1)}) == ["a"]
+    assert prefers(aws, {"a": (16, 100, 2), "b": (16, 200, 1)}) == ["b"]
+    # Google Cloud Router: MED alone; equal MEDs are ECMP
+    gcp = PROFILES["gcp"]
+    assert prefers(gcp, {"a": (16, 100, 1), "b": (16, 200, 1)}) == ["a"]
+    assert prefers(gcp, {"a": (16, 100, 4), "b": (16, 100, 1)}) == ["a", "b"]
+    # Azure (no weight for VPN) and Alibaba: AS path; MED says nothing
+    for name in ("azure", "alibaba"):
+        assert prefers(PROFILES[name], {"a": (16, 900, 1), "b": (16, 100, 4)}) == ["a"]
+    # the knob bgpsteer turns is one the gateway reads
+    for p in PROFILES.values():
+        assert ("med" if p.knob == "med" else "as_path") in p.order
+
+
+def test_inside_addresses_and_halves() -> None:
+    assert (
+        inside_problem(PROFILES["aws"], "169.254.5.2")
+        == "169.254.5.2 lies in 169.254.5.0/30, which aws reserves for itself"
+    )
+    assert inside_problem(PROFILES["aws"], "169.254.10.1") is None
+    assert inside_problem(PROFILES["azure"], "169.254.21.5") is None
+    assert "outside 169.254.21.0/24 and 169.254.22.0/24" in str(inside_problem(PROFILES["azure"], "169.254.30.1"))
+    assert inside_problem(PROFILES["azure"], "10.0.0.1") is None  # not an inside address at all
+    assert halves("10.100.0.0/16") == ["10.100.0.0/17", "10.100.128.0/17"]
+    assert halves("fd00::/48") == ["fd00::/49", "fd00:0:0:8000::/49"]
+    assert halves("10.0.0.1/32") == []
+
+
+def test_the_cloud_answers_through_the_egress_its_prefixes_leave_by() -> None:
+    _, effects = started()
+    fra, _ = sent(effects, FRA)
+    ams, _ = sent(effects, AMS)
+    # the core sends the tgw's prefixes via fra (local-pref 200): the tgw is told to answer via fra by MED
+    assert {p: a.med for p, a in fra.items()} == {"10.100.0.0/16": 100, "10.101.0.0/16": 100}
+    assert {p: a.med for p, a in ams.items()} == {"10.100.0.0/16": 200, "10.101.0.0/16": 200}
+    assert all(a.as_path == () and a.next_hop == "self" for a in (*fra.values(), *ams.values()))
+    assert PROFILES["aws"].knob == "med"
+    ranked = prefers(
+        PROFILES["aws"],
+        {
+            s: (16, a[p].med or 0, 1 + len(a[p].as_path))
+            for s, a in (("fra", fra), ("ams", ams))
+            for p in ["10.101.0.0/16"]
+        },
+    )
+    assert ranked == ["fra"]
+
+
+def test_azure_is_steered_by_prepending_and_eu_data_never_returns_through_the_uk() -> None:
+    eng, effects = started()
+    lon, _ = sent(effects, LON)
+    assert list(lon) == ["10.101.0.0/16"]  # 10.100.0.0/16 is bound to the EU: never on the UK egress's session
+    assert lon["10.101.0.0/16"].med is None
+    why = dict(eng.return_plan.left_out[LON])
+    assert why["10.100.0.0/16"] == "compliance: UK not in [EU] (gdpr)"
+
+
+def test_an_egress_out_of_service_moves_the_return_path_with_halves() -> None:
+    eng, _ = started()
+    effects = eng.assume_down("fra", 1.0)
+    fra, fra_wd = sent(effects, FRA)
+    ams, _ = sent(effects, AMS)
+    assert fra == {}
+    assert fra_wd == {"10.100.0.0/16", "10.101.0.0/16"}  # best effort: it may never arrive over a dead tunnel
+    # the halves win at the gateway by their length alone, whatever the dead session still holds
+    assert {p: a.med for p, a in ams.items()} == {
+        "10.100.0.0/16": 100,
+        "10.101.0.0/16": 100,
+        "10.100.0.0/17": 100,
+        "10.100.128.0/17": 100,
+        "10.101.0.0/17": 100,
+        "10.101.128.0/17": 100,
+    }
+    stale_at_fra: Offer = (16, 100, 1)  # the preferred announcement the dead session may still hold
+    assert prefers(PROFILES["aws"], {"fra": stale_at_fra, "ams": (17, 100, 1)}) == ["ams"]
+    plan = eng.return_plan.clouds["tgw"]
+    assert (plan.preferred, plan.split) == ("ams", True)
+
+
+def test_drain_moves_the_return_path_too_and_undrain_brings_it_back() -> None:
+    eng, _ = started()
+    effects = eng.drain("fra", True, 1.0)
+    ams, _ = sent(effects, AMS)
+    assert ams["10.101.0.0/16"].med == 100
+    effects = eng.drain("fra", False, 2.0)
+    fra, _ = sent(effects, FRA)
+    ams, ams_wd = sent(effects, AMS)
+    assert fra["10.101.0.0/16"].med == 100
+    assert ams["10.101.0.0/16"].med == 200
+    assert ams_wd == {"10.100.0.0/17", "10.100.128.0/17", "10.101.0.0/17", "10.101.128.0/17"}
+
+
+def test_nothing_is_sent_again_when_nothing_changed() -> None:
+    eng, _ = started()
+    assert [e for e in eng.tick(5.0) if isinstance(e, (Announce, Withdraw))] == []
+
+
+def test_without_a_site_nothing_goes_to_the_clouds() -> None:
+    _, effects = started(yaml_edited(CONFIG, lambda d: d.pop("site")))
+    assert [e for e in effects if isinstance(e, (Announce, Withdraw)) and e.peer is not None] == []
+
+
+def test_provider_facts_are_checked_with_file_and_line() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["agent"]["local_asn"] = 7224  # reserved by AWS
+        named(doc["cloud_peers"], "azure-lon", "name").update(address="169.254.30.1", max_routes=5000, hold_time=30)
+        doc["site"]["backup_med"] = 50
+
+    with pytest.raises(ConfigError) as exc:
+        parse(yaml_edited(CONFIG, change), "bad.yaml")
+    text = str(exc.value)
+    assert "agent.local_asn 7224 is reserved by aws" in text
+    assert "169.254.30.1 is outside 169.254.21.0/24 and 169.254.22.0/24" in text
+    assert "cloud_peers[2].max_routes" in text
+    assert "4000" in text
+    assert "azure uses a hold time of 180 s and does not negotiate another" in text
+    assert "backup_med (50) must be higher than preferred_med (100)" in text
+    assert all(line.startswith("bad.yaml:") for line in text.splitlines())
+
+
+EVENTS = st.lists(
+    st.one_of(
+        st.tuples(st.just("down"), st.sampled_from(["fra", "ams", "lon"])),
+        st.tuples(st.just("drain"), st.sampled_from(["fra", "ams", "lon"]), st.booleans()),
+        st.tuples(st.just("routes"), st.sampled_from([FRA, AMS, LON]), st.sampled_from(AWS_ROUTES), st.booleans()),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(EVENTS, st.integers(1, 12))
+def test_route_limits_and_compliance_hold_whatever_the_churn(events: list[tuple[Any, ...]], cap: int) -> None:
+    many = [f"10.{100 + i}.0.0/16" for i in range(8)]
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["site"]["prefixes"] = many
+        for p in doc["cloud_peers"]:
+            p["max_routes"] = cap
+
+    eng, effects = started(yaml_edited(CONFIG, change))
+    held: dict[str, set[str]] = {FRA: set(), AMS: set(), LON: set()}
+    now = 1.0
+    for ev in events:
+        now += 1.0
+        effects += _apply(eng, ev, now)
+    for e in effects:
+        if isinstance(e, (Announce, Withdraw)) and e.peer is not None:
+            (held[e.peer].update if isinstance(e, Announce) else held[e.peer].difference_update)(e.prefixes)
+        for peer, routes in held.items():
+            assert len(routes) <= cap, (peer, sorted(routes))
+        assert not {p for p in held[LON] if p.startswith("10.100.")}, "EU-bound data returns through the UK"
+    assert held == {peer: set(routes) for peer, routes in eng.return_plan.routes.items()}
+
+
+def _apply(eng: Engine, ev: tuple[Any, ...], now: float) -> list[Effect]:
+    if ev[0] == "down":
+        return eng.assume_down(ev[1], now)
+    if ev[0] == "drain":
+        return eng.drain(ev[1], ev[2], now)
+    _, peer, prefix, up = ev
+    if up:
+        eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(64512,)), [prefix]), now)
+    else:
+        eng.handle(RoutesWithdrawn(peer, 4, [prefix]), now)
+    return eng.flush(now)
+
+
+def test_the_noc_sees_each_session_its_limit_and_what_is_left_out() -> None:
+    from bgpsteer.core.view import CoreView
+    from bgpsteer.noc.tables import _return_path
+
+    eng, _ = started()
+    eng.assume_down("fra", 1.0)
+    rows = {r.peer: r for r in CoreView(eng).return_path()}
+    assert (rows["aws-ams"].preferred, rows["aws-ams"].limit, len(rows["aws-ams"].routes)) == ("ams", 100, 6)
+    assert rows["aws-fra"].routes == {}
+    assert rows["aws-fra"].left_out[0] == ("10.100.0.0/16", "egress fra out of service: the cloud answers through ams")
+    assert rows["azure-lon"].routes["10.101.0.0/16"][0] == "preferred"
+    sessions = [
+        {
+            "peer": r.peer,
+            "cloud": r.cloud,
+            "egress": r.egress,
+            "answers_through": r.preferred,
+            "routes": len(r.routes),
+            "limit": r.limit,
+            "left_out": r.left_out,
+        }
+        for r in rows.values()
+    ]
+    text = "\n".join(_return_path(sessions))
+    assert "aws-ams" in text
+    assert "6/100" in text
+    assert "4000" in text
