@@ -21,7 +21,7 @@ nothing outstanding is logged and counted.  Pure: time comes in as ``now``.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bgpsteer.core.events import Announce, Log, Withdraw
 
@@ -108,14 +108,7 @@ class Ledger:
             half = len(e.prefixes) // 2
             self.retries += 1
             for part in (e.prefixes[:half], e.prefixes[half:]):
-                out.retry.append(
-                    (
-                        s.neighbor,
-                        Announce(e.afi, e.path_id, e.attrs, part, e.scope)
-                        if isinstance(e, Announce)
-                        else Withdraw(e.afi, e.path_id, part, e.scope),
-                    )
-                )
+                out.retry.append((s.neighbor, replace(e, prefixes=part)))  # scope and cloud peer kept
             out.logs.append(
                 Log(
                     "warning",
@@ -152,10 +145,15 @@ class Ledger:
             )
         return logs
 
-    def state(self, prefix: str, path_id: int) -> str:
-        """'rejected' / 'unconfirmed' for a path ExaBGP refused or never answered for, else 'accepted'."""
-        if self.rejected and any(k[0] == prefix and k[1] == path_id for k in self.rejected):
+    def state(self, prefix: str, path_id: int, neighbor: str | None = None) -> str:
+        """'rejected' / 'unconfirmed' for a path ExaBGP refused or never answered for (towards one neighbor, or
+        any), else 'accepted'."""
+
+        def hit(k: tuple[str, int, str]) -> bool:
+            return k[0] == prefix and k[1] == path_id and (neighbor is None or k[2] == neighbor)
+
+        if self.rejected and any(hit(k) for k in self.rejected):
             return "rejected"
-        if self.unconfirmed and any(k[0] == prefix and k[1] == path_id for k in self.unconfirmed):
+        if self.unconfirmed and any(hit(k) for k in self.unconfirmed):
             return "unconfirmed"
         return "accepted"

@@ -270,3 +270,22 @@ def test_the_noc_sees_each_session_its_limit_and_what_is_left_out() -> None:
     assert "aws-ams" in text
     assert "6/100" in text
     assert "4000" in text
+
+
+def test_a_refused_batch_to_a_cloud_is_split_and_retried_towards_that_cloud_only() -> None:
+    from bgpsteer.core.ledger import Ledger, Sent
+
+    ledger = Ledger()
+    batch = Announce(4, 0, Attrs(next_hop="self", med=100), ["10.100.0.0/17", "10.100.128.0/17"], peer=AMS)
+    ledger.sent(Sent(AMS, batch, "line", 0.0, 2))
+    retry = ledger.ack(False, 1.0).retry
+    assert [(n, e.peer, e.prefixes) for n, e in retry] == [
+        (AMS, AMS, ["10.100.0.0/17"]),
+        (AMS, AMS, ["10.100.128.0/17"]),
+    ]
+    for n, e in retry:
+        ledger.sent(Sent(n, e, "line", 1.0, 1))
+    ledger.ack(True, 2.0)
+    ledger.ack(False, 2.0)
+    assert ledger.state("10.100.128.0/17", 0, AMS) == "rejected"
+    assert ledger.state("10.100.128.0/17", 0, FRA) == "accepted"
