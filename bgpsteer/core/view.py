@@ -15,6 +15,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.budget import Held
 from bgpsteer.core.config import Config
 from bgpsteer.core.explain import explain
+from bgpsteer.core.explain_return import explain_site, return_of
 from bgpsteer.core.model import DEFAULT_SCOPE, Egress, Scope
 from bgpsteer.core.ranking import core_choice, core_order, multipath_shares
 from bgpsteer.core.relief import Move
@@ -221,6 +222,17 @@ class CoreView:
         for m in r.moved.values():
             moved[m.source] = moved.get(m.source, 0) + 1
         return [EgressLoad(eid, cap, r.share(eid), moved.get(eid, 0)) for eid, cap in sorted(r.capacity.items())]
+
+    def explain_site(self, target: str) -> dict[str, Any] | None:
+        """For a site address or prefix: what each cloud session is sent covering it, and the session each cloud
+        picks by its provider's order (None: not a site prefix)."""
+        return explain_site(self._engine.config, self._engine.return_plan, target)
+
+    def return_of(self, prefix: str) -> list[dict[str, Any]]:
+        """For a cloud prefix: the egress its cloud(s) answer the site through, and why (empty without a site)."""
+        entry = self._engine.rib.get(prefix)
+        groups = {p.peer.group for p in entry.paths} if entry is not None else set()
+        return return_of(self._engine.config, self._engine.return_plan, groups)
 
     def return_path(self) -> list[ReturnSession]:
         """The return path as decided (core/returnpath.py): per cloud session, the egress its cloud answers

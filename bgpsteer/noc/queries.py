@@ -255,12 +255,31 @@ def peers(port: AgentPort) -> dict[str, Any]:
 
 def explain(view: CoreView, target: str, cls: str | None = None, ledger: Ledger | None = None) -> dict[str, Any]:
     scope = _scope(view, cls)
+    site = _site(view, target, ledger)
+    if site is not None:
+        return site
     prefix = _resolve(view, target)
     ex = view.explain(prefix, scope)
     assert ex is not None
     for item in ex["announced"] + ex["ranking"]:
         item["exabgp"] = _exabgp(ledger, prefix, item["path_id"])
+    ex["return"] = view.return_of(prefix)
     return ex
+
+
+def _site(view: CoreView, target: str, ledger: Ledger | None) -> dict[str, Any] | None:
+    """The return path's explanation when the target is the site's own (None: it is not)."""
+    try:
+        site = view.explain_site(target)
+    except ValueError:
+        return None  # not an address or prefix: _resolve says so
+    if site is None:
+        return None
+    for cloud in site["clouds"]:
+        for s in cloud["sessions"]:
+            for a in s["announced"]:
+                a["exabgp"] = ledger.state(a["prefix"], 0, s["address"]) if ledger is not None else "accepted"
+    return site
 
 
 def state_dump(port: AgentPort) -> dict[str, Any]:

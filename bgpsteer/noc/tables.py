@@ -164,7 +164,34 @@ def peers_text(r: dict[str, Any]) -> str:
     )
 
 
+def site_text(x: dict[str, Any]) -> str:
+    """explain for the site's own prefixes: per cloud, each session's routes and the session the cloud picks."""
+    out = [click.style(f"{x['target']}", bold=True) + f": site prefix {x['site_prefix']} (the return path)"]
+    for c in x["clouds"]:
+        picks = ", ".join(c["cloud_picks"]) or "none of our sessions"
+        out.append(
+            f"  {c['cloud']} ({c['provider']}, picks by {' > '.join(c['order'])}): answers through "
+            + click.style(picks, bold=True)
+            + f"; bgpsteer wants {c['answers_through'] or 'none (no egress in service)'}: {c['why']}"
+            + (" [halves: an egress of this cloud is out]" if c["split"] else "")
+        )
+        for s in c["sessions"]:
+            routes = "; ".join(
+                f"{a['prefix']} {a['role']} med {a['med']} prepends {a['prepends']}"
+                + ("" if a["exabgp"] == "accepted" else f" [{a['exabgp'].upper()} by ExaBGP]")
+                for a in s["announced"]
+            )
+            left = "; ".join(s["left_out"])
+            out.append(
+                f"    {s['peer']} via {s['egress']} ({s['routes']}/{s['limit'] if s['limit'] is not None else '-'} "
+                f"routes): {routes or 'nothing'}" + (f" (left out: {left})" if left else "")
+            )
+    return "\n".join(out)
+
+
 def explain_text(x: dict[str, Any], target: str | None) -> str:
+    if "site_prefix" in x:
+        return site_text(x)
     out = [
         click.style(f"{x['match']}", bold=True)
         + (f" (longest match for {target})" if x["match"] != target else "")
@@ -206,6 +233,13 @@ def explain_text(x: dict[str, Any], target: str | None) -> str:
     ] or ["  nothing announced"]
     out.append("\nannounced to core routers:")
     out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
+    if x.get("return"):
+        out.append("\nreturn path (the cloud's answers to the site):")
+        out += [
+            f"  {r['cloud']} answers through {r['answers_through'] or 'NONE'}: {r['why']}"
+            + (" [halves: an egress of this cloud is out]" if r["split"] else "")
+            for r in x["return"]
+        ]
     return "\n".join(out)
 
 

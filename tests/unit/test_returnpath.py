@@ -289,3 +289,32 @@ def test_a_refused_batch_to_a_cloud_is_split_and_retried_towards_that_cloud_only
     ledger.ack(False, 2.0)
     assert ledger.state("10.100.128.0/17", 0, AMS) == "rejected"
     assert ledger.state("10.100.128.0/17", 0, FRA) == "accepted"
+
+
+def test_explain_answers_for_both_directions() -> None:
+    from bgpsteer.core.view import CoreView
+    from bgpsteer.noc import queries
+    from bgpsteer.noc.tables import explain_text
+
+    eng, _ = started()
+    eng.assume_down("fra", 1.0)
+    view = CoreView(eng)
+    site = queries.explain(view, "10.100.200.7")  # an address of the site: the return path
+    assert site["site_prefix"] == "10.100.0.0/16"
+    tgw = next(c for c in site["clouds"] if c["cloud"] == "tgw")
+    assert tgw["cloud_picks"] == ["ams"]  # by AWS's order, over what each session is sent
+    assert tgw["answers_through"] == "ams"
+    ams = next(s for s in tgw["sessions"] if s["peer"] == "aws-ams")
+    assert [a["prefix"] for a in ams["announced"]] == ["10.100.128.0/17", "10.100.0.0/16"]
+    lon = next(c for c in site["clouds"] if c["cloud"] != "tgw")
+    assert lon["cloud_picks"] == []  # EU-bound: nothing for the UK egress's session
+    assert "compliance: UK not in [EU] (gdpr)" in lon["sessions"][0]["left_out"]
+    text = explain_text(site, "10.100.200.7")
+    assert "answers through ams" in text
+    assert "left out: compliance" in text
+    cloud = queries.explain(view, "172.31.0.0/16")  # a cloud prefix: both directions
+    assert cloud["primary"] == "ams"
+    assert cloud["return"] == [
+        {"cloud": "tgw", "answers_through": "ams", "why": cloud["return"][0]["why"], "split": True}
+    ]
+    assert "return path (the cloud's answers to the site):" in explain_text(cloud, "172.31.0.0/16")
