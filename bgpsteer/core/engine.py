@@ -10,7 +10,7 @@ attribute set.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -31,7 +31,7 @@ from bgpsteer.core.prefix import parse_prefix
 from bgpsteer.core.ranking import core_order
 from bgpsteer.core.reconcile import PeerProgress
 from bgpsteer.core.relief import ReliefState
-from bgpsteer.core.returnpath import ReturnPlan
+from bgpsteer.core.returnpath import Order, ReturnPlan
 from bgpsteer.core.returnstate import ReturnState
 from bgpsteer.core.rib import Entry, PeerInfo, Stats
 from bgpsteer.core.steering import SteeringState, nh_routes
@@ -366,6 +366,11 @@ class Engine(Ingest):
     def return_plan(self) -> ReturnPlan:
         """The return path as last decided (core/returnpath.py): per cloud and per session, with reasons."""
         return self._return.plan
+
+    @property
+    def return_counts(self) -> Mapping[str, Counter[Order]]:
+        """Per cloud, how many of its prefixes the core ranks in each order (what the return path follows)."""
+        return self._return.counts
 
     def return_wanted(self, peer: str, prefix: str) -> Attrs | None:
         """What a cloud session is to hold for a site prefix now (None: nothing)."""

@@ -18,6 +18,7 @@ from bgpsteer.core.events import PeerState, RoutesAnnounced
 from bgpsteer.core.family import afi_of
 from bgpsteer.core.model import DEFAULT_SCOPE, Scope
 from bgpsteer.core.ranking import core_choice
+from bgpsteer.core.returnpath import plan
 from bgpsteer.core.sla import sla_fit
 from bgpsteer.core.steering import class_wanted, default_wanted
 from bgpsteer.core.viewtypes import UnknownName
@@ -174,7 +175,45 @@ def simulate(
         "bgp_updates": nh_updates + announce_diff * cores,
         "bgp_updates_detail": {"next_hop_changes": nh_updates, "path_changes": announce_diff * cores},
         "relief": relief_after(engine, load, now) if load else None,
+        "return_path": return_after(engine, new, usable_after),
     }
+
+
+def return_after(engine: Engine, config: Config, usable_after: set[str]) -> list[dict[str, Any]]:
+    """The return path after the change (core/returnpath.py, the agent's own rule): per cloud, the egress it would
+    answer through now and after, and how many routes its sessions would be sent or withdrawn."""
+    if config.site is None:
+        return []
+    drained = engine.steering.drained
+    before = engine.return_plan
+    after = plan(
+        config.site,
+        config.cloud_peers,
+        {e.id: e for e in config.egresses},
+        config.compliance,
+        config.agent.local_asn,
+        lambda e: e in usable_after and e not in drained,
+        engine.return_counts,
+    )
+    out = []
+    for name, cloud in after.clouds.items():
+        was = before.clouds.get(name)
+        changes = 0
+        for peer in cloud.peers:
+            old = {p: r.attrs for p, r in before.routes.get(peer, {}).items()}
+            new = {p: r.attrs for p, r in after.routes.get(peer, {}).items()}
+            changes += sum(1 for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+        out.append(
+            {
+                "cloud": name,
+                "answers_through_now": was.preferred if was is not None else None,
+                "answers_through_after": cloud.preferred,
+                "why": cloud.why,
+                "split_after": cloud.split,
+                "route_changes": changes,
+            }
+        )
+    return out
 
 
 def _moves(

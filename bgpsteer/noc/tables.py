@@ -301,6 +301,23 @@ def simulate_text(r: dict[str, Any]) -> str:
         )
         if c["moved"]:
             out.append(table([[m["prefix"], m["from"], m["to"]] for m in c["moved"]], ["PREFIX", "FROM", "TO"]))
+    if r.get("return_path"):
+        out.append("\nreturn path (the clouds' answers to the site):")
+        out.append(
+            table(
+                [
+                    [
+                        c["cloud"],
+                        c["answers_through_now"] or "NONE",
+                        c["answers_through_after"] or "NONE",
+                        "yes" if c["split_after"] else "",
+                        c["route_changes"],
+                    ]
+                    for c in r["return_path"]
+                ],
+                ["CLOUD", "ANSWERS VIA NOW", "AFTER", "HALVES", "ROUTE CHANGES"],
+            )
+        )
     return "\n".join(out)
 
 

@@ -318,3 +318,18 @@ def test_explain_answers_for_both_directions() -> None:
         {"cloud": "tgw", "answers_through": "ams", "why": cloud["return"][0]["why"], "split": True}
     ]
     assert "return path (the cloud's answers to the site):" in explain_text(cloud, "172.31.0.0/16")
+
+
+def test_simulate_predicts_both_directions_and_the_prediction_comes_true() -> None:
+    from bgpsteer.core.view import CoreView
+    from bgpsteer.noc.tables import simulate_text
+
+    eng, _ = started()
+    r = CoreView(eng).simulate({"fra"}, 1.0)
+    tgw = next(c for c in r["return_path"] if c["cloud"] == "tgw")
+    assert (tgw["answers_through_now"], tgw["answers_through_after"], tgw["split_after"]) == ("fra", "ams", True)
+    predicted = tgw["route_changes"]
+    assert "ANSWERS VIA NOW" in simulate_text(r)
+    effects = eng.assume_down("fra", 1.0)
+    happened = sum(len(e.prefixes) for e in effects if isinstance(e, (Announce, Withdraw)) and e.peer in (FRA, AMS))
+    assert predicted == happened == 8  # fra: 2 withdrawn; ams: 2 re-announced preferred + 4 halves
