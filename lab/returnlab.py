@@ -1,0 +1,129 @@
+"""The return-path lab: one cloud reached through two egresses, as an AWS Transit Gateway with a VPN attachment
+at two hubs is.
+
+    core (FRR) --- rs (ExaBGP + bgpsteer) ==fra== tgw (FRR, AS 64512)
+                                          ==ams==
+
+The route server has two sessions with the TGW, one over each egress's tunnel, on tunnel inside addresses
+(169.254.10.0/30 via fra, 169.254.11.0/30 via ams: outside the /30s AWS reserves) with AWS's hold time.  The TGW
+announces the cloud's prefixes on both; bgpsteer announces the site's prefixes on both, and the TGW's own RIB
+shows which session it answers through.  FRR's best-path order for one prefix from one neighbouring AS (the
+shortest AS path, then the lowest MED) is AWS's documented order; the test checks that it holds here.
+
+Probes are ICMP echoes to the TGW's inside address over each tunnel: dropping them on one tunnel (nftables in the
+TGW's namespace) fails that egress while its BGP session stays up, which is the blackholed tunnel the return path
+must survive.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.netlab import Frr, Lab, drop_probes, sh, wait_for
+from lab.topology import FRR, start_exabgp
+
+SITE = ["10.100.0.0/16", "10.101.0.0/16"]
+CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
+INSIDE = {"fra": ("169.254.10.1", "169.254.10.2"), "ams": ("169.254.11.1", "169.254.11.2")}  # (ours, the TGW's)
+
+CONFIG = """
+agent:
+  local_asn: 65000
+  router_id: 10.250.0.1
+  hold_time: 30
+  log_level: info
+  state_dir: {state}
+egresses:
+  - id: fra
+    region: eu-central
+    jurisdiction: EU
+    next_hop: 10.255.0.1
+    probe: {{type: icmp, targets: [169.254.10.2], source: 169.254.10.1, interval: 0.1, timeout: 0.08}}
+    health: {{rise: 3, fall: 3, hold_down: 3, dampening: false}}
+  - id: ams
+    region: eu-west
+    jurisdiction: EU
+    next_hop: 10.255.0.2
+    probe: {{type: icmp, targets: [169.254.11.2], source: 169.254.11.1, interval: 0.1, timeout: 0.08}}
+    health: {{rise: 3, fall: 3, hold_down: 3, dampening: false}}
+cloud_peers:
+  - {{name: tgw-fra, address: 169.254.10.2, local_address: 169.254.10.1, asn: 64512, egress: fra, provider: aws,
+     region: eu-central-1, cloud: tgw, hold_time: 30}}
+  - {{name: tgw-ams, address: 169.254.11.2, local_address: 169.254.11.1, asn: 64512, egress: ams, provider: aws,
+     region: eu-central-1, cloud: tgw, hold_time: 30}}
+core_routers:
+  - {{name: core1, address: 10.250.0.2, asn: 65000}}
+steering: {{max_down: 1}}
+site: {{prefixes: [{site}]}}
+policy:
+  import:
+    default: accept
+    statements:
+      - {{name: fra-first, match: {{egress: fra}}, set: {{local_pref: 200}}, then: accept}}
+  export: {{default: accept}}
+"""
+
+TGW = """frr defaults traditional
+hostname tgw
+router bgp 64512
+ bgp router-id 169.254.10.2
+ no bgp ebgp-requires-policy
+ neighbor 169.254.10.1 remote-as 65000
+ neighbor 169.254.10.1 timers 10 30
+ neighbor 169.254.11.1 remote-as 65000
+ neighbor 169.254.11.1 timers 10 30
+ address-family ipv4 unicast
+{networks} exit-address-family
+"""
+
+
+@dataclass
+class ReturnLab:
+    lab: Lab
+    core: Frr
+    tgw: Frr
+    config: Path
+
+    def tgw_best(self, prefix: str) -> list[str]:
+        """The TGW's valid best path(s) for a prefix: our session's address (the egress's tunnel) it answers
+        through; empty when it has no route for it."""
+        paths = self.tgw.routes().get(prefix, [])
+        return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
+
+    def tgw_paths(self, prefix: str) -> dict[str, dict[str, int]]:
+        """Per session (our address), the MED and AS path length of what the TGW holds for a prefix."""
+        return {
+            p["peerId"]: {"med": int(p.get("metric", 0)), "as_path": len(str(p.get("path", "")).split())}
+            for p in self.tgw.routes().get(prefix, [])
+        }
+
+    def blackhole(self, egress: str, on: bool) -> None:
+        """Drop our probes on one tunnel at the TGW: the egress fails, its BGP session stays up."""
+        ours, _ = INSIDE[egress]
+        table = f"blackhole_{egress}"
+        ns = self.lab.ns("tgw")
+        if on:
+            drop_probes(ns, table, source=ours)
+        else:
+            sh("nft", f"delete table inet {table}", ns=ns)
+
+
+def build(lb: Lab, python: str = sys.executable) -> ReturnLab:
+    lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
+    for ours, theirs in INSIDE.values():
+        lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30")
+    core = lb.start_frr("core", FRR)
+    networks = "".join(f"  network {p}\n" for p in CLOUD)
+    for p in CLOUD:  # the VPC CIDRs exist at the TGW: blackhole routes make them announceable
+        sh("ip", "route", "add", "blackhole", p, ns=lb.ns("tgw"))
+    tgw = lb.start_frr("tgw", TGW.format(networks=networks))
+    config = lb.path("return.yaml")
+    config.write_text(CONFIG.format(state=lb.path("state"), site=", ".join(SITE)))
+    proc, _, _ = start_exabgp(lb, config, python)
+    wait_for("core session", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
+    wait_for(
+        "both TGW sessions", lambda: tgw.established("169.254.10.1") and tgw.established("169.254.11.1"), timeout=60
+    )
+    return ReturnLab(lb, core, tgw, config)
