@@ -82,6 +82,13 @@ BENCHES = (
         "renderings without graceful restart and with ExaBGP's own End-of-RIB",
     ),
     Bench("degradation", ("--minutes", "5"), ("--minutes", "0.1"), True, "noise against a real degradation"),
+    Bench(
+        "returnpath",
+        ("--runs", "3"),
+        ("--runs", "1", "--timeout", "45"),
+        True,
+        "the same failure without halves (the cloud's hold timer)",
+    ),
 )
 
 

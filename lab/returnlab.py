@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from bgpsteer.core.prefix import covers, parse_prefix
 from lab.netlab import Frr, Lab, drop_probes, sh, wait_for
 from lab.topology import FRR, start_exabgp
 
@@ -56,7 +57,7 @@ cloud_peers:
 core_routers:
   - {{name: core1, address: 10.250.0.2, asn: 65000}}
 steering: {{max_down: 1}}
-site: {{prefixes: [{site}]}}
+site: {{prefixes: [{site}]{extra}}}
 policy:
   import:
     default: accept
@@ -99,18 +100,37 @@ class ReturnLab:
             for p in self.tgw.routes().get(prefix, [])
         }
 
-    def blackhole(self, egress: str, on: bool) -> None:
-        """Drop our probes on one tunnel at the TGW: the egress fails, its BGP session stays up."""
+    def answers_via(self, address: str) -> list[str]:
+        """The session(s) the TGW sends a packet for ``address`` through: the best path of its longest matching
+        route (what its FIB does), as our address on that tunnel; empty without a route."""
+        target = parse_prefix(f"{address}/32")
+        routes = self.tgw.routes()
+        covering = [p for p in routes if covers(parse_prefix(p), target)]
+        if not covering:
+            return []
+        longest = max(covering, key=lambda p: parse_prefix(p)[2])
+        return sorted(p["peerId"] for p in routes[longest] if p.get("bestpath") and p.get("valid"))
+
+    def blackhole(self, egress: str, on: bool, everything: bool = False) -> None:
+        """At the TGW, drop what arrives over one tunnel from us: our probes only (the egress fails, its BGP
+        session stays up and carries updates), or ``everything`` (BGP too: the session still looks up until the
+        TGW's hold timer expires, and nothing sent over it arrives meanwhile)."""
         ours, _ = INSIDE[egress]
         table = f"blackhole_{egress}"
         ns = self.lab.ns("tgw")
-        if on:
-            drop_probes(ns, table, source=ours)
-        else:
+        if not on:
             sh("nft", f"delete table inet {table}", ns=ns)
+        elif everything:
+            sh("nft", f"add table inet {table}", ns=ns)
+            sh("nft", f"add chain inet {table} input {{ type filter hook input priority 0 ; }}", ns=ns)
+            sh("nft", f"add rule inet {table} input ip saddr {ours} drop", ns=ns)
+        else:
+            drop_probes(ns, table, source=ours)
 
 
-def build(lb: Lab, python: str = sys.executable) -> ReturnLab:
+def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLab:
+    """The lab; ``split=False``: the site without halves (the return path then moves only when the failed
+    egress's withdrawal arrives)."""
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
     for ours, theirs in INSIDE.values():
         lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30")
@@ -120,7 +140,8 @@ def build(lb: Lab, python: str = sys.executable) -> ReturnLab:
         sh("ip", "route", "add", "blackhole", p, ns=lb.ns("tgw"))
     tgw = lb.start_frr("tgw", TGW.format(networks=networks))
     config = lb.path("return.yaml")
-    config.write_text(CONFIG.format(state=lb.path("state"), site=", ".join(SITE)))
+    extra = "" if split else ", split: false"
+    config.write_text(CONFIG.format(state=lb.path("state"), site=", ".join(SITE), extra=extra))
     proc, _, _ = start_exabgp(lb, config, python)
     wait_for("core session", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
     wait_for(

@@ -68,3 +68,17 @@ def test_a_blackholed_tunnel_moves_the_replies_by_the_halves_and_they_come_back(
     # back after fra's hold-down (3 s): preferred again, the halves withdrawn
     wait_for("fra preferred again", lambda: rl.tgw_best("10.100.0.0/16") == [FRA], timeout=30)
     wait_for("the halves withdrawn", lambda: rl.tgw_paths("10.100.0.0/17") == {}, timeout=30)
+
+
+def test_a_tunnel_cut_with_bgp_still_up_moves_the_replies_by_the_halves_alone(rl: ReturnLab) -> None:
+    """Everything from us dropped on fra's tunnel: the TGW never hears the withdrawal (its session via fra stays
+    up until its hold timer), yet its longest match for the site moves to ams: the halves over the live session."""
+    rl.blackhole("fra", True, everything=True)
+    try:
+        wait_for("replies via ams", lambda: rl.answers_via("10.100.200.1") == [AMS], timeout=20)
+        assert rl.tgw.established("169.254.10.1")  # the dead session still looks up at the TGW
+        assert FRA in {p["peerId"] for p in rl.tgw.routes()["10.100.0.0/16"]}  # its stale /16 is still held there
+        assert rl.answers_via("10.101.0.1") == [AMS]
+    finally:
+        rl.blackhole("fra", False)
+    wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
