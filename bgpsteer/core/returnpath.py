@@ -57,6 +57,9 @@ class CloudPlan:
     why: str
     split: bool  # halves on the preferred session (an egress of this cloud is out of service)
     peers: tuple[str, ...]  # its sessions' addresses
+    # site prefixes the cloud cannot be told to answer through its outbound egress (compliance, a route limit,
+    # no egress in service): their replies come back another way, or not at all
+    asymmetric: tuple[str, ...] = ()
 
 
 @dataclass
@@ -131,14 +134,25 @@ def plan(
         live = [e for e in order if usable(e)]
         split = site.split and bool(live) and len(live) < len(set(order))
         provider = profile(members[0].provider)
-        out.clouds[name] = CloudPlan(
-            name, provider.name, order, live[0] if live else None, why, split, tuple(p.address for p in members)
-        )
         ctx = _Cloud(site, provider, order, usable, egresses, bound, local_asn, split)
         for peer in members:
             routes, left = _session(ctx, peer)
             out.routes[peer.address] = routes
             out.left_out[peer.address] = left
+        preferred = live[0] if live else None
+        asymmetric = tuple(
+            prefix
+            for prefix in site.prefixes
+            if not any(
+                p.egress == preferred
+                and prefix in out.routes[p.address]
+                and out.routes[p.address][prefix].role == "preferred"
+                for p in members
+            )
+        )
+        out.clouds[name] = CloudPlan(
+            name, provider.name, order, preferred, why, split, tuple(p.address for p in members), asymmetric
+        )
     return out
 
 

@@ -257,6 +257,7 @@ class CoreView:
                     {prefix: (r.role, r.attrs.describe(), r.why) for prefix, r in routes.items()},
                     limit(peer),
                     tuple(plan.left_out.get(peer.address, ())),
+                    cloud.asymmetric,
                 )
             )
         return out

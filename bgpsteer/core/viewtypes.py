@@ -131,3 +131,4 @@ class ReturnSession:
     routes: dict[str, tuple[str, dict[str, Any], str]]  # prefix -> (role, attributes, why)
     limit: int | None
     left_out: tuple[tuple[str, str], ...]
+    asymmetric: tuple[str, ...] = ()  # its cloud's site prefixes whose replies cannot follow the outbound egress

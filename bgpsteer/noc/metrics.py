@@ -46,6 +46,14 @@ class _State(Collector):
             "1: the cloud is told to answer through this session's egress",
             labels=["peer", "cloud", "egress"],
         )
+        asym = GaugeMetricFamily(
+            "bgpsteer_return_asymmetric_prefixes",
+            "Site prefixes a cloud cannot be told to answer through its outbound egress",
+            labels=["cloud"],
+        )
+        for cloud, n in {r.cloud: len(r.asymmetric) for r in sessions}.items():
+            asym.add_metric([cloud], n)
+        yield asym
         for r in sessions:
             routes.add_metric([r.peer], len(r.routes))
             if r.limit is not None:

@@ -119,6 +119,7 @@ def status(port: AgentPort) -> dict[str, Any]:
                     p: {"role": role, "attrs": attrs, "why": why} for p, (role, attrs, why) in r.routes.items()
                 },
                 "left_out": [{"prefix": p, "why": why} for p, why in r.left_out],
+                "asymmetric": list(r.asymmetric),
             }
             for r in view.return_path()
         ],

@@ -396,4 +396,16 @@ def _return_path(sessions: list[dict[str, Any]]) -> list[str]:
         for r in sessions
         if r["answers_through"] is None
     ]
+    told: set[str] = set()
+    for r in sessions:
+        if r.get("asymmetric") and r["cloud"] not in told:
+            told.add(r["cloud"])
+            out.append(
+                click.style(
+                    f"  ASYMMETRIC: {r['cloud']} cannot answer {', '.join(r['asymmetric'])} through its outbound "
+                    f"egress {r['answers_through'] or '(none in service)'}: replies come back another way "
+                    "(explain a site address says why)",
+                    fg="yellow",
+                )
+            )
     return out

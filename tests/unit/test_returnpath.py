@@ -333,3 +333,20 @@ def test_simulate_predicts_both_directions_and_the_prediction_comes_true() -> No
     effects = eng.assume_down("fra", 1.0)
     happened = sum(len(e.prefixes) for e in effects if isinstance(e, (Announce, Withdraw)) and e.peer in (FRA, AMS))
     assert predicted == happened == 8  # fra: 2 withdrawn; ams: 2 re-announced preferred + 4 halves
+
+
+def test_a_cloud_whose_replies_cannot_follow_the_outbound_egress_is_flagged() -> None:
+    from bgpsteer.core.view import CoreView
+
+    # the azure cloud's only egress is lon (UK): the EU-bound site prefix can never be answered through it
+    eng, _ = started()
+    plans = eng.return_plan.clouds
+    assert plans["tgw"].asymmetric == ()
+    azure = next(c for n, c in plans.items() if n != "tgw")
+    assert azure.asymmetric == ("10.100.0.0/16",)
+    rows = {r.peer: r for r in CoreView(eng).return_path()}
+    assert rows["azure-lon"].asymmetric == ("10.100.0.0/16",)
+    eng.assume_down("fra", 1.0)
+    eng.assume_down("ams", 2.0)  # the tgw has no egress in service: fail static, every prefix asymmetric
+    assert eng.return_plan.clouds["tgw"].preferred is None
+    assert eng.return_plan.clouds["tgw"].asymmetric == ("10.100.0.0/16", "10.101.0.0/16")
