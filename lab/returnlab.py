@@ -100,6 +100,25 @@ class ReturnLab:
             for p in self.tgw.routes().get(prefix, [])
         }
 
+    def site_at_tgw(self) -> dict[str, dict[str, int]]:
+        """Every site route (and half) the TGW holds: prefix -> our session's address -> MED."""
+        held: dict[str, dict[str, int]] = {}
+        for prefix, paths in self.tgw.routes().items():
+            if any(covers(parse_prefix(s), parse_prefix(prefix)) for s in SITE):
+                held[prefix] = {p["peerId"]: int(p.get("metric", 0)) for p in paths}
+        return held
+
+    def helper_pid(self) -> int:
+        """The bgpsteer process ExaBGP runs in this lab's route server."""
+        for pid in sh("ip", "netns", "pids", self.lab.ns("rs")).split():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"bgpsteer\0run\0--config" in cmdline:
+                return int(pid)
+        raise LookupError("bgpsteer helper not running")
+
     def answers_via(self, address: str) -> list[str]:
         """The session(s) the TGW sends a packet for ``address`` through: the best path of its longest matching
         route (what its FIB does), as our address on that tunnel; empty without a route."""

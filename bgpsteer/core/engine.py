@@ -104,7 +104,7 @@ class Engine(Ingest):
     def _install(self, config: Config) -> None:
         self._config = config
         self._egresses = {e.id: e for e in config.egresses}
-        self._importer = ImportStage(config.import_policy, config.safety)
+        self._importer = ImportStage(config.import_policy, config.safety, config.agent.local_asn)
         self._exporter = ExportStage(
             config.export_policy,
             self._egresses,

@@ -32,9 +32,10 @@ def _reject(reason: str) -> Verdict:
 
 
 class ImportStage:
-    def __init__(self, policy: Policy, safety: Safety) -> None:
+    def __init__(self, policy: Policy, safety: Safety, local_asn: int | None = None) -> None:
         self.policy = policy
         self.safety = safety
+        self.local_asn = local_asn  # a route whose AS path holds it is a loop (our own announcement, returned)
         # keyed by id(attrs): Attrs are interned, and hashing a dataclass per route is costly;
         # the entry keeps the Attrs alive so its id cannot be reused while cached
         self.cache: BoundedCache[tuple[object, ...], tuple[Attrs, Verdict]] = BoundedCache(CACHE_SIZE)
@@ -117,6 +118,10 @@ class ImportStage:
             afis = self._afis[peer.name] = frozenset(FAMILY_AFI[f] for f in peer.families)
         if parsed[0] not in afis:
             return self._rejection(f"family ipv{parsed[0]} not configured for peer {peer.name}")
+        if self.local_asn is not None and self.local_asn in attrs.as_path:
+            # RFC 4271 9.1.2: a cloud gateway that re-advertises what bgpsteer told its other session (the site's
+            # prefixes, the return path) must not become a path out of the site
+            return self._rejection(f"import safety: AS path loop (contains our AS {self.local_asn})")
         reason = self.next_hop_safety(attrs.next_hop)
         if reason is not None:
             return self._rejection(reason)

@@ -5,8 +5,11 @@ stays up) it moves to the other by the halves; it comes back after the hold-down
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -82,3 +85,48 @@ def test_a_tunnel_cut_with_bgp_still_up_moves_the_replies_by_the_halves_alone(rl
     finally:
         rl.blackhole("fra", False)
     wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
+
+
+def reconciled(rl: ReturnLab) -> bool:
+    p = ctl(rl, "status", "--json")
+    return p.returncode == 0 and bool(json.loads(p.stdout)["runtime"]["reconciled"])
+
+
+def watch_site(rl: ReturnLab, limit: float) -> list[dict[str, dict[str, int]]]:
+    """The TGW's site routes every 50 ms until the new helper has reconciled and sent the return path again, and
+    2 s more (bounded by ``limit`` seconds): every distinct state seen, in order."""
+    seen: list[dict[str, dict[str, int]]] = []
+    deadline = time.monotonic() + limit
+    done_at: float | None = None
+    last_check = 0.0
+    while time.monotonic() < deadline and (done_at is None or time.monotonic() < done_at + 2):
+        now = rl.site_at_tgw()
+        if not seen or seen[-1] != now:
+            seen.append(now)
+        if done_at is None and time.monotonic() - last_check > 1:
+            last_check = time.monotonic()
+            if reconciled(rl):
+                done_at = time.monotonic()
+        time.sleep(0.05)
+    assert done_at is not None, "the new helper never reconciled"
+    return seen
+
+
+def test_a_helper_restart_flaps_nothing_towards_the_cloud(rl: ReturnLab) -> None:
+    """Mid-failure (fra blackholed, the halves out on ams): until every cloud table is in again the new helper holds
+    the return path back (what ExaBGP holds from the old one stays); then it sends the same, withdrawing nothing.
+
+    With FRR as the cloud, the new helper's route refresh brings nothing back to it (ExaBGP 5.0.15 and FRR 8.4; with
+    BIRD it does, in 1.2 s): its reconcile ends at the 60 s timeout, and this test lasts that long."""
+    rl.blackhole("fra", True)
+    wait_for("the halves at the TGW", lambda: "10.100.0.0/17" in rl.site_at_tgw(), timeout=30)
+    try:
+        before = rl.site_at_tgw()
+        old = rl.helper_pid()
+        os.kill(old, signal.SIGKILL)  # ExaBGP starts a new helper; what it announced stays in ExaBGP
+        wait_for("a new helper", lambda: rl.helper_pid() != old, timeout=60)
+        seen = watch_site(rl, 120.0)
+        assert seen == [before], seen[1:3]
+    finally:
+        rl.blackhole("fra", False)
+    wait_for("the halves withdrawn after fra's return", lambda: "10.100.0.0/17" not in rl.site_at_tgw(), 60)

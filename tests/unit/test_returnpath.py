@@ -350,3 +350,15 @@ def test_a_cloud_whose_replies_cannot_follow_the_outbound_egress_is_flagged() ->
     eng.assume_down("ams", 2.0)  # the tgw has no egress in service: fail static, every prefix asymmetric
     assert eng.return_plan.clouds["tgw"].preferred is None
     assert eng.return_plan.clouds["tgw"].asymmetric == ("10.100.0.0/16", "10.101.0.0/16")
+
+
+def test_the_site_returned_by_a_cloud_is_an_as_path_loop_and_never_a_path() -> None:
+    """A gateway re-advertises what one of our sessions told it over the other (FRR does): rejected on import."""
+    eng, _ = started()
+    looped = Attrs(next_hop=AMS, as_path=(64512, 65000))
+    eng.handle(RoutesAnnounced(AMS, 4, looped, ["10.100.0.0/16"]), 1.0)
+    eng.flush(1.0)
+    assert [(p, peer, trace) for p, peer, trace in eng.rejected()] == [
+        ("10.100.0.0/16", "aws-ams", ("import safety: AS path loop (contains our AS 65000)",))
+    ]
+    assert eng.rib["10.100.0.0/16"].out == ()
