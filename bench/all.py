@@ -84,8 +84,8 @@ BENCHES = (
     Bench("degradation", ("--minutes", "5"), ("--minutes", "0.1"), True, "noise against a real degradation"),
     Bench(
         "returnpath",
-        ("--runs", "3"),
-        ("--runs", "1", "--timeout", "45"),
+        ("--runs", "3", "--seconds", "40"),
+        ("--runs", "1", "--seconds", "6"),
         True,
         "the same failure without halves (the cloud's hold timer)",
     ),

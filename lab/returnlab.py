@@ -1,29 +1,41 @@
 """The return-path lab: one cloud reached through two egresses, as an AWS Transit Gateway with a VPN attachment
 at two hubs is.
 
-    core (FRR) --- rs (ExaBGP + bgpsteer) ==fra== tgw (FRR, AS 64512)
-                                          ==ams==
+    site host --- core (FRR) --- rs (ExaBGP + bgpsteer) ==fra== tgw (FRR, AS 64512) --- vpc host
+                                                        ==ams==
 
 The route server has two sessions with the TGW, one over each egress's tunnel, on tunnel inside addresses
 (169.254.10.0/30 via fra, 169.254.11.0/30 via ams: outside the /30s AWS reserves) with AWS's hold time.  The TGW
 announces the cloud's prefixes on both; bgpsteer announces the site's prefixes on both, and the TGW's own RIB
 shows which session it answers through.  FRR's best-path order for one prefix from one neighbouring AS (the
-shortest AS path, then the lowest MED) is AWS's documented order; the test checks that it holds here.
+shortest AS path, then the lowest MED) is AWS's documented order; the test checks that it holds here.  ECMP is
+off (``maximum-paths 1``), as on a virtual private gateway or a Transit Gateway without VPN ECMP: with it on,
+equal MEDs would spread the answers over both tunnels by flow hash.
 
 Probes are ICMP echoes to the TGW's inside address over each tunnel: dropping them on one tunnel (nftables in the
 TGW's namespace) fails that egress while its BGP session stays up, which is the blackholed tunnel the return path
 must survive.
+
+Packets: a UDP stream from the vpc host (172.31.0.10) to the site host (10.100.200.1) is the cloud's answers.
+The TGW forwards it by the route its FRR installed for the site (the tunnel it picked); the route server forwards
+what arrives over either tunnel to the core, which delivers it to the site.  nftables counters in the route
+server count the datagrams that arrive over each tunnel.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bgpsteer.core.prefix import covers, parse_prefix
-from lab.netlab import Frr, Lab, drop_probes, sh, wait_for
-from lab.topology import FRR, start_exabgp
+from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
+from lab.topology import FRR, HERE, start_exabgp
+from lab.udpstream import bound_mark, flowing_mark
 
 SITE = ["10.100.0.0/16", "10.101.0.0/16"]
 CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
@@ -76,8 +88,13 @@ router bgp 64512
  neighbor 169.254.11.1 remote-as 65000
  neighbor 169.254.11.1 timers 10 30
  address-family ipv4 unicast
+  maximum-paths 1
 {networks} exit-address-family
 """
+
+
+SITE_HOST, VPC_HOST = "10.100.200.1", "172.31.0.10"
+PORT = 5000
 
 
 @dataclass
@@ -86,6 +103,34 @@ class ReturnLab:
     core: Frr
     tgw: Frr
     config: Path
+    python: str
+    tunnels: dict[str, tuple[str, str]]  # egress -> (interface in rs, interface in tgw)
+
+    def arrived(self) -> dict[str, int]:
+        """Datagrams of the vpc's stream that reached the route server over each egress's tunnel."""
+        return nft_counters(self.lab.ns("rs"), "returns")
+
+    def stream(self, seconds: float, rate: float = 1000.0) -> Callable[[], dict[str, Any]]:
+        """The vpc host sends to the site host for ``seconds`` (bounded: ``rate`` datagrams/s); returns once it
+        flows; call the result for what the site received (udpstream's summary)."""
+        script = str(HERE / "udpstream.py")
+        out = self.lab.path(f"returns-{time.monotonic_ns()}.json")
+        recv = self.lab.spawn(
+            "site",
+            [self.python, script, "recv", SITE_HOST, str(PORT), "--seconds", str(seconds + 4), "--out", str(out)],
+            "returns-recv.log",
+        )
+        wait_for("the site's receiver listening", bound_mark(out).exists, timeout=15, interval=0.05)
+        args = ["send", SITE_HOST, str(PORT), "--rate", str(rate), "--seconds", str(seconds), "--source", VPC_HOST]
+        send = self.lab.spawn("vpc", [self.python, script, *args], "returns-send.log")
+        wait_for("the cloud's answers flowing", flowing_mark(out).exists, timeout=15, interval=0.05)
+
+        def result() -> dict[str, Any]:
+            send.wait(seconds + 30)
+            recv.wait(30)
+            return dict(json.loads(out.read_text()))
+
+        return result
 
     def tgw_best(self, prefix: str) -> list[str]:
         """The TGW's valid best path(s) for a prefix: our session's address (the egress's tunnel) it answers
@@ -139,10 +184,12 @@ class ReturnLab:
         ns = self.lab.ns("tgw")
         if not on:
             sh("nft", f"delete table inet {table}", ns=ns)
-        elif everything:
+        elif everything:  # and the data the TGW forwards into the tunnel: nothing crosses it either way
             sh("nft", f"add table inet {table}", ns=ns)
             sh("nft", f"add chain inet {table} input {{ type filter hook input priority 0 ; }}", ns=ns)
             sh("nft", f"add rule inet {table} input ip saddr {ours} drop", ns=ns)
+            sh("nft", f"add chain inet {table} forward {{ type filter hook forward priority 0 ; }}", ns=ns)
+            sh("nft", f"add rule inet {table} forward oifname {self.tunnels[egress][1]} drop", ns=ns)
         else:
             drop_probes(ns, table, source=ours)
 
@@ -151,8 +198,21 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     """The lab; ``split=False``: the site without halves (the return path then moves only when the failed
     egress's withdrawal arrives)."""
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
-    for ours, theirs in INSIDE.values():
-        lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30")
+    tunnels = {egress: lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30") for egress, (ours, theirs) in INSIDE.items()}
+    lb.link("core", "10.100.200.254/24", "site", f"{SITE_HOST}/24")
+    lb.link("tgw", "172.31.0.1/24", "vpc", f"{VPC_HOST}/24")
+    sh("ip", "route", "add", "default", "via", "10.100.200.254", ns=lb.ns("site"))
+    sh("ip", "route", "add", "default", "via", "172.31.0.1", ns=lb.ns("vpc"))
+    for node in ("rs", "core", "tgw"):
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=lb.ns(node))
+    for prefix in SITE:  # the site lies behind the core
+        sh("ip", "route", "add", prefix, "via", "10.250.0.2", ns=lb.ns("rs"))
+    rs = lb.ns("rs")
+    sh("nft", "add table inet returns", ns=rs)
+    sh("nft", "add chain inet returns forward { type filter hook forward priority 0 ; }", ns=rs)
+    for egress, (ifname, _) in tunnels.items():
+        sh("nft", f"add counter inet returns {egress}", ns=rs)
+        sh("nft", f"add rule inet returns forward iifname {ifname} ip daddr {SITE_HOST} counter name {egress}", ns=rs)
     core = lb.start_frr("core", FRR)
     networks = "".join(f"  network {p}\n" for p in CLOUD)
     for p in CLOUD:  # the VPC CIDRs exist at the TGW: blackhole routes make them announceable
@@ -166,4 +226,4 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     wait_for(
         "both TGW sessions", lambda: tgw.established("169.254.10.1") and tgw.established("169.254.11.1"), timeout=60
     )
-    return ReturnLab(lb, core, tgw, config)
+    return ReturnLab(lb, core, tgw, config, python, tunnels)

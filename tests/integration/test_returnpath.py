@@ -45,6 +45,12 @@ def ctl(r: ReturnLab, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_tgw_picks_by_awss_order_and_answers_through_the_outbound_egress(rl: ReturnLab) -> None:
+    before = rl.arrived()
+    got = rl.stream(1.0, rate=200)()
+    after = rl.arrived()
+    assert got["received"] == 200
+    # symmetric: every answer comes back through fra, the egress the TGW's prefixes leave by
+    assert (after["fra"] - before.get("fra", 0), after["ams"] - before.get("ams", 0)) == (200, 0)
     for prefix in SITE:
         held = rl.tgw_paths(prefix)
         assert held == {FRA: {"med": 100, "as_path": 1}, AMS: {"med": 200, "as_path": 1}}, prefix
@@ -76,14 +82,24 @@ def test_a_blackholed_tunnel_moves_the_replies_by_the_halves_and_they_come_back(
 def test_a_tunnel_cut_with_bgp_still_up_moves_the_replies_by_the_halves_alone(rl: ReturnLab) -> None:
     """Everything from us dropped on fra's tunnel: the TGW never hears the withdrawal (its session via fra stays
     up until its hold timer), yet its longest match for the site moves to ams: the halves over the live session."""
+    before = rl.arrived()
+    received = rl.stream(8.0, rate=500)  # the cloud's answers, bounded: 4,000 datagrams
     rl.blackhole("fra", True, everything=True)
     try:
         wait_for("replies via ams", lambda: rl.answers_via("10.100.200.1") == [AMS], timeout=20)
         assert rl.tgw.established("169.254.10.1")  # the dead session still looks up at the TGW
         assert FRA in {p["peerId"] for p in rl.tgw.routes()["10.100.0.0/16"]}  # its stale /16 is still held there
         assert rl.answers_via("10.101.0.1") == [AMS]
+        got = received()
     finally:
         rl.blackhole("fra", False)
+    after = rl.arrived()
+    via = {egress: after[egress] - before.get(egress, 0) for egress in after}
+    # real packets: the answers moved to ams and kept arriving; what was lost is measured by bench/returnpath.py
+    assert via["ams"] > 0
+    assert got["highest"] == 3999  # the last answers arrived
+    assert got["received"] == via["fra"] + via["ams"]  # every answer came through one of the two tunnels
+    print(f"answers lost while the return path moved: {got['lost']} of 4000 (at 500/s)")
     wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
 
 
