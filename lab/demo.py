@@ -5,7 +5,8 @@
 Namespaces: rs (ExaBGP + bgpsteer), core (FRR: the default table, bulk traffic),
 corert (FRR: the core's realtime VRF), aws and gcp (BIRD cloud gateways, and a
 UDP reflector each that the egress probes measure and that injects delay).
-Then the data-plane lab (lab/dataplane.py): real packets per class, counted at each egress.
+Then the data-plane lab (lab/dataplane.py): real packets per class, counted at each egress; then the return-path
+lab (lab/returnlab.py): a cloud's answers moving when the egress they came back by fails.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab import dataplane
+from lab import dataplane, returnlab
 from lab.netlab import Frr, lab, wait_for
 from lab.topology import NH_ROUTES, Topology, best_paths, build
 
@@ -105,6 +106,7 @@ def main() -> None:
         cli(topo, "history", "10.30.0.0/16")
         print("\ntearing down the lab (all namespaces removed)")
     traffic_demo()
+    return_demo()
 
 
 KIND_TITLE = {
@@ -165,6 +167,42 @@ def traffic_demo() -> None:
         print("   EU-bound packets never leave through lon: with fra gone they have no compliant egress at all")
         dp.fail("fra", on=False)
         print("\ntearing down the data-plane lab (all namespaces removed)")
+
+
+def return_demo() -> None:
+    """The replies: one cloud (an FRR playing an AWS Transit Gateway) reached through fra and ams."""
+    fra, ams = returnlab.INSIDE["fra"][0], returnlab.INSIDE["ams"][0]
+    name = {fra: "fra", ams: "ams"}
+    with lab() as lb:
+        print(
+            "\n\nbuilding the return-path lab: an FRR playing an AWS Transit Gateway with a VPN attachment via fra "
+            "and one via ams ..."
+        )
+        r = returnlab.build(lb)
+        wait_for("the site at the TGW", lambda: all(len(r.tgw_paths(p)) == 2 for p in returnlab.SITE), 90)
+        print("\n== what the TGW holds for the site (vtysh on the TGW): bgpsteer's MED marks the session to answer by")
+        for prefix in returnlab.SITE:
+            for peer, attrs in sorted(r.tgw_paths(prefix).items()):
+                best = "BEST" if r.tgw_best(prefix) == [peer] else ""
+                print(f"   {prefix:<16} via {name[peer]}  MED {attrs['med']:>4}  {best}")
+        print("\n== fra's tunnel blackholes both ways, its BGP session still up; the TGW answers at 1000 packets/s")
+        before = r.arrived()
+        run = r.stream(6.0, rate=1000.0)
+        r.blackhole("fra", True, everything=True)
+        got = run()
+        after = r.arrived()
+        print(
+            f"   answers via fra {after['fra'] - before['fra']}, via ams {after['ams'] - before['ams']}; lost "
+            f"{got['lost']} of 6000 ({got['lost'] / 1000:.2f} s): bgpsteer announced halves of the site via ams,"
+        )
+        print("   which win at the TGW by longest match although it never heard fra's withdrawal:")
+        for prefix, held in sorted(r.site_at_tgw().items()):
+            print(
+                f"   {prefix:<18} held via {', '.join(name[p] for p in sorted(held))}; "
+                f"answers via {', '.join(name[p] for p in r.tgw_best(prefix))}"
+            )
+        r.blackhole("fra", False)
+        print("\ntearing down the return-path lab (all namespaces removed)")
 
 
 if __name__ == "__main__":
