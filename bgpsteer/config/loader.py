@@ -474,7 +474,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         else []
     )
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
-    site = site_loader.site(top.get("site"))
+    site = site_loader.site(top.get("site"), {p.group for p in peers})
     warnings += site_loader.site_warnings(site, peers, filename)
     defined = {c.name for c in classes}
     for ref, name in class_refs:

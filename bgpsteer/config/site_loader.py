@@ -4,6 +4,7 @@ facts (core/providers.py) checked against the config, every problem named with i
 from __future__ import annotations
 
 from bgpsteer.config.nodes import Cursor
+from bgpsteer.core.attrs import parse_community
 from bgpsteer.core.model import CloudPeer, Site
 from bgpsteer.core.prefix import format_prefix, parse_prefix
 from bgpsteer.core.providers import inside_problem, profile
@@ -14,10 +15,19 @@ PREPEND_MAX = 10  # more says nothing more to any gateway, and long AS paths are
 HOLD_MIN = 3  # RFC 4271: 0 or at least 3
 
 
-def site(cur: Cursor | None) -> Site | None:
+def site(cur: Cursor | None, clouds_known: set[str]) -> Site | None:
+    """``clouds_known``: the clouds the cloud peers form (``CloudPeer.group``), which ``site.clouds`` may name."""
     if cur is None:
         return None
-    keys = {"prefixes": True, "preferred_med": False, "backup_med": False, "prepend": False, "split": False}
+    keys = {
+        "prefixes": True,
+        "preferred_med": False,
+        "backup_med": False,
+        "prepend": False,
+        "split": False,
+        "communities": False,
+        "clouds": False,
+    }
     m = cur.mapping(keys)
     if m is None or "prefixes" not in m:
         return None
@@ -42,9 +52,21 @@ def site(cur: Cursor | None) -> Site | None:
         )
     prepend = m["prepend"].integer(1, PREPEND_MAX) if "prepend" in m else d.prepend
     split = m["split"].boolean() if "split" in m else d.split
+    communities = tuple(
+        c
+        for item in (m["communities"].items(allow_scalar=True) if "communities" in m else ())
+        if (c := item.parsed(parse_community))
+    )
+    clouds: list[str] = []
+    for item in m["clouds"].items(allow_scalar=True) if "clouds" in m else ():
+        name = item.string()
+        if name is not None and name not in clouds_known:
+            item.error(f"undefined cloud {name!r}; defined: {', '.join(sorted(clouds_known)) or 'none'}")
+        elif name is not None:
+            clouds.append(name)
     if None in (preferred, backup, prepend, split):
         return None
-    return Site(tuple(prefixes), preferred or 0, backup or 0, prepend or 0, bool(split))
+    return Site(tuple(prefixes), preferred or 0, backup or 0, prepend or 0, bool(split), communities, tuple(clouds))
 
 
 def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]:

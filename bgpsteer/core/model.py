@@ -132,6 +132,8 @@ class Site:
     backup_med: int = 200  # on every other session
     prepend: int = 3  # our AS prepended this many times more on every other session (providers whose knob is it)
     split: bool = True  # fast failover: halves of each prefix on the preferred session while an egress is out
+    communities: tuple[tuple[int, int], ...] = ()  # on every route to the clouds
+    clouds: tuple[str, ...] = ()  # the clouds (CloudPeer.group) announced to; empty: every cloud
 
 
 @dataclass(frozen=True)

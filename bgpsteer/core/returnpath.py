@@ -127,7 +127,8 @@ def plan(
     out = ReturnPlan()
     clouds: dict[str, list[CloudPeer]] = {}
     for p in peers:
-        clouds.setdefault(p.group, []).append(p)
+        if not site.clouds or p.group in site.clouds:
+            clouds.setdefault(p.group, []).append(p)
     bound = {prefix: allowed_for(parse_prefix(prefix), compliance) for prefix in site.prefixes}
     for name, members in clouds.items():
         order, why = cloud_order(members, outbound.get(name, Counter()), usable)
@@ -182,11 +183,12 @@ def _session(ctx: _Cloud, peer: CloudPeer) -> tuple[dict[str, Route], list[tuple
     )
     jurisdiction = egresses[peer.egress].jurisdiction if peer.egress in egresses else ""
     nh = peer.local_address or "self"
-    best = Attrs(next_hop=nh, med=site.preferred_med if provider.knob == "med" else None)
+    best = Attrs(next_hop=nh, med=site.preferred_med if provider.knob == "med" else None, communities=site.communities)
     worse = Attrs(
         next_hop=nh,
         med=site.backup_med if provider.knob == "med" else None,
         as_path=(ctx.local_asn,) * site.prepend if provider.knob == "prepend" else (),
+        communities=site.communities,
     )
     knob = f"MED {site.backup_med}" if provider.knob == "med" else f"AS path prepended {site.prepend}x"
     wholes: list[tuple[str, Route]] = []

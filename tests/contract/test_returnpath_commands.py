@@ -13,7 +13,13 @@ from tests.unit.test_returnpath import started
 def test_every_return_path_command_is_accepted_by_exabgp() -> None:
     eng, effects = started()
     effects += eng.assume_down("fra", 1.0) + eng.drain("ams", True, 2.0) + eng.drain("ams", False, 3.0)
-    prepended = Announce(4, 0, Attrs(next_hop="169.254.21.2", as_path=(65000,) * 3), ["10.101.0.0/16"], peer="x")
+    prepended = Announce(
+        4,
+        0,
+        Attrs(next_hop="169.254.21.2", as_path=(65000,) * 3, communities=((65000, 10),)),
+        ["10.101.0.0/16"],
+        peer="x",
+    )
     ours = [e for e in effects if isinstance(e, (Announce, Withdraw)) and e.peer is not None] + [prepended]
     lines = [line for e in ours for line in codec.encode(e, e.peer or "")]
     assert any(" withdraw attributes next-hop 0.0.0.0 nlri " in x for x in lines)

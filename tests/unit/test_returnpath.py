@@ -362,3 +362,24 @@ def test_the_site_returned_by_a_cloud_is_an_as_path_loop_and_never_a_path() -> N
         ("10.100.0.0/16", "aws-ams", ("import safety: AS path loop (contains our AS 65000)",))
     ]
     assert eng.rib["10.100.0.0/16"].out == ()
+
+
+def test_communities_go_on_every_route_and_only_the_named_clouds_are_told() -> None:
+    def change(doc: dict[str, Any]) -> None:
+        doc["site"].update(communities=["65000:10", "no-export"], clouds=["tgw"])
+
+    _, effects = started(yaml_edited(CONFIG, change))
+    fra, _ = sent(effects, FRA)
+    lon, _ = sent(effects, LON)
+    assert {a.communities for a in fra.values()} == {((65000, 10), (65535, 65281))}
+    assert lon == {}  # the azure cloud is not in site.clouds
+
+    def unknown(doc: dict[str, Any]) -> None:
+        doc["site"].update(clouds=["tgw", "nosuch"], communities=["65000:99999"])
+
+    with pytest.raises(ConfigError) as exc:
+        parse(yaml_edited(CONFIG, unknown), "bad.yaml")
+    text = str(exc.value)
+    assert "site.clouds[1]" in text
+    assert "undefined cloud 'nosuch'; defined: azure-65515, tgw" in text
+    assert "site.communities[0]" in text
