@@ -4,6 +4,9 @@ at two hubs is.
     site host --- core (FRR) --- rs (ExaBGP + bgpsteer) ==fra== tgw (FRR, AS 64512) --- vpc host
                                                         ==ams==
 
+An Azure VPN gateway (``vnet``: FRR, AS 65515, APIPA inside addresses, Azure's 60 s / 180 s timers) is reached
+through both egresses too, and steered by prepending.
+
 The route server has two sessions with the TGW, one over each egress's tunnel, on tunnel inside addresses
 (169.254.10.0/30 via fra, 169.254.11.0/30 via ams: outside the /30s AWS reserves) with AWS's hold time.  The TGW
 announces the cloud's prefixes on both; bgpsteer announces the site's prefixes on both, and the TGW's own RIB
@@ -40,6 +43,9 @@ from lab.udpstream import bound_mark, flowing_mark
 SITE = ["10.100.0.0/16", "10.101.0.0/16"]
 CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
 INSIDE = {"fra": ("169.254.10.1", "169.254.10.2"), "ams": ("169.254.11.1", "169.254.11.2")}  # (ours, the TGW's)
+# an Azure VPN gateway through both egresses too, on APIPA addresses, AS 65515, Azure's fixed timers (60 s / 180 s)
+AZURE_INSIDE = {"fra": ("169.254.21.1", "169.254.21.2"), "ams": ("169.254.22.1", "169.254.22.2")}
+VNET = ["10.60.0.0/16"]
 
 CONFIG = """
 agent:
@@ -66,6 +72,10 @@ cloud_peers:
      region: eu-central-1, cloud: tgw, hold_time: 30}}
   - {{name: tgw-ams, address: 169.254.11.2, local_address: 169.254.11.1, asn: 64512, egress: ams, provider: aws,
      region: eu-central-1, cloud: tgw, hold_time: 30}}
+  - {{name: vnet-fra, address: 169.254.21.2, local_address: 169.254.21.1, asn: 65515, egress: fra, provider: azure,
+     region: westeurope, cloud: vnet, hold_time: 180}}
+  - {{name: vnet-ams, address: 169.254.22.2, local_address: 169.254.22.1, asn: 65515, egress: ams, provider: azure,
+     region: westeurope, cloud: vnet, hold_time: 180}}
 core_routers:
   - {{name: core1, address: 10.250.0.2, asn: 65000}}
 steering: {{max_down: 1}}
@@ -97,11 +107,28 @@ SITE_HOST, VPC_HOST = "10.100.200.1", "172.31.0.10"
 PORT = 5000
 
 
+AZURE = """frr defaults traditional
+hostname vnet
+router bgp 65515
+ bgp router-id 169.254.21.2
+ no bgp ebgp-requires-policy
+ neighbor 169.254.21.1 remote-as 65000
+ neighbor 169.254.21.1 timers 60 180
+ neighbor 169.254.22.1 remote-as 65000
+ neighbor 169.254.22.1 timers 60 180
+ address-family ipv4 unicast
+  maximum-paths 1
+  network 10.60.0.0/16
+ exit-address-family
+"""
+
+
 @dataclass
 class ReturnLab:
     lab: Lab
     core: Frr
     tgw: Frr
+    vnet: Frr
     config: Path
     python: str
     tunnels: dict[str, tuple[str, str]]  # egress -> (interface in rs, interface in tgw)
@@ -138,12 +165,18 @@ class ReturnLab:
         paths = self.tgw.routes().get(prefix, [])
         return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
 
-    def tgw_paths(self, prefix: str) -> dict[str, dict[str, int]]:
-        """Per session (our address), the MED and AS path length of what the TGW holds for a prefix."""
+    def tgw_paths(self, prefix: str, frr: Frr | None = None) -> dict[str, dict[str, int]]:
+        """Per session (our address), the MED and AS path length of what the TGW (or ``frr``: the Azure gateway)
+        holds for a prefix."""
         return {
             p["peerId"]: {"med": int(p.get("metric", 0)), "as_path": len(str(p.get("path", "")).split())}
-            for p in self.tgw.routes().get(prefix, [])
+            for p in (frr or self.tgw).routes().get(prefix, [])
         }
+
+    def vnet_best(self, prefix: str) -> list[str]:
+        """The Azure gateway's valid best path(s) for a prefix (our session's address)."""
+        paths = self.vnet.routes().get(prefix, [])
+        return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
 
     def site_at_tgw(self) -> dict[str, dict[str, int]]:
         """Every site route (and half) the TGW holds: prefix -> our session's address -> MED."""
@@ -213,6 +246,10 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     for egress, (ifname, _) in tunnels.items():
         sh("nft", f"add counter inet returns {egress}", ns=rs)
         sh("nft", f"add rule inet returns forward iifname {ifname} ip daddr {SITE_HOST} counter name {egress}", ns=rs)
+    for ours, theirs in AZURE_INSIDE.values():
+        lb.link("rs", f"{ours}/30", "vnet", f"{theirs}/30")
+    sh("ip", "route", "add", "blackhole", VNET[0], ns=lb.ns("vnet"))
+    vnet = lb.start_frr("vnet", AZURE)
     core = lb.start_frr("core", FRR)
     networks = "".join(f"  network {p}\n" for p in CLOUD)
     for p in CLOUD:  # the VPC CIDRs exist at the TGW: blackhole routes make them announceable
@@ -226,4 +263,7 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     wait_for(
         "both TGW sessions", lambda: tgw.established("169.254.10.1") and tgw.established("169.254.11.1"), timeout=60
     )
-    return ReturnLab(lb, core, tgw, config, python, tunnels)
+    wait_for(
+        "both Azure sessions", lambda: vnet.established("169.254.21.1") and vnet.established("169.254.22.1"), timeout=60
+    )
+    return ReturnLab(lb, core, tgw, vnet, config, python, tunnels)

@@ -12,7 +12,7 @@ from typing import Any
 from bgpsteer.core.config import Config
 from bgpsteer.core.prefix import covers, parse_prefix
 from bgpsteer.core.providers import Offer, prefers, profile
-from bgpsteer.core.returnpath import ReturnPlan, limit
+from bgpsteer.core.returnpath import ReturnPlan, limit, wire_path_length
 
 
 def _target(text: str) -> tuple[int, int, int]:
@@ -51,7 +51,7 @@ def explain_site(config: Config, plan: ReturnPlan, target: str) -> dict[str, Any
             left = [why for p, why in plan.left_out.get(peer.address, []) if covers(parse_prefix(p), t)]
             if covering:
                 p0, r0 = covering[0]
-                offers[peer.egress] = (parse_prefix(p0)[2], r0.attrs.med or 0, 1 + len(r0.attrs.as_path))
+                offers[peer.egress] = (parse_prefix(p0)[2], r0.attrs.med or 0, wire_path_length(r0.attrs))
             sessions.append(
                 {
                     "peer": peer.name,
@@ -62,7 +62,7 @@ def explain_site(config: Config, plan: ReturnPlan, target: str) -> dict[str, Any
                             "prefix": p,
                             "role": r.role,
                             "med": r.attrs.med,
-                            "prepends": len(r.attrs.as_path),
+                            "prepends": wire_path_length(r.attrs) - 1,
                             "why": r.why,
                         }
                         for p, r in covering

@@ -75,6 +75,11 @@ def limit(peer: CloudPeer) -> int | None:
     return min(known) if known else None
 
 
+def wire_path_length(attrs: Attrs) -> int:
+    """The AS path length the cloud receives: ExaBGP adds our AS to an empty path, and sends a given one as is."""
+    return len(attrs.as_path) or 1
+
+
 def halves(prefix: str) -> list[str]:
     """The two more-specifics of a prefix (none for a host route)."""
     afi, net, length = parse_prefix(prefix)
@@ -187,7 +192,8 @@ def _session(ctx: _Cloud, peer: CloudPeer) -> tuple[dict[str, Route], list[tuple
     worse = Attrs(
         next_hop=nh,
         med=site.backup_med if provider.knob == "med" else None,
-        as_path=(ctx.local_asn,) * site.prepend if provider.knob == "prepend" else (),
+        # ExaBGP sends an explicit AS path as given (it adds our AS only to an empty one): ours once, plus prepend
+        as_path=(ctx.local_asn,) * (site.prepend + 1) if provider.knob == "prepend" else (),
         communities=site.communities,
     )
     knob = f"MED {site.backup_med}" if provider.knob == "med" else f"AS path prepended {site.prepend}x"

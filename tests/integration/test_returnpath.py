@@ -16,7 +16,7 @@ import pytest
 
 from bgpsteer.config.loader import load
 from lab.netlab import lab, wait_for
-from lab.returnlab import INSIDE, SITE, ReturnLab, build
+from lab.returnlab import AZURE_INSIDE, INSIDE, SITE, ReturnLab, build
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -55,6 +55,13 @@ def test_the_tgw_picks_by_awss_order_and_answers_through_the_outbound_egress(rl:
         held = rl.tgw_paths(prefix)
         assert held == {FRA: {"med": 100, "as_path": 1}, AMS: {"med": 200, "as_path": 1}}, prefix
         assert rl.tgw_best(prefix) == [FRA], prefix  # equal AS paths: the lower MED (AWS's order), i.e. fra
+    # the Azure gateway (AS 65515, APIPA addresses, hold 180 s) is steered by prepending, as Azure documents
+    vfra, vams = AZURE_INSIDE["fra"][0], AZURE_INSIDE["ams"][0]
+    wait_for("the site at the Azure gateway", lambda: len(rl.tgw_paths(SITE[0], rl.vnet)) == 2, timeout=30)
+    assert rl.tgw_paths(SITE[0], rl.vnet) == {vfra: {"med": 0, "as_path": 1}, vams: {"med": 0, "as_path": 4}}
+    assert rl.vnet_best(SITE[0]) == [vfra]
+    hold = rl.vnet.vtysh("show bgp neighbors 169.254.21.1 json")["169.254.21.1"]
+    assert (hold["bgpTimerHoldTimeMsecs"], hold["bgpTimerKeepAliveIntervalMsecs"]) == (180000, 60000)
     status = json.loads(ctl(rl, "status", "--json").stdout)
     rows = {r["peer"]: r for r in status["return_path"]}
     assert rows["tgw-fra"]["answers_through"] == "fra"

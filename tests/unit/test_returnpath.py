@@ -14,7 +14,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, RoutesAnnounced, RoutesWithdrawn, Withdraw
 from bgpsteer.core.providers import PROFILES, Offer, inside_problem, prefers
-from bgpsteer.core.returnpath import halves
+from bgpsteer.core.returnpath import halves, wire_path_length
 from lab.textedit import named, yaml_edited
 
 FRA, AMS, LON = "10.1.0.2", "10.2.0.2", "10.3.0.2"  # aws via fra, aws via ams, azure via lon
@@ -115,7 +115,7 @@ def test_the_cloud_answers_through_the_egress_its_prefixes_leave_by() -> None:
     ranked = prefers(
         PROFILES["aws"],
         {
-            s: (16, a[p].med or 0, 1 + len(a[p].as_path))
+            s: (16, a[p].med or 0, wire_path_length(a[p]))
             for s, a in (("fra", fra), ("ams", ams))
             for p in ["10.101.0.0/16"]
         },
