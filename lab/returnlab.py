@@ -27,9 +27,7 @@ server count the datagrams that arrive over each tunnel.
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +35,8 @@ from typing import Any
 
 from bgpsteer.core.prefix import covers, parse_prefix
 from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
-from lab.topology import FRR, HERE, start_exabgp
-from lab.udpstream import bound_mark, flowing_mark
+from lab.streams import udp_stream
+from lab.topology import FRR, start_exabgp
 
 SITE = ["10.100.0.0/16", "10.101.0.0/16"]
 CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
@@ -140,24 +138,16 @@ class ReturnLab:
     def stream(self, seconds: float, rate: float = 1000.0) -> Callable[[], dict[str, Any]]:
         """The vpc host sends to the site host for ``seconds`` (bounded: ``rate`` datagrams/s); returns once it
         flows; call the result for what the site received (udpstream's summary)."""
-        script = str(HERE / "udpstream.py")
-        out = self.lab.path(f"returns-{time.monotonic_ns()}.json")
-        recv = self.lab.spawn(
-            "site",
-            [self.python, script, "recv", SITE_HOST, str(PORT), "--seconds", str(seconds + 4), "--out", str(out)],
-            "returns-recv.log",
+        return udp_stream(
+            self.lab,
+            self.python,
+            sender=("vpc", VPC_HOST),
+            receiver=("site", SITE_HOST),
+            port=PORT,
+            rate=rate,
+            seconds=seconds,
+            name="returns",
         )
-        wait_for("the site's receiver listening", bound_mark(out).exists, timeout=15, interval=0.05)
-        args = ["send", SITE_HOST, str(PORT), "--rate", str(rate), "--seconds", str(seconds), "--source", VPC_HOST]
-        send = self.lab.spawn("vpc", [self.python, script, *args], "returns-send.log")
-        wait_for("the cloud's answers flowing", flowing_mark(out).exists, timeout=15, interval=0.05)
-
-        def result() -> dict[str, Any]:
-            send.wait(seconds + 30)
-            recv.wait(30)
-            return dict(json.loads(out.read_text()))
-
-        return result
 
     def tgw_best(self, prefix: str) -> list[str]:
         """The TGW's valid best path(s) for a prefix: our session's address (the egress's tunnel) it answers

@@ -18,7 +18,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,8 +27,8 @@ from typing import Any
 from bgpsteer.config.loader import load
 from bgpsteer.core.model import AgentSettings
 from lab.netlab import Bird, Frr, GoBgp, Lab, LabError, drop_probes, sh, wait_for
+from lab.streams import udp_stream
 from lab.textedit import replaced
-from lab.udpstream import bound_mark, flowing_mark
 
 HERE = Path(__file__).resolve().parent
 LAB_CONFIG = HERE / "lab.yaml"
@@ -249,41 +248,16 @@ class Topology:
     def stream(self, seconds: float, rate: float = 1000.0) -> Callable[[], dict[str, Any]]:
         """A sequenced UDP stream core -> 10.10.0.1 for ``seconds``; call the result to wait for and read its
         summary."""
-        out = self.lab.path(f"stream-{time.monotonic_ns()}.json")
-        script = str(HERE / "udpstream.py")
-        python = sys.executable
-        recv = self.lab.spawn(
-            "aws",
-            [python, script, "recv", STREAM_DEST, "5000", "--seconds", str(seconds + 3), "--out", str(out)],
-            "udp-recv.log",
+        return udp_stream(
+            self.lab,
+            sys.executable,
+            sender=("core", "10.250.0.2"),
+            receiver=("aws", STREAM_DEST),
+            port=5000,
+            rate=rate,
+            seconds=seconds,
+            name="udp",
         )
-        wait_for("the stream's receiver listening", bound_mark(out).exists, timeout=15, interval=0.05)
-        send = self.lab.spawn(
-            "core",
-            [
-                python,
-                script,
-                "send",
-                STREAM_DEST,
-                "5000",
-                "--rate",
-                str(rate),
-                "--seconds",
-                str(seconds),
-                "--source",
-                "10.250.0.2",
-            ],
-            "udp-send.log",
-        )
-
-        wait_for("the stream flowing", flowing_mark(out).exists, timeout=15, interval=0.05)
-
-        def result() -> dict[str, Any]:
-            send.wait(seconds + 30)
-            recv.wait(30)
-            return dict(json.loads(out.read_text()))
-
-        return result
 
     def steered(self) -> dict[str, list[dict[str, Any]]]:
         """The core's BGP RIB without the egress next-hop routes."""
