@@ -13,7 +13,10 @@ import click
 from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.config import Config
+from bgpsteer.core.model import CloudPeer
+from bgpsteer.core.providers import profile
 from bgpsteer.core.reconcile import SETTLE
+from bgpsteer.core.returnpath import limit
 from bgpsteer.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -147,6 +150,8 @@ def check(config: str, as_json: bool) -> None:
                 f"{r.name}: {r.prefixes.name} only via {'/'.join(sorted(r.jurisdictions))}" for r in cfg.compliance
             )
         )
+    if cfg.site is not None:
+        click.echo(f"  site         {len(cfg.site.prefixes)} prefix(es) to the clouds: " + _clouds(cfg))
     for name, pol in (("import", cfg.import_policy), ("export", cfg.export_policy)):
         click.echo(
             f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: "
@@ -488,3 +493,19 @@ _register()
 
 if __name__ == "__main__":
     main()
+
+
+def _clouds(cfg: Config) -> str:
+    """Each cloud the site is announced to: its sessions' egresses, its provider's knob and route limit."""
+    site = cfg.site
+    clouds: dict[str, list[CloudPeer]] = {}
+    for p in cfg.cloud_peers:
+        if site is not None and (not site.clouds or p.group in site.clouds):
+            clouds.setdefault(p.group, []).append(p)
+    out = []
+    for name, peers in clouds.items():
+        prof = profile(peers[0].provider)
+        limits = {limit(p) for p in peers}
+        cap = "no limit" if limits == {None} else "limit " + "/".join(str(n) for n in sorted(n for n in limits if n))
+        out.append(f"{name} ({prof.name}, by {prof.knob}, {cap}) via {'/'.join(p.egress for p in peers)}")
+    return "; ".join(out) or "none"

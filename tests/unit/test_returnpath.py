@@ -383,3 +383,18 @@ def test_communities_go_on_every_route_and_only_the_named_clouds_are_told() -> N
     assert "site.clouds[1]" in text
     assert "undefined cloud 'nosuch'; defined: azure-65515, tgw" in text
     assert "site.communities[0]" in text
+
+
+def test_check_summarises_the_return_path(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from bgpsteer.cli import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(CONFIG)
+    r = CliRunner().invoke(main, ["check", str(path)])
+    assert r.exit_code == 0, r.output
+    assert (
+        "  site         2 prefix(es) to the clouds: tgw (aws, by med, limit 100) via fra/ams; "
+        "azure-65515 (azure, by prepend, limit 4000) via lon"
+    ) in r.output
