@@ -115,7 +115,7 @@ def cloud_order(peers: list[CloudPeer], counts: Counter[Order], usable: Callable
     ranked = sorted(dict.fromkeys(own), key=lambda e: (-votes[e], own.index(e)))
     total = sum(votes.values())
     top = ranked[0]
-    return tuple(ranked), f"{votes[top]} of {total} of its prefixes leave through {top}"
+    return tuple(ranked), f"{votes[top]} of its {total} prefixes leave through {top}"
 
 
 def plan(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -398,3 +399,110 @@ def test_check_summarises_the_return_path(tmp_path: Any) -> None:
         "  site         2 prefix(es) to the clouds: tgw (aws, by med, limit 100) via fra/ams; "
         "azure-65515 (azure, by prepend, limit 4000) via lon"
     ) in r.output
+
+
+AZURE2 = """
+  - {name: azure-ams, address: 10.4.0.2, asn: 65515, egress: ams, provider: azure, region: westeurope}
+"""
+
+
+def plan_of(eng: Engine) -> dict[str, dict[str, tuple[str, int | None, int, str]]]:
+    """Every session's routes: prefix -> (role, MED, AS path length on the wire, why)."""
+    return {
+        peer: {p: (r.role, r.attrs.med, wire_path_length(r.attrs), r.why) for p, r in routes.items()}
+        for peer, routes in eng.return_plan.routes.items()
+    }
+
+
+def test_the_whole_plan_with_every_role_and_reason() -> None:
+    """One golden plan: MED and prepend providers, preferred and backup, halves, compliance, fail static, a half
+    that is also a site prefix, and the limit, with the words explain and status show."""
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["cloud_peers"].append(yaml.safe_load(AZURE2)[0])  # the azure cloud via lon (UK) and ams (EU)
+        doc["site"]["prefixes"] = ["10.100.0.0/16", "10.101.0.0/16", "10.101.128.0/17"]
+        named(doc["cloud_peers"], "aws-ams", "name")["max_routes"] = 5
+
+    eng, _ = started(yaml_edited(CONFIG, change))
+    eng.assume_down("fra", 1.0)
+    lon_wins = "the cloud answers through lon"
+    assert plan_of(eng) == {
+        FRA: {},
+        AMS: {
+            "10.100.0.0/16": ("preferred", 100, 1, "the cloud answers through ams"),
+            "10.101.0.0/16": ("preferred", 100, 1, "the cloud answers through ams"),
+            "10.101.128.0/17": ("preferred", 100, 1, "the cloud answers through ams"),
+            "10.100.0.0/17": ("half", 100, 1, "fast failover: a more-specific wins at the cloud"),
+            "10.100.128.0/17": ("half", 100, 1, "fast failover: a more-specific wins at the cloud"),
+        },
+        LON: {"10.101.0.0/16": ("preferred", None, 1, lon_wins), "10.101.128.0/17": ("preferred", None, 1, lon_wins)},
+        "10.4.0.2": {
+            # EU-bound: its only allowed egress of this cloud is ams, which is then preferred for it
+            "10.100.0.0/16": ("preferred", None, 1, "the cloud answers through ams"),
+            "10.101.0.0/16": ("backup", None, 4, "backup (AS path prepended 3x): the cloud answers through lon"),
+            "10.101.128.0/17": ("backup", None, 4, "backup (AS path prepended 3x): the cloud answers through lon"),
+        },
+    }
+    assert dict(eng.return_plan.left_out[FRA]) == {
+        "10.100.0.0/16": "egress fra out of service: the cloud answers through ams",
+        "10.101.0.0/16": "egress fra out of service: the cloud answers through ams",
+        "10.101.128.0/17": "egress fra out of service: the cloud answers through ams",
+    }
+    # halves go last under the limit; 10.101.128.0/17, a half of 10.101.0.0/16, is a site prefix of its own (kept)
+    full = "route limit 5 of this session reached"
+    assert eng.return_plan.left_out[AMS] == [
+        ("10.101.0.0/17", full),
+        ("10.101.128.0/18", full),
+        ("10.101.192.0/18", full),
+    ]
+    assert dict(eng.return_plan.left_out[LON]) == {"10.100.0.0/16": "compliance: UK not in [EU] (gdpr)"}
+    eng.assume_down("ams", 2.0)  # the tgw has no egress left: fail static on both its sessions
+    fail_static = ("fail static", 200, 1, "no allowed egress of this cloud in service")
+    assert (
+        plan_of(eng)[FRA]
+        == plan_of(eng)[AMS]
+        == dict.fromkeys(["10.100.0.0/16", "10.101.0.0/16", "10.101.128.0/17"], fail_static)
+    )
+
+
+def test_the_preferred_egress_follows_the_outbound_majority_even_after_a_reload_adds_the_site() -> None:
+    ams_first = yaml_edited(
+        CONFIG,
+        lambda doc: named(doc["policy"]["import"]["statements"], "fra-first", "name").update(match={"egress": "ams"}),
+    )
+    eng = Engine(parse(yaml_edited(ams_first, lambda d: d.pop("site")), "t.yaml"))
+    eng.start(0.0)
+    for peer in (FRA, AMS):
+        eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(64512,)), AWS_ROUTES), 0.0)
+    eng.flush(0.0)
+    assert eng.return_plan.clouds == {}
+    effects = eng.reload(parse(ams_first, "t.yaml"), 1.0)  # counted again from the RIB: not the config order
+    tgw = eng.return_plan.clouds["tgw"]
+    assert (tgw.preferred, tgw.egresses, tgw.why) == ("ams", ("ams", "fra"), "3 of its 3 prefixes leave through ams")
+    ams, _ = sent(effects, AMS)
+    assert ams["10.101.0.0/16"].med == 100
+    # a cloud with no prefix leaving through an egress in service keeps the config order, and says so
+    lon = next(c for n, c in eng.return_plan.clouds.items() if n != "tgw")
+    assert lon.why == "no prefix of this cloud leaves through an egress in service: config order"
+
+
+def test_what_exabgp_holds_towards_a_cloud_is_withdrawn_only_when_the_plan_does_not_want_it() -> None:
+    from bgpsteer.core.reconcile import Reconciler, stale_toward
+
+    a = Attrs(next_hop="self", med=100)
+    held = [(FRA, "10.100.0.0/17", 0), (FRA, "10.100.0.0/16", 0), (AMS, "10.101.0.0/16", 0), (FRA, "fd00::/48", 0)]
+    out = stale_toward(held, {FRA: {"10.100.0.0/16": a}})
+    assert out == {
+        FRA: [Withdraw(4, 0, ["10.100.0.0/17"], peer=FRA), Withdraw(6, 0, ["fd00::/48"], peer=FRA)],
+        AMS: [Withdraw(4, 0, ["10.101.0.0/16"], peer=AMS)],
+    }
+    r = Reconciler(0.0)
+    for h in [*held, ("10.0.0.2", "172.31.0.0/16", 1)]:
+        r.add(h)
+    r.dump_done = True
+    # the cloud sessions' routes are set aside for the return path, never judged as the core's
+    assert r.step(1.0, [], {1: "fra"}, set(), {"10.0.0.2"}, frozenset({FRA, AMS})) == {
+        "10.0.0.2": [Withdraw(4, 1, ["172.31.0.0/16"])]
+    }
+    assert r.cloud_held == held
+    assert r.done
