@@ -7,7 +7,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.events import Announce, Withdraw
 from bgpsteer.exabgp import codec
 from tests.contract.oracle import accepts
-from tests.unit.test_returnpath import started
+from tests.unit.returnpath_world import started
 
 
 def test_every_return_path_command_is_accepted_by_exabgp() -> None:
