@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import Announce, Effect, RoutesAnnounced, RoutesWithdrawn, Withdraw
+from bgpsteer.core.events import Announce, Effect, Log, RoutesAnnounced, RoutesWithdrawn, Withdraw
 from bgpsteer.core.providers import PROFILES, Offer, inside_problem, prefers
 from bgpsteer.core.returnpath import halves, wire_path_length
 from lab.textedit import named, yaml_edited
@@ -333,3 +333,36 @@ def test_what_exabgp_holds_towards_a_cloud_is_withdrawn_only_when_the_plan_does_
     }
     assert r.cloud_held == held
     assert r.done
+
+
+def test_the_state_behind_the_plan_counts_sends_and_forgets() -> None:
+    from collections import Counter
+
+    eng, effects = started()
+    assert [e.message for e in effects if isinstance(e, Log) and e.message.startswith("return path")] == [
+        "return path: 5 route changes to the clouds (tgw via fra, azure-65515 via lon)"
+    ]
+    assert eng.return_counts["tgw"] == Counter({("fra", "ams"): 3})
+    assert eng.return_counts["azure-65515"] == Counter({("lon",): 1})
+    assert eng.return_wanted(FRA, "10.101.0.0/16") == Attrs(next_hop="self", med=100)
+    assert eng.return_wanted(FRA, "10.102.0.0/16") is None
+    assert eng.return_wanted("10.9.9.9", "10.101.0.0/16") is None
+    # each session's difference: withdrawals first, then announcements, each batch sorted
+    order = [
+        (type(e).__name__, e.peer, e.prefixes)
+        for e in effects
+        if isinstance(e, (Announce, Withdraw)) and e.peer is not None
+    ]
+    assert order[:2] == [
+        ("Announce", FRA, ["10.100.0.0/16", "10.101.0.0/16"]),
+        ("Announce", AMS, ["10.100.0.0/16", "10.101.0.0/16"]),
+    ]
+    eng.handle(RoutesWithdrawn(FRA, 4, AWS_ROUTES[:2]), 1.0)  # two prefixes now leave only by ams
+    eng.flush(1.0)
+    assert eng.return_counts["tgw"] == Counter({("fra", "ams"): 1, ("ams",): 2})
+    eng.handle(RoutesWithdrawn(AMS, 4, AWS_ROUTES[:2]), 2.0)  # gone from the RIB: their counts go too
+    eng.flush(2.0)
+    assert eng.return_counts["tgw"] == Counter({("fra", "ams"): 1})
+    eng.reload(parse(yaml_edited(CONFIG, lambda d: d["cloud_peers"].pop()), "t.yaml"), 3.0)
+    assert eng.return_wanted(LON, "10.101.0.0/16") is None  # its peer removed: nothing kept for it
+    assert LON not in eng.return_plan.routes
