@@ -52,6 +52,7 @@ agent:
   hold_time: 30
   log_level: info
   state_dir: {state}
+  ready_timeout: 10  # FRR as a cloud answers a restarted helper's route refresh with nothing: do not wait 60 s
 egresses:
   - id: fra
     region: eu-central

@@ -102,6 +102,7 @@ def _agent(cur: Cursor) -> AgentSettings | None:
             "journal_max_bytes": False,
             "record_max_bytes": False,
             "graceful_restart": False,
+            "ready_timeout": False,
         }
     )
     if m is None or "local_asn" not in m or "router_id" not in m:
@@ -135,21 +136,23 @@ def _agent(cur: Cursor) -> AgentSettings | None:
     if rmax is not None and 0 < rmax < MIN_RECORDING:
         m["record_max_bytes"].error(f"must be 0 (no flight recorder) or at least {MIN_RECORDING} bytes")
         rmax = None
-    # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (READY_TIMEOUT)
+    ready = m["ready_timeout"].integer(5, 3600) if "ready_timeout" in m else default(AgentSettings, "ready_timeout")
+    # RFC 4724 carries the restart time in 12 bits; it must outlast bgpsteer's wait for cloud peers (ready_timeout)
     gr = (
         m["graceful_restart"].integer(0, 4095)
         if "graceful_restart" in m
         else default(AgentSettings, "graceful_restart")
     )
-    if gr is not None and 0 < gr <= READY_TIMEOUT:
-        m["graceful_restart"].error(
-            f"must be 0 (off) or longer than {READY_TIMEOUT:g} s, the longest bgpsteer waits for cloud peers "
-            "before it sends End-of-RIB (else the core drops stale paths before they are re-announced)"
+    wait = ready if ready is not None else READY_TIMEOUT
+    if gr is not None and 0 < gr <= wait:
+        (m.get("graceful_restart") or m["ready_timeout"]).error(
+            f"graceful_restart must be 0 (off) or longer than {wait:g} s (ready_timeout), the longest bgpsteer waits "
+            "for cloud peers before it sends End-of-RIB (else the core drops stale paths before they are re-announced)"
         )
         gr = None
-    if None in (asn, rid, hold, level, state_dir, jmax, gr, rmax):
+    if None in (asn, rid, hold, level, state_dir, jmax, gr, rmax, ready):
         return None
-    return AgentSettings(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr, rmax)  # type: ignore[arg-type]
+    return AgentSettings(asn, rid, local, hold, level, state_dir, sock, group, metrics, jmax, gr, rmax, ready)  # type: ignore[arg-type]
 
 
 def _password(cur: Cursor) -> str | None:

@@ -34,6 +34,7 @@ agent:
   journal_max_bytes: 67108864
   record_max_bytes: 268435456
   graceful_restart: 120
+  ready_timeout: 60
 safety:
   reject_special_purpose: true
   reject_private: false

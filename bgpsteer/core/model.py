@@ -264,6 +264,9 @@ class AgentSettings:
     graceful_restart: int = 120
     # flight recorder (runtime/recorder.py): bytes of recorded inputs kept under STATE_DIR/recording (0: off)
     record_max_bytes: int = 256 * 1024 * 1024
+    # after a (re)start, the longest wait for a cloud peer's table (End-of-RIB, End-of-Route-Refresh, or quiet)
+    # before reconcile and End-of-RIB go ahead without it (core/reconcile.py)
+    ready_timeout: int = 60
 
     @property
     def socket_path(self) -> str:

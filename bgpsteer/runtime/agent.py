@@ -310,7 +310,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
     def start(self) -> None:
         """Ask ExaBGP which sessions are up and what it still holds (reconcile), and
         announce the next-hop routes of the egresses in service."""
-        self.reconciler = Reconciler(self.clock(), self.settle)
+        self.reconciler = Reconciler(self.clock(), self.settle, self.engine.config.agent.ready_timeout)
         self.reconcile_waiting = None
         # ExaBGP answers by process name: what a killed helper sent and ExaBGP had not yet run is acknowledged to
         # this one, ahead of anything it sends.  So acks count only once the answer to the first command (always

@@ -43,7 +43,8 @@ class Startup:
         timeout), everything is decided and ExaBGP has acknowledged it all, the table is complete: End-of-RIB."""
         if self.converged or self.reconciler is not None or self.engine.pending() or self.ledger.outstanding_routes:
             return
-        if any(peer_ready(p, now, self.started_at, self.settle) is None for p in self.engine.progress()):
+        timeout = self.engine.config.agent.ready_timeout
+        if any(peer_ready(p, now, self.started_at, self.settle, timeout) is None for p in self.engine.progress()):
             return
         self.converged = True
         self.table_complete_after = now - self.started_at

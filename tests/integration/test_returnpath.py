@@ -140,7 +140,7 @@ def test_a_helper_restart_flaps_nothing_towards_the_cloud(rl: ReturnLab) -> None
     the return path back (what ExaBGP holds from the old one stays); then it sends the same, withdrawing nothing.
 
     With FRR as the cloud, the new helper's route refresh brings nothing back to it (ExaBGP 5.0.15 and FRR 8.4; with
-    BIRD it does, in 1.2 s): its reconcile ends at the 60 s timeout, and this test lasts that long."""
+    BIRD it does, in 1.2 s): its reconcile ends at the lab's ``agent.ready_timeout`` (10 s)."""
     rl.blackhole("fra", True)
     wait_for("the halves at the TGW", lambda: "10.100.0.0/17" in rl.site_at_tgw(), timeout=30)
     try:

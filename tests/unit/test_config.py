@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bgpsteer.config.loader import ConfigError, load, parse
-from lab.textedit import replaced
+from lab.textedit import replaced, yaml_edited
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,6 +144,24 @@ def test_graceful_restart_must_outlast_the_wait_for_cloud_peers() -> None:
         parse(text, "example.yaml")
     assert "agent.graceful_restart" in str(exc.value)
     assert "longer than 60" in str(exc.value)
+
+
+def test_the_wait_for_cloud_peers_is_configurable_and_graceful_restart_must_outlast_it() -> None:
+    from bgpsteer.runtime.agent import Agent
+
+    example = (ROOT / "policies/example.yaml").read_text()
+    cfg = parse(yaml_edited(example, lambda doc: doc["agent"].update(ready_timeout=10, graceful_restart=30)), "e.yaml")
+    assert cfg.agent.ready_timeout == 10
+    agent = Agent("e.yaml", cfg, lambda b: None, clock=lambda: 0.0)
+    agent.start()
+    assert agent.reconciler is not None
+    assert agent.reconciler.timeout == 10  # reconcile and End-of-RIB wait this long for a silent peer
+    with pytest.raises(ConfigError) as exc:
+        parse(yaml_edited(example, lambda doc: doc["agent"].update(ready_timeout=300)), "e.yaml")
+    assert "graceful_restart must be 0 (off) or longer than 300 s (ready_timeout)" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        parse(yaml_edited(example, lambda doc: doc["agent"].update(ready_timeout=4)), "e.yaml")
+    assert "agent.ready_timeout" in str(exc.value)
 
 
 @pytest.mark.parametrize("password", ['a"b', "a\\bc", "it's", "with space", "ü-ñ", "x" * 80])
