@@ -13,10 +13,9 @@ import click
 from bgpsteer import __version__
 from bgpsteer.config.loader import ConfigError, load
 from bgpsteer.core.config import Config
-from bgpsteer.core.model import CloudPeer
 from bgpsteer.core.providers import profile
 from bgpsteer.core.reconcile import SETTLE
-from bgpsteer.core.returnpath import limit
+from bgpsteer.core.returnpath import clouds_of, limit
 from bgpsteer.exitcodes import ExitCode
 
 if TYPE_CHECKING:
@@ -497,13 +496,8 @@ if __name__ == "__main__":
 
 def _clouds(cfg: Config) -> str:
     """Each cloud the site is announced to: its sessions' egresses, its provider's knob and route limit."""
-    site = cfg.site
-    clouds: dict[str, list[CloudPeer]] = {}
-    for p in cfg.cloud_peers:
-        if site is not None and (not site.clouds or p.group in site.clouds):
-            clouds.setdefault(p.group, []).append(p)
     out = []
-    for name, peers in clouds.items():
+    for name, peers in (clouds_of(cfg.site, cfg.cloud_peers) if cfg.site is not None else {}).items():
         prof = profile(peers[0].provider)
         limits = {limit(p) for p in peers}
         cap = "no limit" if limits == {None} else "limit " + "/".join(str(n) for n in sorted(n for n in limits if n))

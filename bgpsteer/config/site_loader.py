@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bgpsteer.config.nodes import Cursor
 from bgpsteer.core.attrs import parse_community
-from bgpsteer.core.model import CloudPeer, Site
+from bgpsteer.core.model import CloudPeer, Site, default
 from bgpsteer.core.prefix import format_prefix, parse_prefix
 from bgpsteer.core.providers import inside_problem, profile
 from bgpsteer.core.returnpath import limit
@@ -43,15 +43,14 @@ def site(cur: Cursor | None, clouds_known: set[str]) -> Site | None:
         prefixes.append(text)
     if not prefixes and not cur.issues:
         m["prefixes"].error("at least one site prefix is required")
-    d = Site(())
-    preferred = m["preferred_med"].integer(0, MED_MAX) if "preferred_med" in m else d.preferred_med
-    backup = m["backup_med"].integer(0, MED_MAX) if "backup_med" in m else d.backup_med
+    preferred = m["preferred_med"].integer(0, MED_MAX) if "preferred_med" in m else default(Site, "preferred_med")
+    backup = m["backup_med"].integer(0, MED_MAX) if "backup_med" in m else default(Site, "backup_med")
     if preferred is not None and backup is not None and backup <= preferred:
         (m.get("backup_med") or m["preferred_med"]).error(
             f"backup_med ({backup}) must be higher than preferred_med ({preferred}): lower MED wins"
         )
-    prepend = m["prepend"].integer(1, PREPEND_MAX) if "prepend" in m else d.prepend
-    split = m["split"].boolean() if "split" in m else d.split
+    prepend = m["prepend"].integer(1, PREPEND_MAX) if "prepend" in m else default(Site, "prepend")
+    split = m["split"].boolean() if "split" in m else default(Site, "split")
     communities = tuple(
         c
         for item in (m["communities"].items(allow_scalar=True) if "communities" in m else ())

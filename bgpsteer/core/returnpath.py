@@ -101,6 +101,15 @@ def allowed_for(parsed: ParsedPrefix, rules: tuple[Compliance, ...]) -> tuple[fr
     return allowed, bound
 
 
+def clouds_of(site: Site, peers: tuple[CloudPeer, ...]) -> dict[str, list[CloudPeer]]:
+    """The clouds the site is announced to (all, or ``site.clouds``), each with its sessions in config order."""
+    clouds: dict[str, list[CloudPeer]] = {}
+    for p in peers:
+        if not site.clouds or p.group in site.clouds:
+            clouds.setdefault(p.group, []).append(p)
+    return clouds
+
+
 def cloud_order(peers: list[CloudPeer], counts: Counter[Order], usable: Callable[[str], bool]) -> tuple[Order, str]:
     """A cloud's egresses, the one most of its prefixes leave by first (only egresses in service vote); the
     reason in words."""
@@ -130,10 +139,7 @@ def plan(
     """What each cloud session is sent.  ``outbound``: per cloud, how many of its prefixes the core ranks in each
     order; ``usable``: whether an egress is in service (the default sessions' view)."""
     out = ReturnPlan()
-    clouds: dict[str, list[CloudPeer]] = {}
-    for p in peers:
-        if not site.clouds or p.group in site.clouds:
-            clouds.setdefault(p.group, []).append(p)
+    clouds = clouds_of(site, peers)
     bound = {prefix: allowed_for(parse_prefix(prefix), compliance) for prefix in site.prefixes}
     for name, members in clouds.items():
         order, why = cloud_order(members, outbound.get(name, Counter()), usable)
