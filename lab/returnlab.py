@@ -36,7 +36,7 @@ from typing import Any
 from bgpsteer.core.prefix import covers, parse_prefix
 from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
 from lab.streams import udp_stream
-from lab.topology import FRR, start_exabgp
+from lab.topology import FRR, helper_pid, start_exabgp
 
 SITE = ["10.100.0.0/16", "10.101.0.0/16"]
 CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
@@ -122,6 +122,11 @@ router bgp 65515
 """
 
 
+def best_of(paths: list[dict[str, Any]]) -> list[str]:
+    """The peers (our session's address) of an FRR route's valid best path(s)."""
+    return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
+
+
 @dataclass
 class ReturnLab:
     lab: Lab
@@ -153,8 +158,7 @@ class ReturnLab:
     def tgw_best(self, prefix: str) -> list[str]:
         """The TGW's valid best path(s) for a prefix: our session's address (the egress's tunnel) it answers
         through; empty when it has no route for it."""
-        paths = self.tgw.routes().get(prefix, [])
-        return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
+        return best_of(self.tgw.routes().get(prefix, []))
 
     def tgw_paths(self, prefix: str, frr: Frr | None = None) -> dict[str, dict[str, int]]:
         """Per session (our address), the MED and AS path length of what the TGW (or ``frr``: the Azure gateway)
@@ -166,8 +170,7 @@ class ReturnLab:
 
     def vnet_best(self, prefix: str) -> list[str]:
         """The Azure gateway's valid best path(s) for a prefix (our session's address)."""
-        paths = self.vnet.routes().get(prefix, [])
-        return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
+        return best_of(self.vnet.routes().get(prefix, []))
 
     def site_at_tgw(self) -> dict[str, dict[str, int]]:
         """Every site route (and half) the TGW holds: prefix -> our session's address -> MED."""
@@ -179,14 +182,7 @@ class ReturnLab:
 
     def helper_pid(self) -> int:
         """The bgpsteer process ExaBGP runs in this lab's route server."""
-        for pid in sh("ip", "netns", "pids", self.lab.ns("rs")).split():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"bgpsteer\0run\0--config" in cmdline:
-                return int(pid)
-        raise LookupError("bgpsteer helper not running")
+        return helper_pid(self.lab)
 
     def answers_via(self, address: str) -> list[str]:
         """The session(s) the TGW sends a packet for ``address`` through: the best path of its longest matching
@@ -197,7 +193,7 @@ class ReturnLab:
         if not covering:
             return []
         longest = max(covering, key=lambda p: parse_prefix(p)[2])
-        return sorted(p["peerId"] for p in routes[longest] if p.get("bestpath") and p.get("valid"))
+        return best_of(routes[longest])
 
     def blackhole(self, egress: str, on: bool, everything: bool = False) -> None:
         """At the TGW, drop what arrives over one tunnel from us: our probes only (the egress fails, its BGP

@@ -265,14 +265,7 @@ class Topology:
 
     def helper_pid(self) -> int:
         """The bgpsteer process ExaBGP runs, found among this lab's processes only."""
-        for pid in sh("ip", "netns", "pids", self.lab.ns("rs")).split():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            except OSError:
-                continue
-            if b"bgpsteer run --config" in cmdline:
-                return int(pid)
-        raise LookupError("bgpsteer helper not running")
+        return helper_pid(self.lab)
 
     def dump_state(self) -> dict[str, Any]:
         """SIGUSR1: the helper writes its state (config agent.state_dir) and we read it."""
@@ -344,6 +337,18 @@ class Topology:
             drop_probes(full, "bgpsteer_lab")
         else:
             sh("nft", "delete table inet bgpsteer_lab", ns=full)
+
+
+def helper_pid(lb: Lab, ns: str = "rs") -> int:
+    """The bgpsteer process ExaBGP runs in a lab's route server namespace."""
+    for pid in sh("ip", "netns", "pids", lb.ns(ns)).split():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"bgpsteer run --config" in cmdline:
+            return int(pid)
+    raise LookupError("bgpsteer helper not running")
 
 
 def start_exabgp(
