@@ -115,7 +115,7 @@ class CloudPeer:
     description: str = ""
     cloud: str = ""  # the cloud this session reaches (several egresses to one gateway); "": provider-asn
     max_routes: int | None = None  # most routes announced to it (None: its provider's limit)
-    hold_time: int | None = None  # None: its provider's default
+    hold_time: int | None = None  # None: agent.hold_time
 
     @property
     def group(self) -> str:

@@ -6,7 +6,7 @@ A profile carries, from the provider's documentation (cited in policies/README.m
   prefix (``med``: a lower MED on the preferred session; ``prepend``: our AS prepended on the others);
 - ``order``: the gateway's documented path selection after the longest prefix, as attribute names;
 - ``max_routes``: how many routes the gateway accepts from us on one session (None: no documented limit);
-- ``hold_time`` / ``keepalive``: its default BGP timers, which bgpsteer renders for the session;
+- ``hold_time`` / ``keepalive``: its default BGP timers (documented; a peer's ``hold_time`` may match them);
   ``fixed_timers``: the gateway does not negotiate them away;
 - ``reserved_asns``: ASNs our side may not use towards it;
 - ``inside`` / ``reserved_inside``: where the tunnel's inside (BGP) addresses must lie, and the /30s the
