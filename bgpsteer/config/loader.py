@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import grp
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar, cast
 
 from bgpsteer.config import site_loader, steering_loader
 from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
-from bgpsteer.config.policy_loader import Context, Sets, load_policy, load_sets
+from bgpsteer.config.policy_loader import RETURN_REFUSED, Context, Sets, load_policy, load_sets
 from bgpsteer.core.attrs import U32_MAX
 from bgpsteer.core.config import Config
 from bgpsteer.core.family import IPV6, afi_of
@@ -465,11 +466,14 @@ def parse_with(text: str, issues: Issues) -> Config:
     steer = steering_loader.steering(top.get("steering"), egresses, sets)
     room = max(0, len(egresses) - 1) if steer.cost_tiebreak else 0
     ctx = Context(sets, tuple(peers), tuple(egresses), agent.local_asn if agent else 0, shadow, room)
-    pol = top["policy"].mapping({"import": True, "export": True})
+    pol = top["policy"].mapping({"import": True, "export": True, "return": False})
     import_policy = export_policy = Policy("none", [], "reject")
+    return_policy = None
     if pol and "import" in pol and "export" in pol:
         import_policy = load_policy(pol["import"], "import", ctx)
         export_policy = load_policy(pol["export"], "export", ctx)
+    if pol and "return" in pol:
+        return_policy = load_policy(pol["return"], "return", replace(ctx, refused=RETURN_REFUSED))
     # with an egress in error, its jurisdiction is unknown: do not report rules naming it as a second error
     rules = (
         steering_loader.compliance(top["compliance"], sets, egresses, complete=set(hops) <= set(by_id))
@@ -479,6 +483,8 @@ def parse_with(text: str, issues: Issues) -> Config:
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
     site = site_loader.site(top.get("site"), {p.group for p in peers})
     warnings += site_loader.site_warnings(site, peers, filename)
+    if return_policy is not None and site is None:
+        warnings.append(f"{filename}: policy.return: no site is announced to the clouds, so it applies to nothing")
     defined = {c.name for c in classes}
     for ref, name in class_refs:
         if name and name not in defined:
@@ -497,6 +503,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         steering=steer,
         app_classes=tuple(classes),
         site=site,
+        return_policy=return_policy,
         source=filename,
         digest=digest(text),
         warnings=tuple(warnings),

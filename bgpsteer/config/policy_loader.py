@@ -109,6 +109,7 @@ class Context:
     shadow: dict[str, set[str]] = field(default_factory=dict)  # names of egresses/peers in error: no second error
     # the cost tie-break adds up to (egresses - 1) to a policy LOCAL_PREF: a set value must leave that room
     tiebreak_room: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # set actions this policy may not use, and why
 
 
 def _names(cur: Cursor) -> frozenset[str] | None:
@@ -307,6 +308,9 @@ def _actions(cur: Cursor, ctx: Context) -> list[Action]:
         return []
     out: list[Action] = []
     for key, c in m.items():
+        if key in ctx.refused:
+            c.error(ctx.refused[key])
+            continue
         action = _SET[key](c, ctx)
         if action is not None:
             out.append(action)
@@ -378,6 +382,13 @@ _SET: dict[str, Callable[[Cursor, Context], Action | None]] = {
 }
 
 
+# what a route sent to a cloud session cannot carry (policy.return)
+RETURN_REFUSED = {
+    "local_pref": "LOCAL_PREF is not sent to a cloud (an eBGP peer): use med or as_path_prepend",
+    "next_hop": "the next hop towards a cloud is the session's own local address: it cannot be set",
+}
+
+
 def load_policy(cur: Cursor, name: str, ctx: Context) -> Policy:
     m = cur.mapping({"default": True, "statements": False})
     statements: list[Statement] = []
@@ -398,11 +409,14 @@ def load_policy(cur: Cursor, name: str, ctx: Context) -> Policy:
                     sm["name"].error(f"duplicate statement name {st_name!r}")
                 seen[st_name] = sm["name"]
             conditions = _conditions(sm["match"], ctx) if "match" in sm else []
+            errors_before = len(st.issues.items)
             actions = _actions(sm["set"], ctx) if "set" in sm else []
+            actions_failed = len(st.issues.items) > errors_before
             then = (sm["then"].choice(("accept", "reject", "next")) if "then" in sm else "next") or "next"
             if then == "reject" and actions:
                 st.error("a statement that rejects has no use for 'set' actions")
-            if then == "next" and not actions:
+            # actions in error are errors of their own already: the statement is not also said to do nothing
+            if then == "next" and not actions and not actions_failed:
                 st.error("a statement with 'then: next' and no 'set' actions does nothing")
             statements.append(Statement(st_name or "?", tuple(conditions), tuple(actions), then))  # type: ignore[arg-type]
     return Policy(name, statements, default)  # type: ignore[arg-type]

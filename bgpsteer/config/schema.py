@@ -125,6 +125,10 @@ policy:
     default: accept
     statements:
       - {name: tag, match: {egress: fra}, set: {community: {add: ["65000:100"]}}, then: accept}
+  return:
+    default: accept
+    statements:
+      - {name: tag-gcp, match: {provider: gcp}, set: {med: "+10", community: {add: ["65000:200"]}}, then: accept}
 """
 
 # where each section's model dataclass is (its defaults become the schema's)
@@ -165,18 +169,22 @@ def record(text: str = SOURCE) -> Recorder:
     rec = Recorder()
     issues = Issues("schema-source.yaml", recorder=rec)
     loader.parse_with(text, issues)
-    # import and export statements are one language: what either accepts, both accept
-    for path in [p for p in rec.shapes if p.startswith(EXPORT)]:
+    # import, export and return statements are one language: what one accepts, all accept (the loader refuses
+    # the set keys a return policy cannot use, with why)
+    for path in [p for p in rec.shapes if p.startswith(ALIASES)]:
         for shape in rec.shapes.pop(path):
             rec.add(_canonical(path), shape)
     return rec
 
 
-EXPORT, IMPORT = "policy.export.", "policy.import."
+IMPORT, ALIASES = "policy.import.", ("policy.export.", "policy.return.")
 
 
 def _canonical(path: str) -> str:
-    return IMPORT + path[len(EXPORT) :] if path.startswith(EXPORT) else path
+    for alias in ALIASES:
+        if path.startswith(alias):
+            return IMPORT + path[len(alias) :]
+    return path
 
 
 def _descriptions() -> dict[str, str]:

@@ -35,6 +35,7 @@ class Config:
     steering: Steering = field(default_factory=Steering)
     app_classes: tuple[AppClass, ...] = ()  # the YAML's `classes`
     site: Site | None = None  # the return path: announced to the clouds (None: nothing is)
+    return_policy: Policy | None = None  # the YAML's policy.return: applied to every route sent to a cloud
     source: str = ""
     digest: str = ""
     warnings: tuple[str, ...] = ()  # valid but probably not meant (check prints them, run logs them)

@@ -63,7 +63,9 @@ def explain_site(config: Config, plan: ReturnPlan, target: str) -> dict[str, Any
                             "role": r.role,
                             "med": r.attrs.med,
                             "prepends": wire_path_length(r.attrs) - 1,
+                            "communities": [":".join(map(str, c)) for c in r.attrs.communities],
                             "why": r.why,
+                            "policy": list(r.trace),
                         }
                         for p, r in covering
                     ],

@@ -15,7 +15,9 @@ For each cloud (its sessions through several egresses: ``CloudPeer.group``):
    (its withdrawal, a worse MED) never arrives.  The out-of-service egress's session is sent nothing.
 4. **Compliance**: a site prefix bound to jurisdictions (a compliance rule covers it) is never announced on a
    session whose egress lies outside them, so data bound to the EU never returns through a UK egress.
-5. **Route limits**: never more routes on a session than its limit (the peer's ``max_routes``, else the
+5. **The return policy** (``policy.return``, the policy language of core/policy.py): applied last to each
+   route, per session; it may set MED, prepend, communities, or reject a route (left out, with its trace).
+6. **Route limits**: never more routes on a session than its limit (the peer's ``max_routes``, else the
    provider's).  Halves are left out first, then whole prefixes from the end of ``site.prefixes``: the list's
    order is the priority.
 
@@ -32,9 +34,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from bgpsteer.core.attrs import Attrs
+from bgpsteer.core.config import Config
 from bgpsteer.core.model import CloudPeer, Compliance, Egress, Site
+from bgpsteer.core.policy import Policy, RouteView
 from bgpsteer.core.prefix import BITS, ParsedPrefix, format_prefix, parse_prefix
-from bgpsteer.core.providers import Provider, profile
+from bgpsteer.core.providers import Offer, Provider, prefers, profile
 
 Order = tuple[str, ...]  # a prefix's egresses in the order the core ranks them
 
@@ -44,6 +48,7 @@ class Route:
     attrs: Attrs
     role: str  # preferred | backup | half | fail static
     why: str
+    trace: tuple[str, ...] = ()  # the return policy's statements it passed through
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,9 @@ class CloudPlan:
     why: str
     split: bool  # halves on the preferred session (an egress of this cloud is out of service)
     peers: tuple[str, ...]  # its sessions' addresses
-    # site prefixes the cloud cannot be told to answer through its outbound egress (compliance, a route limit,
-    # no egress in service): their replies come back another way, or not at all
+    # site prefixes the cloud does not answer through its outbound egress, by its provider's order over what its
+    # sessions are sent (compliance, a route limit, the return policy, no egress in service): their replies come
+    # back another way, or not at all
     asymmetric: tuple[str, ...] = ()
 
 
@@ -127,45 +133,47 @@ def cloud_order(peers: list[CloudPeer], counts: Counter[Order], usable: Callable
     return tuple(ranked), f"{votes[top]} of its {total} prefixes leave through {top}"
 
 
-def plan(
-    site: Site,
-    peers: tuple[CloudPeer, ...],
-    egresses: Mapping[str, Egress],
-    compliance: tuple[Compliance, ...],
-    local_asn: int,
-    usable: Callable[[str], bool],
-    outbound: Mapping[str, Counter[Order]],
-) -> ReturnPlan:
+def plan(config: Config, usable: Callable[[str], bool], outbound: Mapping[str, Counter[Order]]) -> ReturnPlan:
     """What each cloud session is sent.  ``outbound``: per cloud, how many of its prefixes the core ranks in each
     order; ``usable``: whether an egress is in service (the default sessions' view)."""
     out = ReturnPlan()
-    clouds = clouds_of(site, peers)
-    bound = {prefix: allowed_for(parse_prefix(prefix), compliance) for prefix in site.prefixes}
-    for name, members in clouds.items():
+    site = config.site
+    if site is None:
+        return out
+    egresses = {e.id: e for e in config.egresses}
+    bound = {prefix: allowed_for(parse_prefix(prefix), config.compliance) for prefix in site.prefixes}
+    for name, members in clouds_of(site, config.cloud_peers).items():
         order, why = cloud_order(members, outbound.get(name, Counter()), usable)
         live = [e for e in order if usable(e)]
         split = site.split and bool(live) and len(live) < len(set(order))
         provider = profile(members[0].provider)
-        ctx = _Cloud(site, provider, order, usable, egresses, bound, local_asn, split)
+        ctx = _Cloud(
+            site, provider, order, usable, egresses, bound, config.agent.local_asn, split, config.return_policy
+        )
         for peer in members:
             routes, left = _session(ctx, peer)
             out.routes[peer.address] = routes
             out.left_out[peer.address] = left
         preferred = live[0] if live else None
-        asymmetric = tuple(
-            prefix
-            for prefix in site.prefixes
-            if not any(
-                p.egress == preferred
-                and prefix in out.routes[p.address]
-                and out.routes[p.address][prefix].role == "preferred"
-                for p in members
-            )
-        )
+        asymmetric = tuple(p for p in site.prefixes if picks(provider, members, out.routes, p) != [preferred])
         out.clouds[name] = CloudPlan(
             name, provider.name, order, preferred, why, split, tuple(p.address for p in members), asymmetric
         )
     return out
+
+
+def picks(
+    provider: Provider, members: list[CloudPeer], routes: Mapping[str, Mapping[str, Route]], prefix: str
+) -> list[str]:
+    """The egresses a cloud answers a whole site prefix through, by its provider's order over what each of its
+    sessions is sent for that prefix (several: ECMP, or a tie the gateway breaks its own way)."""
+    offers: dict[str, Offer] = {}
+    length = parse_prefix(prefix)[2]
+    for p in members:
+        r = routes.get(p.address, {}).get(prefix)
+        if r is not None:
+            offers[p.egress] = (length, r.attrs.med or 0, wire_path_length(r.attrs))
+    return prefers(provider, offers)
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,7 @@ class _Cloud:
     bound: Mapping[str, tuple[frozenset[str] | None, list[str]]]
     local_asn: int
     split: bool
+    policy: Policy | None
 
 
 def _session(ctx: _Cloud, peer: CloudPeer) -> tuple[dict[str, Route], list[tuple[str, str]]]:
@@ -228,13 +237,42 @@ def _session(ctx: _Cloud, peer: CloudPeer) -> tuple[dict[str, Route], list[tuple
                     extra.append((half, Route(best, "half", "fast failover: a more-specific wins at the cloud")))
         else:
             wholes.append((prefix, Route(worse, "backup", f"backup ({knob}): the cloud answers through {live[0]}")))
+    return _admitted(ctx, peer, [*wholes, *extra], left), left
+
+
+def _admitted(
+    ctx: _Cloud, peer: CloudPeer, candidates: list[tuple[str, Route]], left: list[tuple[str, str]]
+) -> dict[str, Route]:
+    """The candidates, in order, through the return policy and within the session's limit (the rest into ``left``)."""
     cap = limit(peer)
     routes: dict[str, Route] = {}
-    for prefix, route in [*wholes, *extra]:
+    for prefix, route in candidates:
         if prefix in routes:
             continue  # a half that is also a site prefix of its own
+        if ctx.policy is not None:
+            passed = _exported(ctx, peer, prefix, route)
+            if isinstance(passed, str):
+                left.append((prefix, passed))
+                continue
+            route = passed
         if cap is not None and len(routes) >= cap:
             left.append((prefix, f"route limit {cap} of this session reached"))
             continue
         routes[prefix] = route
-    return routes, left
+    return routes
+
+
+def _exported(ctx: _Cloud, peer: CloudPeer, prefix: str, route: Route) -> Route | str:
+    """A route through the return policy: as it leaves, or why it does not."""
+    assert ctx.policy is not None
+    egress = ctx.egresses.get(peer.egress)
+    if egress is None:
+        return route
+    verdict = ctx.policy.evaluate(RouteView(parse_prefix(prefix), prefix, peer, egress, route.attrs))
+    if not verdict.accepted or verdict.attrs is None:
+        return f"{ctx.policy.name} policy: {verdict.reason}"
+    attrs = verdict.attrs
+    if not route.attrs.as_path and attrs.as_path:
+        # ExaBGP adds our AS only to an empty path: a prepend onto the implicit path must carry our AS itself
+        attrs = attrs.evolve(as_path=(*attrs.as_path, ctx.local_asn))
+    return Route(attrs, route.role, route.why, verdict.trace)

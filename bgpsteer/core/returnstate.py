@@ -64,15 +64,7 @@ class ReturnState:
         if key == self._key:
             return []
         self._key = key
-        self.plan = plan(
-            site,
-            config.cloud_peers,
-            {e.id: e for e in config.egresses},
-            config.compliance,
-            config.agent.local_asn,
-            lambda e: e in live,
-            self.counts,
-        )
+        self.plan = plan(config, lambda e: e in live, self.counts)
         effects: list[Effect] = []
         for peer in config.cloud_peers:
             wanted = {prefix: r.attrs for prefix, r in self.plan.routes.get(peer.address, {}).items()}

@@ -186,15 +186,7 @@ def return_after(engine: Engine, config: Config, usable_after: set[str]) -> list
         return []
     drained = engine.steering.drained
     before = engine.return_plan
-    after = plan(
-        config.site,
-        config.cloud_peers,
-        {e.id: e for e in config.egresses},
-        config.compliance,
-        config.agent.local_asn,
-        lambda e: e in usable_after and e not in drained,
-        engine.return_counts,
-    )
+    after = plan(config, lambda e: e in usable_after and e not in drained, engine.return_counts)
     out = []
     for name, cloud in after.clouds.items():
         was = before.clouds.get(name)

@@ -178,6 +178,7 @@ def site_text(x: dict[str, Any]) -> str:
         for s in c["sessions"]:
             routes = "; ".join(
                 f"{a['prefix']} {a['role']} med {a['med']} prepends {a['prepends']}"
+                + (f" [{'; '.join(a['policy'])}]" if a.get("policy") else "")
                 + ("" if a["exabgp"] == "accepted" else f" [{a['exabgp'].upper()} by ExaBGP]")
                 for a in s["announced"]
             )

@@ -7,7 +7,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.events import Announce, Withdraw
 from bgpsteer.exabgp import codec
 from tests.contract.oracle import accepts
-from tests.unit.returnpath_world import started
+from tests.unit.returnpath_world import started, with_return
 
 
 def test_every_return_path_command_is_accepted_by_exabgp() -> None:
@@ -28,3 +28,23 @@ def test_every_return_path_command_is_accepted_by_exabgp() -> None:
     refused = [x for x in lines if not accepts(x)]
     assert not refused, refused[:3]
     assert not accepts("neighbor 10.1.0.2 announce attributes next-hop self med x nlri 10.1.0.0/16")  # the oracle bites
+
+
+def test_what_the_return_policy_sets_is_accepted_by_exabgp() -> None:
+    everything = {
+        "name": "all",
+        "set": {
+            "med": "+7",
+            "community": {"add": ["65000:7", "no-export"]},
+            "large_community": {"add": ["65000:1:2"]},
+            "as_path_prepend": 2,
+        },
+        "then": "accept",
+    }
+    _, effects = started(with_return({"default": "accept", "statements": [everything]}))
+    ours = [e for e in effects if isinstance(e, Announce) and e.peer is not None]
+    lines = [line for e in ours for line in codec.encode(e, e.peer or "")]
+    assert lines
+    assert all(" large-community " in x and " as-path [ 65000 65000 65000" in x for x in lines), lines[:2]
+    refused = [x for x in lines if not accepts(x)]
+    assert not refused, refused[:3]

@@ -3,10 +3,13 @@ through two of them and an Azure gateway through the third, an EU-bound site pre
 
 from __future__ import annotations
 
+from typing import Any
+
 from bgpsteer.config.loader import parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import Announce, Effect, RoutesAnnounced, Withdraw
+from lab.textedit import yaml_edited
 
 FRA, AMS, LON = "10.1.0.2", "10.2.0.2", "10.3.0.2"  # aws via fra, aws via ams, azure via lon
 CONFIG = """
@@ -57,3 +60,12 @@ def started(text: str = CONFIG) -> tuple[Engine, list[Effect]]:
         eng.handle(RoutesAnnounced(peer, 4, Attrs(next_hop=peer, as_path=(64512,)), AWS_ROUTES), 0.0)
     eng.handle(RoutesAnnounced(LON, 4, Attrs(next_hop=LON, as_path=(65515,)), ["10.50.0.0/16"]), 0.0)
     return eng, effects + eng.flush(0.0)
+
+
+def with_return(policy: dict[str, Any], text: str = CONFIG) -> str:
+    """The world's config with this ``policy.return``."""
+
+    def edit(d: dict[str, Any]) -> None:
+        d["policy"]["return"] = policy
+
+    return yaml_edited(text, edit)
