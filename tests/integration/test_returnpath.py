@@ -17,6 +17,7 @@ import pytest
 from bgpsteer.config.loader import load
 from lab.netlab import lab, wait_for
 from lab.returnlab import AZURE_INSIDE, INSIDE, SITE, ReturnLab, build
+from lab.textedit import named, yaml_edited
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
@@ -108,6 +109,62 @@ def test_a_tunnel_cut_with_bgp_still_up_moves_the_replies_by_the_halves_alone(rl
     assert got["received"] == via["fra"] + via["ams"]  # every answer came through one of the two tunnels
     print(f"answers lost while the return path moved: {got['lost']} of 4000 (at 500/s)")
     wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
+
+
+IGNORE_MED = """route-map IGNORE-MED permit 10
+ set metric 0
+router bgp 64512
+ address-family ipv4 unicast
+  neighbor 169.254.10.1 route-map IGNORE-MED in
+  neighbor 169.254.11.1 route-map IGNORE-MED in
+  neighbor 169.254.11.1 maximum-prefix 4
+"""
+
+
+UNDO_IGNORE_MED = """router bgp 64512
+ address-family ipv4 unicast
+  no neighbor 169.254.10.1 route-map IGNORE-MED in
+  no neighbor 169.254.11.1 route-map IGNORE-MED in
+  no neighbor 169.254.11.1 maximum-prefix 4
+no route-map IGNORE-MED permit 10
+"""
+
+
+def frr_config(rl: ReturnLab, text: str) -> None:
+    """Apply configuration lines at the TGW and re-read what it holds from us."""
+    rl.tgw.vtysh("configure terminal\n" + text)
+    rl.tgw.vtysh("clear bgp ipv4 unicast * soft in")
+
+
+def test_a_cloud_that_ignores_med_and_drops_a_session_over_its_limit(rl: ReturnLab) -> None:
+    """The TGW ignores our MED (sets its own) and tears down the session via ams above 4 routes, as Azure does above
+    its limit.  With tgw-ams ``max_routes: 4`` the session never goes over it, whatever the failover adds: the halves
+    left out are chosen by the documented rule (the last site prefix's first); the halves that fit still take the
+    replies to ams when fra's tunnel is cut with its session up, where the MED the TGW ignores could not."""
+    original = rl.config.read_text()
+    limited = yaml_edited(original, lambda d: named(d["cloud_peers"], "tgw-ams", key="name").update(max_routes=4))
+    rl.config.write_text(limited)
+    assert ctl(rl, "reload").returncode == 0
+    frr_config(rl, IGNORE_MED)
+    try:
+        wait_for("MED ignored at the TGW", lambda: {p["med"] for p in rl.tgw_paths(SITE[0]).values()} == {0}, 30)
+        rl.blackhole("fra", True, everything=True)
+        try:
+            wait_for("replies via ams", lambda: rl.answers_via("10.100.200.1") == [AMS], timeout=20)
+            assert rl.tgw.established("169.254.11.1")  # never over the limit: the session via ams stayed up
+            ours = {p for p, paths in rl.tgw.routes().items() if any(x["peerId"] == AMS for x in paths)}
+            assert ours == {*SITE, "10.100.0.0/17", "10.100.128.0/17"}  # 4: the halves of 10.101/16 left out
+            rows = {r["peer"]: r for r in json.loads(ctl(rl, "status", "--json").stdout)["return_path"]}
+            assert (rows["tgw-ams"]["routes"], rows["tgw-ams"]["limit"]) == (4, 4)
+            assert "route limit 4 of this session reached" in ctl(rl, "explain", "10.101.0.1").stdout
+        finally:
+            rl.blackhole("fra", False)
+    finally:
+        frr_config(rl, UNDO_IGNORE_MED)
+        rl.config.write_text(original)
+        assert ctl(rl, "reload").returncode == 0
+    wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
+    wait_for("MEDs heard again", lambda: rl.tgw_paths(SITE[0]).get(AMS, {}).get("med") == 200, timeout=30)
 
 
 def reconciled(rl: ReturnLab) -> bool:
