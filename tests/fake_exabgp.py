@@ -165,9 +165,13 @@ class FakeExaBGP:
         withdraw = command.startswith("withdraw")
         for change in _API.api_attributes(command, None):
             text = change.extensive()
-            prefix, _, rest = text.partition(" path-information ")
-            pid_text, _, attrs = rest.partition(" ")
-            pid = sum(int(o) << (8 * (3 - i)) for i, o in enumerate(pid_text.split(".")))
+            if " path-information " in text:
+                prefix, _, rest = text.partition(" path-information ")
+                pid_text, _, attrs = rest.partition(" ")
+                pid = sum(int(o) << (8 * (3 - i)) for i, o in enumerate(pid_text.split(".")))
+            else:  # towards a cloud session: no ADD-PATH
+                prefix, _, attrs = text.partition(" ")
+                pid = 0
             if withdraw:
                 self.rib.pop((neighbor, prefix, pid), None)
             else:

@@ -10,7 +10,10 @@ A profile carries, from the provider's documentation (cited in policies/README.m
   ``fixed_timers``: the gateway does not negotiate them away;
 - ``reserved_asns``: ASNs our side may not use towards it;
 - ``inside`` / ``reserved_inside``: where the tunnel's inside (BGP) addresses must lie, and the /30s the
-  provider keeps for itself.
+  provider keeps for itself;
+- ``graceful_restart``: the gateway documents BGP graceful restart (RFC 4724) as a helper, so it keeps our routes
+  while ExaBGP restarts: only then does bgpsteer advertise the capability on the session (and send End-of-RIB
+  itself once the return path is sent again).
 
 Every gateway takes the longest prefix first (a more-specific always wins).  ``prefers`` encodes the whole order
 for the tests and for the NOC's "which session does the cloud use" answer.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bgpsteer.core.model import CloudPeer, CoreRouter
 from bgpsteer.core.prefix import covers, parse_prefix
 
 LINK_LOCAL = "169.254.0.0/16"
@@ -37,6 +41,7 @@ class Provider:
     reserved_asns: frozenset[int] = frozenset()
     inside: tuple[str, ...] = ()  # inside addresses in 169.254/16 must lie in one of these (none: anywhere)
     reserved_inside: tuple[str, ...] = ()
+    graceful_restart: bool = False
 
 
 PROFILES: dict[str, Provider] = {
@@ -75,7 +80,8 @@ PROFILES: dict[str, Provider] = {
     ),
     # Cloud Router: the learned route's priority is its MED (lowest wins; equal MEDs give ECMP); a learned-route
     # quota per VPC network drops what is beyond it (no per-session number: set max_routes on the peer)
-    "gcp": Provider("gcp", "med", ("med",), None, 60, 20),
+    # (equal MEDs: ECMP); "Manage BGP timers": Cloud Router supports graceful restart (RFC 4724)
+    "gcp": Provider("gcp", "med", ("med",), None, 60, 20, graceful_restart=True),
     # VPN Gateway: AS-path prepending; 50 BGP routes by default (a quota); 45104 is Alibaba Cloud's own ASN
     "alibaba": Provider("alibaba", "prepend", ("as_path",), 50, 30, 10, reserved_asns=frozenset({45104})),
     # anything else: prepending is honoured by every BGP speaker; no limit known
@@ -86,6 +92,12 @@ PROFILES: dict[str, Provider] = {
 def profile(provider: str) -> Provider:
     """The profile of a cloud peer's ``provider`` (unknown names get ``generic``: check warns about them)."""
     return PROFILES.get(provider, PROFILES["generic"])
+
+
+def graceful_restart(peer: CloudPeer | CoreRouter) -> bool:
+    """Whether a session gets graceful restart (when ``agent.graceful_restart`` is on): every core session, and a
+    cloud session whose provider documents it."""
+    return not isinstance(peer, CloudPeer) or profile(peer.provider).graceful_restart
 
 
 def inside_problem(p: Provider, address: str) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bgpsteer.core.config import Config
 from bgpsteer.core.model import CloudPeer, CoreRouter
+from bgpsteer.core.providers import graceful_restart
 
 # Environment ExaBGP needs to run bgpsteer well (bench/announce.py measures the reactor speed; docs/design.md).
 EXABGP_ENV = {
@@ -26,9 +27,11 @@ def _quote(text: str) -> str:
 
 def _neighbor(config: Config, peer: CloudPeer | CoreRouter, description: str, core: bool) -> list[str]:
     """A neighbor block: a cloud peer (bgpsteer receives its routes) or a core router (bgpsteer announces to it,
-    with ADD-PATH send and, if configured, graceful restart with End-of-RIB sent by bgpsteer)."""
+    with ADD-PATH send).  Graceful restart, if configured, with End-of-RIB sent by bgpsteer: towards the core, and
+    towards a cloud whose provider documents it (core/providers.py)."""
     address, asn, local, password, families = peer.address, peer.asn, peer.local_address, peer.password, peer.families
-    receive, add_path, graceful = not core, core, config.agent.graceful_restart if core else 0
+    receive, add_path = not core, core
+    graceful = config.agent.graceful_restart if graceful_restart(peer) else 0
     a = config.agent
     lines = [f"neighbor {address} {{", f"  description {_quote(description)};", f"  router-id {a.router_id};"]
     if local or a.local_address:

@@ -195,6 +195,8 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
             if isinstance(item, codec.BGP_EVENTS):
                 if isinstance(item, PeerState) and self.engine.cloud_peer(item.peer) is None:
                     self.core_session(item.peer, item.state)
+                elif isinstance(item, PeerState):
+                    self.cloud_session(item.peer, item.state)
                 self.apply(self.feed(BgpEvent(item), now, record=False))  # recorded as the line above
             else:
                 self._answer_line(item, line)

@@ -1,5 +1,6 @@
 """From a (re)start to a complete table: reconcile with what ExaBGP still holds from an earlier run, then End-of-RIB
-to the core routers once every wanted path is announced and acknowledged (a part of the running agent,
+to the core routers once every wanted path is announced and acknowledged (and to graceful cloud sessions once the
+return path is sent again) (a part of the running agent,
 runtime/agent.py; the rules are the core's, core/reconcile.py)."""
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ import logging
 
 from bgpsteer.core import returnstate
 from bgpsteer.core.events import Changed, Effect, Withdraw
+from bgpsteer.core.model import CloudPeer, CoreRouter
+from bgpsteer.core.providers import graceful_restart
 from bgpsteer.core.reconcile import Held, Reconciler, peer_ready, stale_toward
 from bgpsteer.runtime import recorder
 from bgpsteer.runtime.host import Host
@@ -26,14 +29,21 @@ class Startup:
             # a core session that (re)comes up once the table is complete: ExaBGP re-sends what it holds, then this
             self.send_eor(address)
 
+    def cloud_session(self: Host, address: str, state: str) -> None:
+        if state == "up" and self.reconciler is None:
+            # a graceful cloud session that (re)comes up once the return path is out: ExaBGP re-sends it, then this
+            self.send_eor(address)
+
     def send_eor(self: Host, address: str) -> None:
-        """End-of-RIB per family (RFC 4724): with manual-eor, ExaBGP sends none, so a graceful-restart helper on the
-        core keeps stale paths until it comes; sent only once every wanted path has been announced and acknowledged."""
+        """End-of-RIB per family (RFC 4724): with manual-eor, ExaBGP sends none, so a graceful-restart helper (the
+        core, or a cloud whose provider documents it) keeps stale paths until it comes; sent to the core once every
+        wanted path has been announced and acknowledged, to a cloud once the return path has been sent again."""
         if not self.engine.config.agent.graceful_restart:
             return  # ExaBGP sends its own End-of-RIB
-        for core in self.engine.config.core_routers:
-            if core.address == address:
-                for fam in core.families:
+        sessions: list[CloudPeer | CoreRouter] = [*self.engine.config.core_routers, *self.engine.config.cloud_peers]
+        for peer in sessions:
+            if peer.address == address and graceful_restart(peer):
+                for fam in peer.families:
                     self.send_barrier(f"neighbor {address} announce eor {fam} unicast")
                 if address not in self.eor_sent_to:
                     self.eor_sent_to.append(address)
@@ -118,6 +128,9 @@ class Startup:
             )
             self.reconciler = None
             self.send_return_path(r.cloud_held)
+            for address, info in self.engine.peers.items():
+                if info.state == "up":
+                    self.send_eor(address)  # to the graceful cloud sessions: their stale routes are now current
 
     def send_return_path(self: Host, held: list[Held]) -> None:
         """The return path in full, once every cloud's table is in (what was decided before is held back: with half
