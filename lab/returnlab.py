@@ -5,7 +5,9 @@ at two hubs is.
                                                         ==ams==
 
 An Azure VPN gateway (``vnet``: FRR, AS 65515, APIPA inside addresses, Azure's 60 s / 180 s timers) is reached
-through both egresses too, and steered by prepending.
+through both egresses too, and steered by prepending.  So is a Google Cloud Router (``cr``: FRR, AS 16550, 20 s /
+60 s timers), which picks by MED alone (``bgp bestpath as-path ignore``; equal MEDs would give ECMP,
+``maximum-paths 8``) and keeps a restarting peer's routes (graceful restart helper), as Google documents.
 
 The route server has two sessions with the TGW, one over each egress's tunnel, on tunnel inside addresses
 (169.254.10.0/30 via fra, 169.254.11.0/30 via ams: outside the /30s AWS reserves) with AWS's hold time.  The TGW
@@ -27,6 +29,7 @@ server count the datagrams that arrive over each tunnel.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +47,9 @@ INSIDE = {"fra": ("169.254.10.1", "169.254.10.2"), "ams": ("169.254.11.1", "169.
 # an Azure VPN gateway through both egresses too, on APIPA addresses, AS 65515, Azure's fixed timers (60 s / 180 s)
 AZURE_INSIDE = {"fra": ("169.254.21.1", "169.254.21.2"), "ams": ("169.254.22.1", "169.254.22.2")}
 VNET = ["10.60.0.0/16"]
+# a Google Cloud Router through both egresses: AS 16550, link-local inside addresses, 20 s / 60 s timers
+GCP_INSIDE = {"fra": ("169.254.31.1", "169.254.31.2"), "ams": ("169.254.32.1", "169.254.32.2")}
+GCP_VPC = ["10.70.0.0/16"]
 
 CONFIG = """
 agent:
@@ -75,6 +81,10 @@ cloud_peers:
      region: westeurope, cloud: vnet, hold_time: 180}}
   - {{name: vnet-ams, address: 169.254.22.2, local_address: 169.254.22.1, asn: 65515, egress: ams, provider: azure,
      region: westeurope, cloud: vnet, hold_time: 180}}
+  - {{name: cr-fra, address: 169.254.31.2, local_address: 169.254.31.1, asn: 16550, egress: fra, provider: gcp,
+     region: europe-west3, cloud: cr, hold_time: 60}}
+  - {{name: cr-ams, address: 169.254.32.2, local_address: 169.254.32.1, asn: 16550, egress: ams, provider: gcp,
+     region: europe-west3, cloud: cr, hold_time: 60}}
 core_routers:
   - {{name: core1, address: 10.250.0.2, asn: 65000}}
 steering: {{max_down: 1}}
@@ -122,6 +132,24 @@ router bgp 65515
 """
 
 
+GCP = """frr defaults traditional
+hostname cr
+router bgp 16550
+ bgp router-id 169.254.31.2
+ no bgp ebgp-requires-policy
+ bgp graceful-restart
+ bgp bestpath as-path ignore
+ neighbor 169.254.31.1 remote-as 65000
+ neighbor 169.254.31.1 timers 20 60
+ neighbor 169.254.32.1 remote-as 65000
+ neighbor 169.254.32.1 timers 20 60
+ address-family ipv4 unicast
+  maximum-paths 8
+  network 10.70.0.0/16
+ exit-address-family
+"""
+
+
 def best_of(paths: list[dict[str, Any]]) -> list[str]:
     """The peers (our session's address) of an FRR route's valid best path(s)."""
     return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))
@@ -133,9 +161,11 @@ class ReturnLab:
     core: Frr
     tgw: Frr
     vnet: Frr
+    cr: Frr  # the Google Cloud Router
     config: Path
     python: str
     tunnels: dict[str, tuple[str, str]]  # egress -> (interface in rs, interface in tgw)
+    exabgp: subprocess.Popen[bytes]
 
     def arrived(self) -> dict[str, int]:
         """Datagrams of the vpc's stream that reached the route server over each egress's tunnel."""
@@ -179,6 +209,14 @@ class ReturnLab:
             if any(covers(parse_prefix(s), parse_prefix(prefix)) for s in SITE):
                 held[prefix] = {p["peerId"]: int(p.get("metric", 0)) for p in paths}
         return held
+
+    def kill_exabgp(self) -> None:
+        """ExaBGP dies at once (SIGKILL: no NOTIFICATION, so a graceful-restart helper keeps our routes)."""
+        self.exabgp.kill()
+        self.exabgp.wait(timeout=10)
+
+    def start_exabgp(self) -> None:
+        self.exabgp, _, _ = start_exabgp(self.lab, self.config, self.python)
 
     def helper_pid(self) -> int:
         """The bgpsteer process ExaBGP runs in this lab's route server."""
@@ -237,6 +275,10 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
         lb.link("rs", f"{ours}/30", "vnet", f"{theirs}/30")
     sh("ip", "route", "add", "blackhole", VNET[0], ns=lb.ns("vnet"))
     vnet = lb.start_frr("vnet", AZURE)
+    for ours, theirs in GCP_INSIDE.values():
+        lb.link("rs", f"{ours}/30", "cr", f"{theirs}/30")
+    sh("ip", "route", "add", "blackhole", GCP_VPC[0], ns=lb.ns("cr"))
+    cr = lb.start_frr("cr", GCP)
     core = lb.start_frr("core", FRR)
     networks = "".join(f"  network {p}\n" for p in CLOUD)
     for p in CLOUD:  # the VPC CIDRs exist at the TGW: blackhole routes make them announceable
@@ -253,4 +295,5 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     wait_for(
         "both Azure sessions", lambda: vnet.established("169.254.21.1") and vnet.established("169.254.22.1"), timeout=60
     )
-    return ReturnLab(lb, core, tgw, vnet, config, python, tunnels)
+    wait_for("both GCP sessions", lambda: cr.established("169.254.31.1") and cr.established("169.254.32.1"), 60)
+    return ReturnLab(lb, core, tgw, vnet, cr, config, python, tunnels, proc)

@@ -164,14 +164,7 @@ class FakeExaBGP:
         neighbor = descriptions[0][0].split()[1]
         withdraw = command.startswith("withdraw")
         for change in _API.api_attributes(command, None):
-            text = change.extensive()
-            if " path-information " in text:
-                prefix, _, rest = text.partition(" path-information ")
-                pid_text, _, attrs = rest.partition(" ")
-                pid = sum(int(o) << (8 * (3 - i)) for i, o in enumerate(pid_text.split(".")))
-            else:  # towards a cloud session: no ADD-PATH
-                prefix, _, attrs = text.partition(" ")
-                pid = 0
+            prefix, pid, attrs = _held(change.extensive())
             if withdraw:
                 self.rib.pop((neighbor, prefix, pid), None)
             else:
@@ -182,6 +175,16 @@ class FakeExaBGP:
 
     def paths(self, neighbor: str | None = None) -> set[tuple[str, int]]:
         return {(p, pid) for (n, p, pid) in self.rib if neighbor is None or n == neighbor}
+
+
+def _held(text: str) -> tuple[str, int, str]:
+    """(prefix, path id, attributes) of one route as ExaBGP prints it."""
+    if " path-information " not in text:  # towards a cloud session: no ADD-PATH
+        prefix, _, attrs = text.partition(" ")
+        return prefix, 0, attrs
+    prefix, _, rest = text.partition(" path-information ")
+    pid_text, _, attrs = rest.partition(" ")
+    return prefix, sum(int(o) << (8 * (3 - i)) for i, o in enumerate(pid_text.split("."))), attrs
 
 
 def state(peer: str, up: bool = True) -> dict[str, Any]:

@@ -26,8 +26,10 @@ def site_to(fake: FakeExaBGP, peer: str) -> list[int]:
 def test_the_capability_is_rendered_only_where_the_provider_documents_it() -> None:
     text = render(parse(SITE, "t.yaml"), "t.yaml")
     blocks = {b.split("{", 1)[0].split()[-1]: b for b in text.split("neighbor ")[1:]}
-    assert "graceful-restart 120;" in blocks[GCP] and "manual-eor true;" in blocks[GCP]
-    assert "graceful-restart" not in blocks[AWS] and "manual-eor" not in blocks[AWS]
+    assert "graceful-restart 120;" in blocks[GCP]
+    assert "manual-eor true;" in blocks[GCP]
+    assert "graceful-restart" not in blocks[AWS]
+    assert "manual-eor" not in blocks[AWS]
     assert "graceful-restart 120;" in blocks[CORE]
 
 
@@ -39,7 +41,8 @@ def test_end_of_rib_follows_the_return_path_and_a_flap_gets_it_again() -> None:
     clock.now += 1
     fake.agent.tick()
     (at,) = eor_to(fake, GCP)
-    assert site_to(fake, GCP) and max(site_to(fake, GCP)) < at  # the site first, then End-of-RIB
+    assert site_to(fake, GCP)
+    assert max(site_to(fake, GCP)) < at
     assert not eor_to(fake, AWS)  # AWS documents no graceful restart: ExaBGP's own End-of-RIB, not ours
     fake.feed(state(GCP, up=False), state(GCP))  # the session flaps: ExaBGP re-sends what it holds, then ours
     assert len(eor_to(fake, GCP)) == 2

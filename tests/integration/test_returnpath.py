@@ -16,7 +16,7 @@ import pytest
 
 from bgpsteer.config.loader import load
 from lab.netlab import lab, wait_for
-from lab.returnlab import AZURE_INSIDE, INSIDE, SITE, ReturnLab, build
+from lab.returnlab import AZURE_INSIDE, GCP_INSIDE, INSIDE, SITE, ReturnLab, best_of, build
 from lab.textedit import named, yaml_edited
 from tests.integration.needs import lab_tools
 
@@ -210,3 +210,35 @@ def test_a_helper_restart_flaps_nothing_towards_the_cloud(rl: ReturnLab) -> None
     finally:
         rl.blackhole("fra", False)
     wait_for("the halves withdrawn after fra's return", lambda: "10.100.0.0/17" not in rl.site_at_tgw(), 60)
+
+
+def test_google_picks_by_med_and_keeps_the_site_while_exabgp_restarts(rl: ReturnLab) -> None:
+    """The Cloud Router picks by MED alone and is a graceful-restart helper, as Google documents: when ExaBGP dies
+    (no NOTIFICATION) it keeps answering through fra on our stale routes, while the TGW (AWS: no graceful restart)
+    drops them; the new ExaBGP and helper send the return path again and then End-of-RIB, which makes them current.
+    Last in this module: it restarts ExaBGP."""
+    cr_fra, cr_ams = GCP_INSIDE["fra"][0], GCP_INSIDE["ams"][0]
+    wait_for("the site at the Cloud Router", lambda: len(rl.tgw_paths(SITE[0], rl.cr)) == 2, timeout=30)
+    assert rl.tgw_paths(SITE[0], rl.cr) == {cr_fra: {"med": 100, "as_path": 1}, cr_ams: {"med": 200, "as_path": 1}}
+    assert best_of(rl.cr.routes()[SITE[0]]) == [cr_fra]
+    rl.kill_exabgp()
+    wait_for("the TGW drops the site", lambda: SITE[0] not in rl.tgw.routes(), timeout=30)
+    held = rl.cr.routes().get(SITE[0], [])
+    assert {p["peerId"] for p in held} == {cr_fra, cr_ams}, held
+    assert all(p.get("stale") for p in held), held  # kept as stale: the Cloud Router still answers through fra
+    assert best_of(held) == [cr_fra]
+    rl.start_exabgp()
+    gaps = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # bounded: 0.1 s polls for at most 90 s
+        paths = rl.cr.routes().get(SITE[0], [])
+        gaps += not paths
+        if len(paths) == 2 and not any(p.get("stale") for p in paths):
+            break
+        time.sleep(0.1)
+    paths = rl.cr.routes().get(SITE[0], [])
+    assert len(paths) == 2, paths
+    assert not any(p.get("stale") for p in paths), paths  # End-of-RIB came: current again
+    assert gaps == 0  # the Cloud Router never lost the site
+    assert best_of(paths) == [cr_fra]
+    wait_for("the site back at the TGW", lambda: rl.tgw_best(SITE[0]) == [FRA], timeout=60)
