@@ -243,6 +243,7 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
         "gateway": False,
         "gateway6": False,
         "capacity_mbps": False,
+        "tunnel": False,
     }
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
@@ -291,6 +292,7 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
                     gateway=gw or "self",
                     gateway6=gw6 or "self",
                     capacity_mbps=m["capacity_mbps"].number(0.001) if "capacity_mbps" in m else None,
+                    tunnel=steering_loader.tunnel(m["tunnel"]) if "tunnel" in m else None,
                 )
             )
     if not out and not cur.issues:

@@ -64,6 +64,8 @@ egresses:
     probe: {type: http, targets: [10.99.2.10], port: 8080, http_path: /healthz, netns: vpn-ams, window: 300}
     health: {dampening: false}
     capacity_mbps: 1000
+    tunnel: {type: wireguard, device: wg-ams, peer: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", netns: vpn-ams,
+             interval: 0.5, reject_after: 180, key_max_age: 600}
 cloud_peers:
   - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws,
      region: eu-central-1, families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown},
@@ -139,6 +141,7 @@ MODELS: dict[str, type] = {
     "egresses[].probe": model.Probe,
     "egresses[].health": model.Health,
     "egresses[].health.dampening": model.Dampening,
+    "egresses[].tunnel": model.Tunnel,
     "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter,
     "steering": model.Steering,
@@ -151,6 +154,7 @@ DOC_SECTIONS = {
     "## egresses": "egresses[]",
     "### egresses[].probe": "egresses[].probe",
     "### egresses[].health": "egresses[].health",
+    "### egresses[].tunnel": "egresses[].tunnel",
     "## compliance": "compliance[]",
     "## classes": "classes[]",
     "## steering": "steering",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import cast
 
 from bgpsteer.config.nodes import PORT_MAX, Cursor
@@ -19,6 +20,7 @@ from bgpsteer.core.model import (
     Probe,
     Relief,
     Steering,
+    Tunnel,
     default,
 )
 from bgpsteer.core.prefix import format_prefix, parse_address
@@ -80,6 +82,43 @@ def probe(cur: Cursor) -> Probe | None:
     if None in (kind, interval, timeout, min_up, window, path) or not targets:
         return None
     return Probe(kind, tuple(targets), port, interval, timeout, source, device, netns, min_up, window, path)  # type: ignore[arg-type]
+
+
+TUNNEL_KEYS = {
+    "type": True,
+    "device": True,
+    "peer": False,
+    "netns": False,
+    "interval": False,
+    "reject_after": False,
+    "key_max_age": False,
+}
+IFNAMSIZ = 15  # Linux interface names: at most 15 bytes
+WG_KEY = re.compile(r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")  # a Curve25519 key, base64 (32 bytes)
+
+
+def tunnel(cur: Cursor) -> Tunnel | None:
+    """``egresses[].tunnel``: the egress's encrypted tunnel (core/tunnel.py)."""
+    m = cur.mapping(TUNNEL_KEYS)
+    if m is None or any(k not in m for k, req in TUNNEL_KEYS.items() if req):
+        return None
+    kind = m["type"].choice(("interface", "wireguard"))
+    device = m["device"].string()
+    if device is not None and not (0 < len(device.encode()) <= IFNAMSIZ and "/" not in device and " " not in device):
+        m["device"].error(f"{device!r} is not a Linux interface name (1-15 bytes, no '/' or space)")
+        device = None
+    peer = m["peer"].string() if "peer" in m else None
+    if peer is not None and not WG_KEY.match(peer):
+        m["peer"].error("not a WireGuard public key (44 characters of base64, as 'wg pubkey' prints it)")
+    if peer is not None and kind == "interface":
+        m["peer"].error("'peer' names a WireGuard peer: it has no meaning for type interface")
+    interval = m["interval"].number(0.01) if "interval" in m else default(Tunnel, "interval")
+    reject = m["reject_after"].number(1) if "reject_after" in m else default(Tunnel, "reject_after")
+    key_age = m["key_max_age"].number(1) if "key_max_age" in m else None
+    netns = m["netns"].string() if "netns" in m else None
+    if None in (kind, device, interval, reject):
+        return None
+    return Tunnel(kind, device, peer, netns, interval, reject, key_age)  # type: ignore[arg-type]
 
 
 def health(cur: Cursor | None) -> Health | None:

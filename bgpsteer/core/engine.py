@@ -35,6 +35,7 @@ from bgpsteer.core.returnpath import Order, ReturnPlan
 from bgpsteer.core.returnstate import ReturnState
 from bgpsteer.core.rib import Entry, PeerInfo, Stats
 from bgpsteer.core.steering import SteeringState, nh_routes
+from bgpsteer.core.tunnel import TunnelFacts
 
 
 class Engine(Ingest):
@@ -352,6 +353,9 @@ class Engine(Ingest):
 
     def tick(self, now: float) -> list[Effect]:
         return self._steering.tick(now) + self._relief_step(now) + self._return_effects()
+
+    def tunnel(self, facts: TunnelFacts, now: float) -> list[Effect]:
+        return self._steering.tunnel(facts, now) + self._return_effects()
 
     # -- return path ------------------------------------------------------------------
 

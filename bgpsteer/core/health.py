@@ -4,6 +4,10 @@
     recovering --(hold_down seconds, still good, not suppressed)--> up
     recovering --(a bad round)--> down
 
+An egress's tunnel (core/tunnel.py) going down takes it down at once, from any state, and blocks it there:
+while blocked, every probe round counts as bad.  The tunnel coming up only lifts the block: the probes must rise
+again and the hold-down must pass.
+
 Each up -> down transition adds dampening penalty; the penalty halves every
 half_life seconds; while it is above ``suppress`` (until it decays below
 ``reuse``) the egress is held down however good its probes look.  Time comes
@@ -46,6 +50,7 @@ class EgressHealth:
         self._penalty_at = now
         self.suppressed = False
         self.flaps = 0
+        self.blocked: str | None = None  # why its tunnel holds it down (None: it does not)
 
     @property
     def usable(self) -> bool:
@@ -79,6 +84,8 @@ class EgressHealth:
     def observe(self, good: bool, now: float, detail: str = "") -> Transition | None:
         """One probe round's verdict for the egress; returns the state change, if any."""
         p = self.policy
+        if self.blocked is not None:
+            good, detail = False, f"tunnel down: {self.blocked}"
         if good:
             self.good, self.bad = self.good + 1, 0
         else:
@@ -107,6 +114,21 @@ class EgressHealth:
             return self._go("down", now, f"probe round failed during hold-down{': ' + detail if detail else ''}")
         return self.tick(now)
 
+    def tunnel_down(self, now: float, why: str) -> Transition | None:
+        """The egress's tunnel went down: down at once (a flap when it was up), and held there."""
+        self.blocked = why
+        self.good = 0
+        if self.state == "down":
+            return None
+        if self.state == "up":
+            self.flaps += 1
+            self._penalize(now)
+        return self._go("down", now, f"tunnel down: {why}")
+
+    def tunnel_up(self) -> None:
+        """The tunnel is up again: the probes may bring the egress back (rise, then hold-down)."""
+        self.blocked = None
+
     def assume(self, state: State, now: float, reason: str) -> Transition:
         """A state given, not measured (what-if: policy tests)."""
         return self._go(state, now, reason)
@@ -132,6 +154,7 @@ class EgressHealth:
             "penalty_age": now - self._penalty_at,
             "suppressed": self.suppressed,
             "flaps": self.flaps,
+            "tunnel_down": self.blocked,
         }
 
     def restore(self, d: dict[str, object], now: float) -> None:
@@ -149,6 +172,8 @@ class EgressHealth:
         self.since, self._penalty_at = now - max(0.0, age), now - max(0.0, penalty_age)
         self.good, self.bad, self.penalty, self.flaps = int(good), int(bad), max(0.0, penalty), int(flaps)
         self.suppressed = bool(d.get("suppressed"))
+        blocked = d.get("tunnel_down")
+        self.blocked = blocked if isinstance(blocked, str) else None
 
     def as_dict(self, now: float) -> dict[str, object]:
         return {
@@ -159,4 +184,5 @@ class EgressHealth:
             "penalty": round(self.current_penalty(now), 1),
             "suppressed": self.suppressed,
             "flaps": self.flaps,
+            "tunnel_down": self.blocked,
         }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Union
 from bgpsteer.core.config import Config
 from bgpsteer.core.events import Effect, Event, PeerState
 from bgpsteer.core.measure import Sample
+from bgpsteer.core.tunnel import TunnelFacts
 
 if TYPE_CHECKING:
     from bgpsteer.core.engine import Engine
@@ -66,6 +67,13 @@ class ProbeRound:
 
 
 @dataclass(frozen=True, slots=True)
+class TunnelReading:
+    """What an egress's tunnel was read to be (a link event, a WireGuard handshake reading)."""
+
+    facts: TunnelFacts
+
+
+@dataclass(frozen=True, slots=True)
 class LoadReport:
     """Utilization per egress and volume per prefix, Mbit/s (relief)."""
 
@@ -109,6 +117,7 @@ Input = Union[
     DecisionPass,
     Tick,
     ProbeRound,
+    TunnelReading,
     LoadReport,
     DrainChange,
     ConfigSwap,
@@ -117,7 +126,7 @@ Input = Union[
 ]
 
 
-def apply(engine: Engine, inp: Input, now: float) -> list[Effect]:  # noqa: PLR0911 - one case per input type
+def apply(engine: Engine, inp: Input, now: float) -> list[Effect]:  # noqa: C901, PLR0911 - one case per input type
     """The one way into the engine: its effects (commands, log lines, decisions) for the adapter to carry out."""
     match inp:
         case BgpEvent(event):
@@ -130,6 +139,8 @@ def apply(engine: Engine, inp: Input, now: float) -> list[Effect]:  # noqa: PLR0
             return engine.tick(now)
         case ProbeRound(egress, samples, _):
             return engine.probe_round(egress, samples, now)
+        case TunnelReading(facts):
+            return engine.tunnel(facts, now)
         case LoadReport(utilization, volumes):
             return engine.report_load(dict(utilization), dict(volumes), now)
         case DrainChange(egress, on):

@@ -55,6 +55,22 @@ class Probe:
     http_path: str = "/"
 
 
+TunnelKind = Literal["interface", "wireguard"]
+
+
+@dataclass(frozen=True)
+class Tunnel:
+    """The encrypted tunnel an egress runs through: its state is a health input (core/tunnel.py)."""
+
+    kind: TunnelKind
+    device: str  # the tunnel's network device (a WireGuard interface, an IPsec VTI or XFRM device, a GRE ...)
+    peer: str | None = None  # wireguard: the peer's public key (None: the device's only peer)
+    netns: str | None = None  # the network namespace the device is in (None: the agent's own)
+    interval: float = 0.5  # wireguard: seconds between readings of the handshake
+    reject_after: float = 180.0  # wireguard: a handshake older than this is a dead tunnel (its REJECT_AFTER_TIME)
+    key_max_age: float | None = None  # alert when no handshake (key rotation) for this long (None: no alert)
+
+
 @dataclass(frozen=True)
 class Dampening:
     """Flap dampening (RFC 2439 style): each failure adds penalty, which halves every half_life."""
@@ -89,6 +105,7 @@ class Egress:
     gateway: str = "self"
     gateway6: str = "self"
     capacity_mbps: float | None = None  # what it can carry: multipath weights (steering.multipath)
+    tunnel: Tunnel | None = None  # its encrypted tunnel, whose state takes it out of service at once
 
     def next_hop_for(self, afi: int) -> str | None:
         return self.next_hop if afi == IPV4 else self.next_hop6

@@ -25,6 +25,7 @@ from bgpsteer.core.health import EgressHealth, Transition
 from bgpsteer.core.measure import EgressStats, Sample
 from bgpsteer.core.model import DEFAULT_SCOPE, AppClass, Egress, Probe, Scope, Steering, default
 from bgpsteer.core.sla import SlaState
+from bgpsteer.core.tunnel import TunnelFacts, TunnelState
 
 
 def nh_routes(e: Egress) -> list[tuple[int, str, Attrs]]:
@@ -67,6 +68,7 @@ class SteeringState:
         self._next_decision = next_decision
         self.health: dict[str, EgressHealth] = {}
         self.stats: dict[str, EgressStats] = {}
+        self.tunnels: dict[str, TunnelState] = {}  # egresses with a tunnel
         self.drained: set[str] = set()
         # scope -> egresses whose next-hop routes are announced there
         self.in_service: dict[Scope, set[str]] = {DEFAULT_SCOPE: set()}
@@ -97,17 +99,23 @@ class SteeringState:
                 e = self.egresses[eid]
                 effects += [Withdraw(afi, e.path_id, [route], scope) for afi, route, _ in nh_routes(e)]
         self.class_static &= names
-        old_health, old_stats = self.health, self.stats
+        old_health, old_stats, old_tunnels = self.health, self.stats, self.tunnels
         self.config = config
         self.egresses = {e.id: e for e in config.egresses}
         self.health = {}
         self.stats = {}
+        self.tunnels = {}
         for e in config.egresses:
             h = old_health.get(e.id)
             if h is None:
                 h = EgressHealth(e.id, e.health, now)
             h.policy = e.health
             self.health[e.id] = h
+            if e.tunnel is not None:
+                t = old_tunnels.get(e.id)
+                self.tunnels[e.id] = t if t is not None and t.tunnel == e.tunnel else TunnelState(e.id, e.tunnel, now)
+            elif h.blocked is not None:
+                h.tunnel_up()  # its tunnel was taken out of the config: nothing holds it down any more
             window = e.probe.window if e.probe else default(Probe, "window")
             self.stats[e.id] = old_stats.get(e.id) or EgressStats(window)
         self.drained &= set(self.egresses)
@@ -162,6 +170,27 @@ class SteeringState:
             summaries = {eid: st.summary() for eid, st in self.stats.items()}
             ts += self.sla.observe(egress, summaries, healthy, now)
         return self._after(ts, now)
+
+    def tunnel(self, facts: TunnelFacts, now: float) -> list[Effect]:
+        """A reading of an egress's tunnel: down takes the egress out at once; up only lets probes bring it back."""
+        state = self.tunnels.get(facts.egress)
+        if state is None:
+            return [Log("warning", "tunnel reading for an egress without a tunnel; ignored", {"egress": facts.egress})]
+        change = state.observe(facts, now)
+        if change is None:
+            return []
+        log = Log(
+            "warning" if change.new == "down" else "info",
+            f"egress {facts.egress} tunnel {change.old} -> {change.new}: {change.why}",
+            {"egress": facts.egress, "tunnel": change.new},
+        )
+        h = self.health[facts.egress]
+        if change.new == "up":
+            h.tunnel_up()
+        if change.new != "down":
+            return [log]
+        t = h.tunnel_down(now, change.why)
+        return [log, *self._after([t] if t is not None else [], now)]
 
     def tick(self, now: float) -> list[Effect]:
         """Time passing: hold-downs and dampening that expire without a probe round."""

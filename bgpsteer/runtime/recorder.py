@@ -40,8 +40,10 @@ from bgpsteer.core.inputs import (
     Restore,
     Start,
     Tick,
+    TunnelReading,
 )
 from bgpsteer.core.measure import Sample
+from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.runtime import statefile
 
 log = logging.getLogger("bgpsteer")
@@ -59,6 +61,7 @@ FLUSH = "F"  # [limit|null]: a decision pass over at most limit dirty prefixes
 TICK = "T"  # []: timers (hold-downs, dampening, relief)
 PROBE = "P"  # [egress, [[target, ok, rtt_ms, reason], ...], pushed]: one probe round or pushed measurements
 LOAD = "U"  # [{egress: mbps}, {prefix: mbps}]: a load report (relief)
+TUNNEL = "W"  # [egress, readable, present, link_up, handshake_stamp, handshake_age, detail]: a tunnel reading
 DRAIN = "D"  # [egress, on]
 CONFIG = "C"  # [digest, file]: a config swapped in (reload); text in config-DIGEST.yaml
 RESTORE = "S"  # [state, saved_at]: what the state file held at start
@@ -66,7 +69,9 @@ START = "B"  # []: the start (next-hop routes of the egresses in service)
 ADAPTER = "N"  # [decision id, reason, [[prefix, path id], ...]]: a decision the adapter made (reconcile)
 BEGIN = "R"  # [run, digest, file, version]: first record of every run: the config it started with
 
-KINDS = frozenset({LINE, RECOVERED, RELEARN, FLUSH, TICK, PROBE, LOAD, DRAIN, CONFIG, RESTORE, START, ADAPTER, BEGIN})
+KINDS = frozenset(
+    {LINE, RECOVERED, RELEARN, FLUSH, TICK, PROBE, LOAD, TUNNEL, DRAIN, CONFIG, RESTORE, START, ADAPTER, BEGIN}
+)
 FORMAT = 1
 
 
@@ -86,6 +91,8 @@ def encode(inp: Input) -> tuple[str, list[Any]] | None:  # noqa: PLR0911 - one c
             return PROBE, [egress, [[x.target, x.ok, x.rtt_ms, x.reason] for x in samples], pushed]
         case LoadReport(utilization, volumes):
             return LOAD, [dict(utilization), dict(volumes)]
+        case TunnelReading(f):
+            return TUNNEL, [f.egress, f.readable, f.present, f.link_up, f.handshake_stamp, f.handshake_age, f.detail]
         case DrainChange(egress, on):
             return DRAIN, [egress, on]
         case Restore(state, saved_at):
@@ -104,6 +111,7 @@ DECODE: dict[str, Callable[[list[Any]], Input]] = {
     TICK: lambda p: Tick(),
     PROBE: lambda p: ProbeRound(p[0], tuple(Sample(s[0], s[1], s[2], s[3]) for s in p[1]), bool(p[2:3] and p[2])),
     LOAD: lambda p: LoadReport(p[0], p[1]),
+    TUNNEL: lambda p: TunnelReading(TunnelFacts(*p)),
     DRAIN: lambda p: DrainChange(p[0], p[1]),
     RESTORE: lambda p: Restore(p[0], p[1]),
     START: lambda p: Start(),

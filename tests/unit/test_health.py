@@ -128,6 +128,7 @@ def test_persist_keeps_ages_and_restore_adopts_them() -> None:
         "penalty_age": 10.0,
         "suppressed": False,
         "flaps": 1,
+        "tunnel_down": None,
     }
     back = EgressHealth("fra", DAMPED, 0.0)
     back.restore(saved, 500.0)
@@ -195,5 +196,6 @@ def test_as_dict_is_what_status_shows() -> None:
         "penalty": 500.0,
         "suppressed": False,
         "flaps": 1,
+        "tunnel_down": None,
     }
     assert h.as_dict(4.0 + 10 / 3)["penalty"] == round(1000 * 0.5 ** (1 / 3), 1)

@@ -12,6 +12,7 @@ from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import PeerState, RoutesAnnounced
 from bgpsteer.core.measure import Sample
+from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.runtime import recorder
 from tests.unit.helpers import config
 
@@ -23,6 +24,8 @@ RECORDED = [
     inputs.Tick(),
     inputs.ProbeRound("fra", (Sample("192.0.2.1", True, 12.5), Sample("192.0.2.2", False, None, "timeout")), True),
     inputs.LoadReport({"fra": 900.0}, {"10.10.1.0/24": 12.0}),
+    inputs.TunnelReading(TunnelFacts("fra", True, True, False, 1796311849.0, 3.5, "")),
+    inputs.TunnelReading(TunnelFacts("ams", False, detail="permission denied")),
     inputs.DrainChange("ams", True),
     inputs.Restore({"decision_id": 7}, 1.5),
     inputs.Start(),
