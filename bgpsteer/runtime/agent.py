@@ -30,11 +30,12 @@ from bgpsteer.core.events import (
     Teardown,
     Withdraw,
 )
-from bgpsteer.core.inputs import BgpEvent, Input, ProbeRound, RecoveredState, Relearning, Start, Tick
+from bgpsteer.core.inputs import BgpEvent, Input, ProbeRound, RecoveredState, Relearning, Start, Tick, TunnelReading
 from bgpsteer.core.ledger import Ledger, Sent
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.model import FAMILY_AFI
 from bgpsteer.core.reconcile import SETTLE, Reconciler
+from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.exabgp import codec
 from bgpsteer.noc.port import MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
@@ -45,6 +46,7 @@ from bgpsteer.runtime.recorder import Recorder
 from bgpsteer.runtime.reloading import TAP_LIMIT, Reloading
 from bgpsteer.runtime.slicing import Slicing
 from bgpsteer.runtime.startup import Startup
+from bgpsteer.tunnels.runner import TunnelRunner
 
 log = logging.getLogger("bgpsteer")
 
@@ -112,6 +114,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
         self.reconcile_waiting: frozenset[str] | None = None  # reconcile: judged again only when this changes
         self.lines_since_flush = 0
         self.probes: ProbeRunner | None = None
+        self.tunnels: TunnelRunner | None = None
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
         self.started_at = clock()
         self.journal: Journal | None = None
@@ -327,6 +330,9 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
 
     def on_probe(self, egress: str, samples: list[Sample], pushed: bool = False) -> None:
         self.apply(self.feed(ProbeRound(egress, tuple(samples), pushed), self.clock()))
+
+    def on_tunnel(self, facts: TunnelFacts) -> None:
+        self.apply(self.feed(TunnelReading(facts), self.clock()))
 
     def tick(self) -> None:
         now = self.clock()

@@ -23,6 +23,7 @@ from bgpsteer.noc.port import AgentPort, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.journal import Journal
 from bgpsteer.runtime.recorder import Recorder
+from bgpsteer.tunnels.runner import TunnelRunner
 
 
 class Host(AgentPort, Protocol):
@@ -33,6 +34,7 @@ class Host(AgentPort, Protocol):
     recorder: Recorder | None
     noc: NocSide | None
     probes: ProbeRunner | None
+    tunnels: TunnelRunner | None
     reload_failures: int
     taps: list[list[Change]]
     settle: float

@@ -78,13 +78,15 @@ class Reloading:
             raise ConfigError(issues)
 
     def apply_config(self: Host, config: Config, text: str | None = None) -> None:
-        """Swap in a validated config: decisions (in slices), probes and journal follow it.  A pass still in progress
-        is not finished first (that would hold the loop): its prefixes are re-imported and decided under the new
-        config."""
+        """Swap in a validated config: decisions (in slices), probes, tunnel readers and journal follow it.  A pass
+        still in progress is not finished first (that would hold the loop): its prefixes are re-imported and decided
+        under the new config."""
         self.apply(self.feed(ConfigSwap(config, text), self.clock()))
         self.schedule()
         if self.probes is not None:
             self.probes.start(config.egresses)
+        if self.tunnels is not None:
+            self.tunnels.start(config.egresses)
         if self.journal is not None:
             self.journal.egress_of = config.egress_of
 

@@ -22,6 +22,7 @@ from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime import pipekeeper, statefile
 from bgpsteer.runtime.agent import LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 from bgpsteer.runtime.slicing import DECISION_CHUNK
+from bgpsteer.tunnels.runner import TunnelRunner
 
 log = logging.getLogger("bgpsteer")
 
@@ -57,6 +58,8 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     control = await _listen(agent, noc)
     agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
     agent.probes.start(agent.engine.config.egresses)
+    agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
+    agent.tunnels.start(agent.engine.config.egresses)
 
     def tick() -> None:
         _guard(agent.tick)
@@ -105,6 +108,7 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
         task.cancel()
     await asyncio.gather(reading, stopping, watching, return_exceptions=True)
     await agent.probes.aclose()
+    await agent.tunnels.aclose()
     control.close()
     await shutdown(agent)
 

@@ -1,0 +1,85 @@
+"""Runs the tunnel readers of the configured egresses and hands each reading to the agent: link watchers
+(``type: interface``, event-driven, one per namespace) and WireGuard pollers (``type: wireguard``, every
+``interval``).  A WireGuard reading is handed on when it differs from the last, and at least every ``HEARTBEAT``
+seconds (the core ages a handshake only when it reads it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from bgpsteer.core.model import Egress, Tunnel
+from bgpsteer.core.tunnel import TunnelFacts
+from bgpsteer.tunnels import wireguard
+from bgpsteer.tunnels.netlink import LinkWatcher
+
+log = logging.getLogger("bgpsteer.tunnels")
+HEARTBEAT = 1.0  # seconds: an unchanged WireGuard reading is handed on at least this often
+
+Report = Callable[[TunnelFacts], None]
+
+
+async def read_wireguard(egress: str, t: Tunnel, wall_now: Callable[[], float] = time.time) -> TunnelFacts:
+    """One reading of a WireGuard tunnel: its control socket, else ``wg show``; failures as unreadable facts."""
+    try:
+        try:
+            text, parse = await wireguard.read_socket(t.device), wireguard.parse_uapi
+        except FileNotFoundError:
+            text, parse = await wireguard.read_dump(t.device, t.netns), wireguard.parse_dump
+        return wireguard.facts(egress, t.device, t.peer, parse(text), wall_now())
+    except FileNotFoundError:
+        return TunnelFacts(egress, True, False, detail=f"no WireGuard device {t.device}")
+    except PermissionError as exc:
+        return TunnelFacts(egress, False, detail=f"permission denied: {exc}")
+    except (TimeoutError, wireguard.ReadError, OSError, ValueError) as exc:
+        return TunnelFacts(egress, False, detail=str(exc) or type(exc).__name__)
+
+
+def _same(a: TunnelFacts, b: TunnelFacts) -> bool:
+    return (a.readable, a.present, a.handshake_stamp, a.detail) == (b.readable, b.present, b.handshake_stamp, b.detail)
+
+
+class TunnelRunner:
+    def __init__(self, report: Report, clock: Callable[[], float] = time.monotonic) -> None:
+        self.report = report
+        self.clock = clock
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self, egresses: Iterable[Egress]) -> None:
+        """(Re)start the readers for these egresses' tunnels (a reload replaces them all)."""
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+        links: dict[str | None, dict[str, str]] = defaultdict(dict)
+        for e in egresses:
+            if e.tunnel is None:
+                continue
+            if e.tunnel.kind == "interface":
+                links[e.tunnel.netns][e.tunnel.device] = e.id
+            else:
+                self.tasks.append(asyncio.ensure_future(self._poll(e.id, e.tunnel)))
+        for netns, devices in links.items():
+            self.tasks.append(asyncio.ensure_future(LinkWatcher(netns, devices, self.report).run()))
+
+    async def _poll(self, egress: str, t: Tunnel) -> None:
+        last: TunnelFacts | None = None
+        sent_at = 0.0
+        while True:
+            f = await read_wireguard(egress, t)
+            now = self.clock()
+            if last is None or not _same(f, last) or now - sent_at >= HEARTBEAT:
+                self.report(f)
+                last, sent_at = f, now
+            await asyncio.sleep(t.interval)
+
+    async def aclose(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.tasks = []

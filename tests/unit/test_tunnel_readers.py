@@ -1,0 +1,101 @@
+"""The tunnel readers' parsing (bgpsteer/tunnels/): real wireguard-go and ``wg show`` output captured in this
+project's lab, netlink link flags, and a WireGuard control socket that misbehaves."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bgpsteer.core.model import Tunnel
+from bgpsteer.tunnels import wireguard
+from bgpsteer.tunnels.netlink import reading
+from bgpsteer.tunnels.runner import read_wireguard
+
+DATA = Path(__file__).parent / "data"
+PEER = "inc6D8BELRRiJqr+clIUhA4cMfa3kx0R+NiYt2fUOic="  # the one peer in both captures
+STAMP = 1796311849
+
+
+def test_the_control_socket_and_wg_show_say_the_same() -> None:
+    uapi = wireguard.parse_uapi((DATA / "wireguard-go-get.txt").read_text())
+    dump = wireguard.parse_dump((DATA / "wg-show-dump.txt").read_text())
+    assert [p.key for p in uapi] == [p.key for p in dump]
+    assert uapi[0].handshake == STAMP + 0.512
+    assert dump[0].handshake == STAMP
+    f = wireguard.facts("fra", "wg-fra", PEER, uapi, STAMP + 10.512)
+    assert (f.readable, f.present, f.handshake_stamp, f.handshake_age) == (True, True, STAMP + 0.512, 10.0)
+
+
+def test_never_a_handshake_another_peer_and_no_peer() -> None:
+    never = wireguard.parse_uapi((DATA / "wireguard-go-get.txt").read_text().replace(f"sec={STAMP}", "sec=0"))
+    f = wireguard.facts("fra", "wg-fra", None, never, 0.0)  # the device's only peer
+    assert (f.present, f.handshake_stamp) == (True, None)
+    other = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+    f = wireguard.facts("fra", "wg-fra", other, never, 0.0)
+    assert (f.readable, f.present, f.detail) == (True, False, "peer xTIBA5rb... not on wg-fra")
+    f = wireguard.facts("fra", "wg-fra", None, [], 0.0)
+    assert (f.present, f.detail) == (False, "wg-fra has no peer")
+    two = never + never
+    assert wireguard.facts("fra", "wg-fra", None, two, 0.0).detail == "wg-fra has 2 peers: name one with 'peer'"
+
+
+def test_malformed_replies_are_read_errors() -> None:
+    with pytest.raises(wireguard.ReadError, match="errno=19"):
+        wireguard.parse_uapi("errno=19\n")
+    with pytest.raises(wireguard.ReadError, match="not a key"):
+        wireguard.parse_uapi("public_key=zz\n")
+    with pytest.raises(wireguard.ReadError, match="unexpected line"):
+        wireguard.parse_dump("iface\nkey\tonly\n")
+
+
+def test_link_flags_mean_up_only_with_a_carrier() -> None:
+    assert reading("fra", {"flags": 0x11043}, "wg-fra").link_up  # UP, LOWER_UP (a working TUN: operstate UNKNOWN)
+    assert not reading("fra", {"flags": 0x1003}, "wg-fra").link_up  # UP, no carrier (its owner process is gone)
+    assert not reading("fra", {"flags": 0x1002}, "wg-fra").link_up  # set down
+    gone = reading("fra", None, "wg-fra")
+    assert (gone.readable, gone.present, gone.detail) == (True, False, "no device wg-fra")
+
+
+def serve(path: Path, reply: bytes) -> asyncio.AbstractServer:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\n\n")
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    return asyncio.get_event_loop().run_until_complete(asyncio.start_unix_server(answer, str(path)))
+
+
+@pytest.mark.parametrize(
+    ("reply", "want"),
+    [
+        ((DATA / "wireguard-go-get.txt").read_bytes(), (True, True, STAMP + 0.512)),
+        (b"public_key=8a77", (False, False, None)),  # closed mid-reply
+        (b"errno=2\n\n", (False, False, None)),
+    ],
+)
+def test_a_control_socket_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reply: bytes, want: tuple[bool, bool, float | None]
+) -> None:
+    monkeypatch.setattr(wireguard, "SOCKET_DIR", tmp_path)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        server = serve(tmp_path / "wg-fra.sock", reply)
+        f = loop.run_until_complete(read_wireguard("fra", Tunnel("wireguard", "wg-fra", PEER)))
+        server.close()
+    finally:
+        loop.close()
+    assert (f.readable, f.present, f.handshake_stamp) == want
+    assert f.readable or f.detail
+
+
+def test_no_socket_and_no_device_is_never_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """wireguard-go's socket missing: ``wg show`` is asked, which knows no such device either ("No such device"
+    where the kernel has WireGuard; "Protocol not supported" where it has not, as here: unreadable)."""
+    monkeypatch.setattr(wireguard, "SOCKET_DIR", tmp_path)
+    f = asyncio.run(read_wireguard("fra", Tunnel("wireguard", "bs-nosuch0")))
+    assert not f.present
+    assert f.detail
