@@ -44,6 +44,9 @@ def main() -> None:
 def check(config: str, as_json: bool) -> None:
     """Validate CONFIG; report every error (file:line:column key: message)."""
     cfg = _load_or_exit(config)
+    from bgpsteer.tunnels.runner import missing_devices
+
+    warnings = [*cfg.warnings, *missing_devices(cfg.egresses, config)]
     summary = {
         "file": config,
         "digest": cfg.digest,
@@ -105,16 +108,16 @@ def check(config: str, as_json: bool) -> None:
         ],
         "import": {"default": cfg.import_policy.default, "statements": [s.name for s in cfg.import_policy.statements]},
         "export": {"default": cfg.export_policy.default, "statements": [s.name for s in cfg.export_policy.statements]},
-        "warnings": list(cfg.warnings),
+        "warnings": warnings,
     }
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
-    for w in cfg.warnings:
+    for w in warnings:
         click.echo(f"warning: {w}", err=True)
     click.echo(
         f"{config}: OK (digest {cfg.digest}, local AS {cfg.agent.local_asn})"
-        + (f", {len(cfg.warnings)} warning(s)" if cfg.warnings else "")
+        + (f", {len(warnings)} warning(s)" if warnings else "")
     )
     click.echo(
         f"  egresses     {len(cfg.egresses)}: "

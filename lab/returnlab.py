@@ -39,7 +39,9 @@ from typing import Any
 from bgpsteer.core.prefix import covers, parse_prefix
 from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
 from lab.streams import udp_stream
+from lab.textedit import yaml_edited
 from lab.topology import FRR, helper_pid, start_exabgp
+from lab.wgtunnel import WgTunnel, wireguard
 
 SITE = ["10.100.0.0/16", "10.101.0.0/16"]
 CLOUD = ["172.31.0.0/16", "172.32.0.0/16"]
@@ -166,6 +168,7 @@ class ReturnLab:
     python: str
     tunnels: dict[str, tuple[str, str]]  # egress -> (interface in rs, interface in tgw)
     exabgp: subprocess.Popen[bytes]
+    wg: dict[str, WgTunnel]  # egress -> its WireGuard tunnel (empty: plain veths)
 
     def arrived(self) -> dict[str, int]:
         """Datagrams of the vpc's stream that reached the route server over each egress's tunnel."""
@@ -252,11 +255,30 @@ class ReturnLab:
             drop_probes(ns, table, source=ours)
 
 
-def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLab:
+def with_tunnels(d: dict[str, Any], kind: str, wg: dict[str, WgTunnel]) -> None:
+    """Each egress's config names its tunnel (the route server's end) as a health input."""
+    for e in d["egresses"]:
+        if e["id"] in wg:
+            t = wg[e["id"]]
+            e["tunnel"] = {"type": kind, "device": t.dev_a}
+            if kind == "wireguard":
+                e["tunnel"].update(peer=t.key_b, interval=0.05)
+
+
+def build(lb: Lab, python: str = sys.executable, split: bool = True, tunnel: str | None = None) -> ReturnLab:
     """The lab; ``split=False``: the site without halves (the return path then moves only when the failed
-    egress's withdrawal arrives)."""
+    egress's withdrawal arrives).  ``tunnel``: the TGW's two egresses run through real WireGuard tunnels
+    (lab/wgtunnel.py, over veth underlays 192.168.10.0/30 and 192.168.11.0/30), and each egress's config names its
+    tunnel as a health input of this type (``interface`` or ``wireguard``); None: plain veths."""
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
-    tunnels = {egress: lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30") for egress, (ours, theirs) in INSIDE.items()}
+    wg: dict[str, WgTunnel] = {}
+    if tunnel is None:
+        tunnels = {e: lb.link("rs", f"{ours}/30", "tgw", f"{theirs}/30") for e, (ours, theirs) in INSIDE.items()}
+    else:
+        for n, (egress, (ours, theirs)) in enumerate(INSIDE.items()):
+            under = (f"192.168.{10 + n}.1", f"192.168.{10 + n}.2")
+            wg[egress] = wireguard(lb, egress[:2], "rs", f"{ours}/30", "tgw", f"{theirs}/30", under, 51820 + n)
+        tunnels = {e: (t.dev_a, t.dev_b) for e, t in wg.items()}
     lb.link("core", "10.100.200.254/24", "site", f"{SITE_HOST}/24")
     lb.link("tgw", "172.31.0.1/24", "vpc", f"{VPC_HOST}/24")
     sh("ip", "route", "add", "default", "via", "10.100.200.254", ns=lb.ns("site"))
@@ -286,7 +308,10 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
     tgw = lb.start_frr("tgw", TGW.format(networks=networks))
     config = lb.path("return.yaml")
     extra = "" if split else ", split: false"
-    config.write_text(CONFIG.format(state=lb.path("state"), site=", ".join(SITE), extra=extra))
+    text = CONFIG.format(state=lb.path("state"), site=", ".join(SITE), extra=extra)
+    if tunnel is not None:
+        text = yaml_edited(text, lambda d: with_tunnels(d, tunnel, wg))
+    config.write_text(text)
     proc, _, _ = start_exabgp(lb, config, python)
     wait_for("core session", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)
     wait_for(
@@ -296,4 +321,4 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True) -> ReturnLa
         "both Azure sessions", lambda: vnet.established("169.254.21.1") and vnet.established("169.254.22.1"), timeout=60
     )
     wait_for("both GCP sessions", lambda: cr.established("169.254.31.1") and cr.established("169.254.32.1"), 60)
-    return ReturnLab(lb, core, tgw, vnet, cr, config, python, tunnels, proc)
+    return ReturnLab(lb, core, tgw, vnet, cr, config, python, tunnels, proc, wg)

@@ -118,6 +118,7 @@ class CoreView:
             stats.summary(),
             {t: s.as_dict() for t, s in stats.targets.items()},
             classes,
+            st.tunnels[egress].as_dict(now) if egress in st.tunnels else None,
         )
 
     def egresses(self, now: float) -> list[EgressView]:

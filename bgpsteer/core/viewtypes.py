@@ -38,6 +38,7 @@ class EgressView:
     measured: dict[str, float | None]  # latency_ms, jitter_ms, loss_pct, samples (median over targets)
     targets: dict[str, dict[str, object]]
     classes: tuple[ClassFit, ...]
+    tunnel: dict[str, object] | None = None  # its tunnel's state (core/tunnel.py); None: no tunnel configured
 
     @property
     def id(self) -> str:

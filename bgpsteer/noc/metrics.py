@@ -23,6 +23,7 @@ from bgpsteer.core.view import EgressView, PeerView, ReturnSession
 from bgpsteer.noc.port import AgentPort
 
 HEALTH_STATES = ("up", "down", "recovering")
+TUNNEL_STATES = ("up", "down", "unknown")
 PEER_STATES = ("idle", "connected", "up", "down")
 
 
@@ -66,7 +67,9 @@ class _State(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily]:
         a = self.agent
         view, now = a.view, a.clock()
-        yield from self._egresses(view.egresses(now))
+        egress_views = view.egresses(now)
+        yield from self._egresses(egress_views)
+        yield from self._tunnels(egress_views)
         yield GaugeMetricFamily(
             "bgpsteer_fail_static",
             "1 while fail static holds the last good state",
@@ -207,6 +210,34 @@ class _State(Collector):
             "The running configuration",
             value={"digest": view.config.digest, "file": view.config.source},
         )
+
+    @staticmethod
+    def _tunnels(egresses: list[EgressView]) -> Iterator[GaugeMetricFamily]:
+        tunnel = GaugeMetricFamily(
+            "bgpsteer_egress_tunnel_state",
+            "1 for the egress's tunnel's current state (up, down, unknown); absent without a tunnel",
+            labels=["egress", "kind", "state"],
+        )
+        handshake = GaugeMetricFamily(
+            "bgpsteer_egress_tunnel_handshake_age_seconds",
+            "Seconds since the tunnel's latest handshake (WireGuard; for IPsec, its last rekey)",
+            labels=["egress"],
+        )
+        key_old = GaugeMetricFamily(
+            "bgpsteer_egress_tunnel_key_too_old",
+            "1 when the tunnel's latest handshake (key rotation) is older than its key_max_age",
+            labels=["egress"],
+        )
+        for e in egresses:
+            if e.tunnel is not None:
+                for st in TUNNEL_STATES:
+                    tunnel.add_metric([e.id, str(e.tunnel["kind"]), st], 1.0 if e.tunnel["status"] == st else 0.0)
+                age = e.tunnel["handshake_age"]
+                if isinstance(age, (int, float)):
+                    handshake.add_metric([e.id], float(age))
+                if e.egress.tunnel is not None and e.egress.tunnel.key_max_age is not None:
+                    key_old.add_metric([e.id], 1.0 if e.tunnel["key_too_old"] else 0.0)
+        yield from (tunnel, handshake, key_old)
 
     @staticmethod
     def _egresses(egresses: list[EgressView]) -> Iterator[GaugeMetricFamily]:

@@ -234,6 +234,7 @@ def _egress(e: EgressView, fail_static: bool) -> dict[str, Any]:
             for c in e.classes
         },
         "targets": e.targets,
+        "tunnel": e.tunnel,
         "region": x.region,
         "jurisdiction": x.jurisdiction,
         "cost_per_gb": x.cost_per_gb,

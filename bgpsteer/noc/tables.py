@@ -112,6 +112,16 @@ def status_text(s: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _tunnel_cell(t: dict[str, Any] | None) -> str:
+    """A tunnel's state in a table cell: 'up, handshake 12s ago', 'DOWN', 'unknown'; empty without a tunnel."""
+    if not t:
+        return ""
+    text = t["status"] if t["status"] != "down" else "DOWN"
+    if t.get("handshake_age") is not None:
+        text += f", handshake {t['handshake_age']:.0f}s ago" + (" (KEY OLD)" if t.get("key_too_old") else "")
+    return text
+
+
 def egress_text(r: dict[str, Any]) -> str:
     rows = []
     for e in r["egresses"]:
@@ -129,16 +139,35 @@ def egress_text(r: dict[str, Any]) -> str:
                 h["penalty"],
                 h["flaps"],
                 e["paths"],
+                _tunnel_cell(e.get("tunnel")),
             ]
         )
     text = table(
         rows,
-        ["EGRESS", "JURIS", "HEALTH", "SERVICE", "DRAINED", "LAT ms", "JIT ms", "LOSS %", "PENALTY", "FLAPS", "PATHS"],
+        [
+            "EGRESS",
+            "JURIS",
+            "HEALTH",
+            "SERVICE",
+            "DRAINED",
+            "LAT ms",
+            "JIT ms",
+            "LOSS %",
+            "PENALTY",
+            "FLAPS",
+            "PATHS",
+            "TUNNEL",
+        ],
     )
     for e in r["egresses"]:
         for t, s in e["targets"].items():
             if s["last_failure"]:
                 text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
+        if e.get("tunnel"):
+            tun = e["tunnel"]
+            text += f"\n{e['egress']}: tunnel {tun['kind']} {tun['device']} {tun['status']}: {tun['why']}"
+            if e["health"].get("tunnel_down"):
+                text += " (holds the egress down until its probes rise again)"
     return text
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from bgpsteer.core.model import Egress, Tunnel
 from bgpsteer.core.tunnel import TunnelFacts
@@ -83,3 +85,27 @@ class TunnelRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.tasks = []
+
+
+def missing_devices(egresses: Iterable[Egress], filename: str) -> list[str]:
+    """Warnings for tunnels whose device is not there where this runs (``check`` on the route server): valid
+    config, but at run time such a tunnel is unknown (never up) until the device appears."""
+    out = []
+    for e in egresses:
+        t = e.tunnel
+        if t is None:
+            continue
+        where = f"namespace {t.netns}" if t.netns else "this namespace"
+        if t.netns and not Path("/run/netns", t.netns).exists():
+            present = False
+        elif t.netns:
+            test = ["ip", "netns", "exec", t.netns, "test", "-e", f"/sys/class/net/{t.device}"]
+            present = subprocess.run(test, capture_output=True, check=False, timeout=10).returncode == 0
+        else:
+            present = Path("/sys/class/net", t.device).exists()
+        if not present:
+            out.append(
+                f"{filename}: egresses[{e.id}].tunnel.device: no device {t.device} in {where}: its tunnel counts as "
+                "unknown (never up, never down) until it appears"
+            )
+    return out
