@@ -45,8 +45,10 @@ class Startup:
             if peer.address == address and graceful_restart(peer):
                 for fam in peer.families:
                     self.send_barrier(f"neighbor {address} announce eor {fam} unicast")
-                if address not in self.eor_sent_to:
-                    self.eor_sent_to.append(address)
+                if isinstance(peer, CoreRouter) and address not in self.eor_sent_to:
+                    self.eor_sent_to.append(address)  # status: the core's End-of-RIB (cloud sessions: in the log)
+                elif isinstance(peer, CloudPeer):
+                    log.info("End-of-RIB to cloud session %s (%s): the return path is complete", peer.name, address)
 
     def check_converged(self: Host, now: float) -> None:
         """After start: once ExaBGP's dump is reconciled, every cloud peer is ready (End-of-RIB, quiet, down, or the
