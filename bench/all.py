@@ -89,6 +89,13 @@ BENCHES = (
         True,
         "the same failure without halves (the cloud's hold timer)",
     ),
+    Bench(
+        "tunnels",
+        ("--runs", "3", "--seconds", "10", "--rekey-seconds", "150"),
+        ("--runs", "1", "--seconds", "4", "--rekey-seconds", "0"),
+        True,
+        "a silent blackhole found by probes only; a WireGuard rekey",
+    ),
 )
 
 

@@ -1,0 +1,176 @@
+"""Failover by tunnel state: how many of the cloud's answers are lost when an egress's tunnel goes down, by cause,
+beside the same egress failing silently (found by probes only), in one run; and what a WireGuard rekey does.
+
+In the return-path lab with real WireGuard tunnels (lab/returnlab.py ``tunnel=``: wireguard-go over veth
+underlays; ExaBGP + bgpsteer, an FRR core, an FRR TGW reached through both tunnels, fra preferred; probes every
+100 ms, fall 3), while the vpc host behind the TGW answers the site at 1,000 datagrams/s (one lost datagram is
+one millisecond), egress fra fails by:
+
+- ``link down``: its tunnel device is set down at the route server (``tunnel: {type: interface}``: a netlink
+  event);
+- ``peer removed``: its WireGuard peer is removed at the route server, as a revoked key (``tunnel: {type:
+  wireguard}``, read every 50 ms);
+- ``silent blackhole``: the TGW drops everything from us over fra's tunnel, which stays up: only the probes can
+  find it (fall 3 x 100 ms).
+
+Per cause: when the core dropped fra's next-hop route and when the TGW's longest match for the site moved to ams
+(RIBs polled from the failure, 20 ms apart; each time taken when vtysh's answer is in, so an upper bound by the
+tens of ms a vtysh call takes), and the answers lost: the number to compare.  Then, with ``--rekey-seconds`` (WireGuard
+rekeys every 120 s while data flows), a stream through both tunnels for that long: handshakes seen by bgpsteer,
+route changes at the core (fra's and ams's next-hop routes, polled every 20 ms) and answers lost.  Prints numbers;
+asserts nothing.
+
+    .venv/bin/python bench/tunnels.py --runs 3 --seconds 10 --rekey-seconds 150
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.helpers.guard import fail, need_root, need_some  # noqa: E402
+from bgpsteer.config.loader import load  # noqa: E402
+from lab.netlab import lab as new_lab  # noqa: E402
+from lab.netlab import sh, wait_for  # noqa: E402
+from lab.returnlab import INSIDE, SITE, ReturnLab, build  # noqa: E402
+from lab.wgtunnel import remove_peer  # noqa: E402
+
+SITE_ADDRESS = "10.100.200.1"
+POLL = 0.02
+RATE = 1000.0
+FRA_NH, AMS_NH = "10.255.0.1/32", "10.255.0.2/32"
+
+
+def _link_down(r: ReturnLab) -> None:
+    sh("ip", "link", "set", r.wg["fra"].dev_a, "down", ns=r.lab.ns("rs"))
+
+
+def _peer_removed(r: ReturnLab) -> None:
+    remove_peer(r.lab, r.wg["fra"])
+
+
+def _blackhole(r: ReturnLab) -> None:
+    r.blackhole("fra", True, everything=True)
+
+
+CAUSES: dict[str, tuple[str, Callable[[ReturnLab], None]]] = {
+    "link down": ("interface", _link_down),
+    "peer removed": ("wireguard", _peer_removed),
+    "silent blackhole": ("interface", _blackhole),
+}
+
+
+def ready(r: ReturnLab) -> None:
+    wait_for("the site at the TGW over both tunnels", lambda: all(len(r.tgw_paths(p)) == 2 for p in SITE), 90)
+    wait_for("fra preferred", lambda: r.answers_via(SITE_ADDRESS) == [INSIDE["fra"][0]], 30)
+
+
+def one(cause: str, seconds: float) -> tuple[float | None, float | None, dict[str, Any]]:
+    kind, fail_it = CAUSES[cause]
+    ams = INSIDE["ams"][0]
+    with new_lab() as lb:
+        r = build(lb, tunnel=kind)
+        ready(r)
+        received = r.stream(seconds, RATE)
+        t0 = time.monotonic()
+        fail_it(r)
+        out = back = None
+        while time.monotonic() - t0 < seconds and (out is None or back is None):
+            # each time is taken when the RIB's answer is in (a vtysh call takes tens of ms): an upper bound
+            if out is None and FRA_NH not in r.core.routes():
+                out = time.monotonic() - t0
+            if back is None and r.answers_via(SITE_ADDRESS) == [ams]:
+                back = time.monotonic() - t0
+            time.sleep(POLL)
+        return out, back, received()
+
+
+def handshakes(r: ReturnLab) -> dict[str, int]:
+    socket = load(r.config).agent.socket_path
+    p = subprocess.run(
+        [sys.executable, "-m", "bgpsteer", "show", "egress", "--json", "--socket", socket],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if p.returncode != 0:
+        fail(f"show egress failed: {p.stderr.strip()}")
+    return {e["egress"]: int(e["tunnel"]["handshakes"]) for e in json.loads(p.stdout)["egresses"] if e["tunnel"]}
+
+
+def rekey(seconds: float) -> tuple[dict[str, int], int, dict[str, Any]]:
+    """(handshakes per egress during the stream, next-hop route changes at the core, what the site received)."""
+    with new_lab() as lb:
+        r = build(lb, tunnel="wireguard")
+        ready(r)
+        before = handshakes(r)
+        received = r.stream(seconds, RATE)
+        t0 = time.monotonic()
+        last = None
+        changes = 0
+        while time.monotonic() - t0 < seconds:  # bounded by --rekey-seconds
+            routes = r.core.routes()
+            now = (FRA_NH in routes, AMS_NH in routes)
+            changes += last is not None and now != last
+            last = now
+            time.sleep(POLL)
+        got = received()
+        after = handshakes(r)
+        return {e: after[e] - before.get(e, 0) for e in after}, changes, got
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=10.0, help="the stream's length, and the longest wait")
+    ap.add_argument("--rekey-seconds", type=float, default=150.0, help="the rekey stream's length (0: skip)")
+    args = ap.parse_args()
+    need_root()
+    print(
+        f"egress fra fails at t0; RIBs polled every {POLL * 1000:.0f} ms; the cloud's answers at {RATE:.0f} "
+        f"datagrams/s; probes every 100 ms, fall 3; {args.runs} run(s) per cause"
+    )
+    print(f"{'cause':18} {'outbound (core) s':>18} {'return (TGW RIB) s':>19} {'answers lost (ms)':>18}")
+    rows = 0
+    for cause in CAUSES:
+        outs: list[float] = []
+        backs: list[float] = []
+        lost: list[int] = []
+        for _ in range(args.runs):
+            out, back, got = one(cause, args.seconds)
+            if out is None:
+                fail(f"{cause}: the core never dropped fra's next-hop route")
+            need_some("datagrams the site received of the cloud's stream", int(got.get("received", 0)))
+            outs.append(out)
+            lost.append(int(got["lost"]))
+            if back is not None:
+                backs.append(back)
+            ret = f"{back:.3f}" if back is not None else f">{args.seconds:g} (not yet)"
+            print(f"{cause:18} {out:>18.3f} {ret:>19} {got['lost']:>18}")
+            rows += 1
+        ret = f"{statistics.median(backs):.3f}" if len(backs) == len(outs) else "-"
+        print(f"{'  median':18} {statistics.median(outs):>18.3f} {ret:>19} {statistics.median(lost):>18.0f}")
+    need_some("rows", rows)
+    if args.rekey_seconds > 0:
+        hs, changes, got = rekey(args.rekey_seconds)
+        need_some("datagrams the site received of the rekey stream", int(got.get("received", 0)))
+        print(
+            f"rekey: {args.rekey_seconds:g} s of answers at {RATE:.0f}/s through WireGuard: handshakes seen "
+            f"{', '.join(f'{e} {n}' for e, n in sorted(hs.items()))}; next-hop route changes at the core {changes}; "
+            f"answers lost {got['lost']} of {got['received'] + got['lost']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
