@@ -91,7 +91,7 @@ BENCHES = (
     ),
     Bench(
         "tunnels",
-        ("--runs", "3", "--seconds", "10", "--rekey-seconds", "150"),
+        ("--runs", "3", "--seconds", "10", "--rekey-seconds", "120"),
         ("--runs", "1", "--seconds", "4", "--rekey-seconds", "0"),
         True,
         "a silent blackhole found by probes only; a WireGuard rekey",

@@ -16,16 +16,18 @@ one millisecond), egress fra fails by:
 Per cause: when the core dropped fra's next-hop route and when the TGW's longest match for the site moved to ams
 (RIBs polled from the failure, 20 ms apart; each time taken when vtysh's answer is in, so an upper bound by the
 tens of ms a vtysh call takes), and the answers lost: the number to compare.  Then, with ``--rekey-seconds`` (WireGuard
-rekeys every 120 s while data flows), a stream through both tunnels for that long: handshakes seen by bgpsteer,
-route changes at the core (fra's and ams's next-hop routes, polled every 20 ms) and answers lost.  Prints numbers;
+rekeys every 120 s while data flows), a stream through both tunnels for that long, started so that fra's rekey
+falls in its middle: handshakes bgpsteer saw during it, route changes at the core (fra's and ams's next-hop
+routes, polled every 20 ms) and answers lost.  Prints numbers;
 asserts nothing.
 
-    .venv/bin/python bench/tunnels.py --runs 3 --seconds 10 --rekey-seconds 150
+    .venv/bin/python bench/tunnels.py --runs 3 --seconds 10 --rekey-seconds 120
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import statistics
 import subprocess
@@ -40,6 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.helpers.guard import fail, need_root, need_some  # noqa: E402
 from bgpsteer.config.loader import load  # noqa: E402
+from bgpsteer.core.model import Tunnel  # noqa: E402
+from bgpsteer.core.tunnel import TunnelFacts, TunnelState  # noqa: E402
+from bgpsteer.tunnels.ipsec import IpsecWatcher  # noqa: E402
+from lab.ipsectunnel import ipsec, swanctl  # noqa: E402
 from lab.netlab import lab as new_lab  # noqa: E402
 from lab.netlab import sh, wait_for  # noqa: E402
 from lab.returnlab import INSIDE, SITE, ReturnLab, build  # noqa: E402
@@ -49,6 +55,8 @@ SITE_ADDRESS = "10.100.200.1"
 POLL = 0.02
 RATE = 1000.0
 FRA_NH, AMS_NH = "10.255.0.1/32", "10.255.0.2/32"
+REKEY_AFTER = 120.0  # WireGuard's REKEY_AFTER_TIME
+STREAM_MAX = 120.0  # lab/udpstream.py's bound on a stream
 
 
 def _link_down(r: ReturnLab) -> None:
@@ -95,7 +103,8 @@ def one(cause: str, seconds: float) -> tuple[float | None, float | None, dict[st
         return out, back, received()
 
 
-def handshakes(r: ReturnLab) -> dict[str, int]:
+def tunnels(r: ReturnLab) -> dict[str, dict[str, Any]]:
+    """Each egress's tunnel as the agent shows it."""
     socket = load(r.config).agent.socket_path
     p = subprocess.run(
         [sys.executable, "-m", "bgpsteer", "show", "egress", "--json", "--socket", socket],
@@ -106,35 +115,75 @@ def handshakes(r: ReturnLab) -> dict[str, int]:
     )
     if p.returncode != 0:
         fail(f"show egress failed: {p.stderr.strip()}")
-    return {e["egress"]: int(e["tunnel"]["handshakes"]) for e in json.loads(p.stdout)["egresses"] if e["tunnel"]}
+    return {e["egress"]: e["tunnel"] for e in json.loads(p.stdout)["egresses"] if e["tunnel"]}
 
 
 def rekey(seconds: float) -> tuple[dict[str, int], int, dict[str, Any]]:
-    """(handshakes per egress during the stream, next-hop route changes at the core, what the site received)."""
+    """(handshakes per egress during the stream, next-hop route changes at the core, what the site received).
+    WireGuard rekeys once a session is 120 s old and data flows: the stream starts when fra's latest handshake is
+    ``120 - seconds / 2`` s old, so its rekey falls mid-stream."""
     with new_lab() as lb:
         r = build(lb, tunnel="wireguard")
         ready(r)
-        before = handshakes(r)
+        wait_for(
+            "fra's handshake old enough for a rekey mid-stream",
+            lambda: (tunnels(r)["fra"]["handshake_age"] or 0) >= REKEY_AFTER - seconds / 2,
+            timeout=REKEY_AFTER,
+            interval=1.0,
+        )
+        before = {e: int(t["handshakes"]) for e, t in tunnels(r).items()}
         received = r.stream(seconds, RATE)
         t0 = time.monotonic()
         last = None
         changes = 0
-        while time.monotonic() - t0 < seconds:  # bounded by --rekey-seconds
+        while time.monotonic() - t0 < seconds:  # bounded by --rekey-seconds (at most 120)
             routes = r.core.routes()
             now = (FRA_NH in routes, AMS_NH in routes)
             changes += last is not None and now != last
             last = now
             time.sleep(POLL)
-        got = received()
-        after = handshakes(r)
-        return {e: after[e] - before.get(e, 0) for e in after}, changes, got
+        after = {e: int(t["handshakes"]) for e, t in tunnels(r).items()}
+        return {e: after[e] - before.get(e, 0) for e in after}, changes, received()
+
+
+def ipsec_deleted(what: str) -> float | None:
+    """Seconds from the gateway deleting the SA (``child`` or ``ike``) until bgpsteer's VICI reader reads the
+    tunnel down (strongSwan with kernel-libipsec: its ESP carries no steered traffic here, so no packets)."""
+    with new_lab() as lb:
+        a, b = ipsec(lb, "fra", "rs", "gw", ("192.168.60.1", "192.168.60.2"), ("10.77.0.1", "10.77.0.2"))
+        t = Tunnel("ipsec", "", ike="fra", child="fra-c", vici=str(a.vici), interval=0.5)
+        state = TunnelState("fra", t, time.monotonic())
+        down_at: list[float] = []
+
+        def report(f: TunnelFacts) -> None:
+            c = state.observe(f, time.monotonic())
+            if c is not None and c.new == "down":
+                down_at.append(time.monotonic())
+
+        async def run() -> float | None:
+            w = IpsecWatcher(t.vici, {"fra": t}, report, t.interval)
+            w.start()
+            deadline = time.monotonic() + 30
+            while state.status != "up" and time.monotonic() < deadline:  # bounded
+                await asyncio.sleep(0.05)
+            down_at.clear()  # a down before it came up (no IKE_SA yet) is not the one measured
+            t0 = time.monotonic()
+            swanctl(b, "--terminate", f"--{what}", "fra-c" if what == "child" else "fra")
+            while not down_at and time.monotonic() - t0 < 10:  # bounded
+                await asyncio.sleep(0.01)
+            w.close()
+            return down_at[0] - t0 if down_at else None
+
+        return asyncio.run(run())
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=10.0, help="the stream's length, and the longest wait")
-    ap.add_argument("--rekey-seconds", type=float, default=150.0, help="the rekey stream's length (0: skip)")
+    ap.add_argument(
+        "--rekey-seconds", type=float, default=120.0, help="the rekey stream's length (at most 120; 0: skip)"
+    )
     args = ap.parse_args()
     need_root()
     print(
@@ -162,8 +211,17 @@ def main() -> None:
         ret = f"{statistics.median(backs):.3f}" if len(backs) == len(outs) else "-"
         print(f"{'  median':18} {statistics.median(outs):>18.3f} {ret:>19} {statistics.median(lost):>18.0f}")
     need_some("rows", rows)
+    for what in ("child", "ike"):
+        read = [ipsec_deleted(what) for _ in range(args.runs)]
+        if None in read:
+            fail(f"IPsec: a deleted {what} SA was never read down")
+        ms = [x * 1000 for x in read if x is not None]
+        print(
+            f"IPsec {what.upper()}_SA deleted at the gateway: read down after {statistics.median(ms):.0f} ms "
+            f"(median of {len(ms)}; the egress leaves service in the same event, as for a link down)"
+        )
     if args.rekey_seconds > 0:
-        hs, changes, got = rekey(args.rekey_seconds)
+        hs, changes, got = rekey(min(args.rekey_seconds, STREAM_MAX))
         need_some("datagrams the site received of the rekey stream", int(got.get("received", 0)))
         print(
             f"rekey: {args.rekey_seconds:g} s of answers at {RATE:.0f}/s through WireGuard: handshakes seen "

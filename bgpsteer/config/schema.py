@@ -55,6 +55,7 @@ egresses:
     probe: {type: icmp, targets: [10.99.1.10, 10.99.1.11], source: 10.250.1.1, device: vpn-fra, interval: 0.1,
             timeout: 0.08, min_up: 1, window: 300}
     health: {rise: 3, fall: 3, hold_down: 10, dampening: {penalty: 1000, half_life: 60, suppress: 3000, reuse: 750}}
+    tunnel: {type: ipsec, ike: fra, child: fra-c, vici: /var/run/charon.vici}
   - id: ams
     region: eu-west
     jurisdiction: EU

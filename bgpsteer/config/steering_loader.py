@@ -86,7 +86,10 @@ def probe(cur: Cursor) -> Probe | None:
 
 TUNNEL_KEYS = {
     "type": True,
-    "device": True,
+    "device": False,
+    "ike": False,
+    "child": False,
+    "vici": False,
     "peer": False,
     "netns": False,
     "interval": False,
@@ -99,26 +102,36 @@ WG_KEY = re.compile(r"^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")  # a Curve25519 k
 
 def tunnel(cur: Cursor) -> Tunnel | None:
     """``egresses[].tunnel``: the egress's encrypted tunnel (core/tunnel.py)."""
+    errors_before = len(cur.issues.items)
     m = cur.mapping(TUNNEL_KEYS)
     if m is None or any(k not in m for k, req in TUNNEL_KEYS.items() if req):
         return None
-    kind = m["type"].choice(("interface", "wireguard"))
-    device = m["device"].string()
-    if device is not None and not (0 < len(device.encode()) <= IFNAMSIZ and "/" not in device and " " not in device):
+    kind = m["type"].choice(("interface", "wireguard", "ipsec"))
+    needs, others = ("ike", ("device", "peer")) if kind == "ipsec" else ("device", ("ike", "child", "vici"))
+    if kind is not None and needs not in m:
+        cur.error(f"a tunnel of type {kind} needs '{needs}'")
+    for key in others:
+        if kind is not None and key in m:
+            m[key].error(f"'{key}' has no meaning for a tunnel of type {kind}")
+    device = m["device"].string() if "device" in m else ""
+    if device and not (len(device.encode()) <= IFNAMSIZ and "/" not in device and " " not in device):
         m["device"].error(f"{device!r} is not a Linux interface name (1-15 bytes, no '/' or space)")
         device = None
+    ike = m["ike"].string() if "ike" in m else None
+    child = m["child"].string() if "child" in m else None
+    vici = m["vici"].string() if "vici" in m else default(Tunnel, "vici")
     peer = m["peer"].string() if "peer" in m else None
     if peer is not None and not WG_KEY.match(peer):
         m["peer"].error("not a WireGuard public key (44 characters of base64, as 'wg pubkey' prints it)")
     if peer is not None and kind == "interface":
-        m["peer"].error("'peer' names a WireGuard peer: it has no meaning for type interface")
+        m["peer"].error("'peer' names a WireGuard peer: it has no meaning for a tunnel of type interface")
     interval = m["interval"].number(0.01) if "interval" in m else default(Tunnel, "interval")
     reject = m["reject_after"].number(1) if "reject_after" in m else default(Tunnel, "reject_after")
     key_age = m["key_max_age"].number(1) if "key_max_age" in m else None
     netns = m["netns"].string() if "netns" in m else None
-    if None in (kind, device, interval, reject):
+    if None in (kind, device, interval, reject, vici) or len(cur.issues.items) > errors_before:
         return None
-    return Tunnel(kind, device, peer, netns, interval, reject, key_age)  # type: ignore[arg-type]
+    return Tunnel(kind, device, peer, netns, interval, reject, key_age, ike, child, vici)  # type: ignore[arg-type]
 
 
 def health(cur: Cursor | None) -> Health | None:

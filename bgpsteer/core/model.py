@@ -55,7 +55,7 @@ class Probe:
     http_path: str = "/"
 
 
-TunnelKind = Literal["interface", "wireguard"]
+TunnelKind = Literal["interface", "wireguard", "ipsec"]
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,15 @@ class Tunnel:
     """The encrypted tunnel an egress runs through: its state is a health input (core/tunnel.py)."""
 
     kind: TunnelKind
-    device: str  # the tunnel's network device (a WireGuard interface, an IPsec VTI or XFRM device, a GRE ...)
+    device: str  # its network device (a WireGuard interface, a VTI or XFRM device, a GRE ...); ipsec: ""
     peer: str | None = None  # wireguard: the peer's public key (None: the device's only peer)
     netns: str | None = None  # the network namespace the device is in (None: the agent's own)
     interval: float = 0.5  # wireguard: seconds between readings of the handshake
     reject_after: float = 180.0  # wireguard: a handshake older than this is a dead tunnel (its REJECT_AFTER_TIME)
     key_max_age: float | None = None  # alert when no handshake (key rotation) for this long (None: no alert)
+    ike: str | None = None  # ipsec: the IKE connection's name in strongSwan
+    child: str | None = None  # ipsec: its CHILD_SA's name (None: any of its CHILD_SAs)
+    vici: str = "/var/run/charon.vici"  # ipsec: strongSwan's VICI socket
 
 
 @dataclass(frozen=True)

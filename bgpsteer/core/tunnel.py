@@ -6,6 +6,9 @@
   older than that); up otherwise.  A new handshake while up is a rekey (every two minutes while data flows): it
   changes nothing.  Ages run on the agent's monotonic clock from the moment a handshake was first seen, so a
   wall-clock jump does not age (or rejuvenate) a tunnel.
+- ``ipsec``: strongSwan's IKE_SA and CHILD_SA (read over VICI at start, at every ``ike-updown``/``child-updown``
+  event and every ``interval``).  Up while the IKE_SA is ESTABLISHED and the CHILD_SA INSTALLED; down otherwise.
+  A rekey (a new CHILD_SA, ``ike-rekey``/``child-rekey``) changes nothing; its unique id counts it.
 - ``unknown``: the device was never found, or could not be read (a socket missing, permission denied).  Never up:
   an egress held down by its tunnel stays down until the tunnel is read up again.  Never down either: probes
   still decide an egress whose tunnel cannot be read.
@@ -33,9 +36,11 @@ class TunnelFacts:
     readable: bool  # False: it could not be read (why in ``detail``)
     present: bool = False  # the device (for WireGuard: and its peer) exists
     link_up: bool = False  # interface: the device's link is up
-    handshake_stamp: float | None = None  # wireguard: the latest handshake's wall-clock time (None: never)
-    handshake_age: float | None = None  # wireguard: its age on the reader's wall clock at the reading
+    # the latest handshake's identity (WireGuard: its wall-clock time; IPsec: the CHILD_SA's unique id; None: none)
+    handshake_stamp: float | None = None
+    handshake_age: float | None = None  # its age at the reading (WireGuard: on the reader's wall clock)
     detail: str = ""
+    expires_in: float | None = None  # ipsec: seconds until the CHILD_SA's hard lifetime ends (a rekey comes first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,7 @@ class TunnelState:
         self._stamp_seen = now  # when (monotonic)
         self.handshakes = 0  # new handshakes seen: the first, then every rekey
         self.downs = 0
+        self.expires_in: float | None = None  # ipsec: the CHILD_SA's remaining lifetime at the last reading
 
     def handshake_age(self, now: float) -> float | None:
         """Seconds since the latest handshake, on the agent's clock (None: none seen)."""
@@ -79,9 +85,14 @@ class TunnelState:
         return change
 
     def _verdict(self, facts: TunnelFacts, now: float) -> tuple[TunnelStatus, str]:
-        what = f"{self.tunnel.kind} {self.tunnel.device}"
+        t = self.tunnel
+        what = f"ipsec {t.ike}" + (f"/{t.child}" if t.child else "") if t.kind == "ipsec" else f"{t.kind} {t.device}"
         if not facts.readable:
             return "unknown", f"{what} cannot be read: {facts.detail}"
+        self.expires_in = facts.expires_in
+        if t.kind == "ipsec":
+            self._saw(facts, now)
+            return ("up", f"{what}: {facts.detail}") if facts.present else ("down", f"{what}: {facts.detail}")
         if not facts.present:
             if not self.seen:
                 return "unknown", f"{what} not found{': ' + facts.detail if facts.detail else ''}"
@@ -89,17 +100,21 @@ class TunnelState:
         self.seen = True
         if self.tunnel.kind == "interface":
             return ("up", f"{what} link up") if facts.link_up else ("down", f"{what} link down")
-        if facts.handshake_stamp is not None and facts.handshake_stamp != self.stamp:
-            self.stamp = facts.handshake_stamp
-            self._stamp_age = max(0.0, facts.handshake_age or 0.0)
-            self._stamp_seen = now
-            self.handshakes += 1
+        self._saw(facts, now)
         age = self.handshake_age(now)
         if age is None:
             return "down", f"{what}: no handshake with its peer yet"
         if age > self.tunnel.reject_after:
             return "down", f"{what}: latest handshake {age:.0f}s ago, over {self.tunnel.reject_after:g}s"
         return "up", f"{what}: latest handshake {age:.0f}s ago"
+
+    def _saw(self, facts: TunnelFacts, now: float) -> None:
+        """A handshake (or CHILD_SA) not seen before: its age is taken once, then runs on the agent's clock."""
+        if facts.handshake_stamp is not None and facts.handshake_stamp != self.stamp:
+            self.stamp = facts.handshake_stamp
+            self._stamp_age = max(0.0, facts.handshake_age or 0.0)
+            self._stamp_seen = now
+            self.handshakes += 1
 
     def key_too_old(self, now: float) -> bool:
         """No handshake (for WireGuard, a key rotation) for longer than the configured ``key_max_age``."""
@@ -119,4 +134,5 @@ class TunnelState:
             "handshakes": self.handshakes,
             "downs": self.downs,
             "key_too_old": self.key_too_old(now),
+            "sa_expires_in": self.expires_in,
         }

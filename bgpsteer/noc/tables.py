@@ -119,6 +119,8 @@ def _tunnel_cell(t: dict[str, Any] | None) -> str:
     text = t["status"] if t["status"] != "down" else "DOWN"
     if t.get("handshake_age") is not None:
         text += f", handshake {t['handshake_age']:.0f}s ago" + (" (KEY OLD)" if t.get("key_too_old") else "")
+    if t.get("sa_expires_in") is not None:
+        text += f", SA expires in {t['sa_expires_in']:.0f}s"
     return text
 
 

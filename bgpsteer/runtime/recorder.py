@@ -61,7 +61,7 @@ FLUSH = "F"  # [limit|null]: a decision pass over at most limit dirty prefixes
 TICK = "T"  # []: timers (hold-downs, dampening, relief)
 PROBE = "P"  # [egress, [[target, ok, rtt_ms, reason], ...], pushed]: one probe round or pushed measurements
 LOAD = "U"  # [{egress: mbps}, {prefix: mbps}]: a load report (relief)
-TUNNEL = "W"  # [egress, readable, present, link_up, handshake_stamp, handshake_age, detail]: a tunnel reading
+TUNNEL = "W"  # [egress, readable, present, link_up, stamp, age, detail, expires_in]: a tunnel reading
 DRAIN = "D"  # [egress, on]
 CONFIG = "C"  # [digest, file]: a config swapped in (reload); text in config-DIGEST.yaml
 RESTORE = "S"  # [state, saved_at]: what the state file held at start
@@ -92,7 +92,8 @@ def encode(inp: Input) -> tuple[str, list[Any]] | None:  # noqa: PLR0911 - one c
         case LoadReport(utilization, volumes):
             return LOAD, [dict(utilization), dict(volumes)]
         case TunnelReading(f):
-            return TUNNEL, [f.egress, f.readable, f.present, f.link_up, f.handshake_stamp, f.handshake_age, f.detail]
+            stamp, age = f.handshake_stamp, f.handshake_age
+            return TUNNEL, [f.egress, f.readable, f.present, f.link_up, stamp, age, f.detail, f.expires_in]
         case DrainChange(egress, on):
             return DRAIN, [egress, on]
         case Restore(state, saved_at):

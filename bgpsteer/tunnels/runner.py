@@ -17,6 +17,7 @@ from pathlib import Path
 from bgpsteer.core.model import Egress, Tunnel
 from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.tunnels import wireguard
+from bgpsteer.tunnels.ipsec import IpsecWatcher
 from bgpsteer.tunnels.netlink import LinkWatcher
 
 log = logging.getLogger("bgpsteer.tunnels")
@@ -50,22 +51,36 @@ class TunnelRunner:
         self.report = report
         self.clock = clock
         self.tasks: list[asyncio.Task[None]] = []
+        self.watchers: list[IpsecWatcher] = []
 
     def start(self, egresses: Iterable[Egress]) -> None:
         """(Re)start the readers for these egresses' tunnels (a reload replaces them all)."""
-        for task in self.tasks:
-            task.cancel()
-        self.tasks = []
+        self._stop()
         links: dict[str | None, dict[str, str]] = defaultdict(dict)
+        vicis: dict[str, dict[str, Tunnel]] = defaultdict(dict)
         for e in egresses:
             if e.tunnel is None:
                 continue
             if e.tunnel.kind == "interface":
                 links[e.tunnel.netns][e.tunnel.device] = e.id
+            elif e.tunnel.kind == "ipsec":
+                vicis[e.tunnel.vici][e.id] = e.tunnel
             else:
                 self.tasks.append(asyncio.ensure_future(self._poll(e.id, e.tunnel)))
         for netns, devices in links.items():
             self.tasks.append(asyncio.ensure_future(LinkWatcher(netns, devices, self.report).run()))
+        for path, tunnels in vicis.items():
+            w = IpsecWatcher(path, tunnels, self.report, min(t.interval for t in tunnels.values()))
+            w.start()
+            self.watchers.append(w)
+
+    def _stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+        for w in self.watchers:
+            w.close()
+        self.watchers = []
 
     async def _poll(self, egress: str, t: Tunnel) -> None:
         last: TunnelFacts | None = None
@@ -79,9 +94,9 @@ class TunnelRunner:
             await asyncio.sleep(t.interval)
 
     async def aclose(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
+        tasks = self.tasks
+        self._stop()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.tasks = []
@@ -94,6 +109,13 @@ def missing_devices(egresses: Iterable[Egress], filename: str) -> list[str]:
     for e in egresses:
         t = e.tunnel
         if t is None:
+            continue
+        if t.kind == "ipsec":
+            if not Path(t.vici).exists():
+                out.append(
+                    f"{filename}: egresses[{e.id}].tunnel.vici: no strongSwan VICI socket at {t.vici}: its tunnel "
+                    "counts as unknown (never up, never down) until charon runs"
+                )
             continue
         where = f"namespace {t.netns}" if t.netns else "this namespace"
         if t.netns and not Path("/run/netns", t.netns).exists():

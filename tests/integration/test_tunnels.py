@@ -23,7 +23,7 @@ from lab.wgtunnel import add_peer, remove_peer
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
-lab_tools()
+lab_tools("wireguard-go", "wg")
 
 AMS = INSIDE["ams"][0]
 

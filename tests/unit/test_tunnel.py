@@ -184,3 +184,23 @@ def test_tunnel_config_errors_name_their_key_all_at_once() -> None:
     good = CONFIG.replace("type: interface, device: vti-fra", f'type: wireguard, device: wg-fra, peer: "{key}"')
     t = parse(good, "t.yaml").egress("fra").tunnel
     assert t == Tunnel("wireguard", "wg-fra", key)
+
+
+IPSEC = Tunnel("ipsec", "", ike="fra", child="fra-c")
+
+
+def test_ipsec_is_down_without_its_sa_even_at_the_start_and_rekeys_move_nothing() -> None:
+    t = TunnelState("fra", IPSEC, 0.0)
+    change = t.observe(TunnelFacts("fra", True, False, detail="no IKE_SA"), 0.0)
+    assert change is not None
+    assert (change.new, change.why) == ("down", "ipsec fra/fra-c: no IKE_SA")  # charon answers: the SA is not there
+    up = TunnelFacts("fra", True, True, handshake_stamp=1.0, handshake_age=3.0, detail="ok", expires_in=3897.0)
+    assert t.observe(up, 1.0) is not None
+    rekeyed = TunnelFacts("fra", True, True, handshake_stamp=2.0, handshake_age=0.0, detail="ok", expires_in=3900.0)
+    assert t.observe(rekeyed, 1800.0) is None
+    assert (t.status, t.handshakes, t.handshake_age(1801.0), t.as_dict(1801.0)["sa_expires_in"]) == (
+        "up",
+        2,
+        1.0,
+        3900.0,
+    )

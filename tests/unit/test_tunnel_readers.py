@@ -4,12 +4,13 @@ project's lab, netlink link flags, and a WireGuard control socket that misbehave
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from bgpsteer.core.model import Tunnel
-from bgpsteer.tunnels import wireguard
+from bgpsteer.tunnels import ipsec, wireguard
 from bgpsteer.tunnels.netlink import reading
 from bgpsteer.tunnels.runner import read_wireguard
 
@@ -99,3 +100,45 @@ def test_no_socket_and_no_device_is_never_present(tmp_path: Path, monkeypatch: p
     f = asyncio.run(read_wireguard("fra", Tunnel("wireguard", "bs-nosuch0")))
     assert not f.present
     assert f.detail
+
+
+def sas() -> list[dict[str, object]]:
+    """``list-sas`` as strongSwan 5.9.8 answered it in the lab (values as bytes, as the vici client gives them)."""
+
+    def raw(x: object) -> object:
+        if isinstance(x, str):
+            return x.encode()
+        if isinstance(x, dict):
+            return {k: raw(v) for k, v in x.items()}
+        if isinstance(x, list):
+            return [raw(v) for v in x]
+        return x
+
+    return [raw(e) for e in json.loads((DATA / "strongswan-list-sas.json").read_text())]  # type: ignore[misc]
+
+
+IPSEC = Tunnel("ipsec", "", ike="fra", child="fra-c")
+
+
+def test_an_established_ike_sa_with_its_child_installed_is_up() -> None:
+    f = ipsec.facts("fra", IPSEC, sas())
+    assert (f.readable, f.present, f.handshake_stamp, f.handshake_age, f.expires_in) == (True, True, 1.0, 3.0, 3897.0)
+    assert f.detail == "IKE_SA ESTABLISHED, CHILD_SA fra-c INSTALLED"
+
+
+def test_the_wrong_child_a_rekeying_ike_sa_and_no_sa_are_not_present() -> None:
+    assert not ipsec.facts("fra", Tunnel("ipsec", "", ike="fra", child="other"), sas()).present
+    connecting = sas()
+    connecting[0]["fra"]["state"] = b"CONNECTING"  # type: ignore[index]
+    f = ipsec.facts("fra", IPSEC, connecting)
+    assert (f.present, f.detail) == (False, "IKE_SA CONNECTING")
+    assert ipsec.facts("fra", Tunnel("ipsec", "", ike="ams"), sas()).detail == "no IKE_SA"
+
+
+def test_during_a_rekey_the_newest_child_sa_counts() -> None:
+    both = sas()
+    children = both[0]["fra"]["child-sas"]  # type: ignore[index]
+    newer = dict(children["fra-c-1"], uniqueid=b"2", **{"install-time": b"0"})
+    children["fra-c-2"] = newer
+    f = ipsec.facts("fra", IPSEC, both)
+    assert (f.handshake_stamp, f.handshake_age) == (2.0, 0.0)
