@@ -321,6 +321,7 @@ def _peers(
         "cloud": False,
         "max_routes": False,
         "hold_time": False,
+        "ttl_security": False,
     }
     for p in cur.items():
         m = p.mapping(keys)
@@ -375,6 +376,7 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
         "local_address": False,
         "password": False,
         "class": False,
+        "ttl_security": False,
     }
     for c in cur.items():
         m = c.mapping(keys)
@@ -395,6 +397,7 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
                 local_address=_address(m["local_address"]) if "local_address" in m else None,
                 password=_password(m["password"]) if "password" in m else None,
                 app_class=m["class"].string() if "class" in m else None,
+                ttl_security=site_loader.ttl_security(m["ttl_security"]) if "ttl_security" in m else None,
             )
         )
         if "class" in m:

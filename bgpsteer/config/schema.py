@@ -73,11 +73,12 @@ cloud_peers:
      description: AWS TGW}
   - {name: gcp, address: 10.250.2.2, asn: 16550, egress: ams, provider: gcp, region: europe-west4, families: ipv4,
      cloud: gcp-europe, max_routes: 200, hold_time: 60}
+  - {name: colo, address: 10.250.3.2, asn: 65010, egress: ams, provider: colo, region: fra1, ttl_security: true}
 site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med: 200, prepend: 3, split: true,
        communities: ["65000:10", no-export], clouds: [gcp-europe]}
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret}
-  - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime}
+  - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime, ttl_security: 2}
 classes:
   - name: realtime
     sla: {latency_ms: 40, loss_pct: 2, jitter_ms: 15}

@@ -3,11 +3,13 @@ facts (core/providers.py) checked against the config, every problem named with i
 
 from __future__ import annotations
 
-from bgpsteer.config.nodes import Cursor
+from yaml.nodes import ScalarNode
+
+from bgpsteer.config.nodes import Cursor, scalar_value
 from bgpsteer.core.attrs import parse_community
 from bgpsteer.core.model import CloudPeer, Site, default
 from bgpsteer.core.prefix import format_prefix, parse_prefix
-from bgpsteer.core.providers import inside_problem, profile
+from bgpsteer.core.providers import Provider, inside_problem, profile
 from bgpsteer.core.returnpath import limit
 
 MED_MAX = 0xFFFFFFFF
@@ -69,7 +71,8 @@ def site(cur: Cursor | None, clouds_known: set[str]) -> Site | None:
 
 
 def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]:
-    """A cloud peer's return-path keys (cloud, max_routes, hold_time), checked against its provider's facts."""
+    """A cloud peer's provider-bound keys (cloud, max_routes, ttl_security, hold_time), checked against its
+    provider's facts."""
     out: dict[str, object] = {}
     provider_name = m["provider"].string() if "provider" in m else None
     if provider_name is None:
@@ -90,6 +93,22 @@ def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]
         n = m["max_routes"].integer(1, top)
         if n is not None:
             out["max_routes"] = n
+    out.update(_session_facts(m, p))
+    return out
+
+
+def _session_facts(m: dict[str, Cursor], p: Provider) -> dict[str, object]:
+    """A cloud session's TTL security and hold time, checked against what its provider does."""
+    out: dict[str, object] = {}
+    if "ttl_security" in m:
+        hops = ttl_security(m["ttl_security"])
+        if hops is not None and not p.gtsm:
+            m["ttl_security"].error(
+                f"{p.name} does not document TTL security (GTSM, RFC 5082) on its VPN BGP sessions: it would send "
+                "with its default TTL, which GTSM drops, and the session would never come up"
+            )
+        elif hops is not None:
+            out["ttl_security"] = hops
     if "hold_time" in m:
         hold = m["hold_time"].integer(0, 65535)
         if hold is not None and 0 < hold < HOLD_MIN:
@@ -99,6 +118,18 @@ def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]
         elif hold is not None:
             out["hold_time"] = hold
     return out
+
+
+GTSM_HOPS = 254  # RFC 5082: the peer sends with TTL 255; we accept down to 256 - hops (at least 2)
+
+
+def ttl_security(cur: Cursor) -> int | None:
+    """``ttl_security`` of a session: ``true`` (a directly connected peer: 1 hop), ``false``, or the most hops
+    away the peer may be."""
+    cur.accepts({"type": "boolean"})
+    if isinstance(cur.node, ScalarNode) and isinstance(scalar_value(cur.node), bool):
+        return 1 if cur.boolean() else None
+    return cur.integer(1, GTSM_HOPS)
 
 
 def site_warnings(s: Site | None, peers: list[CloudPeer], filename: str) -> list[str]:

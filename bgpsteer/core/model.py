@@ -136,6 +136,7 @@ class CloudPeer:
     cloud: str = ""  # the cloud this session reaches (several egresses to one gateway); "": provider-asn
     max_routes: int | None = None  # most routes announced to it (None: its provider's limit)
     hold_time: int | None = None  # None: agent.hold_time
+    ttl_security: int | None = None  # GTSM (RFC 5082): the most hops away the peer may be (None: off)
 
     @property
     def group(self) -> str:
@@ -165,6 +166,7 @@ class CoreRouter:
     local_address: str | None = None
     password: str | None = None
     app_class: str | None = None  # this session feeds the core's VRF for one application class
+    ttl_security: int | None = None  # GTSM (RFC 5082): the most hops away the core router may be (None: off)
 
     @property
     def scope(self) -> Scope:

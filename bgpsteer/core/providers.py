@@ -11,6 +11,8 @@ A profile carries, from the provider's documentation (cited in policies/README.m
 - ``reserved_asns``: ASNs our side may not use towards it;
 - ``inside`` / ``reserved_inside``: where the tunnel's inside (BGP) addresses must lie, and the /30s the
   provider keeps for itself;
+- ``gtsm``: the gateway is documented to support TTL security (RFC 5082) on its BGP sessions (none of the four
+  clouds' VPN gateways is: ``check`` refuses ``ttl_security`` towards them, the session would never come up);
 - ``graceful_restart``: the gateway documents BGP graceful restart (RFC 4724) as a helper, so it keeps our routes
   while ExaBGP restarts: only then does bgpsteer advertise the capability on the session (and send End-of-RIB
   itself once the return path is sent again).
@@ -42,6 +44,7 @@ class Provider:
     inside: tuple[str, ...] = ()  # inside addresses in 169.254/16 must lie in one of these (none: anywhere)
     reserved_inside: tuple[str, ...] = ()
     graceful_restart: bool = False
+    gtsm: bool = False
 
 
 PROFILES: dict[str, Provider] = {
@@ -85,7 +88,7 @@ PROFILES: dict[str, Provider] = {
     # VPN Gateway: AS-path prepending; 50 BGP routes by default (a quota); 45104 is Alibaba Cloud's own ASN
     "alibaba": Provider("alibaba", "prepend", ("as_path",), 50, 30, 10, reserved_asns=frozenset({45104})),
     # anything else: prepending is honoured by every BGP speaker; no limit known
-    "generic": Provider("generic", "prepend", ("as_path", "med"), None, 90, 30),
+    "generic": Provider("generic", "prepend", ("as_path", "med"), None, 90, 30, gtsm=True),
 }
 
 

@@ -38,6 +38,10 @@ def _neighbor(config: Config, peer: CloudPeer | CoreRouter, description: str, co
         lines.append(f"  local-address {local or a.local_address};")
     hold = peer.hold_time if isinstance(peer, CloudPeer) and peer.hold_time is not None else a.hold_time
     lines += [f"  local-as {a.local_asn};", f"  peer-as {asn};", f"  hold-time {hold};"]
+    if peer.ttl_security is not None:
+        # GTSM (RFC 5082): IP_MINTTL 256 - hops on the socket; ExaBGP then sends with TTL 255 (5.0.15, verified in
+        # tests/integration/test_gtsm.py: a peer one hop further away than allowed never gets a session)
+        lines.append(f"  incoming-ttl {256 - peer.ttl_security};")
     if graceful:
         # bgpsteer sends End-of-RIB itself once its table is re-announced (ExaBGP's own comes too early)
         lines.append("  manual-eor true;")
