@@ -59,10 +59,16 @@ def explain(
         v = export.evaluate(path, entry.parsed, prefix, pc.export_sig)
         if blocked:
             checks.append("export policy: not consulted (compliance decides first)")
+        tunnel = steering.tunnels.get(egress_id)
+        held = steering.health[egress_id].blocked
         checks.append(
-            "health: in service"
-            if steering.usable(egress_id)
-            else f"health: OUT OF SERVICE (next-hop {e.next_hop} withdrawn: the core cannot use this path)"
+            (
+                "health: in service"
+                if steering.usable(egress_id)
+                else f"health: OUT OF SERVICE (next-hop {e.next_hop} withdrawn: the core cannot use this path)"
+            )
+            + (f"; tunnel {tunnel.status}: {tunnel.why}" if tunnel is not None else "")
+            + ("; the tunnel holds it down until its probes rise again" if held is not None else "")
         )
         if egress_id in export.drained:
             checks.append(f"drain: egress drained ({DRAINED})")

@@ -204,3 +204,26 @@ def test_ipsec_is_down_without_its_sa_even_at_the_start_and_rekeys_move_nothing(
         1.0,
         3900.0,
     )
+
+
+def test_explain_shows_the_tunnels_part_in_its_egress_state() -> None:
+    from bgpsteer.core.attrs import Attrs
+    from bgpsteer.core.events import RoutesAnnounced
+    from bgpsteer.core.view import CoreView
+
+    eng = Engine(parse(CONFIG, "t.yaml"))
+    eng.start(0.0)
+    eng.handle(RoutesAnnounced("10.1.0.2", 4, Attrs(next_hop="10.1.0.2", as_path=(64512,)), ["44.0.0.0/24"]), 0.0)
+    eng.flush(0.0)
+    eng.tunnel(link(True), 0.5)
+    x = CoreView(eng).explain("44.0.0.0/24")
+    assert x is not None
+    (fra,) = [e for e in x["egresses"] if e["egress"] == "fra"]
+    assert "health: in service; tunnel up: interface vti-fra link up" in fra["checks"]
+    eng.tunnel(link(False), 1.0)
+    x = CoreView(eng).explain("44.0.0.0/24")
+    assert x is not None
+    (fra,) = [e for e in x["egresses"] if e["egress"] == "fra"]
+    assert fra["checks"][-1].endswith(
+        "; tunnel down: interface vti-fra link down; the tunnel holds it down until its probes rise again"
+    )
