@@ -18,7 +18,13 @@ Per cause: when the core dropped fra's next-hop route and when the TGW's longest
 tens of ms a vtysh call takes), and the answers lost: the number to compare.  Then, with ``--rekey-seconds`` (WireGuard
 rekeys every 120 s while data flows), a stream through both tunnels for that long, started so that fra's rekey
 falls in its middle: handshakes bgpsteer saw during it, route changes at the core (fra's and ams's next-hop
-routes, polled every 20 ms) and answers lost.  Prints numbers;
+routes, polled every 20 ms) and answers lost; and a stream through an IPsec tunnel whose CHILD_SA rekeys every
+2 s (its lifetimes made short; ``--rekey-seconds``/8 s of stream, at most 20): the rekeys bgpsteer saw, the
+tunnel's changes of state, the datagrams lost.
+
+IPsec SAs deleted at the gateway are measured as the time until bgpsteer reads the tunnel down: with
+kernel-libipsec every CHILD_SA of a charon shares one TUN device, so the return lab's two egresses to one gateway
+(same traffic selectors) cannot run over IPsec side by side, and no steered packets cross it here.  Prints numbers;
 asserts nothing.
 
     .venv/bin/python bench/tunnels.py --runs 3 --seconds 10 --rekey-seconds 120
@@ -49,6 +55,7 @@ from lab.ipsectunnel import ipsec, swanctl  # noqa: E402
 from lab.netlab import lab as new_lab  # noqa: E402
 from lab.netlab import sh, wait_for  # noqa: E402
 from lab.returnlab import INSIDE, SITE, ReturnLab, build  # noqa: E402
+from lab.streams import udp_stream  # noqa: E402
 from lab.wgtunnel import remove_peer  # noqa: E402
 
 SITE_ADDRESS = "10.100.200.1"
@@ -177,6 +184,45 @@ def ipsec_deleted(what: str) -> float | None:
         return asyncio.run(run())
 
 
+def ipsec_rekeys(seconds: float) -> tuple[int, list[str], dict[str, Any]]:
+    """A stream through an IPsec tunnel (its inside addresses, 1,000/s) across CHILD_SA rekeys every 2 s and an
+    IKE_SA rekey every 7 s: (rekeys bgpsteer's reader saw, the tunnel's changes of state, what arrived)."""
+    with new_lab() as lb:
+        a, _ = ipsec(lb, "fra", "rs", "gw", ("192.168.60.1", "192.168.60.2"), ("10.77.0.1", "10.77.0.2"), (7, 2, 5))
+        t = Tunnel("ipsec", "", ike="fra", child="fra-c", vici=str(a.vici), interval=0.2)
+        state = TunnelState("fra", t, time.monotonic())
+        changes: list[str] = []
+
+        def report(f: TunnelFacts) -> None:
+            c = state.observe(f, time.monotonic())
+            if c is not None:
+                changes.append(c.new)
+
+        async def run() -> tuple[int, dict[str, Any]]:
+            w = IpsecWatcher(t.vici, {"fra": t}, report, t.interval)
+            w.start()
+            deadline = time.monotonic() + 30
+            while state.status != "up" and time.monotonic() < deadline:  # bounded
+                await asyncio.sleep(0.05)
+            before = state.handshakes
+            received = udp_stream(
+                lb,
+                sys.executable,
+                sender=("rs", "10.77.0.1"),
+                receiver=("gw", "10.77.0.2"),
+                port=5001,
+                rate=RATE,
+                seconds=seconds,
+                name="ipsec",
+            )
+            got = await asyncio.to_thread(received)
+            w.close()
+            return state.handshakes - before, got
+
+        rekeys, got = asyncio.run(run())
+        return rekeys, changes, got
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
@@ -221,6 +267,13 @@ def main() -> None:
             f"(median of {len(ms)}; the egress leaves service in the same event, as for a link down)"
         )
     if args.rekey_seconds > 0:
+        n, states, got = ipsec_rekeys(min(args.rekey_seconds / 8, 20.0))
+        need_some("datagrams received through IPsec", int(got.get("received", 0)))
+        print(
+            f"IPsec rekeys under a stream: {n} CHILD_SA rekeys seen while {got['received'] + got['lost']} datagrams "
+            f"crossed at {RATE:.0f}/s; tunnel changes {states or 'none'} (the first 'up' is the start); "
+            f"datagrams lost {got['lost']}"
+        )
         hs, changes, got = rekey(min(args.rekey_seconds, STREAM_MAX))
         need_some("datagrams the site received of the rekey stream", int(got.get("received", 0)))
         print(
