@@ -82,8 +82,8 @@ PROFILES: dict[str, Provider] = {
         inside=("169.254.21.0/24", "169.254.22.0/24"),
     ),
     # Cloud Router: the learned route's priority is its MED (lowest wins; equal MEDs give ECMP); a learned-route
-    # quota per VPC network drops what is beyond it (no per-session number: set max_routes on the peer)
-    # (equal MEDs: ECMP); "Manage BGP timers": Cloud Router supports graceful restart (RFC 4724)
+    # quota per VPC network drops what is beyond it (no per-session number: set max_routes on the peer);
+    # "Manage BGP timers": it supports graceful restart (RFC 4724)
     "gcp": Provider("gcp", "med", ("med",), None, 60, 20, graceful_restart=True),
     # VPN Gateway: AS-path prepending; 50 BGP routes by default (a quota); 45104 is Alibaba Cloud's own ASN
     "alibaba": Provider("alibaba", "prepend", ("as_path",), 50, 30, 10, reserved_asns=frozenset({45104})),

@@ -42,6 +42,7 @@ class LinkWatcher:
         self.netns = netns
         self.devices = dict(devices)
         self.report = report
+        self.failing = False
 
     async def run(self) -> None:
         while True:
@@ -51,7 +52,9 @@ class LinkWatcher:
                 raise
             except Exception as exc:  # an unreadable namespace or socket: unknown, never down
                 where = f"namespace {self.netns}" if self.netns else "this namespace"
-                log.error("tunnel links in %s cannot be read: %s", where, exc)
+                if not self.failing:  # once per outage, not every retry
+                    log.error("tunnel links in %s cannot be read (tried again every %gs): %s", where, RETRY, exc)
+                self.failing = True
                 for egress in self.devices.values():
                     self.report(TunnelFacts(egress, False, detail=f"netlink in {where}: {exc}"))
             await asyncio.sleep(RETRY)
@@ -66,6 +69,9 @@ class LinkWatcher:
                 name = msg.get("ifname")
                 if name in self.devices:
                     seen[name] = msg
+            if self.failing:
+                log.info("tunnel links in %s readable again", self.netns or "this namespace")
+            self.failing = False
             for device, egress in self.devices.items():
                 self.report(reading(egress, seen.get(device), device))
             async for msg in ipr.get():
