@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bgpsteer.core.model import Tunnel
+from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.tunnels import ipsec, wireguard
 from bgpsteer.tunnels.netlink import reading
 from bgpsteer.tunnels.runner import read_wireguard
@@ -142,3 +143,49 @@ def test_during_a_rekey_the_newest_child_sa_counts() -> None:
     children["fra-c-2"] = newer
     f = ipsec.facts("fra", IPSEC, both)
     assert (f.handshake_stamp, f.handshake_age) == (2.0, 0.0)
+
+
+def test_permission_denied_on_the_control_socket_is_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def denied(device: str, directory: Path | None = None) -> str:
+        raise PermissionError(13, "Permission denied", f"/var/run/wireguard/{device}.sock")
+
+    monkeypatch.setattr(wireguard, "read_socket", denied)
+    f = asyncio.run(read_wireguard("fra", Tunnel("wireguard", "wg-fra")))
+    assert (f.readable, f.present) == (False, False)
+    assert f.detail.startswith("permission denied")
+
+
+def test_a_missing_vici_socket_is_unreadable(tmp_path: Path) -> None:
+    from bgpsteer.tunnels.ipsec import IpsecWatcher
+
+    got: list[object] = []
+    t = Tunnel("ipsec", "", ike="fra", vici=str(tmp_path / "charon.vici"))
+
+    async def main() -> None:
+        w = IpsecWatcher(t.vici, {"fra": t}, got.append, 0.1)
+        w.start()
+        for _ in range(100):  # bounded: at most 1 s
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        w.close()
+
+    asyncio.run(main())
+    f = got[0]
+    assert isinstance(f, TunnelFacts)
+    assert (f.readable, f.present) == (False, False)
+    assert str(tmp_path / "charon.vici") in f.detail
+
+
+def test_check_warns_about_a_device_or_socket_that_is_not_there(tmp_path: Path) -> None:
+    from bgpsteer.core.model import Egress
+    from bgpsteer.tunnels.runner import missing_devices
+
+    egresses = [
+        Egress("fra", "eu", "EU", 0.0, "10.255.0.1", 1, tunnel=Tunnel("interface", "bs-nosuch0")),
+        Egress("ams", "eu", "EU", 0.0, "10.255.0.2", 2, tunnel=Tunnel("interface", "lo")),
+        Egress("lon", "uk", "UK", 0.0, "10.255.0.3", 3, tunnel=Tunnel("ipsec", "", ike="x", vici=str(tmp_path))),
+        Egress("par", "eu", "EU", 0.0, "10.255.0.4", 4, tunnel=Tunnel("ipsec", "", ike="x", vici="/nonexistent")),
+    ]
+    warnings = missing_devices(egresses, "t.yaml")
+    assert [w.split(":")[1].strip() for w in warnings] == ["egresses[fra].tunnel.device", "egresses[par].tunnel.vici"]
