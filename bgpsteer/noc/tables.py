@@ -167,7 +167,7 @@ def egress_text(r: dict[str, Any]) -> str:
                 text += f"\n{e['egress']}: target {t}: last failure: {s['last_failure']}"
         if e.get("tunnel"):
             tun = e["tunnel"]
-            text += f"\n{e['egress']}: tunnel {tun['kind']} {tun['device']} {tun['status']}: {tun['why']}"
+            text += f"\n{e['egress']}: tunnel {tun['status']}: {tun['why']}"
             if e["health"].get("tunnel_down"):
                 text += " (holds the egress down until its probes rise again)"
     return text

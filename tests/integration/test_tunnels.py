@@ -68,7 +68,7 @@ def test_a_tunnel_link_down_takes_its_egress_out_at_once_and_only_the_probes_bri
         assert (e["in_service"], e["health"]["state"], e["tunnel"]["status"]) == (False, "down", "down")
         assert e["health"]["tunnel_down"] == f"interface {dev} link down"  # the tunnel's event, not probe rounds
         shown = ctl(rl, "show", "egress").stdout
-        assert f"fra: tunnel interface {dev} down: interface {dev} link down (holds the egress down" in shown
+        assert f"fra: tunnel down: interface {dev} link down (holds the egress down" in shown
     finally:
         sh("ip", "link", "set", dev, "up", ns=rl.lab.ns("rs"))
     wait_for("fra's tunnel read up", lambda: tunnel_is(rl, "fra", "up"), timeout=10)
