@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -47,7 +46,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.helpers.guard import fail, need_root, need_some  # noqa: E402
-from bgpsteer.config.loader import load  # noqa: E402
 from bgpsteer.core.model import Tunnel  # noqa: E402
 from bgpsteer.core.tunnel import TunnelFacts, TunnelState  # noqa: E402
 from bgpsteer.tunnels.ipsec import IpsecWatcher  # noqa: E402
@@ -112,14 +110,7 @@ def one(cause: str, seconds: float) -> tuple[float | None, float | None, dict[st
 
 def tunnels(r: ReturnLab) -> dict[str, dict[str, Any]]:
     """Each egress's tunnel as the agent shows it."""
-    socket = load(r.config).agent.socket_path
-    p = subprocess.run(
-        [sys.executable, "-m", "bgpsteer", "show", "egress", "--json", "--socket", socket],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    p = r.ctl("show", "egress", "--json")
     if p.returncode != 0:
         fail(f"show egress failed: {p.stderr.strip()}")
     return {e["egress"]: e["tunnel"] for e in json.loads(p.stdout)["egresses"] if e["tunnel"]}

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bgpsteer.config.loader import load
 from bgpsteer.core.prefix import covers, parse_prefix
 from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
 from lab.streams import udp_stream
@@ -212,6 +213,17 @@ class ReturnLab:
             if any(covers(parse_prefix(s), parse_prefix(prefix)) for s in SITE):
                 held[prefix] = {p["peerId"]: int(p.get("metric", 0)) for p in paths}
         return held
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``bgpsteer ARGS`` against this lab's agent (its control socket)."""
+        socket = load(self.config).agent.socket_path
+        return subprocess.run(
+            [self.python, "-m", "bgpsteer", *args, "--socket", socket],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
 
     def kill_exabgp(self) -> None:
         """ExaBGP dies at once (SIGKILL: no NOTIFICATION, so a graceful-restart helper keeps our routes)."""

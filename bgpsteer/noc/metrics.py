@@ -49,7 +49,7 @@ class _State(Collector):
         )
         asym = GaugeMetricFamily(
             "bgpsteer_return_asymmetric_prefixes",
-            "Site prefixes a cloud cannot be told to answer through its outbound egress",
+            "Site prefixes a cloud does not answer through its outbound egress (by its provider's order)",
             labels=["cloud"],
         )
         for cloud, n in {r.cloud: len(r.asymmetric) for r in sessions}.items():

@@ -7,14 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from bgpsteer.config.loader import load
 from lab.netlab import lab, wait_for
 from lab.returnlab import AZURE_INSIDE, GCP_INSIDE, INSIDE, SITE, ReturnLab, best_of, build
 from lab.textedit import named, yaml_edited
@@ -32,17 +29,6 @@ def rl() -> Iterator[ReturnLab]:
         r = build(lb)
         wait_for("the site at the TGW over both tunnels", lambda: all(len(r.tgw_paths(p)) == 2 for p in SITE), 90)
         yield r
-
-
-def ctl(r: ReturnLab, *args: str) -> subprocess.CompletedProcess[str]:
-    socket = load(r.config).agent.socket_path
-    return subprocess.run(
-        [sys.executable, "-m", "bgpsteer", *args, "--socket", socket],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 def test_the_tgw_picks_by_awss_order_and_answers_through_the_outbound_egress(rl: ReturnLab) -> None:
@@ -63,7 +49,7 @@ def test_the_tgw_picks_by_awss_order_and_answers_through_the_outbound_egress(rl:
     assert rl.vnet_best(SITE[0]) == [vfra]
     hold = rl.vnet.vtysh("show bgp neighbors 169.254.21.1 json")["169.254.21.1"]
     assert (hold["bgpTimerHoldTimeMsecs"], hold["bgpTimerKeepAliveIntervalMsecs"]) == (180000, 60000)
-    status = json.loads(ctl(rl, "status", "--json").stdout)
+    status = json.loads(rl.ctl("status", "--json").stdout)
     rows = {r["peer"]: r for r in status["return_path"]}
     assert rows["tgw-fra"]["answers_through"] == "fra"
     assert (rows["tgw-fra"]["routes"], rows["tgw-fra"]["limit"]) == (2, 100)
@@ -78,7 +64,7 @@ def test_a_blackholed_tunnel_moves_the_replies_by_the_halves_and_they_come_back(
             assert rl.tgw_best(prefix) == [AMS], prefix  # the withdrawal over fra arrived here (the session is up)
         # a longest-prefix match now lands on ams whatever the fra session still holds
         assert all(rl.tgw_best(h) == [AMS] for h in ("10.100.0.0/17", "10.100.128.0/17", "10.101.128.0/17"))
-        explained = ctl(rl, "explain", "10.100.200.1").stdout
+        explained = rl.ctl("explain", "10.100.200.1").stdout
         assert "answers through ams" in explained
     finally:
         rl.blackhole("fra", False)
@@ -144,7 +130,7 @@ def test_a_cloud_that_ignores_med_and_drops_a_session_over_its_limit(rl: ReturnL
     original = rl.config.read_text()
     limited = yaml_edited(original, lambda d: named(d["cloud_peers"], "tgw-ams", key="name").update(max_routes=4))
     rl.config.write_text(limited)
-    assert ctl(rl, "reload").returncode == 0
+    assert rl.ctl("reload").returncode == 0
     frr_config(rl, IGNORE_MED)
     try:
         wait_for("MED ignored at the TGW", lambda: {p["med"] for p in rl.tgw_paths(SITE[0]).values()} == {0}, 30)
@@ -154,21 +140,21 @@ def test_a_cloud_that_ignores_med_and_drops_a_session_over_its_limit(rl: ReturnL
             assert rl.tgw.established("169.254.11.1")  # never over the limit: the session via ams stayed up
             ours = {p for p, paths in rl.tgw.routes().items() if any(x["peerId"] == AMS for x in paths)}
             assert ours == {*SITE, "10.100.0.0/17", "10.100.128.0/17"}  # 4: the halves of 10.101/16 left out
-            rows = {r["peer"]: r for r in json.loads(ctl(rl, "status", "--json").stdout)["return_path"]}
+            rows = {r["peer"]: r for r in json.loads(rl.ctl("status", "--json").stdout)["return_path"]}
             assert (rows["tgw-ams"]["routes"], rows["tgw-ams"]["limit"]) == (4, 4)
-            assert "route limit 4 of this session reached" in ctl(rl, "explain", "10.101.0.1").stdout
+            assert "route limit 4 of this session reached" in rl.ctl("explain", "10.101.0.1").stdout
         finally:
             rl.blackhole("fra", False)
     finally:
         frr_config(rl, UNDO_IGNORE_MED)
         rl.config.write_text(original)
-        assert ctl(rl, "reload").returncode == 0
+        assert rl.ctl("reload").returncode == 0
     wait_for("fra preferred again", lambda: rl.answers_via("10.100.200.1") == [FRA], timeout=60)
     wait_for("MEDs heard again", lambda: rl.tgw_paths(SITE[0]).get(AMS, {}).get("med") == 200, timeout=30)
 
 
 def reconciled(rl: ReturnLab) -> bool:
-    p = ctl(rl, "status", "--json")
+    p = rl.ctl("status", "--json")
     return p.returncode == 0 and bool(json.loads(p.stdout)["runtime"]["reconciled"])
 
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bgpsteer.config.loader import load
 from lab.netlab import lab, sh, wait_for
 from lab.returnlab import INSIDE, SITE, ReturnLab, build, with_tunnels
 from lab.textedit import yaml_edited
@@ -36,19 +33,8 @@ def rl() -> Iterator[ReturnLab]:
         yield r
 
 
-def ctl(r: ReturnLab, *args: str) -> subprocess.CompletedProcess[str]:
-    socket = load(r.config).agent.socket_path
-    return subprocess.run(
-        [sys.executable, "-m", "bgpsteer", *args, "--socket", socket],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-
-
 def egress(r: ReturnLab, name: str) -> dict[str, Any]:
-    p = ctl(r, "show", "egress", "--json")
+    p = r.ctl("show", "egress", "--json")
     assert p.returncode == 0, p.stderr
     return next(e for e in json.loads(p.stdout)["egresses"] if e["egress"] == name)
 
@@ -67,7 +53,7 @@ def test_a_tunnel_link_down_takes_its_egress_out_at_once_and_only_the_probes_bri
         e = egress(rl, "fra")
         assert (e["in_service"], e["health"]["state"], e["tunnel"]["status"]) == (False, "down", "down")
         assert e["health"]["tunnel_down"] == f"interface {dev} link down"  # the tunnel's event, not probe rounds
-        shown = ctl(rl, "show", "egress").stdout
+        shown = rl.ctl("show", "egress").stdout
         assert f"fra: tunnel down: interface {dev} link down (holds the egress down" in shown
     finally:
         sh("ip", "link", "set", dev, "up", ns=rl.lab.ns("rs"))
@@ -82,7 +68,7 @@ def test_a_removed_wireguard_peer_takes_its_egress_out(rl: ReturnLab) -> None:
     """The config switches fra and ams to ``type: wireguard`` (a reload); fra's peer is then removed at the route
     server (a revoked key): the handshake reader sees it within its 50 ms interval."""
     rl.config.write_text(yaml_edited(rl.config.read_text(), lambda d: with_tunnels(d, "wireguard", rl.wg)))
-    assert ctl(rl, "reload").returncode == 0
+    assert rl.ctl("reload").returncode == 0
     wait_for("fra's WireGuard peer read up", lambda: tunnel_is(rl, "fra", "up"), timeout=30)
     assert egress(rl, "fra")["tunnel"]["handshake_age"] is not None
     remove_peer(rl.lab, rl.wg["fra"])
