@@ -377,6 +377,7 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
         "password": False,
         "class": False,
         "ttl_security": False,
+        "monitor": False,
     }
     for c in cur.items():
         m = c.mapping(keys)
@@ -398,6 +399,7 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
                 password=_password(m["password"]) if "password" in m else None,
                 app_class=m["class"].string() if "class" in m else None,
                 ttl_security=site_loader.ttl_security(m["ttl_security"]) if "ttl_security" in m else None,
+                monitor=steering_loader.monitor(m["monitor"]) if "monitor" in m else None,
             )
         )
         if "class" in m:

@@ -77,7 +77,8 @@ cloud_peers:
 site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med: 200, prepend: 3, split: true,
        communities: ["65000:10", no-export], clouds: [gcp-europe]}
 core_routers:
-  - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret}
+  - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret,
+     monitor: {cli: frr, command: "vtysh -c 'show bgp ipv4 unicast json'", netns: core, interval: 10, window: 10}}
   - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime, ttl_security: 2}
 classes:
   - name: realtime
@@ -146,6 +147,7 @@ MODELS: dict[str, type] = {
     "egresses[].tunnel": model.Tunnel,
     "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter,
+    "core_routers[].monitor": model.CoreMonitor,
     "steering": model.Steering,
     "site": model.Site,
 }
@@ -163,6 +165,7 @@ DOC_SECTIONS = {
     "## site": "site",
     "## cloud_peers": "cloud_peers[]",
     "## core_routers": "core_routers[]",
+    "### core_routers[].monitor": "core_routers[].monitor",
     "## sets": "sets",
     "### match keys": "policy.import.statements[].match",
     "### set keys": "policy.import.statements[].set",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import cast
 
 from bgpsteer.config.nodes import PORT_MAX, Cursor
@@ -10,6 +11,7 @@ from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.model import (
     AppClass,
     Compliance,
+    CoreMonitor,
     Dampening,
     Egress,
     Health,
@@ -132,6 +134,31 @@ def tunnel(cur: Cursor) -> Tunnel | None:
     if None in (kind, device, interval, reject, vici) or len(cur.issues.items) > errors_before:
         return None
     return Tunnel(kind, device, peer, netns, interval, reject, key_age, ike, child, vici)  # type: ignore[arg-type]
+
+
+MONITOR_KEYS = {"cli": True, "command": False, "netns": False, "interval": False, "window": False}
+
+
+def monitor(cur: Cursor) -> CoreMonitor | None:
+    """``core_routers[].monitor``: how the core's table is read (core/drift.py)."""
+    m = cur.mapping(MONITOR_KEYS)
+    if m is None or "cli" not in m:
+        return None
+    cli = m["cli"].choice(("frr",))
+    command: tuple[str, ...] | None = default(CoreMonitor, "command")
+    if "command" in m:
+        words = [w for w in (c.string() for c in m["command"].items(allow_scalar=True)) if w is not None]
+        if len(words) == 1:
+            words = shlex.split(words[0])
+        if not words:
+            m["command"].error("an empty command")
+        command = tuple(words) or None
+    netns = m["netns"].string() if "netns" in m else None
+    interval = m["interval"].number(1.0) if "interval" in m else default(CoreMonitor, "interval")
+    window = m["window"].number(0.0) if "window" in m else default(CoreMonitor, "window")
+    if None in (cli, command, interval, window):
+        return None
+    return CoreMonitor(cli, command, netns, interval, window)  # type: ignore[arg-type]
 
 
 def health(cur: Cursor | None) -> Health | None:

@@ -158,6 +158,17 @@ class Site:
 
 
 @dataclass(frozen=True)
+class CoreMonitor:
+    """How bgpsteer reads what a core router holds (core/drift.py compares it with intent)."""
+
+    cli: Literal["frr"]  # the format the command prints: FRR's 'show bgp ipv4 unicast json'
+    command: tuple[str, ...] = ("vtysh", "-c", "show bgp ipv4 unicast json")
+    netns: str | None = None  # run the command in this network namespace (None: the agent's own)
+    interval: float = 10.0  # seconds between readings
+    window: float = 10.0  # a difference is drift once it has lasted this long (convergence)
+
+
+@dataclass(frozen=True)
 class CoreRouter:
     name: str
     address: str
@@ -167,6 +178,7 @@ class CoreRouter:
     password: str | None = None
     app_class: str | None = None  # this session feeds the core's VRF for one application class
     ttl_security: int | None = None  # GTSM (RFC 5082): the most hops away the core router may be (None: off)
+    monitor: CoreMonitor | None = None  # read what it holds, to find drift from intent (None: not read)
 
     @property
     def scope(self) -> Scope:

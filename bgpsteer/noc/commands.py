@@ -31,6 +31,7 @@ from bgpsteer.noc.tables import (
     routes_text,
     simulate_text,
     status_text,
+    verify_text,
 )
 
 HELP = {name: c.help for name, c in COMMANDS.items()}  # each NOC command's help, from the protocol's table
@@ -288,6 +289,19 @@ def reload(ask: Callable[..., Any], as_json: bool) -> None:
     emit(as_json, ask("reload"), reload_text)
 
 
+@click.command(help=HELP["verify"])
+@_opts
+def verify(ask: Callable[..., Any], as_json: bool) -> None:
+    r = ask("verify")
+    emit(as_json, r, verify_text)
+    if not r["cores"]:
+        raise CtlError("no core router has a 'monitor': nothing to verify", ExitCode.USAGE)
+    if any(c["error"] for c in r["cores"]):
+        sys.exit(ExitCode.UNREACHABLE)
+    if any(c["drift"] for c in r["cores"]):
+        sys.exit(ExitCode.NOT_FOUND)
+
+
 @click.command(help=HELP["history"])
 @click.argument("prefix")
 @click.option("--limit", default=COMMANDS["history"].defaults["limit"], show_default=True)
@@ -346,4 +360,4 @@ def load(ask: Callable[..., Any], as_json: bool, egresses: tuple[str, ...], pref
     emit(as_json, r, load_text)
 
 
-CLI = [status, show, explain, simulate, drain, undrain, reload, history, measure, load]
+CLI = [status, show, explain, simulate, drain, undrain, reload, verify, history, measure, load]

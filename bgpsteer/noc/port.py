@@ -11,11 +11,12 @@ the state dump), which the composition root (cli.py) hands it: this module is th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.core.drift import Drift, Tracker
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.measure import Sample
@@ -58,6 +59,18 @@ class RuntimeInfo:
     tcp_md5: dict[str, int]  # the kernel's TCP-MD5 drop counters in its network namespace (runtime/netstat.py)
 
 
+@dataclass
+class CoreDrift:
+    """A monitored core router: its last reading, and what differs from intent (core/drift.py)."""
+
+    core: str
+    tracker: Tracker
+    read_at: float | None = None  # the agent's clock at its last reading (None: none yet)
+    error: str = ""  # why the last reading failed ("": it did not)
+    pending: int = 0  # differences seen, not yet for the convergence window
+    drift: list[Drift] = field(default_factory=list)
+
+
 class AgentPort(Protocol):
     @property
     def view(self) -> CoreView: ...
@@ -75,6 +88,10 @@ class AgentPort(Protocol):
         ...
 
     def clock(self) -> float: ...
+
+    def core_drift(self) -> Mapping[str, CoreDrift]:
+        """Monitored core routers by name: what their last reading showed (core/drift.py)."""
+        ...
 
     def core_sessions(self) -> Mapping[str, str]:
         """core router address -> ExaBGP session state"""

@@ -58,6 +58,11 @@ COMMANDS: dict[str, Command] = {
         Command("undrain", "Return a drained EGRESS to service.", {"egress": STR}, ("egress",)),
         Command("reload", "Validate the agent's config file and apply it atomically (a bad config changes nothing)."),
         Command(
+            "verify",
+            "Where the monitored core routers hold or use paths otherwise than bgpsteer intends (drift); exits 1 "
+            "when there is drift, 3 when a monitored core could not be read.",
+        ),
+        Command(
             "measure",
             "Push an external measurement round for an egress whose probe type is 'external'.",
             {"egress": STR, "samples": SAMPLES},

@@ -83,6 +83,7 @@ class ControlServer:
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),
+            "verify": lambda a: queries.verify(self.agent),
             "measure": lambda a: self._measure(str(a["egress"]), a.get("samples") or []),
             "load": lambda a: self._load(a.get("utilization") or {}, a.get("volumes") or {}),
             "simulate": self._simulate,

@@ -37,9 +37,11 @@ from bgpsteer.core.model import FAMILY_AFI
 from bgpsteer.core.reconcile import SETTLE, Reconciler
 from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.exabgp import codec
-from bgpsteer.noc.port import MetricsSink, NocSide
+from bgpsteer.monitor.runner import MonitorRunner
+from bgpsteer.noc.port import CoreDrift, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.journal import Journal
+from bgpsteer.runtime.monitoring import Monitoring
 from bgpsteer.runtime.noc_side import NocPortSide
 from bgpsteer.runtime.persistence import Persistence
 from bgpsteer.runtime.recorder import Recorder
@@ -63,7 +65,7 @@ TICK_SECONDS = (
 )
 
 
-class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
+class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring):
     """ExaBGP's helper: the pipe protocol and ack pairing here; what the NOC asks of it (noc_side.py), decisions in
     slices under flow control (slicing.py), what it keeps on disk (persistence.py), its start (startup.py) and
     reload (reloading.py) in parts of their own."""
@@ -116,6 +118,8 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading):
         self.probes: ProbeRunner | None = None
         self.tunnels: TunnelRunner | None = None
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
+        self.drift_state: dict[str, CoreDrift] = {}  # monitored core router -> its last reading's drift
+        self.monitors: MonitorRunner | None = None
         self.started_at = clock()
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None  # the flight recorder: every input of the engine (runtime/recorder.py)

@@ -19,7 +19,8 @@ from bgpsteer.core.inputs import Input
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.reconcile import Held, Reconciler
 from bgpsteer.exabgp.codec import Decoder
-from bgpsteer.noc.port import AgentPort, MetricsSink, NocSide
+from bgpsteer.monitor.runner import MonitorRunner
+from bgpsteer.noc.port import AgentPort, CoreDrift, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.journal import Journal
 from bgpsteer.runtime.recorder import Recorder
@@ -43,6 +44,8 @@ class Host(AgentPort, Protocol):
     table_complete_after: float | None
     eor_sent_to: list[str]
     core_state: dict[str, str]
+    drift_state: dict[str, CoreDrift]
+    monitors: MonitorRunner | None
     reconciler: Reconciler | None
     reconcile_waiting: frozenset[str] | None
     decoder: Decoder

@@ -10,7 +10,7 @@ from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.inputs import DrainChange, LoadReport
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.view import CoreView
-from bgpsteer.noc.port import PipeCounters, RuntimeInfo
+from bgpsteer.noc.port import CoreDrift, PipeCounters, RuntimeInfo
 from bgpsteer.runtime import journal, netstat
 from bgpsteer.runtime.host import Host
 
@@ -22,6 +22,9 @@ class NocPortSide:
 
     def core_sessions(self: Host) -> dict[str, str]:
         return self.core_state
+
+    def core_drift(self: Host) -> dict[str, CoreDrift]:
+        return self.drift_state
 
     def history(self: Host, prefix: str, limit: int) -> list[dict[str, Any]]:
         return journal.history(self.journal_path, prefix, limit)

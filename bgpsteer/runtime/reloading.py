@@ -87,6 +87,8 @@ class Reloading:
             self.probes.start(config.egresses)
         if self.tunnels is not None:
             self.tunnels.start(config.egresses)
+        if self.monitors is not None:
+            self.monitors.start(config.core_routers)
         if self.journal is not None:
             self.journal.egress_of = config.egress_of
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from bgpsteer.config.loader import ConfigError, load_text
 from bgpsteer.core.reconcile import SETTLE
+from bgpsteer.monitor.runner import MonitorRunner
 from bgpsteer.noc.port import ControlSocket, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime import pipekeeper, statefile
@@ -60,6 +61,8 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     agent.probes.start(agent.engine.config.egresses)
     agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
     agent.tunnels.start(agent.engine.config.egresses)
+    agent.monitors = MonitorRunner(lambda core, table, why: _guard(agent.on_core_table, core, table, why))
+    agent.monitors.start(agent.engine.config.core_routers)
 
     def tick() -> None:
         _guard(agent.tick)
@@ -109,6 +112,7 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     await asyncio.gather(reading, stopping, watching, return_exceptions=True)
     await agent.probes.aclose()
     await agent.tunnels.aclose()
+    await agent.monitors.aclose()
     control.close()
     await shutdown(agent)
 
