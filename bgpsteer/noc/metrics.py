@@ -10,7 +10,7 @@ kind, result; never a prefix.  The listener runs on the agent's own event loop
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -18,9 +18,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from bgpsteer.core.bounded import BoundedCache
+from bgpsteer.core.drift import KINDS
 from bgpsteer.core.events import Changed, EgressChanged
+from bgpsteer.core.model import CoreRouter
 from bgpsteer.core.view import EgressView, PeerView, ReturnSession
-from bgpsteer.noc.port import AgentPort
+from bgpsteer.noc.port import AgentPort, CoreDrift
 
 HEALTH_STATES = ("up", "down", "recovering")
 TUNNEL_STATES = ("up", "down", "unknown")
@@ -70,6 +72,7 @@ class _State(Collector):
         egress_views = view.egresses(now)
         yield from self._egresses(egress_views)
         yield from self._tunnels(egress_views)
+        yield from self._drift(a.core_drift(), view.config.core_routers)
         yield GaugeMetricFamily(
             "bgpsteer_fail_static",
             "1 while fail static holds the last good state",
@@ -210,6 +213,28 @@ class _State(Collector):
             "The running configuration",
             value={"digest": view.config.digest, "file": view.config.source},
         )
+
+    @staticmethod
+    def _drift(states: Mapping[str, CoreDrift], cores: Iterable[CoreRouter]) -> Iterator[GaugeMetricFamily]:
+        drift = GaugeMetricFamily(
+            "bgpsteer_core_drift_prefixes",
+            "Prefixes a monitored core router holds or uses otherwise than intended, past the window, by kind",
+            labels=["core", "kind"],
+        )
+        readable = GaugeMetricFamily(
+            "bgpsteer_core_readable",
+            "1 when the last reading of a monitored core router's table worked",
+            labels=["core"],
+        )
+        for c in cores:
+            if c.monitor is None:
+                continue
+            s = states.get(c.name)
+            readable.add_metric([c.name], 1.0 if s is not None and s.read_at is not None and not s.error else 0.0)
+            for kind in KINDS:
+                n = len({d.prefix for d in s.drift if d.kind == kind}) if s is not None else 0
+                drift.add_metric([c.name, kind], float(n))
+        yield from (drift, readable)
 
     @staticmethod
     def _tunnels(egresses: list[EgressView]) -> Iterator[GaugeMetricFamily]:

@@ -85,6 +85,13 @@ def status_text(s: dict[str, Any]) -> str:
         )
     out += [click.style(f"HELD: {h['reason']}", fg="yellow") for h in s.get("held_moves", [])]
     out += _return_path(s.get("return_path", []))
+    for core, d in sorted(s.get("drift", {}).items()):
+        if d["error"]:
+            out.append(click.style(f"DRIFT UNKNOWN on {core}: {d['error']}", fg="yellow"))
+        elif d["prefixes"]:
+            out.append(
+                click.style(f"DRIFT on {core}: {d['prefixes']} prefix(es) not as intended (bgpsteer verify)", fg="red")
+            )
     out += [
         "",
         table(

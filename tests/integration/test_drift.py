@@ -94,6 +94,14 @@ def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: T
             check=False,
         ).stdout
         assert f"{PREFIX}: NOT as intended: the core holds the path via fra with LOCAL_PREF 7" in text
+        status = subprocess.run(
+            [sys.executable, "-m", "bgpsteer", "status", "--socket", load(topo.config).agent.socket_path],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        ).stdout
+        assert "DRIFT on core1: " in status
     finally:
         core_config(
             topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 route-map DRIFT in\n"

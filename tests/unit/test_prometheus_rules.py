@@ -32,7 +32,7 @@ def test_promtool_checks_the_rules_and_their_unit_tests_pass() -> None:
     tool = promtool()
     check = subprocess.run([tool, "check", "rules", "bgpsteer.rules.yml"], cwd=RULES, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 20 rules found" in check.stdout
+    assert "SUCCESS: 21 rules found" in check.stdout
     test = subprocess.run(
         [tool, "test", "rules", "bgpsteer.rules.test.yml"], cwd=RULES, capture_output=True, text=True, timeout=120
     )
