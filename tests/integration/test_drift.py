@@ -129,6 +129,7 @@ def test_a_next_hop_the_core_cannot_resolve_is_found(topo: Topology) -> None:
 
 def test_a_failover_is_not_drift(topo: Topology) -> None:
     """An egress failing moves paths on the core: differences for a moment, never for the window."""
+    wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
     false_alarms: set[str] = set()
     topo.block_probes("gcp", True)
     try:
