@@ -221,6 +221,9 @@ def main() -> None:
     ap.add_argument(
         "--rekey-seconds", type=float, default=120.0, help="the rekey stream's length (at most 120; 0: skip)"
     )
+    ap.add_argument(
+        "--causes", default=",".join(CAUSES), help=f"which failures, comma-separated (default: {', '.join(CAUSES)})"
+    )
     args = ap.parse_args()
     need_root()
     print(
@@ -229,7 +232,11 @@ def main() -> None:
     )
     print(f"{'cause':18} {'outbound (core) s':>18} {'return (TGW RIB) s':>19} {'answers lost (ms)':>18}")
     rows = 0
-    for cause in CAUSES:
+    causes = [c.strip() for c in args.causes.split(",") if c.strip()]
+    unknown = [c for c in causes if c not in CAUSES]
+    if unknown:
+        fail(f"unknown cause(s) {', '.join(unknown)}; known: {', '.join(CAUSES)}")
+    for cause in causes:
         outs: list[float] = []
         backs: list[float] = []
         lost: list[int] = []
