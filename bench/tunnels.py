@@ -196,6 +196,7 @@ def ipsec_rekeys(seconds: float) -> tuple[int, list[str], dict[str, Any]]:
             while state.status != "up" and time.monotonic() < deadline:  # bounded
                 await asyncio.sleep(0.05)
             before = state.handshakes
+            changes.clear()  # from here on: what the rekeys do (before: its coming up)
             received = udp_stream(
                 lb,
                 sys.executable,
@@ -269,7 +270,7 @@ def main() -> None:
         need_some("datagrams received through IPsec", int(got.get("received", 0)))
         print(
             f"IPsec rekeys under a stream: {n} CHILD_SA rekeys seen while {got['received'] + got['lost']} datagrams "
-            f"crossed at {RATE:.0f}/s; tunnel changes {states or 'none'} (the first 'up' is the start); "
+            f"crossed at {RATE:.0f}/s; tunnel state changes meanwhile: {states or 'none'}; "
             f"datagrams lost {got['lost']}"
         )
         hs, changes, got = rekey(min(args.rekey_seconds, STREAM_MAX))
