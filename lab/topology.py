@@ -418,12 +418,15 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
     core_password: str | None = None,
     bgpsteer_password: str | None = None,
     multipath: bool = False,
+    session_timeout: float = 60.0,
 ) -> Topology:
     """The lab; with classes=True also the core's realtime VRF with its own session, and UDP
     echo reflectors (lab/reflector.py) in the clouds that the egress probes measure; with
     ipv6=True also IPv6 sessions to every daemon and IPv6 cloud prefixes; with azure=True a third
     cloud gateway, played by GoBGP, through egress fra (two gateways behind one egress); with multipath=True the
-    FRR core load-balances (maximum-paths, multipath across neighbouring ASes, link-bandwidth weights)."""
+    FRR core load-balances (maximum-paths, multipath across neighbouring ASes, link-bandwidth weights);
+    ``session_timeout``: how long the core session may take to come up (a test that expects it never to shortens
+    it)."""
     six = {"core": ",fd00:250::1/126", "aws": ",fd00:250:1::1/126", "gcp": ",fd00:250:2::1/126"} if ipv6 else {}
     lb.link(
         "rs",
@@ -468,7 +471,9 @@ def build(  # noqa: PLR0913 - each option is one part of the lab, all keyword-on
     proc, args, env = start_exabgp(lb, config, python)
     topo = Topology(lb, core, aws, gcp, proc, config, args, env, realtime, gobgp)
     wait_for(
-        "core session with ExaBGP", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60
+        "core session with ExaBGP",
+        lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"),
+        timeout=session_timeout,
     )
     if realtime is not None:
         wait_for("realtime session with ExaBGP", lambda: realtime.established("10.250.8.1"), timeout=60)

@@ -36,8 +36,8 @@ def md5_failures(ns: str) -> int:
 
 def test_a_password_mismatch_shows_only_in_the_kernels_counter() -> None:
     with lab() as lb:
-        with pytest.raises(LabError):  # the session never comes up
-            build(lb, core_password="right", bgpsteer_password="wrong")
+        with pytest.raises(LabError):  # the session never comes up (15 s: ExaBGP tries again every few seconds)
+            build(lb, core_password="right", bgpsteer_password="wrong", session_timeout=15)
         assert md5_failures(lb.ns("core")) > 0 or md5_failures(lb.ns("rs")) > 0
         # bgpsteer status shows the route server's side of it (the kernel's counter in its namespace)
         sock = str(lb.path("state") / "control.sock")
