@@ -63,6 +63,9 @@ class MonitorRunner:
                 self.report(core.name, await read(core), "")
             except frr.ReadError as exc:
                 self.report(core.name, None, str(exc))
+            except Exception as exc:  # whatever the table holds, the reader goes on: the core is unreadable
+                log.exception("reading core router %s", core.name)
+                self.report(core.name, None, f"internal error: {type(exc).__name__}: {exc}")
             await asyncio.sleep(core.monitor.interval)
 
     async def aclose(self) -> None:

@@ -86,7 +86,11 @@ class TunnelRunner:
         last: TunnelFacts | None = None
         sent_at = 0.0
         while True:
-            f = await read_wireguard(egress, t)
+            try:
+                f = await read_wireguard(egress, t)
+            except Exception as exc:  # a reading that fails in a way not foreseen is unreadable, and polling goes on
+                log.exception("reading WireGuard tunnel of egress %s", egress)
+                f = TunnelFacts(egress, False, detail=f"internal error: {type(exc).__name__}: {exc}")
             now = self.clock()
             if last is None or not _same(f, last) or now - sent_at >= HEARTBEAT:
                 self.report(f)
