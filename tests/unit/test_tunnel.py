@@ -48,8 +48,10 @@ def test_wireguard_is_down_without_a_handshake_and_after_reject_after() -> None:
     assert t.observe(wg(1000.0, 5.0), 1.0) is not None
     assert t.status == "up"
     assert t.observe(wg(1000.0, 180.0), 176.0) is None  # 5 + 175 s: still within 180 s
+    assert t.why == "wireguard wg-fra: latest handshake 180s ago"  # unchanged state, its words kept current
     change = t.observe(wg(1000.0, 186.0), 182.0)
     assert change is not None
+    assert (change.old, change.new) == ("up", "down")
     assert change.why == "wireguard wg-fra: latest handshake 186s ago, over 180s"
 
 
@@ -62,6 +64,10 @@ def test_a_rekey_moves_nothing_and_is_counted() -> None:
     assert t.handshake_age(650.0) is not None
     assert not t.key_too_old(650.0)
     assert t.key_too_old(600.0 + 601.0)
+    fresh = TunnelState("fra", WG, 0.0)
+    fresh.observe(wg(5000.0, 0.0), 0.0)
+    assert not fresh.key_too_old(600.0)  # exactly key_max_age old: not yet
+    assert fresh.key_too_old(600.5)
 
 
 def test_a_wall_clock_jump_ages_nothing() -> None:
@@ -74,6 +80,19 @@ def test_a_wall_clock_jump_ages_nothing() -> None:
     # and back: a negative age is no age at all
     t.observe(wg(5000.0, -3000.0), 2.0)
     assert t.handshake_age(2.0) == 0.0
+
+
+def test_the_words_say_what_was_read() -> None:
+    t = TunnelState("fra", LINK, 0.0)
+    t.observe(TunnelFacts("fra", True, False, detail="netns gone"), 0.0)
+    assert t.why == "interface vti-fra not found: netns gone"
+    t.observe(link(True), 1.0)
+    change = t.observe(TunnelFacts("fra", True, False, detail="deleted"), 2.0)
+    assert change is not None
+    assert change.why == "interface vti-fra is gone: deleted"
+    ipsec = TunnelState("fra", Tunnel("ipsec", "", ike="fra"), 0.0)
+    ipsec.observe(TunnelFacts("fra", True, False, detail="no IKE_SA"), 0.0)
+    assert ipsec.why == "ipsec fra: no IKE_SA"  # no CHILD_SA named: any of its own
 
 
 def test_an_unreadable_tunnel_is_unknown_and_the_peer_removed_is_down() -> None:
