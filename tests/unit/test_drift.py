@@ -83,3 +83,14 @@ def test_a_difference_is_drift_only_once_it_outlasts_the_window() -> None:
     assert t.update([d], 10.0) == [d]
     assert t.update([], 11.0) == []  # gone: forgotten
     assert t.update([d], 12.0) == []  # back: the window starts again
+
+
+def test_every_difference_is_named_with_its_prefix_and_none_hides_another() -> None:
+    only_fra = PrefixDecision(P, DEFAULT_SCOPE, "fra", False, intent().ranking[:1], ())
+    found = compare(P, only_fra, [path("10.255.0.2", 100), path("10.255.0.1", 50, best=True)], NH)
+    assert [(d.prefix, d.kind) for d in found] == [(P, "stale"), (P, "local-pref")]  # the stale one stops nothing
+    (_, nothing) = compare(P, intent(), [], NH)
+    assert (nothing.prefix, nothing.detail) == (P, "the core uses no path, not fra as intended")
+    table = {P: [], "10.99.0.0/16": [path("10.255.0.2", 100, best=True)]}
+    both = compare_table(lambda p: intent() if p == P else None, [P, "10.99.0.0/16"], table, NH)
+    assert [(d.prefix, d.kind) for d in both] == [(P, "missing"), (P, "other-egress"), ("10.99.0.0/16", "stale")]
