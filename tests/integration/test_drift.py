@@ -5,15 +5,12 @@ found within ``interval + window`` (1 s + 2 s here) and a reading's slack; taken
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from bgpsteer.config.loader import load
 from lab.netlab import lab, wait_for
 from lab.textedit import named, yaml_edited
 from lab.topology import LAB_CONFIG, Topology, build
@@ -42,14 +39,7 @@ def topo() -> Iterator[Topology]:
 
 
 def verify(t: Topology) -> tuple[int, dict[str, Any]]:
-    socket = load(t.config).agent.socket_path
-    p = subprocess.run(
-        [sys.executable, "-m", "bgpsteer", "verify", "--json", "--socket", socket],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    p = t.cli("verify", "--json")
     return p.returncode, json.loads(p.stdout) if p.stdout else {}
 
 
@@ -86,22 +76,9 @@ def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: T
         # the route-map sets 7 on both paths; bgpsteer sent 200 via fra (and its own via ams)
         assert "the core holds the path via fra with LOCAL_PREF 7, not 200 (a policy on the core)" in details
         assert len(details) == 2
-        text = subprocess.run(
-            [sys.executable, "-m", "bgpsteer", "verify", "--socket", load(topo.config).agent.socket_path],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout
+        text = topo.cli("verify").stdout
         assert f"{PREFIX}: NOT as intended: the core holds the path via fra with LOCAL_PREF 7" in text
-        status = subprocess.run(
-            [sys.executable, "-m", "bgpsteer", "status", "--socket", load(topo.config).agent.socket_path],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout
-        assert "DRIFT on core1: " in status
+        assert "DRIFT on core1: " in topo.cli("status").stdout
     finally:
         core_config(
             topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 route-map DRIFT in\n"

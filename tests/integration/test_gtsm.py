@@ -6,6 +6,7 @@ fixed, verified here)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 
@@ -91,7 +92,7 @@ def gtsm() -> Iterator[tuple[Lab, Frr, dict[str, Bird]]]:
         }
         config = lb.path("gtsm.yaml")
         config.write_text(CONFIG.format(state=lb.path("state")))
-        start_exabgp(lb, config, __import__("sys").executable)
+        start_exabgp(lb, config, sys.executable)
         yield lb, core, birds
 
 
