@@ -94,8 +94,9 @@ def ipsec(
 ) -> tuple[IpsecEnd, IpsecEnd]:
     """An IKEv2 connection ``name`` (CHILD_SA ``name``-c) between a (initiator) and b over a veth with the
     ``underlay`` addresses, protecting the two ``inside`` /32s; ``rekey``: (IKE rekey, CHILD rekey, CHILD life)
-    seconds (short ones make rekeys to watch).  Only a rekeys (b's rekey times are 0): two ends rekeying at the
-    same second collide, and an IKE_SA whose rekey did not finish within its lifetime is gone for good."""
+    seconds (short ones make rekeys to watch).  Returns once a's CHILD_SA is installed.  Only a rekeys (b's rekey
+    times are 0): two ends rekeying at the same second collide, and an IKE_SA whose rekey did not finish within its
+    lifetime is gone for good."""
     lb.link(a, f"{underlay[0]}/30", b, f"{underlay[1]}/30")
     ends = []
     for n, (node, start) in enumerate(((b, "none"), (a, "start"))):
@@ -124,4 +125,10 @@ def ipsec(
         end = IpsecEnd(node, vici, conf)
         swanctl(end, "--load-all", "--file", str(conf))
         ends.append(end)
-    return ends[1], ends[0]
+    initiator = ends[1]
+    wait_for(
+        f"{name}'s CHILD_SA installed in {a}",
+        lambda: "INSTALLED" in swanctl(initiator, "--list-sas", "--ike", name),
+        timeout=30,
+    )
+    return initiator, ends[0]

@@ -38,29 +38,40 @@ def _number(value: Any) -> float | None:
         return None
 
 
+IKE_ALIVE = ("ESTABLISHED", "REKEYING", "REKEYED")  # a rekeying IKE_SA still protects; its successor takes over
+CHILD_ALIVE = ("INSTALLED", "REKEYING", "REKEYED")  # make-before-break: the old CHILD_SA is installed until deleted
+
+
 def facts(egress: str, t: Tunnel, sas: Iterable[Mapping[str, Any]]) -> TunnelFacts:
-    """The tunnel's IKE_SA (by connection name) and its CHILD_SA in ``list-sas``'s answer, as a reading."""
-    ike = next((sa for entry in sas for name, sa in entry.items() if name == t.ike), None)
-    if ike is None:
+    """The tunnel's IKE_SAs (by connection name: two during an IKE rekey) and their CHILD_SA in ``list-sas``'s
+    answer, as a reading: up while any of them holds an installed CHILD_SA, the newest one's times counting."""
+    ikes = [sa for entry in sas for name, sa in entry.items() if name == t.ike]
+    if not ikes:
         return TunnelFacts(egress, True, False, detail="no IKE_SA")
-    state = _text(ike.get("state", b""))
-    if state != "ESTABLISHED":
-        return TunnelFacts(egress, True, False, detail=f"IKE_SA {state}")
+    alive = [sa for sa in ikes if _text(sa.get("state", b"")) in IKE_ALIVE]
+    if not alive:
+        return TunnelFacts(egress, True, False, detail=f"IKE_SA {_text(ikes[0].get('state', b''))}")
     children = [
-        c
-        for c in (ike.get("child-sas") or {}).values()
-        if (t.child is None or _text(c.get("name", b"")) == t.child) and _text(c.get("state", b"")) == "INSTALLED"
+        (sa, c)
+        for sa in alive
+        for c in (sa.get("child-sas") or {}).values()
+        if (t.child is None or _text(c.get("name", b"")) == t.child) and _text(c.get("state", b"")) in CHILD_ALIVE
     ]
     if not children:
-        return TunnelFacts(egress, True, False, detail=f"IKE_SA ESTABLISHED, no CHILD_SA {t.child or ''} installed")
-    newest = min(children, key=lambda c: _number(c.get("install-time", b"0")) or 0.0)  # a rekey overlaps the old
+        state = _text(alive[0].get("state", b""))
+        return TunnelFacts(egress, True, False, detail=f"IKE_SA {state}, no CHILD_SA {t.child or ''} installed")
+    # a rekey overlaps the old SA with the new one: the most recently installed counts
+    ike, newest = min(children, key=lambda sc: _number(sc[1].get("install-time", b"0")) or 0.0)
     return TunnelFacts(
         egress,
         True,
         True,
         handshake_stamp=_number(newest.get("uniqueid", b"")),
         handshake_age=_number(newest.get("install-time", b"")),
-        detail=f"IKE_SA ESTABLISHED, CHILD_SA {_text(newest.get('name', b''))} INSTALLED",
+        detail=(
+            f"IKE_SA {_text(ike.get('state', b''))}, "
+            f"CHILD_SA {_text(newest.get('name', b''))} {_text(newest.get('state', b''))}"
+        ),
         expires_in=_number(newest.get("life-time", b"")),
     )
 

@@ -189,3 +189,27 @@ def test_check_warns_about_a_device_or_socket_that_is_not_there(tmp_path: Path) 
     ]
     warnings = missing_devices(egresses, "t.yaml")
     assert [w.split(":")[1].strip() for w in warnings] == ["egresses[fra].tunnel.device", "egresses[par].tunnel.vici"]
+
+
+def test_during_an_ike_rekey_the_old_sa_listed_first_does_not_make_the_tunnel_down() -> None:
+    """strongSwan lists both IKE_SAs of a connection while one is rekeyed; the old one (REKEYED, its CHILD_SAs
+    moved to the new one) comes first.  Reading only the first would say down for the length of the overlap."""
+    new = sas()[0]["fra"]
+    old = {k: v for k, v in new.items() if k != "child-sas"}  # type: ignore[union-attr]
+    old.update(state=b"REKEYED", uniqueid=b"1")
+    f = ipsec.facts("fra", IPSEC, [{"fra": old}, {"fra": new}])
+    assert (f.present, f.detail) == (True, "IKE_SA ESTABLISHED, CHILD_SA fra-c INSTALLED")
+    deleting = dict(old, state=b"DELETING")
+    assert not ipsec.facts("fra", IPSEC, [{"fra": deleting}]).present
+    assert ipsec.facts("fra", IPSEC, [{"fra": deleting}]).detail == "IKE_SA DELETING"
+
+
+def test_a_child_sa_being_rekeyed_is_still_installed() -> None:
+    """Make-before-break: the old CHILD_SA carries traffic until its successor is in and it is deleted."""
+    rekeying = sas()
+    rekeying[0]["fra"]["child-sas"]["fra-c-1"]["state"] = b"REKEYING"  # type: ignore[index]
+    f = ipsec.facts("fra", IPSEC, rekeying)
+    assert (f.present, f.detail) == (True, "IKE_SA ESTABLISHED, CHILD_SA fra-c REKEYING")
+    rekeying[0]["fra"]["child-sas"]["fra-c-1"]["state"] = b"DELETING"  # type: ignore[index]
+    f = ipsec.facts("fra", IPSEC, rekeying)
+    assert (f.present, f.detail) == (False, "IKE_SA ESTABLISHED, no CHILD_SA fra-c installed")
