@@ -195,7 +195,7 @@ def test_during_an_ike_rekey_the_old_sa_listed_first_does_not_make_the_tunnel_do
     """strongSwan lists both IKE_SAs of a connection while one is rekeyed; the old one (REKEYED, its CHILD_SAs
     moved to the new one) comes first.  Reading only the first would say down for the length of the overlap."""
     new = sas()[0]["fra"]
-    old = {k: v for k, v in new.items() if k != "child-sas"}  # type: ignore[union-attr]
+    old = {k: v for k, v in new.items() if k != "child-sas"}  # type: ignore[attr-defined]
     old.update(state=b"REKEYED", uniqueid=b"1")
     f = ipsec.facts("fra", IPSEC, [{"fra": old}, {"fra": new}])
     assert (f.present, f.detail) == (True, "IKE_SA ESTABLISHED, CHILD_SA fra-c INSTALLED")
