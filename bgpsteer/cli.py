@@ -364,10 +364,11 @@ def _move(m: Move) -> dict[str, object]:
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(
     "--target",
-    type=click.Choice(["linux", "cisco", "juniper"]),
+    type=click.Choice(["linux", "cisco", "juniper", "frr-bmp"]),
     default="linux",
     show_default=True,
-    help="linux: nftables + ip rules + BIRD; cisco: IOS-XE PBR + VRF; juniper: filter-based forwarding.",
+    help="linux: nftables + ip rules + BIRD; cisco: IOS-XE PBR + VRF; juniper: filter-based forwarding "
+    "(each: the class tables); frr-bmp: the bmp targets block of every core monitored by BMP.",
 )
 @click.option("-o", "--output", type=click.Path(file_okay=False), help="Write the files into this folder.")
 @click.option(
@@ -378,16 +379,19 @@ def _move(m: Move) -> dict[str, object]:
     help="The first class gets table (and mark) BASE+1.",
 )
 def core_config(config: str, target: str, output: str | None, table_base: int) -> None:
-    """Render what a core router needs to put each application class's traffic into the class's table."""
-    from bgpsteer.coreconfig import linux, vendors
+    """Render what a core router needs: each application class's traffic into the class's table, or (frr-bmp)
+    the BMP station's targets for the closed loop."""
+    from bgpsteer.coreconfig import frr, linux, vendors
     from bgpsteer.coreconfig.plan import plan
 
-    p = plan(_load_or_exit(config), table_base)
-    files = (
-        linux.render(p)
-        if target == "linux"
-        else {f"{target}.conf": vendors.cisco(p) if target == "cisco" else vendors.juniper(p)}
-    )
+    loaded = _load_or_exit(config)
+    p = plan(loaded, table_base)
+    if target == "frr-bmp":
+        files = {"frr-bmp.conf": frr.bmp(loaded)}
+    elif target == "linux":
+        files = linux.render(p)
+    else:
+        files = {f"{target}.conf": vendors.cisco(p) if target == "cisco" else vendors.juniper(p)}
     if output is None:
         for name, text in files.items():
             click.echo(f"# ---- {name}\n{text}", nl=False)

@@ -178,6 +178,8 @@ class Lab:
         wait_for("zebra socket", zsock.exists, timeout=15)
         sh(
             str(FRR_DIR / "bgpd"),
+            "-M",
+            "bmp",  # the BMP module (FRR's bgpd_bmp.so): a core can be monitored by bgpsteer's BMP station
             "-d",
             "-u",
             "frr",

@@ -459,6 +459,15 @@ def parse_with(text: str, issues: Issues) -> Config:
         [("address", p.address, f"cloud_peers[{i}].address") for i, p in enumerate(peers)]
         + [("address", c.address, f"core_routers[{i}].address") for i, c in enumerate(cores)],
     )
+    _unique(
+        issues,
+        root,
+        [
+            ("BMP station", f"{c.monitor.bmp.listen} port {c.monitor.bmp.port}", f"core_routers[{i}].monitor.bmp")
+            for i, c in enumerate(cores)
+            if c.monitor is not None and c.monitor.bmp is not None
+        ],  # a BMP connection tells nothing of which core it is from but the station it reaches
+    )
     _gateways_reachable(issues, egresses, cores, hops)
     sets = load_sets(top["sets"]) if "sets" in top else Sets()
     warnings = _next_hops_in_sets(egresses, sets, hops)

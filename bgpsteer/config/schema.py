@@ -78,7 +78,8 @@ site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med:
        communities: ["65000:10", no-export], clouds: [gcp-europe]}
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret,
-     monitor: {cli: frr, command: "vtysh -c 'show bgp ipv4 unicast json'", netns: core, interval: 10, window: 10}}
+     monitor: {cli: frr, command: "vtysh -c 'show bgp ipv4 unicast json'", netns: core, interval: 10, window: 10,
+               bmp: {listen: 10.250.0.1, port: 11019}}}
   - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime, ttl_security: 2}
 classes:
   - name: realtime
@@ -148,6 +149,7 @@ MODELS: dict[str, type] = {
     "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter,
     "core_routers[].monitor": model.CoreMonitor,
+    "core_routers[].monitor.bmp": model.BmpStation,
     "steering": model.Steering,
     "site": model.Site,
 }
@@ -166,6 +168,7 @@ DOC_SECTIONS = {
     "## cloud_peers": "cloud_peers[]",
     "## core_routers": "core_routers[]",
     "### core_routers[].monitor": "core_routers[].monitor",
+    "### core_routers[].monitor.bmp": "core_routers[].monitor.bmp",
     "## sets": "sets",
     "### match keys": "policy.import.statements[].match",
     "### set keys": "policy.import.statements[].set",

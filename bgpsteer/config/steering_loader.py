@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 from typing import cast
@@ -10,6 +11,7 @@ from bgpsteer.config.nodes import PORT_MAX, Cursor
 from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.model import (
     AppClass,
+    BmpStation,
     Compliance,
     CoreMonitor,
     Dampening,
@@ -136,15 +138,34 @@ def tunnel(cur: Cursor) -> Tunnel | None:
     return Tunnel(kind, device, peer, netns, interval, reject, key_age, ike, child, vici)  # type: ignore[arg-type]
 
 
-MONITOR_KEYS = {"cli": True, "command": False, "netns": False, "interval": False, "window": False}
+MONITOR_KEYS = {"cli": False, "command": False, "netns": False, "interval": False, "window": False, "bmp": False}
+
+
+def bmp_station(cur: Cursor) -> BmpStation | None:
+    """``core_routers[].monitor.bmp``: where the station listens for this core."""
+    m = cur.mapping({"listen": True, "port": False, "resync_after": False})
+    if m is None or "listen" not in m:
+        return None
+    listen = m["listen"].parsed(lambda t: str(ipaddress.ip_address(t)))
+    port = m["port"].integer(1, 65535) if "port" in m else default(BmpStation, "port")
+    resync = m["resync_after"].number(1.0) if "resync_after" in m else default(BmpStation, "resync_after")
+    if listen is None or port is None or resync is None:
+        return None
+    return BmpStation(listen, port, resync)
 
 
 def monitor(cur: Cursor) -> CoreMonitor | None:
-    """``core_routers[].monitor``: how the core's table is read (core/drift.py)."""
+    """``core_routers[].monitor``: how the core's table is read (core/drift.py): its CLI, BMP, or both."""
     m = cur.mapping(MONITOR_KEYS)
-    if m is None or "cli" not in m:
+    if m is None:
         return None
-    cli = m["cli"].choice(("frr",))
+    if "cli" not in m and "bmp" not in m:
+        cur.error("a monitor reads the core by 'cli', by 'bmp', or both: give at least one")
+        return None
+    cli = m["cli"].choice(("frr",)) if "cli" in m else None
+    bmp = bmp_station(m["bmp"]) if "bmp" in m else None
+    if ("cli" in m and cli is None) or ("bmp" in m and bmp is None):
+        return None
     command: tuple[str, ...] | None = default(CoreMonitor, "command")
     if "command" in m:
         words = [w for w in (c.string() for c in m["command"].items(allow_scalar=True)) if w is not None]
@@ -156,9 +177,9 @@ def monitor(cur: Cursor) -> CoreMonitor | None:
     netns = m["netns"].string() if "netns" in m else None
     interval = m["interval"].number(1.0) if "interval" in m else default(CoreMonitor, "interval")
     window = m["window"].number(0.0) if "window" in m else default(CoreMonitor, "window")
-    if None in (cli, command, interval, window):
+    if None in (command, interval, window):
         return None
-    return CoreMonitor(cli, command, netns, interval, window)  # type: ignore[arg-type]
+    return CoreMonitor(cli, command, netns, interval, window, bmp)  # type: ignore[arg-type]
 
 
 def health(cur: Cursor | None) -> Health | None:

@@ -46,9 +46,14 @@ class Drift:
 
 
 def compare(
-    prefix: str, intent: PrefixDecision | None, held: Iterable[CorePath], egress_by_next_hop: Mapping[str, str]
+    prefix: str,
+    intent: PrefixDecision | None,
+    held: Iterable[CorePath],
+    egress_by_next_hop: Mapping[str, str],
+    knows_use: bool = True,
 ) -> list[Drift]:
-    """The differences for one prefix between intent (None: bgpsteer announces nothing for it) and the core."""
+    """The differences for one prefix between intent (None: bgpsteer announces nothing for it) and the core.
+    ``knows_use``: the reading tells validity and the best path (a CLI's does; BMP's post-policy paths do not)."""
     held = list(held)
     ours = [(egress_by_next_hop[p.next_hop], p) for p in held if p.next_hop in egress_by_next_hop]
     ranked = {r.egress: r for r in intent.ranking} if intent is not None else {}
@@ -73,7 +78,7 @@ def compare(
                     "(a policy on the core)",
                 )
             )
-        if r.in_service and not p.valid:
+        if knows_use and r.in_service and not p.valid:
             out.append(
                 Drift(
                     prefix,
@@ -82,7 +87,7 @@ def compare(
                 )
             )
     best = next((p for p in held if p.best and p.valid), None)
-    if intent is not None and intent.primary is not None and not intent.tie:
+    if knows_use and intent is not None and intent.primary is not None and not intent.tie:
         used = egress_by_next_hop.get(best.next_hop) if best is not None else None
         if used != intent.primary:
             what = used or ("a path not from bgpsteer" if best is not None else "no path")
@@ -95,11 +100,12 @@ def compare_table(
     prefixes: Iterable[str],
     table: Mapping[str, list[CorePath]],
     egress_by_next_hop: Mapping[str, str],
+    knows_use: bool = True,
 ) -> list[Drift]:
     """Every prefix bgpsteer announces or the core holds (``prefixes``, duplicates allowed), compared."""
     out: list[Drift] = []
     for prefix in dict.fromkeys(prefixes):
-        out += compare(prefix, intent(prefix), table.get(prefix, ()), egress_by_next_hop)
+        out += compare(prefix, intent(prefix), table.get(prefix, ()), egress_by_next_hop, knows_use)
     return out
 
 

@@ -158,14 +158,30 @@ class Site:
 
 
 @dataclass(frozen=True)
-class CoreMonitor:
-    """How bgpsteer reads what a core router holds (core/drift.py compares it with intent)."""
+class BmpStation:
+    """Where bgpsteer's BMP station listens for one core router (which connects to it: FRR's ``bmp connect``)."""
 
-    cli: Literal["frr"]  # the format the command prints: FRR's 'show bgp ipv4 unicast json'
+    listen: str  # the address (the agent's, reachable from the core)
+    port: int = 11019
+    resync_after: float = 60.0  # drift seen by BMP this long: end the session, so the core sends its table afresh
+
+
+@dataclass(frozen=True)
+class CoreMonitor:
+    """How bgpsteer reads what a core router holds (core/drift.py compares it with intent): by its CLI (what it
+    holds and uses), by BMP (what it holds after its import policy, as it changes), or both."""
+
+    cli: Literal["frr"] | None  # the format the command prints: FRR's 'show bgp ipv4 unicast json' (None: no CLI)
     command: tuple[str, ...] = ("vtysh", "-c", "show bgp ipv4 unicast json")
     netns: str | None = None  # run the command in this network namespace (None: the agent's own)
     interval: float = 10.0  # seconds between readings
     window: float = 10.0  # a difference is drift once it has lasted this long (convergence)
+    bmp: BmpStation | None = None  # BMP route monitoring (post-policy) from the core (None: no BMP)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The readings this core gives: "cli", "bmp" or both."""
+        return tuple(s for s, on in (("cli", self.cli is not None), ("bmp", self.bmp is not None)) if on)
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,28 @@
 """Reads each monitored core router's table every ``interval``: its ``command`` (FRR's vtysh by default, in a
 namespace if given), bounded in time, parsed off the event loop; each reading, or why there is none, goes to the
-agent.  The CLI is the fallback of the closed loop: it reads the whole table each time, so it suits tables of
-thousands of prefixes, not millions (issue 27's BMP station is not built yet)."""
+agent; and runs a BMP station (monitor/bmp/) for each core monitored by BMP.  The CLI reads the whole table each
+time, so it suits tables of thousands of prefixes; BMP sends only changes, but FRR 8.4's tells neither the best
+path nor validity (policies/README.md, core_routers[].monitor)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
 from bgpsteer.core.drift import CorePath
-from bgpsteer.core.model import CoreRouter
+from bgpsteer.core.model import BmpStation, CoreRouter
 from bgpsteer.monitor import frr
+from bgpsteer.monitor.bmp.station import Station
 
 log = logging.getLogger("bgpsteer.monitor")
 READ_TIMEOUT = 30.0  # seconds for one reading of a whole table
 MAX_OUTPUT = 512 * 1024 * 1024  # bytes: a table larger than this is refused, not read
 
-Report = Callable[[str, dict[str, list[CorePath]] | None, str], None]  # core name, table (None: failed), why
+# core name, source ("cli" or "bmp"), table (None: failed), why
+Report = Callable[[str, str, dict[str, list[CorePath]] | None, str], None]
 
 
 async def read(core: CoreRouter) -> dict[str, list[CorePath]]:
@@ -50,26 +54,52 @@ class MonitorRunner:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.tasks: list[asyncio.Task[None]] = []
+        self.stations: dict[tuple[str, BmpStation, float], tuple[Station, asyncio.Task[None]]] = {}
+        self.closing: set[asyncio.Future[None]] = set()  # stations a reload took away, closing
 
     def start(self, cores: Iterable[CoreRouter]) -> None:
+        """(Re)start the readers; a BMP station whose core, address and interval are unchanged keeps its session
+        (a new one would make the core send its whole table again)."""
+        cores = list(cores)
         for t in self.tasks:
             t.cancel()
-        self.tasks = [asyncio.ensure_future(self._run(c)) for c in cores if c.monitor is not None]
+        self.tasks = [asyncio.ensure_future(self._run(c)) for c in cores if c.monitor and c.monitor.cli]
+        wanted = {
+            (c.name, c.monitor.bmp, c.monitor.interval)
+            for c in cores
+            if c.monitor is not None and c.monitor.bmp is not None
+        }
+        for key in [k for k in self.stations if k not in wanted]:
+            station, task = self.stations.pop(key)
+            task.cancel()
+            self.closing.add(closing := asyncio.ensure_future(station.aclose()))
+            closing.add_done_callback(self.closing.discard)
+        for key in wanted - self.stations.keys():
+            name, where, interval = key
+            station = Station(name, where, interval, functools.partial(self.report, name, "bmp"))
+            self.stations[key] = (station, asyncio.ensure_future(station.run()))
+
+    def station(self, core: str) -> Station | None:
+        return next((s for (name, _, _), (s, _) in self.stations.items() if name == core), None)
 
     async def _run(self, core: CoreRouter) -> None:
         assert core.monitor is not None
         while True:
             try:
-                self.report(core.name, await read(core), "")
+                self.report(core.name, "cli", await read(core), "")
             except frr.ReadError as exc:
-                self.report(core.name, None, str(exc))
+                self.report(core.name, "cli", None, str(exc))
             except Exception as exc:  # whatever the table holds, the reader goes on: the core is unreadable
                 log.exception("reading core router %s", core.name)
-                self.report(core.name, None, f"internal error: {type(exc).__name__}: {exc}")
+                self.report(core.name, "cli", None, f"internal error: {type(exc).__name__}: {exc}")
             await asyncio.sleep(core.monitor.interval)
 
     async def aclose(self) -> None:
         tasks, self.tasks = self.tasks, []
+        for station, task in self.stations.values():
+            tasks.append(task)
+            await station.aclose()
+        self.stations.clear()
         for t in tasks:
             t.cancel()
         for t in tasks:

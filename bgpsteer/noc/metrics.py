@@ -215,25 +215,28 @@ class _State(Collector):
         )
 
     @staticmethod
-    def _drift(states: Mapping[str, CoreDrift], cores: Iterable[CoreRouter]) -> Iterator[GaugeMetricFamily]:
+    def _drift(states: Mapping[tuple[str, str], CoreDrift], cores: Iterable[CoreRouter]) -> Iterator[GaugeMetricFamily]:
         drift = GaugeMetricFamily(
             "bgpsteer_core_drift_prefixes",
-            "Prefixes a monitored core router holds or uses otherwise than intended, past the window, by kind",
-            labels=["core", "kind"],
+            "Prefixes a monitored core router holds or uses otherwise than intended, past the window, by kind and "
+            "by the source that read it (cli, bmp)",
+            labels=["core", "source", "kind"],
         )
         readable = GaugeMetricFamily(
             "bgpsteer_core_readable",
-            "1 when the last reading of a monitored core router's table worked",
-            labels=["core"],
+            "1 when the last reading of a monitored core router's table (by source: cli, bmp) worked",
+            labels=["core", "source"],
         )
         for c in cores:
             if c.monitor is None:
                 continue
-            s = states.get(c.name)
-            readable.add_metric([c.name], 1.0 if s is not None and s.read_at is not None and not s.error else 0.0)
-            for kind in KINDS:
-                n = len({d.prefix for d in s.drift if d.kind == kind}) if s is not None else 0
-                drift.add_metric([c.name, kind], float(n))
+            for source in c.monitor.sources:
+                s = states.get((c.name, source))
+                ok = s is not None and s.read_at is not None and not s.error
+                readable.add_metric([c.name, source], 1.0 if ok else 0.0)
+                for kind in KINDS:
+                    n = len({d.prefix for d in s.drift if d.kind == kind}) if s is not None else 0
+                    drift.add_metric([c.name, source, kind], float(n))
         yield from (drift, readable)
 
     @staticmethod

@@ -65,10 +65,14 @@ class CoreDrift:
 
     core: str
     tracker: Tracker
+    source: str = "cli"  # what the reading came from: "cli" (what the core holds and uses) or "bmp" (what it holds)
     read_at: float | None = None  # the agent's clock at its last reading (None: none yet)
     error: str = ""  # why the last reading failed ("": it did not)
     pending: int = 0  # differences seen, not yet for the convergence window
     drift: list[Drift] = field(default_factory=list)
+    resyncs: int = 0  # BMP: sessions ended so that the core sends its table afresh, while drift lasted
+    resyncs_total: int = 0  # the same, since the agent started
+    resync_at: float | None = None  # when the last one was asked for
 
 
 class AgentPort(Protocol):
@@ -89,7 +93,7 @@ class AgentPort(Protocol):
 
     def clock(self) -> float: ...
 
-    def core_drift(self) -> Mapping[str, CoreDrift]:
+    def core_drift(self) -> Mapping[tuple[str, str], CoreDrift]:
         """Monitored core routers by name: what their last reading showed (core/drift.py)."""
         ...
 

@@ -130,7 +130,7 @@ def status(port: AgentPort) -> dict[str, Any]:
         ],
         "routes": {"prefixes": c.prefixes, "received": c.routes_received, "announced_paths": c.announced_paths},
         "drift": {
-            r["core"]: {"prefixes": len({d["prefix"] for d in r["drift"]}), "error": r["error"]}
+            f"{r['core']} ({r['source']})": {"prefixes": len({d["prefix"] for d in r["drift"]}), "error": r["error"]}
             for r in verify(port)["cores"]
         },
         "pipe": {
@@ -150,26 +150,30 @@ def status(port: AgentPort) -> dict[str, Any]:
 
 
 def verify(port: AgentPort) -> dict[str, Any]:
-    """Each monitored core router's drift from intent (core/drift.py), as its last reading showed it."""
+    """Each monitored core router's drift from intent (core/drift.py), as its last reading of each source (its
+    CLI: what it holds and uses; BMP: what it holds after its policy) showed it."""
     now = port.clock()
     states = port.core_drift()
     cores = []
     for c in port.view.config.core_routers:
         if c.monitor is None:
             continue
-        s = states.get(c.name)
-        cores.append(
-            {
-                "core": c.name,
-                "read_ago_s": None if s is None or s.read_at is None else round(now - s.read_at, 1),
-                "error": "no reading yet" if s is None or (s.read_at is None and not s.error) else s.error,
-                "window_s": c.monitor.window,
-                "pending": 0 if s is None else s.pending,
-                "drift": []
-                if s is None
-                else [{"prefix": d.prefix, "kind": d.kind, "detail": d.detail} for d in s.drift],
-            }
-        )
+        for source in c.monitor.sources:
+            s = states.get((c.name, source))
+            cores.append(
+                {
+                    "core": c.name,
+                    "source": source,
+                    "read_ago_s": None if s is None or s.read_at is None else round(now - s.read_at, 1),
+                    "error": "no reading yet" if s is None or (s.read_at is None and not s.error) else s.error,
+                    "window_s": c.monitor.window,
+                    "pending": 0 if s is None else s.pending,
+                    "resyncs": 0 if s is None else s.resyncs_total,
+                    "drift": []
+                    if s is None
+                    else [{"prefix": d.prefix, "kind": d.kind, "detail": d.detail} for d in s.drift],
+                }
+            )
     return {"cores": cores}
 
 

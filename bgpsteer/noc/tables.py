@@ -454,14 +454,15 @@ def verify_text(r: dict[str, Any]) -> str:
     """Per monitored core router: as intended, or each prefix's drift in words."""
     out = []
     for c in r["cores"]:
+        who = f"{c['core']} ({c['source']})"
         if c["error"]:
-            out.append(f"{c['core']}: CANNOT VERIFY: {c['error']}")
+            out.append(f"{who}: CANNOT VERIFY: {c['error']}")
             continue
         read = f"read {c['read_ago_s']:.0f}s ago"
         if not c["drift"]:
             pending = f"; {c['pending']} difference(s) younger than {c['window_s']:g}s" if c["pending"] else ""
-            out.append(f"{c['core']}: as intended ({read}{pending})")
+            out.append(f"{who}: as intended ({read}{pending})")
             continue
-        out.append(f"{c['core']}: " + click.style(f"{len(c['drift'])} DRIFT", bold=True) + f" ({read})")
+        out.append(f"{who}: " + click.style(f"{len(c['drift'])} DRIFT", bold=True) + f" ({read})")
         out += [f"  {d['prefix']}: NOT as intended: {d['detail']}" for d in c["drift"]]
     return "\n".join(out)

@@ -118,7 +118,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring):
         self.probes: ProbeRunner | None = None
         self.tunnels: TunnelRunner | None = None
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
-        self.drift_state: dict[str, CoreDrift] = {}  # monitored core router -> its last reading's drift
+        self.drift_state: dict[tuple[str, str], CoreDrift] = {}  # monitored core router -> its last reading's drift
         self.monitors: MonitorRunner | None = None
         self.started_at = clock()
         self.journal: Journal | None = None

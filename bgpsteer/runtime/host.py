@@ -44,7 +44,7 @@ class Host(AgentPort, Protocol):
     table_complete_after: float | None
     eor_sent_to: list[str]
     core_state: dict[str, str]
-    drift_state: dict[str, CoreDrift]
+    drift_state: dict[tuple[str, str], CoreDrift]
     monitors: MonitorRunner | None
     reconciler: Reconciler | None
     reconcile_waiting: frozenset[str] | None

@@ -12,36 +12,64 @@ from bgpsteer.runtime.host import Host
 
 log = logging.getLogger("bgpsteer")
 LOGGED = 5  # drift lines logged per change, the rest counted
+RESYNC_MAX = 3600.0  # seconds: the longest wait between two BMP resynchronisations while drift lasts
 
 
 class Monitoring:
-    def on_core_table(self: Host, core_name: str, table: dict[str, list[CorePath]] | None, why: str) -> None:
+    def on_core_table(
+        self: Host, core_name: str, source: str, table: dict[str, list[CorePath]] | None, why: str
+    ) -> None:
         core = next((c for c in self.engine.config.core_routers if c.name == core_name), None)
-        if core is None or core.monitor is None:
+        if core is None or core.monitor is None or source not in core.monitor.sources:
             return  # a reload took it away
         now = self.clock()
-        state = self.drift_state.get(core_name)
+        state = self.drift_state.get((core_name, source))
         if state is None or state.tracker.window != core.monitor.window:
-            state = self.drift_state[core_name] = CoreDrift(core_name, Tracker(core.monitor.window))
+            state = self.drift_state[(core_name, source)] = CoreDrift(core_name, Tracker(core.monitor.window), source)
         if table is None:
             if not state.error:
-                log.warning("core router %s cannot be read: %s (drift unknown until it can)", core_name, why)
+                log.warning(
+                    "core router %s cannot be read by %s: %s (drift unknown until it can)", core_name, source, why
+                )
             state.error = why
             return
         if state.error:
-            log.info("core router %s readable again", core_name)
+            log.info("core router %s readable by %s again", core_name, source)
         view = self.view
         egress_by_nh = {e.next_hop: e.id for e in self.engine.config.egresses}
         egress_by_nh.update({e.next_hop6: e.id for e in self.engine.config.egresses if e.next_hop6})
-        found = compare_table(lambda p: view.decision(p, core.scope), [*self.engine.rib, *table], table, egress_by_nh)
+        found = compare_table(
+            lambda p: view.decision(p, core.scope), [*self.engine.rib, *table], table, egress_by_nh, source == "cli"
+        )
         drift = state.tracker.update(found, now)
         before = {(d.prefix, d.kind) for d in state.drift}
         started = [d for d in drift if (d.prefix, d.kind) not in before]
         ended = before - {(d.prefix, d.kind) for d in drift}
         for d in started[:LOGGED]:
-            log.warning("DRIFT on %s: %s: %s", core_name, d.prefix, d.detail)
+            log.warning("DRIFT on %s (%s): %s: %s", core_name, source, d.prefix, d.detail)
         if len(started) > LOGGED:
-            log.warning("DRIFT on %s: %d more prefixes (bgpsteer verify)", core_name, len(started) - LOGGED)
+            log.warning(
+                "DRIFT on %s (%s): %d more prefixes (bgpsteer verify)", core_name, source, len(started) - LOGGED
+            )
         if ended:
-            log.info("drift on %s ended for %d prefix(es), e.g. %s", core_name, len(ended), min(ended)[0])
+            log.info("drift on %s (%s) ended for %d prefix(es), e.g. %s", core_name, source, len(ended), min(ended)[0])
         state.read_at, state.error, state.pending, state.drift = now, "", len(found) - len(drift), drift
+        if source == "bmp" and core.monitor.bmp is not None:
+            _resync(self, state, core.monitor.bmp.resync_after, now)
+
+
+def _resync(self: Host, state: CoreDrift, after: float, now: float) -> None:
+    """BMP drift that lasts ``after``: ask the core for its whole table again (FRR 8.4 can leave a prefix out
+    of its post-policy monitoring for good).  Drift that is real comes back after the new table, and the next
+    ask waits twice as long (at most an hour); drift gone resets that."""
+    if not state.drift:
+        state.resyncs, state.resync_at = 0, None
+        return
+    oldest = min(state.tracker.first_seen.get((d.prefix, d.kind), now) for d in state.drift)
+    gap = min(after * 2**state.resyncs, RESYNC_MAX)
+    if now - oldest < after or (state.resync_at is not None and now - state.resync_at < gap):
+        return
+    station = self.monitors.station(state.core) if self.monitors is not None else None
+    if station is not None and station.resync(f"{len(state.drift)} difference(s) for {now - oldest:.0f}s"):
+        state.resyncs, state.resync_at = state.resyncs + 1, now
+        state.resyncs_total += 1

@@ -23,7 +23,7 @@ class NocPortSide:
     def core_sessions(self: Host) -> dict[str, str]:
         return self.core_state
 
-    def core_drift(self: Host) -> dict[str, CoreDrift]:
+    def core_drift(self: Host) -> dict[tuple[str, str], CoreDrift]:
         return self.drift_state
 
     def history(self: Host, prefix: str, limit: int) -> list[dict[str, Any]]:

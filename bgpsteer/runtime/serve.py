@@ -61,7 +61,9 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     agent.probes.start(agent.engine.config.egresses)
     agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
     agent.tunnels.start(agent.engine.config.egresses)
-    agent.monitors = MonitorRunner(lambda core, table, why: _guard(agent.on_core_table, core, table, why))
+    agent.monitors = MonitorRunner(
+        lambda core, source, table, why: _guard(agent.on_core_table, core, source, table, why)
+    )
     agent.monitors.start(agent.engine.config.core_routers)
 
     def tick() -> None:

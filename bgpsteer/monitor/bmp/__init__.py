@@ -1,0 +1,1 @@
+"""bgpsteer's BMP station (RFC 7854): what a core router tells about the UPDATEs it receives from bgpsteer."""

@@ -1,0 +1,113 @@
+"""bgpsteer's BMP station for one core router: listens where the core connects (FRR's ``bmp connect``), keeps
+one session at a time (a new connection from the core replaces the old one, as after its restart), and reports
+its table every ``interval`` once whole (bmp/table.py).
+
+BMP floods at the start of a session (the core's whole table).  The station parses at most one read (64 KiB) at
+a time and then yields to the event loop, so the agent's loop is never held longer than one chunk's parsing
+(bench/bmp.py measures both the rate and the longest stall).  A header that cannot be BMP ends the session (there
+is no finding the next message in the stream); the core reconnects and sends its table again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from bgpsteer.core.drift import CorePath
+from bgpsteer.core.model import BmpStation
+from bgpsteer.monitor.bmp import wire
+from bgpsteer.monitor.bmp.table import BmpTable
+
+log = logging.getLogger("bgpsteer.monitor")
+CHUNK = 64 * 1024
+
+Report = Callable[[dict[str, list[CorePath]] | None, str], None]  # the table (None: not whole), why not
+
+
+class Station:
+    def __init__(self, core: str, where: BmpStation, interval: float, report: Report) -> None:
+        self.core = core
+        self.where = where
+        self.interval = interval
+        self.report = report
+        self.table: BmpTable | None = None  # the current session's (None: no session)
+        self.sessions = 0
+        self.closed_why = "no BMP session from the core yet"
+        self._server: asyncio.Server | None = None
+        self._current: asyncio.StreamWriter | None = None
+
+    async def run(self) -> None:
+        """Listen (again every ``interval`` while the address cannot be bound), then report every ``interval``."""
+        while self._server is None:
+            try:
+                self._server = await asyncio.start_server(self._session, self.where.listen, self.where.port)
+            except OSError as exc:
+                self.report(None, f"BMP station cannot listen on {self.where.listen} port {self.where.port}: {exc}")
+                await asyncio.sleep(self.interval)
+        log.info("BMP station for %s listening on %s port %d", self.core, self.where.listen, self.where.port)
+        while True:
+            t = self.table
+            if t is None:
+                self.report(None, self.closed_why)
+            elif why := t.waiting():
+                self.report(None, why)
+            else:
+                self.report(t.table(), "")
+            await asyncio.sleep(self.interval)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self._current is not None:
+            log.warning("BMP: a new session from %s replaces the one for %s", peer, self.core)
+            self._current.close()
+        self._current = writer
+        table = self.table = BmpTable()
+        self.closed_why = "no BMP session from the core"
+        self.sessions += 1
+        log.info("BMP session %d for %s from %s", self.sessions, self.core, peer)
+        buf = bytearray()
+        why = "closed by the core"
+        try:
+            while data := await reader.read(CHUNK):
+                buf += data
+                messages, used = wire.split(buf)
+                del buf[:used]
+                for m in messages:
+                    table.apply(m)
+                await asyncio.sleep(0)  # one chunk at a time: the agent's loop goes on between chunks
+        except wire.BmpError as exc:
+            why = f"not BMP any more: {exc}"
+            table.counters.malformed += 1
+        except OSError as exc:
+            why = str(exc)
+        finally:
+            if self._current is writer:
+                self._current = None
+                self.table = None
+                if not self.closed_why.startswith("resynchronising"):
+                    self.closed_why = f"the BMP session from {peer} ended ({why}); waiting for the core to reconnect"
+                log.warning("BMP session for %s from %s ended: %s", self.core, peer, why)
+            writer.close()
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    def resync(self, why: str) -> bool:
+        """End the session so that the core connects again and sends its whole table (FRR 8.4's post-policy
+        monitoring can leave a prefix out after its next-hop comes back: measured, policies/README.md).  False
+        when there is no session to end."""
+        if self._current is None:
+            return False
+        log.warning("BMP: ending the session for %s so that it sends its table again: %s", self.core, why)
+        self.closed_why = f"resynchronising ({why})"
+        self._current.close()
+        return True
+
+    async def aclose(self) -> None:
+        """Stop listening and end the session (the task running ``run`` is the caller's to cancel)."""
+        if self._current is not None:
+            self._current.close()
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._server.wait_closed()

@@ -1,0 +1,109 @@
+"""What one core router's BMP session says it holds: per BGP peer of the core, the post-policy path of each prefix
+(FRR 8.4 sends one per prefix and peer on ADD-PATH sessions, chosen by FRR).  No I/O: frames in, the table out.
+
+The table is whole only when every peer that is up has sent its post-policy End-of-RIB (FRR sends it after the
+initial dump); until then, and after the session is lost, it is not a reading, so a half-received table never
+shows as drift.  A frame that breaks the rules is counted and skipped."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bgpsteer.core.drift import CorePath
+from bgpsteer.monitor.bmp import bgp, wire
+
+log = logging.getLogger("bgpsteer.monitor")
+PeerKey = tuple[int, bytes, str]
+LOGGED = 10  # malformed messages logged one by one; after that every thousandth
+
+
+@dataclass
+class Counters:
+    messages: int = 0
+    updates: int = 0
+    malformed: int = 0
+    mirror_lost: int = 0
+    ignored: int = 0  # frames bgpsteer does not read (statistics, pre-policy monitoring, mirroring)
+
+
+@dataclass
+class BmpTable:
+    paths: dict[PeerKey, dict[str, CorePath]] = field(default_factory=dict)  # peer -> prefix -> its path
+    synced: set[PeerKey] = field(default_factory=set)  # peers whose initial table is in
+    router: str = ""  # the sysName the core gave in its initiation message
+    counters: Counters = field(default_factory=Counters)
+    last_error: str = ""
+
+    def apply(self, message: bytes) -> None:
+        """One whole BMP message (wire.split's)."""
+        self.counters.messages += 1
+        try:
+            self._apply(wire.frame(message))
+        except wire.BmpError as exc:
+            self.counters.malformed += 1
+            self.last_error = str(exc)
+            if self.counters.malformed <= LOGGED or self.counters.malformed % 1000 == 0:
+                log.warning("BMP: skipped a malformed message (%d so far): %s", self.counters.malformed, exc)
+
+    def _apply(self, f: wire.Frame) -> None:
+        if f.kind == wire.INITIATION:
+            self.router = _sys_name(f.body) or self.router
+        elif f.peer is None:
+            self.counters.ignored += 1
+        elif f.kind == wire.PEER_UP:
+            wire.peer_up(f)  # checked for shape; FRR 8.4's OPENs inside are empty, nothing to learn from them
+            self.paths[f.peer.key] = {}
+            self.synced.discard(f.peer.key)
+        elif f.kind == wire.PEER_DOWN:
+            self.paths.pop(f.peer.key, None)
+            self.synced.discard(f.peer.key)
+        elif f.kind == wire.ROUTE_MONITORING and f.peer.post_policy:
+            table = self.paths.setdefault(f.peer.key, {})
+            for message in wire.bgp_messages(f.body, "route monitoring"):
+                self._update(f.peer.key, table, bgp.update(message))
+        elif f.kind == wire.ROUTE_MIRRORING and wire.mirror_lost(f):
+            self.counters.mirror_lost += 1
+        else:
+            self.counters.ignored += 1
+
+    def _update(self, key: PeerKey, table: dict[str, CorePath], u: bgp.Parsed) -> None:
+        self.counters.updates += 1
+        if u.end_of_rib:
+            self.synced.add(key)
+        for prefix in u.withdrawn:
+            table.pop(prefix, None)
+        for r in u.announced:
+            # post-policy: what the core holds after its import policy; best and validity are not told by BMP
+            table[r.prefix] = CorePath(r.next_hop, r.local_pref, best=False, valid=True)
+
+    def waiting(self) -> str:
+        """Why the table is not yet whole ("" when it is)."""
+        if not self.paths:
+            return "BMP: no peer of the core reported yet"
+        behind = [k[2] for k in self.paths if k not in self.synced]
+        if behind:
+            return f"BMP: the initial table of {', '.join(sorted(behind))} is still coming ({self.size()} paths so far)"
+        return ""
+
+    def size(self) -> int:
+        return sum(len(t) for t in self.paths.values())
+
+    def table(self) -> dict[str, list[CorePath]]:
+        """prefix -> the paths the core holds for it after its policy, one per peer."""
+        out: dict[str, list[CorePath]] = {}
+        for t in self.paths.values():
+            for prefix, p in t.items():
+                out.setdefault(prefix, []).append(p)
+        return out
+
+
+def _sys_name(body: bytes) -> str:
+    at = 0
+    h = wire.TLV_HEADER
+    while len(body) - at >= h:
+        kind, length = int.from_bytes(body[at : at + 2], "big"), int.from_bytes(body[at + 2 : at + h], "big")
+        if kind == wire.SYS_NAME:
+            return body[at + h : at + h + length].decode(errors="replace")
+        at += h + length
+    return ""
