@@ -139,8 +139,8 @@ def test_a_next_hop_the_core_cannot_resolve_is_found(topo: Topology) -> None:
     """fra's NH route filtered on the core while fra is in service: every path via fra is invalid there.  BMP
     cannot tell validity; FRR leaves a prefix whose only path is invalid out of its post-policy monitoring, which
     bgpsteer reads as missing.  After the filter is gone FRR 8.4 sometimes keeps it out for good (measured: in
-    one run of two after the route-map test above): the station ends the session after ``resync_after`` of BMP drift, the core
-    sends its table afresh, and the drift ends.  A real difference would come back after the new table."""
+    one run of two after the route-map test above): the station ends the session after ``resync_after`` of BMP
+    drift, the core sends its table afresh, and the drift ends.  A real difference comes back after the new table."""
     wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
     resyncs = sessions(topo)
     core_config(
