@@ -54,6 +54,13 @@ BENCHES = (
         "the pipe while idle; an older tree with --tree (run right after)",
         tree="again",
     ),
+    Bench(
+        "bmp",
+        ("--prefixes", "100000"),
+        ("--prefixes", "300"),
+        False,
+        "ExaBGP's own UPDATE parser on the same messages; the pipe while idle",
+    ),
     Bench("soak", (), ("--updates", "2000", "--prefixes", "100", "--every", "2"), False, "RSS over time"),
     Bench("relief", ("--prefixes", "2000"), ("--prefixes", "100", "--loads", "1.5", "--seconds", "20"), False, "ideal"),
     Bench("series", ("--prefixes", "2000"), ("--prefixes", "20"), False, "series with and without routes"),

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from bgpsteer.core.drift import CorePath
 from bgpsteer.core.model import BmpStation, CoreRouter
@@ -21,8 +21,8 @@ log = logging.getLogger("bgpsteer.monitor")
 READ_TIMEOUT = 30.0  # seconds for one reading of a whole table
 MAX_OUTPUT = 512 * 1024 * 1024  # bytes: a table larger than this is refused, not read
 
-# core name, source ("cli" or "bmp"), table (None: failed), why
-Report = Callable[[str, str, dict[str, list[CorePath]] | None, str], None]
+# core name, source ("cli" or "bmp"), table (None: failed), why; awaited: the next reading waits for the comparison
+Report = Callable[[str, str, dict[str, list[CorePath]] | None, str], Awaitable[None]]
 
 
 async def read(core: CoreRouter) -> dict[str, list[CorePath]]:
@@ -86,12 +86,14 @@ class MonitorRunner:
         assert core.monitor is not None
         while True:
             try:
-                self.report(core.name, "cli", await read(core), "")
+                table = await read(core)
             except frr.ReadError as exc:
-                self.report(core.name, "cli", None, str(exc))
+                await self.report(core.name, "cli", None, str(exc))
             except Exception as exc:  # whatever the table holds, the reader goes on: the core is unreadable
                 log.exception("reading core router %s", core.name)
-                self.report(core.name, "cli", None, f"internal error: {type(exc).__name__}: {exc}")
+                await self.report(core.name, "cli", None, f"internal error: {type(exc).__name__}: {exc}")
+            else:
+                await self.report(core.name, "cli", table, "")
             await asyncio.sleep(core.monitor.interval)
 
     async def aclose(self) -> None:

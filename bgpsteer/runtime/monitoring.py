@@ -4,21 +4,26 @@ when it starts and ends, kept for ``verify``, ``status`` and the metrics (a part
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
-from bgpsteer.core.drift import CorePath, Tracker, compare_table
+from bgpsteer.core.drift import CorePath, Drift, Tracker, compare
 from bgpsteer.noc.port import CoreDrift
 from bgpsteer.runtime.host import Host
 
 log = logging.getLogger("bgpsteer")
 LOGGED = 5  # drift lines logged per change, the rest counted
 RESYNC_MAX = 3600.0  # seconds: the longest wait between two BMP resynchronisations while drift lasts
+SLICE = 0.02  # seconds of comparing before the loop gets its turn (a table of 100k prefixes takes seconds)
 
 
 class Monitoring:
-    def on_core_table(
+    async def on_core_table(
         self: Host, core_name: str, source: str, table: dict[str, list[CorePath]] | None, why: str
     ) -> None:
+        """One reading (None: why there is none), compared a slice at a time; the reader awaits it, so one
+        comparison per core and source runs at once."""
         core = next((c for c in self.engine.config.core_routers if c.name == core_name), None)
         if core is None or core.monitor is None or source not in core.monitor.sources:
             return  # a reload took it away
@@ -38,9 +43,15 @@ class Monitoring:
         view = self.view
         egress_by_nh = {e.next_hop: e.id for e in self.engine.config.egresses}
         egress_by_nh.update({e.next_hop6: e.id for e in self.engine.config.egresses if e.next_hop6})
-        found = compare_table(
-            lambda p: view.decision(p, core.scope), [*self.engine.rib, *table], table, egress_by_nh, source == "cli"
-        )
+        found: list[Drift] = []
+        started_at = time.perf_counter()
+        for n, prefix in enumerate(dict.fromkeys([*self.engine.rib, *table])):
+            found += compare(
+                prefix, view.decision(prefix, core.scope), table.get(prefix, ()), egress_by_nh, source == "cli"
+            )
+            if n % 256 == 0 and time.perf_counter() - started_at > SLICE:
+                await asyncio.sleep(0)  # the RIB may change meanwhile: a difference that brief is within the window
+                started_at = time.perf_counter()
         drift = state.tracker.update(found, now)
         before = {(d.prefix, d.kind) for d in state.drift}
         started = [d for d in drift if (d.prefix, d.kind) not in before]

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bgpsteer.config.loader import ConfigError, load_text
@@ -62,7 +62,7 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
     agent.tunnels.start(agent.engine.config.egresses)
     agent.monitors = MonitorRunner(
-        lambda core, source, table, why: _guard(agent.on_core_table, core, source, table, why)
+        lambda core, source, table, why: _guard_async(agent.on_core_table(core, source, table, why))
     )
     agent.monitors.start(agent.engine.config.core_routers)
 
@@ -194,6 +194,14 @@ def _guard(fn: Callable[..., Any], *args: Any) -> None:
     """The helper must never die on input: ExaBGP exits after 5 helper deaths a minute."""
     try:
         fn(*args)
+    except Exception:
+        log.exception("internal error handled; continuing")
+
+
+async def _guard_async(work: Awaitable[None]) -> None:
+    """The same for work that awaits."""
+    try:
+        await work
     except Exception:
         log.exception("internal error handled; continuing")
 

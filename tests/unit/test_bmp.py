@@ -107,9 +107,11 @@ def test_the_station_over_tcp_survives_garbage_and_a_new_session_starts_afresh()
 
     async def main() -> list[tuple[bool, str]]:
         reports: list[tuple[bool, str]] = []
-        station = Station(
-            "core1", BmpStation("127.0.0.1", 0), 0.05, lambda table, why: reports.append((table is not None, why))
-        )
+
+        async def report(table: dict[str, list[CorePath]] | None, why: str) -> None:
+            reports.append((table is not None, why))
+
+        station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
         task = asyncio.ensure_future(station.run())
         while station._server is None:
             await asyncio.sleep(0.01)
