@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bgpsteer.core.bounded import BoundedCache
-from bgpsteer.core.drift import Drift, Tracker
+from bgpsteer.core.drift import CorePath, Drift, Tracker
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.measure import Sample
@@ -70,6 +70,7 @@ class CoreDrift:
     error: str = ""  # why the last reading failed ("": it did not)
     pending: int = 0  # differences seen, not yet for the convergence window
     drift: list[Drift] = field(default_factory=list)
+    held: Mapping[str, list[CorePath]] = field(default_factory=dict)  # the last reading: prefix -> the core's paths
     resyncs: int = 0  # BMP: sessions ended so that the core sends its table afresh, while drift lasted
     resyncs_total: int = 0  # the same, since the agent started
     resync_at: float | None = None  # when the last one was asked for

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.model import Egress, Scope
 from bgpsteer.core.view import CoreView, EgressView, PeerView, PrefixDecision, UnknownName
 from bgpsteer.exitcodes import ExitCode
-from bgpsteer.noc.port import AgentPort
+from bgpsteer.noc.port import AgentPort, CoreDrift
 
 
 class QueryError(Exception):
@@ -287,7 +287,13 @@ def peers(port: AgentPort) -> dict[str, Any]:
     return {"cloud_peers": [_peer(p, True) for p in port.view.peers()], "core_routers": _cores(port, True)}
 
 
-def explain(view: CoreView, target: str, cls: str | None = None, ledger: Ledger | None = None) -> dict[str, Any]:
+def explain(
+    view: CoreView,
+    target: str,
+    cls: str | None = None,
+    ledger: Ledger | None = None,
+    drift: Mapping[tuple[str, str], CoreDrift] | None = None,
+) -> dict[str, Any]:
     scope = _scope(view, cls)
     site = _site(view, target, ledger)
     if site is not None:
@@ -298,7 +304,37 @@ def explain(view: CoreView, target: str, cls: str | None = None, ledger: Ledger 
     for item in ex["announced"] + ex["ranking"]:
         item["exabgp"] = _exabgp(ledger, prefix, item["path_id"])
     ex["return"] = view.return_of(prefix)
+    ex["core_view"] = _core_view(view, prefix, drift or {})
     return ex
+
+
+def _core_view(view: CoreView, prefix: str, drift: Mapping[tuple[str, str], CoreDrift]) -> list[dict[str, Any]]:
+    """What each monitored core holds for the prefix at its last reading, and whether that is as intended."""
+    by_nh = {e.next_hop: e.id for e in view.config.egresses} | {
+        e.next_hop6: e.id for e in view.config.egresses if e.next_hop6
+    }
+    out: list[dict[str, Any]] = []
+    for c in view.config.core_routers:
+        for source in c.monitor.sources if c.monitor is not None else ():
+            s = drift.get((c.name, source))
+            if s is None or s.read_at is None or s.error:
+                why = "no reading yet" if s is None or not s.error else s.error
+                out.append({"core": c.name, "source": source, "state": "unknown", "why": why, "held": [], "drift": []})
+                continue
+            mine = [d.detail for d in s.drift if d.prefix == prefix]
+            held = [
+                {
+                    "egress": by_nh.get(p.next_hop),
+                    "next_hop": p.next_hop,
+                    "local_pref": p.local_pref,
+                    "best": p.best,
+                    "valid": p.valid,
+                }
+                for p in s.held.get(prefix, [])
+            ]
+            state = "NOT as intended" if mine else "as intended"
+            out.append({"core": c.name, "source": source, "state": state, "why": "", "held": held, "drift": mine})
+    return out
 
 
 def _site(view: CoreView, target: str, ledger: Ledger | None) -> dict[str, Any] | None:

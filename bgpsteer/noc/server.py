@@ -79,7 +79,9 @@ class ControlServer:
             ),
             "egress": lambda a: queries.egresses(self.agent.view, self.agent.clock(), a.get("egress")),
             "peers": lambda a: queries.peers(self.agent),
-            "explain": lambda a: queries.explain(self.agent.view, str(a["target"]), a.get("cls"), self.agent.ledger),
+            "explain": lambda a: queries.explain(
+                self.agent.view, str(a["target"]), a.get("cls"), self.agent.ledger, self.agent.core_drift()
+            ),
             "drain": lambda a: self._drain(str(a["egress"]), True),
             "undrain": lambda a: self._drain(str(a["egress"]), False),
             "reload": lambda a: self._reload(),

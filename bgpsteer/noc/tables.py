@@ -272,6 +272,9 @@ def explain_text(x: dict[str, Any], target: str | None) -> str:
     ] or ["  nothing announced"]
     out.append("\nannounced to core routers:")
     out += [f"  {c['name']} {c['address']}: {', '.join(c['announced']) or 'nothing'}" for c in x["core_routers"]]
+    if x.get("core_view"):
+        out.append("\nwhat the core holds (closed loop, last reading):")
+        out += [_core_line(c) for c in x["core_view"]]
     if x.get("return"):
         out.append("\nreturn path (the cloud's answers to the site):")
         out += [
@@ -280,6 +283,23 @@ def explain_text(x: dict[str, Any], target: str | None) -> str:
             for r in x["return"]
         ]
     return "\n".join(out)
+
+
+def _core_line(c: dict[str, Any]) -> str:
+    who = f"  {c['core']} ({c['source']}): "
+    if c["state"] == "unknown":
+        return who + f"unknown: {c['why']}"
+    paths = [p for p in c["held"] if p["egress"] is not None]
+    best = next((p for p in paths if p["best"]), None)
+    if c["source"] == "cli":
+        what = f"uses {best['egress']} (local-pref {best['local_pref']})" if best else "uses none of bgpsteer's paths"
+    else:
+        what = "holds after its policy " + (
+            ", ".join(f"via {p['egress']} local-pref {p['local_pref']}" for p in paths) or "none of bgpsteer's paths"
+        )
+    if c["state"] == "as intended":
+        return who + what + ", as intended"
+    return who + click.style("NOT as intended: ", bold=True) + "; ".join(c["drift"])
 
 
 def simulate_text(r: dict[str, Any]) -> str:

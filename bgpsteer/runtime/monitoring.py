@@ -65,6 +65,7 @@ class Monitoring:
         if ended:
             log.info("drift on %s (%s) ended for %d prefix(es), e.g. %s", core_name, source, len(ended), min(ended)[0])
         state.read_at, state.error, state.pending, state.drift = now, "", len(found) - len(drift), drift
+        state.held = table
         if source == "bmp" and core.monitor.bmp is not None:
             _resync(self, state, core.monitor.bmp.resync_after, now)
 

@@ -106,6 +106,9 @@ def test_a_core_as_intended_verifies(topo: Topology) -> None:
     code, r = verify(topo)
     assert (code, [(c["source"], c["drift"]) for c in r["cores"]]) == (0, [("cli", []), ("bmp", [])])
     assert "core1 (bmp): as intended" in topo.cli("verify").stdout
+    text = topo.cli("explain", PREFIX).stdout
+    assert "core1 (cli): uses fra (local-pref 200), as intended" in text, text
+    assert "core1 (bmp): holds after its policy via " in text, text
 
 
 def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: Topology) -> None:
@@ -133,6 +136,8 @@ def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: T
         text = topo.cli("verify").stdout
         assert f"{PREFIX}: NOT as intended: the core holds the path via fra with LOCAL_PREF 7" in text
         assert "DRIFT on core1 (cli): " in topo.cli("status").stdout
+        text = topo.cli("explain", PREFIX).stdout
+        assert "core1 (cli): NOT as intended: the core holds the path via fra with LOCAL_PREF 7, not 200" in text, text
     finally:
         core_config(
             topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 route-map DRIFT in\n"
