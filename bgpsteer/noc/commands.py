@@ -83,6 +83,7 @@ def show() -> None:
     "--class", "cls", help="As the sessions of this application class see them (which egresses are in service)."
 )
 @click.option("--limit", default=COMMANDS["routes"].defaults["limit"], show_default=True)
+@click.option("--drift", is_flag=True, help="Only prefixes a monitored core holds otherwise than intended (verify).")
 @_opts
 def show_routes(
     ask: Callable[..., Any],
@@ -92,8 +93,13 @@ def show_routes(
     peer: str | None,
     cls: str | None,
     limit: int,
+    drift: bool,
 ) -> None:
-    emit(as_json, ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls), routes_text)
+    emit(
+        as_json,
+        ask("routes", target=target, egress=egress, peer=peer, limit=limit, cls=cls, drift=drift or None),
+        routes_text,
+    )
 
 
 @show.command("egress", help=HELP["egress"])

@@ -12,9 +12,10 @@ INT_ARG_MAX = 10_000_000  # limits and counts in requests
 MBPS_MAX = 100_000_000  # a reported rate above 100 Tbit/s is a unit error
 RTT_MAX_MS = 600_000  # a pushed round-trip time above 10 minutes is a unit error
 
-STR, INT, STRS, DEGRADE, SAMPLES, RATES = (
+STR, INT, BOOL, STRS, DEGRADE, SAMPLES, RATES = (
     "string",
     "integer",
+    "boolean",
     "list of strings",
     "object",
     "list of objects",
@@ -37,8 +38,9 @@ COMMANDS: dict[str, Command] = {
         Command("status", "Sessions, egress health, route counts, last decision, config hash."),
         Command(
             "routes",
-            "Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS').",
-            {"target": STR, "egress": STR, "peer": STR, "limit": INT, "cls": STR},
+            "Announced routes; TARGET is a prefix or an address (longest match, as 'show ip bgp ADDRESS'); "
+            "--drift: only those a monitored core holds otherwise than intended.",
+            {"target": STR, "egress": STR, "peer": STR, "limit": INT, "cls": STR, "drift": BOOL},
             defaults={"limit": 1000},
         ),
         Command("egress", "Live probe statistics, health state, dampening and drain of egresses.", {"egress": STR}),
@@ -94,6 +96,8 @@ def _is(value: Any, kind: str) -> bool:
         return isinstance(value, str)
     if kind == INT:
         return type(value) is int and 0 <= value <= INT_ARG_MAX
+    if kind == BOOL:
+        return isinstance(value, bool)
     if kind == STRS:
         return isinstance(value, list) and all(isinstance(v, str) for v in value)
     if kind == RATES:

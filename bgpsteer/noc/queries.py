@@ -216,30 +216,41 @@ def _route(d: PrefixDecision, ledger: Ledger | None) -> dict[str, Any]:
     }
 
 
-def routes(
+def routes(  # noqa: PLR0913 - the command's filters, and what each route is shown with
     view: CoreView,
     target: str | None = None,
     egress: str | None = None,
     peer: str | None = None,
     limit: int = 1000,
     cls: str | None = None,
+    *,
     ledger: Ledger | None = None,
+    drift: Mapping[tuple[str, str], CoreDrift] | None = None,
+    only_drift: bool = False,
 ) -> dict[str, Any]:
+    """Announced routes; each with the drift monitored cores show for it (``only_drift``: only those)."""
     scope = _scope(view, cls)
+    differs: dict[str, list[str]] = {}
+    for (core, source), s in (drift or {}).items():
+        for found in s.drift:
+            differs.setdefault(found.prefix, []).append(f"{core} ({source}): {found.detail}")
     if target is not None:
         prefix = _resolve(view, target)
         d = view.decision(prefix, scope)
         assert d is not None
-        return {"match": prefix, "class": cls, "routes": [_route(d, ledger)], "total": 1, "truncated": False}
+        route = _route(d, ledger) | {"drift": differs.get(prefix, [])}
+        return {"match": prefix, "class": cls, "routes": [route], "total": 1, "truncated": False}
     out: list[dict[str, Any]] = []
     total = 0
     with _known_names():
         for prefix in view.prefixes(egress, peer):
+            if only_drift and prefix not in differs:
+                continue
             total += 1
             if len(out) < limit:
                 d = view.decision(prefix, scope)
                 assert d is not None
-                out.append(_route(d, ledger))
+                out.append(_route(d, ledger) | {"drift": differs.get(prefix, [])})
     return {"match": None, "class": cls, "routes": out, "total": total, "truncated": total > len(out)}
 
 

@@ -43,6 +43,9 @@ def routes_text(r: dict[str, Any]) -> str:
                 ]
             )
     text = table(rows, ["PREFIX", "EGRESS", "SERVICE", "LOCPRF", "MED", "AS PATH"])
+    drifting = [(route["prefix"], d) for route in r["routes"] for d in route.get("drift", [])]
+    if drifting:
+        text += "\n\nNOT as intended on the core (bgpsteer verify):\n" + "\n".join(f"  {p}: {d}" for p, d in drifting)
     if r["match"]:
         text = f"longest match {r['match']}\n" + text
     if r["truncated"]:
