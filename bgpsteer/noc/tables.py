@@ -408,6 +408,9 @@ def history_text(r: dict[str, Any], prefix: str | None) -> str:
                 return "-" if a is None else f"lp {a['local_pref']} med {a['med']}"
 
             rows.append([when, x["id"], x["egress"], f"{brief(x['old'])} -> {brief(x['new'])}", x["reason"]])
+        elif x["kind"] == "drift":
+            what = f"DRIFT {x['drift']}" if x["state"] == "started" else f"drift {x['drift']} ended"
+            rows.append([when, "-", f"{x['core']} ({x['source']})", what, x["reason"]])
         else:
             subject = (
                 f"egress {x['old']} -> {x['new']}"

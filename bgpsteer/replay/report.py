@@ -55,7 +55,11 @@ def verify(outcome: Outcome, journal_path: Path) -> tuple[int, list[str]]:
     if outcome.first is None or outcome.last is None:
         return 0, ["the recording holds no input"]
     first, last = outcome.first, outcome.last
-    held = [r for r in journal.read(journal_path) if isinstance(r.get("t"), (int, float)) and first <= r["t"] <= last]
+    held = [  # decisions only: drift records say what a core held, which a replay cannot know
+        r
+        for r in journal.read(journal_path)
+        if r.get("kind") in ("route", "egress") and isinstance(r.get("t"), (int, float)) and first <= r["t"] <= last
+    ]
     mine = [_canonical(r) for r in outcome.rows]
     problems: list[str] = []
     for i, (a, b) in enumerate(zip(mine, held, strict=False)):

@@ -5,9 +5,13 @@ Two kinds of records:
      "old": attrs|null, "new": attrs|null, "reason": why}
     {"t": time, "id": decision, "kind": "egress", "egress": E, "class": C|null, "old": state, "new": state,
      "in_service": bool, "reason": why}
+    {"t": time, "id": null, "kind": "drift", "core": C, "source": "cli"|"bmp", "prefix": P, "drift": kind,
+     "state": "started"|"ended", "reason": words}
 An egress record stands for every path through that egress (failover is O(1)
 on the wire, so it is one record here too), or with a class for its SLA fit
-for that class's sessions; ``history PREFIX`` shows both.
+for that class's sessions; a drift record says when a monitored core began or
+stopped holding a prefix otherwise than intended (not a decision: replay leaves
+it out); ``history PREFIX`` shows all three.
 
 The file is appended to and rotated at ``max_bytes`` (journal.jsonl ->
 journal.jsonl.1 -> ... up to ``keep`` files), so its size is bounded.
@@ -25,6 +29,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from bgpsteer.core.codes import trigger_code
+from bgpsteer.core.drift import Drift
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.model import AgentSettings, default
 from bgpsteer.runtime import statefile
@@ -54,6 +59,21 @@ class Journal:
                 self._rotate()
         except OSError:
             self.errors += 1  # a full disk must not stop steering; counted and exported as a metric
+
+    def drift(self, now: float, core: str, source: str, started: list[Drift], ended: list[tuple[str, str]]) -> None:
+        """Drift that began (with its words) and ended (prefix, kind) on one core, as read by one source."""
+        base = {"t": now, "id": None, "kind": "drift", "core": core, "source": source}
+        recs = [base | {"prefix": d.prefix, "drift": d.kind, "state": "started", "reason": d.detail} for d in started]
+        recs += [base | {"prefix": p, "drift": k, "state": "ended", "reason": ""} for p, k in ended]
+        if not recs:
+            return
+        try:
+            self._fh.write(b"\n".join(orjson.dumps(r) for r in recs) + b"\n")
+            self._fh.flush()
+            if self._fh.tell() >= self.max_bytes:
+                self._rotate()
+        except OSError:
+            self.errors += 1
 
     def _rotate(self) -> None:
         """Shift the files by renames that never replace an existing file (cheap), and free the oldest one on a
@@ -184,8 +204,10 @@ def history(path: Path, prefix: str, limit: int = 200) -> list[dict[str, Any]]:
         if r.get("kind") == "route" and r.get("prefix") == prefix:
             out.append(r)
             egresses.add(r.get("egress", ""))
+        elif r.get("kind") == "drift" and r.get("prefix") == prefix:
+            out.append(r)
         elif r.get("kind") == "egress":
             egress_events.append(r)
     out += [e for e in egress_events if e.get("egress") in egresses]
-    out.sort(key=lambda r: (r.get("t", 0), r.get("id", 0)))
+    out.sort(key=lambda r: (r.get("t", 0), r.get("id") or 0))
     return out[-limit:]

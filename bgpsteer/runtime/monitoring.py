@@ -9,6 +9,7 @@ import logging
 import time
 
 from bgpsteer.core.drift import CorePath, Drift, Tracker, compare
+from bgpsteer.core.model import CoreRouter
 from bgpsteer.noc.port import CoreDrift
 from bgpsteer.runtime.host import Host
 
@@ -40,34 +41,44 @@ class Monitoring:
             return
         if state.error:
             log.info("core router %s readable by %s again", core_name, source)
-        view = self.view
-        egress_by_nh = {e.next_hop: e.id for e in self.engine.config.egresses}
-        egress_by_nh.update({e.next_hop6: e.id for e in self.engine.config.egresses if e.next_hop6})
-        found: list[Drift] = []
-        started_at = time.perf_counter()
-        for n, prefix in enumerate(dict.fromkeys([*self.engine.rib, *table])):
-            found += compare(
-                prefix, view.decision(prefix, core.scope), table.get(prefix, ()), egress_by_nh, source == "cli"
-            )
-            if n % 256 == 0 and time.perf_counter() - started_at > SLICE:
-                await asyncio.sleep(0)  # the RIB may change meanwhile: a difference that brief is within the window
-                started_at = time.perf_counter()
+        found = await _differences(self, core, table, source == "cli")
         drift = state.tracker.update(found, now)
-        before = {(d.prefix, d.kind) for d in state.drift}
-        started = [d for d in drift if (d.prefix, d.kind) not in before]
-        ended = before - {(d.prefix, d.kind) for d in drift}
-        for d in started[:LOGGED]:
-            log.warning("DRIFT on %s (%s): %s: %s", core_name, source, d.prefix, d.detail)
-        if len(started) > LOGGED:
-            log.warning(
-                "DRIFT on %s (%s): %d more prefixes (bgpsteer verify)", core_name, source, len(started) - LOGGED
-            )
-        if ended:
-            log.info("drift on %s (%s) ended for %d prefix(es), e.g. %s", core_name, source, len(ended), min(ended)[0])
+        _note(self, state, drift, now)
         state.read_at, state.error, state.pending, state.drift = now, "", len(found) - len(drift), drift
         state.held = table
         if source == "bmp" and core.monitor.bmp is not None:
             _resync(self, state, core.monitor.bmp.resync_after, now)
+
+
+async def _differences(self: Host, core: CoreRouter, table: dict[str, list[CorePath]], uses: bool) -> list[Drift]:
+    """Every prefix bgpsteer announces or the core holds, compared (core/drift.py), a slice at a time."""
+    view = self.view
+    egress_by_nh = {e.next_hop: e.id for e in self.engine.config.egresses}
+    egress_by_nh.update({e.next_hop6: e.id for e in self.engine.config.egresses if e.next_hop6})
+    found: list[Drift] = []
+    started_at = time.perf_counter()
+    for n, prefix in enumerate(dict.fromkeys([*self.engine.rib, *table])):
+        found += compare(prefix, view.decision(prefix, core.scope), table.get(prefix, ()), egress_by_nh, uses)
+        if n % 256 == 0 and time.perf_counter() - started_at > SLICE:
+            await asyncio.sleep(0)  # the RIB may change meanwhile: a difference that brief is within the window
+            started_at = time.perf_counter()
+    return found
+
+
+def _note(self: Host, state: CoreDrift, drift: list[Drift], now: float) -> None:
+    """Drift that began and ended since the last reading: into the log (a few lines) and the journal (all)."""
+    core, source = state.core, state.source
+    before = {(d.prefix, d.kind) for d in state.drift}
+    started = [d for d in drift if (d.prefix, d.kind) not in before]
+    ended = before - {(d.prefix, d.kind) for d in drift}
+    for d in started[:LOGGED]:
+        log.warning("DRIFT on %s (%s): %s: %s", core, source, d.prefix, d.detail)
+    if len(started) > LOGGED:
+        log.warning("DRIFT on %s (%s): %d more prefixes (bgpsteer verify)", core, source, len(started) - LOGGED)
+    if ended:
+        log.info("drift on %s (%s) ended for %d prefix(es), e.g. %s", core, source, len(ended), min(ended)[0])
+    if self.journal is not None:
+        self.journal.drift(now, core, source, started, sorted(ended))
 
 
 def _resync(self: Host, state: CoreDrift, after: float, now: float) -> None:

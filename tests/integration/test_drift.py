@@ -140,6 +140,7 @@ def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: T
         assert "core1 (cli): NOT as intended: the core holds the path via fra with LOCAL_PREF 7, not 200" in text, text
         shown = json.loads(topo.cli("show", "routes", "--drift", "--json").stdout)
         assert [r["prefix"] for r in shown["routes"]] == [PREFIX]  # only the prefix the route-map touches
+        assert "DRIFT local-pref" in topo.cli("history", PREFIX).stdout  # the journal has it
     finally:
         core_config(
             topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 route-map DRIFT in\n"
