@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import shutil
+import socket
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar, cast
@@ -409,6 +411,30 @@ def _cores(cur: Cursor, local_asn: int | None, class_refs: list[tuple[Cursor, st
     return out
 
 
+def _monitor_warnings(cores: list[CoreRouter], filename: str) -> list[str]:
+    """A monitor source that cannot work on this machine: the CLI's command is not here, or the BMP station's
+    address is not one of this machine's (the agent reports such a core as unreadable, never drifting)."""
+    out = []
+    for i, c in enumerate(cores):
+        m = c.monitor
+        if m is None:
+            continue
+        where = f"{filename}: core_routers[{i}].monitor"
+        if m.cli is not None and shutil.which(m.command[0]) is None:
+            out.append(f"{where}.command: {m.command[0]!r} is not on this machine: the core cannot be read by its CLI")
+        if m.bmp is not None:
+            family = socket.AF_INET6 if ":" in m.bmp.listen else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                try:
+                    probe.bind((m.bmp.listen, 0))
+                except OSError as exc:
+                    out.append(
+                        f"{where}.bmp.listen: cannot listen on {m.bmp.listen} here ({exc.strerror}): the BMP station "
+                        "cannot start on this machine"
+                    )
+    return out
+
+
 def _unique(issues: Issues, root: Cursor, items: list[tuple[str, str, str]]) -> None:
     """items: (kind, value, where) -- report values used twice across sections."""
     seen: dict[str, str] = {}
@@ -499,6 +525,7 @@ def parse_with(text: str, issues: Issues) -> Config:
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
     site = site_loader.site(top.get("site"), {p.group for p in peers})
     warnings += site_loader.site_warnings(site, peers, filename)
+    warnings += _monitor_warnings(cores, filename)
     if return_policy is not None and site is None:
         warnings.append(f"{filename}: policy.return: no site is announced to the clouds, so it applies to nothing")
     defined = {c.name for c in classes}

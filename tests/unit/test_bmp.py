@@ -150,3 +150,47 @@ def test_the_station_over_tcp_survives_garbage_and_a_new_session_starts_afresh()
     assert any("not BMP any more: BMP version 7" in why for _, why in after), after
     assert not any(ok for ok, _ in after)  # the half-sent table of the new session never counts
     assert any("still coming" in why for _, why in after), after
+
+
+def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() -> None:
+    """The station ends the session itself (resync): no unreadable report meanwhile; the core's new session,
+    once whole, is reported again."""
+
+    async def main() -> tuple[list[tuple[bool, str]], bool]:
+        reports: list[tuple[bool, str]] = []
+
+        async def report(table: dict[str, list[CorePath]] | None, why: str) -> None:
+            reports.append((table is not None, why))
+
+        station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
+        task = asyncio.ensure_future(station.run())
+        while station._server is None:
+            await asyncio.sleep(0.01)
+        port = station._server.sockets[0].getsockname()[1]
+        _, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(CAPTURE)
+        await w.drain()
+        for _ in range(100):  # bounded: 5 s
+            if reports and reports[-1][0]:
+                break
+            await asyncio.sleep(0.05)
+        resynced = station.resync("a test")
+        mark = len(reports)
+        await asyncio.sleep(0.3)  # several intervals without a session
+        _, w2 = await asyncio.open_connection("127.0.0.1", port)
+        w2.write(CAPTURE)
+        await w2.drain()
+        for _ in range(100):
+            if len(reports) > mark and reports[-1][0]:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await station.aclose()
+        w.close()
+        w2.close()
+        return reports[mark:], resynced
+
+    after, resynced = asyncio.run(main())
+    assert resynced
+    assert after, "the new session's whole table was never reported"
+    assert all(ok for ok, _ in after), after  # nothing unreadable while the station resynchronised

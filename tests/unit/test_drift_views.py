@@ -65,3 +65,21 @@ def test_explain_says_what_each_core_holds_and_whether_it_is_as_intended() -> No
     assert "core1 (cli): NOT as intended: the core holds the path via fra with LOCAL_PREF 7, not 100" in bad
     none = queries.explain(v, "10.10.0.0/16")["core_view"]
     assert [c["why"] for c in none] == ["no reading yet", "no reading yet"]
+
+
+def test_check_says_when_a_monitor_source_cannot_work_on_this_machine() -> None:
+    core = "{name: core1, address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]}"
+    text = BASE.replace(
+        core, core[:-1] + ", monitor: {cli: frr, command: [no-such-vtysh-here, -c, x], bmp: {listen: 192.0.2.77}}}"
+    )
+    warnings = parse(text + ACCEPT_ALL, "test.yaml").warnings
+    assert any(
+        w.startswith("test.yaml: core_routers[0].monitor.command: 'no-such-vtysh-here' is not on this machine")
+        for w in warnings
+    ), warnings
+    assert any(
+        w.startswith("test.yaml: core_routers[0].monitor.bmp.listen: cannot listen on 192.0.2.77 here")
+        for w in warnings
+    ), warnings
+    fine = BASE.replace(core, core[:-1] + ", monitor: {cli: frr, command: [python3, -c, x], bmp: {listen: 127.0.0.1}}}")
+    assert not any("monitor" in w for w in parse(fine + ACCEPT_ALL, "test.yaml").warnings)

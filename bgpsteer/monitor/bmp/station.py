@@ -23,6 +23,7 @@ from bgpsteer.monitor.bmp.table import BmpTable
 
 log = logging.getLogger("bgpsteer.monitor")
 CHUNK = 64 * 1024
+RESYNC_GRACE = 60.0  # seconds a resync may take (the core reconnects, sends its table) before it is unreadable
 SLICE = 0.02  # seconds of parsing before the loop gets its turn (ExaBGP's parser: ~100 us an UPDATE here)
 
 Report = Callable[[dict[str, list[CorePath]] | None, str], Awaitable[None]]  # the table (None: not whole), why not
@@ -37,6 +38,7 @@ class Station:
         self.table: BmpTable | None = None  # the current session's (None: no session)
         self.sessions = 0
         self.closed_why = "no BMP session from the core yet"
+        self.resyncing_since: float | None = None  # when the station ended the session itself, to resync
         self._server: asyncio.Server | None = None
         self._current: asyncio.StreamWriter | None = None
 
@@ -53,12 +55,15 @@ class Station:
         log.info("BMP station for %s listening on %s port %d", self.core, self.where.listen, self.where.port)
         while True:
             t = self.table
-            if t is None:
-                await self.report(None, self.closed_why)
-            elif why := t.waiting():
-                await self.report(None, why)
-            else:
+            if t is not None and not t.waiting():
+                self.resyncing_since = None
                 await self.report(t.table(), "")
+            elif self.resyncing_since is not None and time.monotonic() - self.resyncing_since < RESYNC_GRACE:
+                pass  # our own resync: the last whole reading stands until the new one is whole
+            elif t is None:
+                await self.report(None, self.closed_why)
+            else:
+                await self.report(None, t.waiting())
             await asyncio.sleep(self.interval)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -109,6 +114,7 @@ class Station:
             return False
         log.warning("BMP: ending the session for %s so that it sends its table again: %s", self.core, why)
         self.closed_why = f"resynchronising ({why})"
+        self.resyncing_since = time.monotonic()
         self._current.close()
         return True
 
