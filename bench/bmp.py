@@ -64,8 +64,9 @@ def _update(prefix: str, next_hop: str, local_pref: int) -> bytes:
     return b"\xff" * 16 + struct.pack("!HB", 19 + len(body), 2) + body
 
 
-def flood(prefixes: list[str]) -> tuple[bytes, list[bytes]]:
-    """The whole BMP session as an FRR 8.4 core sends it, and the UPDATEs inside (for ExaBGP's parser alone)."""
+def flood(prefixes: list[str], local_prefs: dict[str, tuple[int, int]]) -> tuple[bytes, list[bytes]]:
+    """The whole BMP session as an FRR 8.4 core sends it holding what bgpsteer sent (``local_prefs`` per egress,
+    by the prefix's first octet: the policy sets them by prefix), and the UPDATEs inside (for ExaBGP's parser)."""
     empty_open = b"\xff" * 16 + struct.pack("!HB", 19, 1)
     out = [_bmp(4, struct.pack("!HH", 2, 4) + b"core")]
     out.append(
@@ -77,12 +78,21 @@ def flood(prefixes: list[str]) -> tuple[bytes, list[bytes]]:
     updates = []
     rm = _peer_header(True)
     for p in prefixes:
-        for nh, lp in zip(NEXT_HOPS, (100, 100), strict=True):
+        for nh, lp in zip(NEXT_HOPS, local_prefs[p.split(".", 1)[0]], strict=True):
             u = _update(p, nh, lp)
             updates.append(u)
             out.append(_bmp(0, rm + u))
     out.append(_bmp(0, rm + b"\xff" * 16 + struct.pack("!HB", 23, 2) + bytes(4)))  # End-of-RIB
     return b"".join(out), updates
+
+
+def sent_local_prefs(sock: str, prefix: str) -> tuple[int, int]:
+    """The LOCAL_PREF bgpsteer sends per egress for this prefix (and every other with its first octet)."""
+    r = call(sock, "routes", timeout=120, target=prefix)
+    by_egress = {p["egress"]: p["local_pref"] for p in r["routes"][0]["paths"]}
+    if set(by_egress) != {"fra", "ams"}:
+        fail(f"{prefix} is not announced via both egresses: {by_egress}")
+    return by_egress["fra"], by_egress["ams"]
 
 
 def exabgp_rate(updates: list[bytes]) -> float:
@@ -149,7 +159,8 @@ def main() -> None:
                 fail("the helper did not take the routes in within 900 s")
             time.sleep(1.0)
         need_some("paths loaded into the helper", h.check(sock)["routes"]["received"])
-        stream, updates = flood(prefixes)
+        firsts = {p.split(".", 1)[0]: p for p in reversed(prefixes)}  # one prefix per first octet
+        stream, updates = flood(prefixes, {octet: sent_local_prefs(sock, p) for octet, p in firsts.items()})
         threading.Thread(target=h.pad, daemon=True).start()
         time.sleep(2 * INTERVAL)
         quiet_from = time.perf_counter()
@@ -158,8 +169,14 @@ def main() -> None:
         cpu0, rss0 = cpu_seconds(h.proc.pid), h.rss_mb()
         t0 = time.perf_counter()
         with socket.create_connection(("127.0.0.1", args.port), timeout=30) as s:
-            s.sendall(stream)
-            sent = time.perf_counter()
+            s.settimeout(None)  # the station reads as fast as it parses: the whole stream takes that long
+            sender_done: list[float] = []
+
+            def send() -> None:
+                s.sendall(stream)
+                sender_done.append(time.perf_counter())
+
+            threading.Thread(target=send, daemon=True).start()
             deadline = time.time() + 900
             while (state := bmp_state(sock))["error"] or state["read_ago_s"] is None:
                 h.alive()
@@ -169,6 +186,7 @@ def main() -> None:
                     fail(f"the BMP table was not whole within 900 s: {state['error']}")
                 time.sleep(0.2)
             whole = time.perf_counter()
+            sent = sender_done[0] if sender_done else whole
             cpu1, rss1 = cpu_seconds(h.proc.pid), h.rss_mb()
             during = h.longest(t0, whole)
             time.sleep(3 * INTERVAL)  # comparisons of the whole table, every interval

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from bgpsteer.core.drift import CorePath
 from bgpsteer.core.model import BmpStation, CoreRouter
@@ -22,7 +22,7 @@ READ_TIMEOUT = 30.0  # seconds for one reading of a whole table
 MAX_OUTPUT = 512 * 1024 * 1024  # bytes: a table larger than this is refused, not read
 
 # core name, source ("cli" or "bmp"), table (None: failed), why; awaited: the next reading waits for the comparison
-Report = Callable[[str, str, dict[str, list[CorePath]] | None, str], Awaitable[None]]
+Report = Callable[[str, str, Mapping[str, list[CorePath]] | None, str], Awaitable[None]]
 
 
 async def read(core: CoreRouter) -> dict[str, list[CorePath]]:

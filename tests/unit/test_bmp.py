@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_table_is_whole_only_after_end_of_rib_and_follows_withdrawals() -> N
         t.apply(m)
     assert t.waiting() == ""
     assert t.router == "core"
-    table = t.table()
+    table = dict(t.table())
     assert table["10.10.1.0/24"] == [CorePath("10.255.0.1", 200, best=False, valid=True)]
     assert table["10.10.0.0/16"] == [CorePath("10.255.0.2", 160, best=False, valid=True)]
     assert "10.255.0.2/32" not in table  # withdrawn at the end of the capture
@@ -108,7 +109,7 @@ def test_the_station_over_tcp_survives_garbage_and_a_new_session_starts_afresh()
     async def main() -> list[tuple[bool, str]]:
         reports: list[tuple[bool, str]] = []
 
-        async def report(table: dict[str, list[CorePath]] | None, why: str) -> None:
+        async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
             reports.append((table is not None, why))
 
         station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
@@ -159,7 +160,7 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
     async def main() -> tuple[list[tuple[bool, str]], bool]:
         reports: list[tuple[bool, str]] = []
 
-        async def report(table: dict[str, list[CorePath]] | None, why: str) -> None:
+        async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
             reports.append((table is not None, why))
 
         station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from bgpsteer.core.drift import CorePath
 from bgpsteer.core.model import BmpStation
@@ -24,9 +24,11 @@ from bgpsteer.monitor.bmp.table import BmpTable
 log = logging.getLogger("bgpsteer.monitor")
 CHUNK = 64 * 1024
 RESYNC_GRACE = 60.0  # seconds a resync may take (the core reconnects, sends its table) before it is unreadable
-SLICE = 0.02  # seconds of parsing before the loop gets its turn (ExaBGP's parser: ~100 us an UPDATE here)
+# seconds of parsing before the loop gets its turn (ExaBGP's parser: 85-170 us an UPDATE here); with 20 ms the
+# pipe waited up to 125-150 ms during a flood of 200k messages, with 5 ms 81 ms (bench/bmp.py, 100k prefixes)
+SLICE = 0.005
 
-Report = Callable[[dict[str, list[CorePath]] | None, str], Awaitable[None]]  # the table (None: not whole), why not
+Report = Callable[[Mapping[str, list[CorePath]] | None, str], Awaitable[None]]  # the table (None: not whole), why not
 
 
 class Station:

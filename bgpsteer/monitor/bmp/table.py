@@ -8,6 +8,7 @@ shows as drift.  A frame that breaks the rules is counted and skipped."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from bgpsteer.core.drift import CorePath
@@ -27,9 +28,27 @@ class Counters:
     ignored: int = 0  # frames bgpsteer does not read (statistics, pre-policy monitoring, mirroring)
 
 
+class Held(Mapping[str, list[CorePath]]):
+    """prefix -> the paths the core holds for it after its policy (one per peer), read through, never copied: a
+    table of 100k prefixes copied every interval held the agent's loop for over 100 ms (bench/bmp.py)."""
+
+    def __init__(self, by_prefix: dict[str, dict[PeerKey, CorePath]]) -> None:
+        self._by_prefix = by_prefix
+
+    def __getitem__(self, prefix: str) -> list[CorePath]:
+        return list(self._by_prefix[prefix].values())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_prefix)
+
+    def __len__(self) -> int:
+        return len(self._by_prefix)
+
+
 @dataclass
 class BmpTable:
     paths: dict[PeerKey, dict[str, CorePath]] = field(default_factory=dict)  # peer -> prefix -> its path
+    by_prefix: dict[str, dict[PeerKey, CorePath]] = field(default_factory=dict)  # the same, by prefix
     synced: set[PeerKey] = field(default_factory=set)  # peers whose initial table is in
     router: str = ""  # the sysName the core gave in its initiation message
     counters: Counters = field(default_factory=Counters)
@@ -53,11 +72,10 @@ class BmpTable:
             self.counters.ignored += 1
         elif f.kind == wire.PEER_UP:
             wire.peer_up(f)  # checked for shape; FRR 8.4's OPENs inside are empty, nothing to learn from them
+            self._forget(f.peer.key)
             self.paths[f.peer.key] = {}
-            self.synced.discard(f.peer.key)
         elif f.kind == wire.PEER_DOWN:
-            self.paths.pop(f.peer.key, None)
-            self.synced.discard(f.peer.key)
+            self._forget(f.peer.key)
         elif f.kind == wire.ROUTE_MONITORING and f.peer.post_policy:
             table = self.paths.setdefault(f.peer.key, {})
             for message in wire.bgp_messages(f.body, "route monitoring"):
@@ -67,15 +85,29 @@ class BmpTable:
         else:
             self.counters.ignored += 1
 
+    def _forget(self, key: PeerKey) -> None:
+        for prefix in self.paths.pop(key, {}):
+            held = self.by_prefix.get(prefix)
+            if held is not None:
+                held.pop(key, None)
+                if not held:
+                    del self.by_prefix[prefix]
+        self.synced.discard(key)
+
     def _update(self, key: PeerKey, table: dict[str, CorePath], u: bgp.Parsed) -> None:
         self.counters.updates += 1
         if u.end_of_rib:
             self.synced.add(key)
         for prefix in u.withdrawn:
-            table.pop(prefix, None)
+            if table.pop(prefix, None) is not None:
+                held = self.by_prefix[prefix]
+                del held[key]
+                if not held:
+                    del self.by_prefix[prefix]
         for r in u.announced:
             # post-policy: what the core holds after its import policy; best and validity are not told by BMP
-            table[r.prefix] = CorePath(r.next_hop, r.local_pref, best=False, valid=True)
+            table[r.prefix] = p = CorePath(r.next_hop, r.local_pref, best=False, valid=True)
+            self.by_prefix.setdefault(r.prefix, {})[key] = p
 
     def waiting(self) -> str:
         """Why the table is not yet whole ("" when it is)."""
@@ -89,13 +121,9 @@ class BmpTable:
     def size(self) -> int:
         return sum(len(t) for t in self.paths.values())
 
-    def table(self) -> dict[str, list[CorePath]]:
-        """prefix -> the paths the core holds for it after its policy, one per peer."""
-        out: dict[str, list[CorePath]] = {}
-        for t in self.paths.values():
-            for prefix, p in t.items():
-                out.setdefault(prefix, []).append(p)
-        return out
+    def table(self) -> Held:
+        """prefix -> the paths the core holds for it after its policy, one per peer (read through)."""
+        return Held(self.by_prefix)
 
 
 def _sys_name(body: bytes) -> str:
