@@ -176,27 +176,7 @@ class Lab:
             ns=nsname,
         )
         wait_for("zebra socket", zsock.exists, timeout=15)
-        sh(
-            str(FRR_DIR / "bgpd"),
-            "-M",
-            "bmp",  # the BMP module (FRR's bgpd_bmp.so): a core can be monitored by bgpsteer's BMP station
-            "-d",
-            "-u",
-            "frr",
-            "-g",
-            "frr",
-            "-f",
-            str(conf),
-            "-i",
-            str(rundir / "bgpd.pid"),
-            "--vty_socket",
-            str(rundir),
-            "-z",
-            str(zsock),
-            "--log",
-            f"file:{rundir}/bgpd.log",
-            ns=nsname,
-        )
+        start_bgpd(nsname, rundir)
         frr = Frr(nsname, rundir)
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr
@@ -258,10 +238,44 @@ class Lab:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def start_bgpd(nsname: str, rundir: Path) -> None:
+    """FRR's bgpd in a namespace, with the BMP module, on its zebra's socket and the lab's frr.conf."""
+    sh(
+        str(FRR_DIR / "bgpd"),
+        "-M",
+        "bmp",  # the BMP module (FRR's bgpd_bmp.so): a core can be monitored by bgpsteer's BMP station
+        "-d",
+        "-u",
+        "frr",
+        "-g",
+        "frr",
+        "-f",
+        str(rundir / "frr.conf"),
+        "-i",
+        str(rundir / "bgpd.pid"),
+        "--vty_socket",
+        str(rundir),
+        "-z",
+        str(rundir / "zserv.api"),
+        "--log",
+        f"file:{rundir}/bgpd.log",
+        ns=nsname,
+    )
+
+
 @dataclass
 class Frr:
     nsname: str
     rundir: Path
+
+    def restart_bgpd(self) -> None:
+        """Kill bgpd (SIGKILL: a crash, no NOTIFICATION sent) and start it again from frr.conf."""
+        pid = int((self.rundir / "bgpd.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        wait_for("bgpd gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=10)
+        (self.rundir / "bgpd.pid").unlink(missing_ok=True)
+        start_bgpd(self.nsname, self.rundir)
+        wait_for("bgpd vty", lambda: self.vtysh("show bgp summary json") is not None, timeout=15)
 
     def vtysh(self, command: str) -> Any:
         out = sh("vtysh", "--vty_socket", str(self.rundir), "-c", command, ns=self.nsname, timeout=20)

@@ -195,3 +195,24 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
     assert resynced
     assert after, "the new session's whole table was never reported"
     assert all(ok for ok, _ in after), after  # nothing unreadable while the station resynchronised
+
+
+def test_a_peer_that_comes_up_during_the_session_counts_once_quiet_without_end_of_rib() -> None:
+    """FRR sends End-of-RIB only after the dump of a peer up when the BMP session starts; a peer that comes up
+    later (the core restarted) gets none: its table counts once nothing about it came for QUIET seconds."""
+    from bgpsteer.monitor.bmp.table import QUIET
+
+    t = BmpTable()
+    ms = [m for m in messages() if not _is_end_of_rib(m)]
+    for m in ms[:9]:
+        t.apply(m, 100.0)
+    assert "still coming" in t.waiting(100.0 + QUIET / 2)
+    assert "still coming" in t.waiting()  # without a clock only End-of-RIB counts
+    assert t.waiting(100.0 + QUIET) == ""
+
+
+def _is_end_of_rib(m: bytes) -> bool:
+    f = wire.frame(m)
+    if f.kind != wire.ROUTE_MONITORING:
+        return False
+    return any(bgp.update(u).end_of_rib for u in wire.bgp_messages(f.body, "test"))

@@ -57,7 +57,7 @@ class Station:
         log.info("BMP station for %s listening on %s port %d", self.core, self.where.listen, self.where.port)
         while True:
             t = self.table
-            if t is not None and not t.waiting():
+            if t is not None and not t.waiting(time.monotonic()):
                 self.resyncing_since = None
                 await self.report(t.table(), "")
             elif self.resyncing_since is not None and time.monotonic() - self.resyncing_since < RESYNC_GRACE:
@@ -65,7 +65,7 @@ class Station:
             elif t is None:
                 await self.report(None, self.closed_why)
             else:
-                await self.report(None, t.waiting())
+                await self.report(None, t.waiting(time.monotonic()))
             await asyncio.sleep(self.interval)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -86,8 +86,9 @@ class Station:
                 messages, used = wire.split(buf)
                 del buf[:used]
                 started = time.perf_counter()
+                now = time.monotonic()
                 for m in messages:
-                    table.apply(m)
+                    table.apply(m, now)
                     if time.perf_counter() - started > SLICE:
                         await asyncio.sleep(0)  # the agent's loop gets its turn between slices of parsing
                         started = time.perf_counter()

@@ -17,6 +17,7 @@ from bgpsteer.monitor.bmp import bgp, wire
 log = logging.getLogger("bgpsteer.monitor")
 PeerKey = tuple[int, bytes, str]
 LOGGED = 10  # malformed messages logged one by one; after that every thousandth
+QUIET = 3.0  # seconds without a message about a peer after which its table counts as whole without End-of-RIB
 
 
 @dataclass
@@ -50,15 +51,19 @@ class BmpTable:
     paths: dict[PeerKey, dict[str, CorePath]] = field(default_factory=dict)  # peer -> prefix -> its path
     by_prefix: dict[str, dict[PeerKey, CorePath]] = field(default_factory=dict)  # the same, by prefix
     synced: set[PeerKey] = field(default_factory=set)  # peers whose initial table is in
+    active: dict[PeerKey, float] = field(default_factory=dict)  # peer -> when a message about it last came
     router: str = ""  # the sysName the core gave in its initiation message
     counters: Counters = field(default_factory=Counters)
     last_error: str = ""
 
-    def apply(self, message: bytes) -> None:
-        """One whole BMP message (wire.split's)."""
+    def apply(self, message: bytes, now: float = 0.0) -> None:
+        """One whole BMP message (wire.split's), at ``now`` (the station's monotonic clock)."""
         self.counters.messages += 1
         try:
-            self._apply(wire.frame(message))
+            f = wire.frame(message)
+            self._apply(f)
+            if f.peer is not None and f.peer.key in self.paths:
+                self.active[f.peer.key] = now
         except wire.BmpError as exc:
             self.counters.malformed += 1
             self.last_error = str(exc)
@@ -93,6 +98,7 @@ class BmpTable:
                 if not held:
                     del self.by_prefix[prefix]
         self.synced.discard(key)
+        self.active.pop(key, None)
 
     def _update(self, key: PeerKey, table: dict[str, CorePath], u: bgp.Parsed) -> None:
         self.counters.updates += 1
@@ -109,11 +115,15 @@ class BmpTable:
             table[r.prefix] = p = CorePath(r.next_hop, r.local_pref, best=False, valid=True)
             self.by_prefix.setdefault(r.prefix, {})[key] = p
 
-    def waiting(self) -> str:
-        """Why the table is not yet whole ("" when it is)."""
+    def waiting(self, now: float | None = None) -> str:
+        """Why the table is not yet whole ("" when it is).  A peer's table is whole at its End-of-RIB, which FRR
+        sends after the dump of a peer that is up when the BMP session starts; a peer that comes up later (the
+        core restarting, say) gets none, so with ``now`` given a peer quiet for ``QUIET`` seconds counts too."""
         if not self.paths:
             return "BMP: no peer of the core reported yet"
-        behind = [k[2] for k in self.paths if k not in self.synced]
+        behind = [
+            k[2] for k in self.paths if k not in self.synced and (now is None or now - self.active.get(k, now) < QUIET)
+        ]
         if behind:
             return f"BMP: the initial table of {', '.join(sorted(behind))} is still coming ({self.size()} paths so far)"
         return ""
