@@ -193,3 +193,58 @@ def test_malformed_messages_are_logged_one_by_one_then_every_thousandth(caplog: 
     )
     assert lines[-1].startswith("BMP: skipped a malformed message (1000 so far)")
     assert (t.counters.malformed, t.counters.messages) == (1000, 1000)
+
+
+def test_the_routers_name_is_its_sys_name_tlv_wherever_it_is() -> None:
+    t = BmpTable()
+    t.apply(bmp(wire.INITIATION, tlv(wire.INFO_STRING, b"x" * 300)))  # no sysName: the name stays unknown
+    assert t.router == ""
+    t.apply(bmp(wire.INITIATION, tlv(wire.INFO_STRING, b"x" * 300) + tlv(wire.SYS_DESCR, b"d") + tlv(2, b"core\xff")))
+    assert t.router == "core\ufffd"  # not UTF-8: replaced, never an error
+
+
+def test_mirroring_tlvs_past_32_kib_and_the_words_of_a_cut_one() -> None:
+    keepalives = bgp(4) * 1725  # 32,775 bytes: a length that does not fit a signed 16-bit field
+    f = wire.frame(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(0, keepalives) + tlv(1, b"\x00\x01")))
+    assert len(wire.mirrored(f)) == 1725
+    assert wire.mirror_lost(f)
+    with pytest.raises(wire.BmpError) as e:
+        wire.mirrored(wire.frame(bmp(wire.ROUTE_MIRRORING, peer_header() + b"\x00\x00\x00")))
+    assert str(e.value) == "route mirroring: a TLV header cut short"
+    with pytest.raises(wire.BmpError) as e:
+        wire.mirrored(wire.frame(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(0, b"\x00" * 19))))
+    assert str(e.value) == "route mirroring: no BGP message header at byte 0"
+    empty_then_lost = tlv(0, b"") + tlv(1, b"\x00\x00") + tlv(1, b"\x00\x01")
+    assert wire.mirror_lost(wire.frame(bmp(wire.ROUTE_MIRRORING, peer_header() + empty_then_lost)))
+    assert wire.mirrored(wire.frame(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(0, b"")))) == []
+
+
+def test_the_table_counts_lost_mirroring_only_and_names_a_bad_update() -> None:
+    t = BmpTable()
+    t.apply(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(1, b"\x00\x01")))
+    t.apply(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(1, b"\x00\x01")))
+    t.apply(bmp(wire.ROUTE_MIRRORING, peer_header() + tlv(1, b"\x00\x00")))
+    assert (t.counters.mirror_lost, t.counters.ignored) == (2, 1)
+    t.apply(bmp(wire.ROUTE_MONITORING, peer_header(wire.FLAG_POST_POLICY) + b"\x00" * 19))
+    assert t.last_error == "route monitoring: no BGP message header at byte 0"
+
+
+def test_a_peer_up_again_starts_its_table_afresh_and_waiting_names_every_peer_behind() -> None:
+    t = BmpTable()
+    attrs = b"\x40\x01\x01\x00" + b"\x40\x02\x00" + b"\x40\x03\x04\x0a\xff\x00\x01"
+    update = bgp(2, struct.pack("!HH", 0, len(attrs)) + attrs + b"\x10\x0a\x0a")
+    eor = bgp(2, b"\x00\x00\x00\x00")
+    for peer in ("192.0.2.2", "192.0.2.1"):
+        t.apply(bmp(wire.PEER_UP, peer_header(0, peer) + peer_up_body(bgp(1), bgp(1))), 5.0)
+        t.apply(bmp(wire.ROUTE_MONITORING, peer_header(wire.FLAG_POST_POLICY, peer) + update), 5.0)
+    assert t.waiting(6.0) == "BMP: the initial table of 192.0.2.1, 192.0.2.2 is still coming (2 paths so far)"
+    for peer in ("192.0.2.2", "192.0.2.1"):
+        t.apply(bmp(wire.ROUTE_MONITORING, peer_header(wire.FLAG_POST_POLICY, peer) + eor), 6.0)
+    assert t.waiting(6.0) == ""
+    t.apply(bmp(wire.PEER_UP, peer_header(0, "192.0.2.1") + peer_up_body(bgp(1), bgp(1))), 7.0)
+    assert [len(p) for p in t.table().values()] == [1]  # its old path gone with its old session
+    assert t.waiting(7.0).startswith("BMP: the initial table of 192.0.2.1 is still coming")
+    withdraw = bgp(2, b"\x00\x03\x10\x0a\x0a\x00\x00")
+    t.apply(bmp(wire.ROUTE_MONITORING, peer_header(wire.FLAG_POST_POLICY, "192.0.2.2") + withdraw), 8.0)
+    t.apply(bmp(wire.ROUTE_MONITORING, peer_header(wire.FLAG_POST_POLICY, "192.0.2.2") + withdraw), 8.0)  # twice
+    assert dict(t.table()) == {}

@@ -94,3 +94,15 @@ def test_every_difference_is_named_with_its_prefix_and_none_hides_another() -> N
     table = {P: [], "10.99.0.0/16": [path("10.255.0.2", 100, best=True)]}
     both = compare_table(lambda p: intent() if p == P else None, [P, "10.99.0.0/16"], table, NH)
     assert [(d.prefix, d.kind) for d in both] == [(P, "missing"), (P, "other-egress"), ("10.99.0.0/16", "stale")]
+
+
+def test_a_reading_that_cannot_tell_use_finds_what_it_can_and_names_the_prefix() -> None:
+    """BMP's post-policy paths (knows_use=False): every path valid, none best; LOCAL_PREF and missing paths are
+    found, validity and the best path are not claimed."""
+    held = [CorePath("10.255.0.1", 7, best=False, valid=True)]
+    found = compare(P, intent(), held, NH, knows_use=False)
+    assert [(d.prefix, d.kind) for d in found] == [(P, "local-pref")]
+    assert compare(P, intent(), [CorePath("10.255.0.1", 200, False, False)], NH, knows_use=False) == []
+    table = {P: held}
+    assert kinds(compare_table(lambda p: intent(), [P, "10.99.0.0/16"], table, NH, False)) == ["local-pref", "missing"]
+    assert kinds(compare_table(lambda p: intent(), [P], table, NH)) == ["local-pref", "other-egress"]
