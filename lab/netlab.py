@@ -156,27 +156,9 @@ class Lab:
         shutil.chown(conf, "frr", "frr")
         nsname = self.ns(ns)
         zsock = rundir / "zserv.api"
-        sh(
-            str(FRR_DIR / "zebra"),
-            "-d",
-            "-u",
-            "frr",
-            "-g",
-            "frr",
-            "-f",
-            str(conf),
-            "-i",
-            str(rundir / "zebra.pid"),
-            "--vty_socket",
-            str(rundir),
-            "-z",
-            str(zsock),
-            "--log",
-            f"file:{rundir}/zebra.log",
-            ns=nsname,
-        )
+        start_frr_daemon("zebra", nsname, rundir)
         wait_for("zebra socket", zsock.exists, timeout=15)
-        start_bgpd(nsname, rundir)
+        start_frr_daemon("bgpd", nsname, rundir)
         frr = Frr(nsname, rundir)
         wait_for("bgpd vty", lambda: frr.vtysh("show bgp summary json") is not None, timeout=15)
         return frr
@@ -238,12 +220,13 @@ class Lab:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_bgpd(nsname: str, rundir: Path) -> None:
-    """FRR's bgpd in a namespace, with the BMP module, on its zebra's socket and the lab's frr.conf."""
+def start_frr_daemon(daemon: str, nsname: str, rundir: Path) -> None:
+    """One FRR daemon (zebra, bgpd) in a namespace, daemonised, on the lab's frr.conf and zebra socket; bgpd with
+    the BMP module (FRR's bgpd_bmp.so), so that a core can be monitored by bgpsteer's BMP station."""
+    modules = ["-M", "bmp"] if daemon == "bgpd" else []
     sh(
-        str(FRR_DIR / "bgpd"),
-        "-M",
-        "bmp",  # the BMP module (FRR's bgpd_bmp.so): a core can be monitored by bgpsteer's BMP station
+        str(FRR_DIR / daemon),
+        *modules,
         "-d",
         "-u",
         "frr",
@@ -252,13 +235,13 @@ def start_bgpd(nsname: str, rundir: Path) -> None:
         "-f",
         str(rundir / "frr.conf"),
         "-i",
-        str(rundir / "bgpd.pid"),
+        str(rundir / f"{daemon}.pid"),
         "--vty_socket",
         str(rundir),
         "-z",
         str(rundir / "zserv.api"),
         "--log",
-        f"file:{rundir}/bgpd.log",
+        f"file:{rundir}/{daemon}.log",
         ns=nsname,
     )
 
@@ -274,7 +257,7 @@ class Frr:
         os.kill(pid, signal.SIGKILL)
         wait_for("bgpd gone", lambda: not Path(f"/proc/{pid}").exists(), timeout=10)
         (self.rundir / "bgpd.pid").unlink(missing_ok=True)
-        start_bgpd(self.nsname, self.rundir)
+        start_frr_daemon("bgpd", self.nsname, self.rundir)
         wait_for("bgpd vty", lambda: self.vtysh("show bgp summary json") is not None, timeout=15)
 
     def vtysh(self, command: str) -> Any:

@@ -102,24 +102,31 @@ def test_malformed_messages_are_counted_and_skipped_and_the_table_goes_on() -> N
     assert len(t.table()) == 6
 
 
+async def connected(reports: list[tuple[bool, str]]) -> tuple[Station, asyncio.Future[None], int, asyncio.StreamWriter]:
+    """A station on a free loopback port, each report noted (whole or not, why), and FRR's captured session sent
+    to it by a new connection."""
+
+    async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
+        reports.append((table is not None, why))
+
+    station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
+    task = asyncio.ensure_future(station.run())
+    while station._server is None:
+        await asyncio.sleep(0.01)
+    port = station._server.sockets[0].getsockname()[1]
+    _, w = await asyncio.open_connection("127.0.0.1", port)
+    w.write(CAPTURE)
+    await w.drain()
+    return station, task, port, w
+
+
 def test_the_station_over_tcp_survives_garbage_and_a_new_session_starts_afresh() -> None:
     """The station on loopback: FRR's captured session is read whole; a stream that stops being BMP ends that
     session (unreadable, never drift); the core's next session is read from the start."""
 
     async def main() -> list[tuple[bool, str]]:
         reports: list[tuple[bool, str]] = []
-
-        async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
-            reports.append((table is not None, why))
-
-        station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
-        task = asyncio.ensure_future(station.run())
-        while station._server is None:
-            await asyncio.sleep(0.01)
-        port = station._server.sockets[0].getsockname()[1]
-        _, w = await asyncio.open_connection("127.0.0.1", port)
-        w.write(CAPTURE)
-        await w.drain()
+        station, task, port, w = await connected(reports)
         for _ in range(100):  # bounded: 5 s
             if station.table is not None and not station.table.waiting():
                 break
@@ -159,18 +166,7 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
 
     async def main() -> tuple[list[tuple[bool, str]], bool]:
         reports: list[tuple[bool, str]] = []
-
-        async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
-            reports.append((table is not None, why))
-
-        station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report)
-        task = asyncio.ensure_future(station.run())
-        while station._server is None:
-            await asyncio.sleep(0.01)
-        port = station._server.sockets[0].getsockname()[1]
-        _, w = await asyncio.open_connection("127.0.0.1", port)
-        w.write(CAPTURE)
-        await w.drain()
+        station, task, port, w = await connected(reports)
         for _ in range(100):  # bounded: 5 s
             if reports and reports[-1][0]:
                 break
