@@ -143,15 +143,24 @@ MONITOR_KEYS = {"cli": False, "command": False, "netns": False, "interval": Fals
 
 def bmp_station(cur: Cursor) -> BmpStation | None:
     """``core_routers[].monitor.bmp``: where the station listens for this core."""
-    m = cur.mapping({"listen": True, "port": False, "resync_after": False})
+    m = cur.mapping({"listen": True, "port": False, "resync_after": False, "allow": False})
     if m is None or "listen" not in m:
         return None
     listen = m["listen"].parsed(lambda t: str(ipaddress.ip_address(t)))
     port = m["port"].integer(1, 65535) if "port" in m else default(BmpStation, "port")
     resync = m["resync_after"].number(1.0) if "resync_after" in m else default(BmpStation, "resync_after")
+    allow = (
+        tuple(
+            a
+            for a in (c.parsed(lambda t: str(ipaddress.ip_address(t))) for c in m["allow"].items(allow_scalar=True))
+            if a is not None
+        )
+        if "allow" in m
+        else ()
+    )
     if listen is None or port is None or resync is None:
         return None
-    return BmpStation(listen, port, resync)
+    return BmpStation(listen, port, resync, allow)
 
 
 def monitor(cur: Cursor) -> CoreMonitor | None:

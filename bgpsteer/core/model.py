@@ -164,6 +164,7 @@ class BmpStation:
     listen: str  # the address (the agent's, reachable from the core)
     port: int = 11019
     resync_after: float = 60.0  # drift seen by BMP this long: end the session, so the core sends its table afresh
+    allow: tuple[str, ...] = ()  # addresses the core's BMP session may come from (empty: the core's own address)
 
 
 @dataclass(frozen=True)

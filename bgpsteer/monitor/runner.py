@@ -54,7 +54,8 @@ class MonitorRunner:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.tasks: list[asyncio.Task[None]] = []
-        self.stations: dict[tuple[str, BmpStation, float], tuple[Station, asyncio.Task[None]]] = {}
+        # (core, where, interval, addresses allowed) -> its station and the task running it
+        self.stations: dict[tuple[str, BmpStation, float, frozenset[str]], tuple[Station, asyncio.Task[None]]] = {}
         self.closing: set[asyncio.Future[None]] = set()  # stations a reload took away, closing
 
     def start(self, cores: Iterable[CoreRouter]) -> None:
@@ -65,7 +66,7 @@ class MonitorRunner:
             t.cancel()
         self.tasks = [asyncio.ensure_future(self._run(c)) for c in cores if c.monitor and c.monitor.cli]
         wanted = {
-            (c.name, c.monitor.bmp, c.monitor.interval)
+            (c.name, c.monitor.bmp, c.monitor.interval, frozenset(c.monitor.bmp.allow or (c.address,)))
             for c in cores
             if c.monitor is not None and c.monitor.bmp is not None
         }
@@ -75,12 +76,12 @@ class MonitorRunner:
             self.closing.add(closing := asyncio.ensure_future(station.aclose()))
             closing.add_done_callback(self.closing.discard)
         for key in wanted - self.stations.keys():
-            name, where, interval = key
-            station = Station(name, where, interval, functools.partial(self.report, name, "bmp"))
+            name, where, interval, allowed = key
+            station = Station(name, where, interval, functools.partial(self.report, name, "bmp"), allowed)
             self.stations[key] = (station, asyncio.ensure_future(station.run()))
 
     def station(self, core: str) -> Station | None:
-        return next((s for (name, _, _), (s, _) in self.stations.items() if name == core), None)
+        return next((s for (name, *_), (s, _) in self.stations.items() if name == core), None)
 
     async def _run(self, core: CoreRouter) -> None:
         assert core.monitor is not None

@@ -212,3 +212,31 @@ def _is_end_of_rib(m: bytes) -> bool:
     if f.kind != wire.ROUTE_MONITORING:
         return False
     return any(bgp.update(u).end_of_rib for u in wire.bgp_messages(f.body, "test"))
+
+
+def test_a_session_from_an_address_not_allowed_is_refused_and_said() -> None:
+    """Only the core may feed its station: another host can neither replace the core's session nor read as it."""
+
+    async def main() -> tuple[list[tuple[bool, str]], int]:
+        reports: list[tuple[bool, str]] = []
+
+        async def report(table: Mapping[str, list[CorePath]] | None, why: str) -> None:
+            reports.append((table is not None, why))
+
+        station = Station("core1", BmpStation("127.0.0.1", 0), 0.05, report, frozenset({"192.0.2.1"}))
+        task = asyncio.ensure_future(station.run())
+        while station._server is None:
+            await asyncio.sleep(0.01)
+        _, w = await asyncio.open_connection("127.0.0.1", station._server.sockets[0].getsockname()[1])
+        w.write(CAPTURE)
+        await w.drain()
+        await asyncio.sleep(0.3)
+        task.cancel()
+        await station.aclose()
+        w.close()
+        return reports, station.refused
+
+    reports, refused = asyncio.run(main())
+    assert refused == 1
+    assert not any(ok for ok, _ in reports)
+    assert reports[-1][1] == "no BMP session from the core yet; 1 session(s) refused from addresses not allowed"

@@ -5,8 +5,9 @@ its last reading (uses fra, as intended / NOT as intended), or that it is unknow
 from __future__ import annotations
 
 import click
+import pytest
 
-from bgpsteer.config.loader import parse
+from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.drift import CorePath, Drift, Tracker
 from bgpsteer.core.engine import Engine
@@ -83,3 +84,15 @@ def test_check_says_when_a_monitor_source_cannot_work_on_this_machine() -> None:
     ), warnings
     fine = BASE.replace(core, core[:-1] + ", monitor: {cli: frr, command: [python3, -c, x], bmp: {listen: 127.0.0.1}}}")
     assert not any("monitor" in w for w in parse(fine + ACCEPT_ALL, "test.yaml").warnings)
+
+
+def test_the_stations_allow_list_is_addresses_and_defaults_to_none_given() -> None:
+    core = "{name: core1, address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]}"
+    given = BASE.replace(core, core[:-1] + ", monitor: {bmp: {listen: 127.0.0.1, allow: [10.9.9.9, '::1']}}}")
+    c = parse(given + ACCEPT_ALL, "test.yaml").core_routers[0]
+    assert c.monitor is not None
+    assert c.monitor.bmp is not None
+    assert c.monitor.bmp.allow == ("10.9.9.9", "::1")
+    bad = BASE.replace(core, core[:-1] + ", monitor: {bmp: {listen: 127.0.0.1, allow: [core7]}}}")
+    with pytest.raises(ConfigError, match=r"core_routers\[0\]\.monitor\.bmp\.allow\[0\]: 'core7' does not appear"):
+        parse(bad + ACCEPT_ALL, "test.yaml")

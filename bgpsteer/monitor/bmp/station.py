@@ -23,6 +23,7 @@ from bgpsteer.monitor.bmp.table import BmpTable
 
 log = logging.getLogger("bgpsteer.monitor")
 CHUNK = 64 * 1024
+REFUSALS_LOGGED = 10  # sessions refused that are logged one by one
 RESYNC_GRACE = 60.0  # seconds a resync may take (the core reconnects, sends its table) before it is unreadable
 # seconds of parsing before the loop gets its turn (ExaBGP's parser: 85-170 us an UPDATE here); with 20 ms the
 # pipe waited up to 125-150 ms during a flood of 200k messages, with 5 ms 81 ms (bench/bmp.py, 100k prefixes)
@@ -32,8 +33,12 @@ Report = Callable[[Mapping[str, list[CorePath]] | None, str], Awaitable[None]]  
 
 
 class Station:
-    def __init__(self, core: str, where: BmpStation, interval: float, report: Report) -> None:
+    def __init__(
+        self, core: str, where: BmpStation, interval: float, report: Report, allowed: frozenset[str] | None = None
+    ) -> None:
         self.core = core
+        self.allowed = allowed  # addresses a session may come from (None: any)
+        self.refused = 0
         self.where = where
         self.interval = interval
         self.report = report
@@ -63,13 +68,22 @@ class Station:
             elif self.resyncing_since is not None and time.monotonic() - self.resyncing_since < RESYNC_GRACE:
                 pass  # our own resync: the last whole reading stands until the new one is whole
             elif t is None:
-                await self.report(None, self.closed_why)
+                refused = f"; {self.refused} session(s) refused from addresses not allowed" if self.refused else ""
+                await self.report(None, self.closed_why + refused)
             else:
                 await self.report(None, t.waiting(time.monotonic()))
             await asyncio.sleep(self.interval)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        if self.allowed is not None and (not peer or peer[0] not in self.allowed):
+            self.refused += 1  # never let another host replace the core's session, or feed a table of its own
+            if self.refused <= REFUSALS_LOGGED:
+                log.warning(
+                    "BMP: refused a session for %s from %s (allowed: %s)", self.core, peer, sorted(self.allowed)
+                )
+            writer.close()
+            return
         if self._current is not None:
             log.warning("BMP: a new session from %s replaces the one for %s", peer, self.core)
             self._current.close()
