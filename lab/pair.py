@@ -133,10 +133,12 @@ def build(
     *,
     hub: str = "",
     metrics: dict[str, str] | None = None,
+    graceful_restart: bool = False,
 ) -> Pair:
     """The pair; hub prefixes its node names and files (its addresses are the same in every hub: each hub's
     namespaces are their own network); metrics: route server -> the metrics listen address it gets instead of
-    lab.yaml's (a monitoring link's address, lab/fleet.py)."""
+    lab.yaml's (a monitoring link's address, lab/fleet.py); graceful_restart: keep lab.yaml's graceful restart
+    towards the core, which a pair should not (below): to show what it does."""
     node = f"{hub}{{}}".format
     for rs, n in (("rs", ""), ("rsb", "1")):
         lb.link(node(rs), f"10.250.{n}0.1/30", node("core"), f"10.250.{n}0.2/30")
@@ -157,7 +159,8 @@ def build(
     # no graceful restart towards the core in a pair whose route servers forward (gateway "self"): the core would
     # keep a dead one's paths as stale for the restart time, and its NH_E/32 (lower router id) would stay best,
     # pointing at it; the other route server's paths are the redundancy here (docs/operations.md: "A redundant pair")
-    text = replaced(text, ("agent:\n", "agent:\n  graceful_restart: 0\n", 1))
+    if not graceful_restart:
+        text = replaced(text, ("agent:\n", "agent:\n  graceful_restart: 0\n", 1))
     configs = {"rs": lb.path(node("bgpsteer.yaml")), "rsb": lb.path(node("bgpsteer-rsb.yaml"))}
     texts = {"rs": text, "rsb": second_config(text, lb.path(node("state-rsb")))}
     for rs, listen in (metrics or {}).items():

@@ -10,8 +10,9 @@ same paths, so they count as intended too).  The kinds, each with words for the 
   received, or filtered);
 - ``local-pref``: the core holds a path via egress E with another LOCAL_PREF than was sent (a policy on the core);
 - ``unresolved``: a path via an egress in service is not valid on the core (its NH_E does not resolve there);
-- ``stale``: the core holds a path via an egress bgpsteer does not announce for the prefix (kept by graceful
-  restart, or a dead route server's);
+- ``stale``: the core holds a path via an egress bgpsteer does not announce for the prefix, or a path the core
+  itself marks stale (kept by graceful restart after its session went down: a dead route server's in a pair),
+  for a prefix or for an egress's next-hop route NH_E/32;
 - ``other-egress``: the core's best path leaves through another egress (or is not bgpsteer's) than intended.
 
 A difference is drift only once it has lasted a convergence window (``Tracker``): a failover, a drain or a
@@ -36,6 +37,7 @@ class CorePath:
     local_pref: int | None
     best: bool
     valid: bool
+    stale: bool = False  # kept by graceful restart after its session went down (FRR's "stale")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,18 @@ def compare(
     """The differences for one prefix between intent (None: bgpsteer announces nothing for it) and the core.
     ``knows_use``: the reading tells validity and the best path (a CLI's does; BMP's post-policy paths do not)."""
     held = list(held)
+    nh_route = _next_hop_route(prefix, egress_by_next_hop)
+    if nh_route is not None:  # an egress's NH_E/32 (a route server's, next-hop itself): only staleness is ours
+        return [
+            Drift(
+                prefix,
+                "stale",
+                f"the core keeps a stale path for {nh_route}'s next-hop via {p.next_hop} (graceful restart: "
+                "its session is down)" + (", and uses it" if p.best else ""),
+            )
+            for p in held
+            if p.stale
+        ][:1]
     ours = [(egress_by_next_hop[p.next_hop], p) for p in held if p.next_hop in egress_by_next_hop]
     ranked = {r.egress: r for r in intent.ranking} if intent is not None else {}
     out: list[Drift] = []
@@ -63,6 +77,15 @@ def compare(
         out.append(Drift(prefix, "missing", f"the core holds none of the paths sent for it (via {sent})"))
     for egress, p in ours:
         r = ranked.get(egress)
+        if p.stale:
+            out.append(
+                Drift(
+                    prefix,
+                    "stale",
+                    f"the core keeps a stale path via {egress} (graceful restart: the session it came from is down)",
+                )
+            )
+            continue
         if r is None:
             out.append(
                 Drift(prefix, "stale", f"the core holds a path via {egress} that bgpsteer does not announce (stale)")
@@ -93,6 +116,12 @@ def compare(
             what = used or ("a path not from bgpsteer" if best is not None else "no path")
             out.append(Drift(prefix, "other-egress", f"the core uses {what}, not {intent.primary} as intended"))
     return out
+
+
+def _next_hop_route(prefix: str, egress_by_next_hop: Mapping[str, str]) -> str | None:
+    """The egress whose next-hop route this prefix is (NH_E/32 or /128), or None."""
+    address, _, length = prefix.partition("/")
+    return egress_by_next_hop.get(address) if length in ("32", "128") else None
 
 
 def compare_table(

@@ -37,4 +37,10 @@ def _path(prefix: str, p: Any) -> CorePath:
     hops = p.get("nexthops") or []
     nh = hops[0].get("ip", "") if hops and isinstance(hops[0], dict) else ""
     lp = p.get("locPrf")
-    return CorePath(str(nh), int(lp) if isinstance(lp, int) else None, bool(p.get("bestpath")), bool(p.get("valid")))
+    return CorePath(
+        str(nh),
+        int(lp) if isinstance(lp, int) else None,
+        bool(p.get("bestpath")),
+        bool(p.get("valid")),
+        bool(p.get("stale")),
+    )

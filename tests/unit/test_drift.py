@@ -106,3 +106,21 @@ def test_a_reading_that_cannot_tell_use_finds_what_it_can_and_names_the_prefix()
     table = {P: held}
     assert kinds(compare_table(lambda p: intent(), [P, "10.99.0.0/16"], table, NH, False)) == ["local-pref", "missing"]
     assert kinds(compare_table(lambda p: intent(), [P], table, NH)) == ["local-pref", "other-egress"]
+
+
+def test_a_path_the_core_marks_stale_is_drift_for_a_prefix_and_for_an_egress_next_hop_route() -> None:
+    """Graceful restart keeps a dead session's paths (FRR marks them stale): in a pair whose route servers forward,
+    a dead one's NH_E/32 stays best on the core and points at it."""
+    held = [CorePath("10.255.0.1", 200, True, True, stale=True), path("10.255.0.2", 100)]
+    found = compare(P, intent(), held, NH)
+    assert [(d.prefix, d.kind) for d in found] == [(P, "stale")]
+    assert found[0].detail == "the core keeps a stale path via fra (graceful restart: the session it came from is down)"
+    nh = [CorePath("10.250.10.1", 100, True, True, stale=True), CorePath("10.250.0.1", 100, False, True)]
+    (d,) = compare("10.255.0.1/32", None, nh, NH)
+    assert (d.prefix, d.kind) == ("10.255.0.1/32", "stale")
+    assert d.detail == (
+        "the core keeps a stale path for fra's next-hop via 10.250.10.1 (graceful restart: its session is down), "
+        "and uses it"
+    )
+    assert compare("10.255.0.1/32", None, nh[1:], NH) == []  # a next-hop route as it should be: nothing to say
+    assert compare("10.255.0.1/24", None, nh, NH) == []  # not a next-hop route: not bgpsteer's

@@ -25,7 +25,7 @@ TABLE = {
                 "peerId": "10.250.0.1",
                 "nexthops": [{"ip": "10.255.0.1"}],
             },
-            {"valid": True, "locPrf": 100, "peerId": "10.250.0.1", "nexthops": [{"ip": "10.255.0.2"}]},
+            {"valid": True, "locPrf": 100, "peerId": "10.250.0.1", "nexthops": [{"ip": "10.255.0.2"}], "stale": True},
         ]
     },
 }
@@ -37,7 +37,9 @@ def core(*command: str) -> CoreRouter:
 
 def test_frrs_table_is_read_path_by_path() -> None:
     got = frr.parse(json.dumps(TABLE).encode())
-    assert got == {"10.10.0.0/16": [CorePath("10.255.0.1", 200, True, True), CorePath("10.255.0.2", 100, False, True)]}
+    assert got == {
+        "10.10.0.0/16": [CorePath("10.255.0.1", 200, True, True), CorePath("10.255.0.2", 100, False, True, stale=True)]
+    }
 
 
 @pytest.mark.parametrize(
