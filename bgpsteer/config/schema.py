@@ -79,7 +79,7 @@ site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med:
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret,
      monitor: {cli: frr, command: "vtysh -c 'show bgp ipv4 unicast json'", netns: core, interval: 10, window: 10,
-               bmp: {listen: 10.250.0.1, port: 11019, resync_after: 60, allow: [10.250.0.2]}}}
+               bmp: {listen: 10.250.0.1, port: 11019, resync_interval: 60, allow: [10.250.0.2]}}}
   - {name: core1-realtime, address: 10.250.8.2, asn: 65000, class: realtime, ttl_security: 2}
 classes:
   - name: realtime

@@ -143,12 +143,12 @@ MONITOR_KEYS = {"cli": False, "command": False, "netns": False, "interval": Fals
 
 def bmp_station(cur: Cursor) -> BmpStation | None:
     """``core_routers[].monitor.bmp``: where the station listens for this core."""
-    m = cur.mapping({"listen": True, "port": False, "resync_after": False, "allow": False})
+    m = cur.mapping({"listen": True, "port": False, "resync_interval": False, "allow": False})
     if m is None or "listen" not in m:
         return None
     listen = m["listen"].parsed(lambda t: str(ipaddress.ip_address(t)))
     port = m["port"].integer(1, 65535) if "port" in m else default(BmpStation, "port")
-    resync = m["resync_after"].number(1.0) if "resync_after" in m else default(BmpStation, "resync_after")
+    resync = m["resync_interval"].number(1.0) if "resync_interval" in m else default(BmpStation, "resync_interval")
     allow = (
         tuple(
             a

@@ -163,7 +163,7 @@ class BmpStation:
 
     listen: str  # the address (the agent's, reachable from the core)
     port: int = 11019
-    resync_after: float = 60.0  # drift seen by BMP this long: end the session, so the core sends its table afresh
+    resync_interval: float = 60.0  # at most one resync (a fresh table to confirm BMP differences) per this long
     allow: tuple[str, ...] = ()  # addresses the core's BMP session may come from (empty: the core's own address)
 
 

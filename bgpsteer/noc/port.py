@@ -71,9 +71,10 @@ class CoreDrift:
     pending: int = 0  # differences seen, not yet for the convergence window
     drift: list[Drift] = field(default_factory=list)
     held: Mapping[str, list[CorePath]] = field(default_factory=dict)  # the last reading: prefix -> the core's paths
-    resyncs: int = 0  # BMP: sessions ended so that the core sends its table afresh, while drift lasted
+    resyncs: int = 0  # BMP: sessions ended so that the core sends its table afresh, while differences lasted
     resyncs_total: int = 0  # the same, since the agent started
     resync_at: float | None = None  # when the last one was asked for
+    resync_session: int = 0  # the station's session count then: a higher one is a table read since
 
 
 class AgentPort(Protocol):

@@ -16,7 +16,7 @@ from bgpsteer.runtime.host import Host
 
 log = logging.getLogger("bgpsteer")
 LOGGED = 5  # drift lines logged per change, the rest counted
-RESYNC_MAX = 3600.0  # seconds: the longest wait between two BMP resynchronisations while drift lasts
+RESYNC_MAX = 3600.0  # seconds: the longest wait between two BMP resyncs while new differences keep coming
 # seconds of comparing before the loop gets its turn (a table of 100k prefixes takes about a second); with 20 ms
 # the pipe waited up to 116-146 ms during comparisons, with 5 ms 41 ms (bench/bmp.py, 100k prefixes)
 SLICE = 0.005
@@ -46,11 +46,11 @@ class Monitoring:
             log.info("core router %s readable by %s again", core_name, source)
         found = await _differences(self, core, table, source == "cli")
         drift = state.tracker.update(found, now)
+        if source == "bmp" and core.monitor.bmp is not None:
+            drift = _confirmed(self, state, drift, core.monitor.bmp.resync_interval, now)
         _note(self, state, drift, now)
         state.read_at, state.error, state.pending, state.drift = now, "", len(found) - len(drift), drift
         state.held = table
-        if source == "bmp" and core.monitor.bmp is not None:
-            _resync(self, state, core.monitor.bmp.resync_after, now)
 
 
 async def _differences(self: Host, core: CoreRouter, table: Mapping[str, list[CorePath]], uses: bool) -> list[Drift]:
@@ -84,18 +84,24 @@ def _note(self: Host, state: CoreDrift, drift: list[Drift], now: float) -> None:
         self.journal.drift(now, core, source, started, sorted(ended))
 
 
-def _resync(self: Host, state: CoreDrift, after: float, now: float) -> None:
-    """BMP drift that lasts ``after``: ask the core for its whole table again (FRR 8.4 can leave a prefix out
-    of its post-policy monitoring for good).  Drift that is real comes back after the new table, and the next
-    ask waits twice as long (at most an hour); drift gone resets that."""
-    if not state.drift:
-        state.resyncs, state.resync_at = 0, None
-        return
-    oldest = min(state.tracker.first_seen.get((d.prefix, d.kind), now) for d in state.drift)
-    gap = min(after * 2**state.resyncs, RESYNC_MAX)
-    if now - oldest < after or (state.resync_at is not None and now - state.resync_at < gap):
-        return
+def _confirmed(self: Host, state: CoreDrift, lasting: list[Drift], interval: float, now: float) -> list[Drift]:
+    """BMP differences that outlast the window, confirmed by a fresh table: FRR 8.4 can leave a prefix out of its
+    post-policy monitoring for good after its next-hop changes (measured), so a difference first asks the core
+    for its whole table again (the station ends the session; the last whole reading stands meanwhile), and is
+    drift only if the new session's table still shows it.  At most one resync per ``interval``, twice as long
+    after each while new differences keep coming (at most an hour); none lasting resets that."""
+    if not lasting:
+        state.resyncs = 0
+        return []
     station = self.monitors.station(state.core) if self.monitors is not None else None
-    if station is not None and station.resync(f"{len(state.drift)} difference(s) for {now - oldest:.0f}s"):
-        state.resyncs, state.resync_at = state.resyncs + 1, now
-        state.resyncs_total += 1
+    fresh = station is not None and state.resync_at is not None and station.sessions > state.resync_session
+    seen = state.tracker.first_seen
+    confirmed = [d for d in lasting if fresh and seen.get((d.prefix, d.kind), now) <= (state.resync_at or 0.0)]
+    if len(confirmed) < len(lasting) and station is not None:
+        gap = min(interval * 2 ** max(state.resyncs - 1, 0), RESYNC_MAX)  # interval, then twice, four times...
+        due = state.resync_at is None or now - state.resync_at >= gap
+        if due and station.resync(f"{len(lasting) - len(confirmed)} difference(s) to confirm with a fresh table"):
+            state.resync_at, state.resync_session = now, station.sessions
+            state.resyncs += 1
+            state.resyncs_total += 1
+    return confirmed

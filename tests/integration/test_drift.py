@@ -44,7 +44,7 @@ def topo() -> Iterator[Topology]:
                 "netns": lb.ns("core"),
                 "interval": 1,
                 "window": 2,
-                "bmp": {"listen": "10.250.0.1", "port": 11019, "resync_after": RESYNC},
+                "bmp": {"listen": "10.250.0.1", "port": 11019, "resync_interval": RESYNC},
             }
 
         source = lb.path("drift-source.yaml")
@@ -154,7 +154,7 @@ def test_a_next_hop_the_core_cannot_resolve_is_found(topo: Topology) -> None:
     """fra's NH route filtered on the core while fra is in service: every path via fra is invalid there.  BMP
     cannot tell validity; FRR leaves a prefix whose only path is invalid out of its post-policy monitoring, which
     bgpsteer reads as missing.  After the filter is gone FRR 8.4 sometimes keeps it out for good (measured: in
-    one run of two after the route-map test above): the station ends the session after ``resync_after`` of BMP
+    one run of two after the route-map test above): the station ends the session after ``resync_interval`` of BMP
     drift, the core sends its table afresh, and the drift ends.  A real difference comes back after the new table."""
     wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
     resyncs = sessions(topo)
