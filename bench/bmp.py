@@ -129,7 +129,8 @@ def main() -> None:
             args.port = probe.getsockname()[1]
     tmp = Path(tempfile.mkdtemp(prefix="bgpsteer-bmp-"))
     cfg = tmp / "bmp.yaml"
-    monitor = f"monitor: {{{{bmp: {{{{listen: 127.0.0.1, port: {args.port}}}}}, interval: {INTERVAL}, window: 10}}}}"
+    station = f"{{{{listen: 127.0.0.1, port: {args.port}, allow: [127.0.0.1]}}}}"  # the bench plays the core
+    monitor = f"monitor: {{{{bmp: {station}, interval: {INTERVAL}, window: 10}}}}"
     text = CONFIG.replace(
         "  - {{name: core1, address: 10.250.0.2, asn: 65000}}",
         "  - {{name: core1, address: 10.250.0.2, asn: 65000, " + monitor + "}}",
@@ -180,7 +181,7 @@ def main() -> None:
             deadline = time.time() + 900
             while (state := bmp_state(sock))["error"] or state["read_ago_s"] is None:
                 h.alive()
-                if "cannot listen" in state["error"]:
+                if "cannot listen" in state["error"] or "refused" in state["error"]:
                     fail(state["error"])
                 if time.time() > deadline:
                     fail(f"the BMP table was not whole within 900 s: {state['error']}")
