@@ -48,6 +48,13 @@ class Config:
         """Path id -> egress id: how every adapter names the egress of an announced path (once per config)."""
         return {e.path_id: e.id for e in self.egresses}
 
+    @cached_property
+    def egress_by_next_hop(self) -> dict[str, str]:
+        """NH_E (IPv4 and IPv6) -> egress id: how a core's path is told to be bgpsteer's (core/drift.py)."""
+        out = {e.next_hop: e.id for e in self.egresses}
+        out.update({e.next_hop6: e.id for e in self.egresses if e.next_hop6})
+        return out
+
     def egress(self, egress_id: str) -> Egress:
         for e in self.egresses:
             if e.id == egress_id:

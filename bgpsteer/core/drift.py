@@ -21,7 +21,7 @@ reload changes intent before the core has caught up, and that is not drift.  Pur
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from bgpsteer.core.viewtypes import PrefixDecision
@@ -124,6 +124,19 @@ def _next_hop_route(prefix: str, egress_by_next_hop: Mapping[str, str]) -> str |
     return egress_by_next_hop.get(address) if length in ("32", "128") else None
 
 
+def each_prefix(
+    intent: Callable[[str], PrefixDecision | None],
+    prefixes: Iterable[str],
+    table: Mapping[str, list[CorePath]],
+    egress_by_next_hop: Mapping[str, str],
+    knows_use: bool = True,
+) -> Iterator[list[Drift]]:
+    """Every prefix bgpsteer announces or the core holds (``prefixes``, duplicates allowed), compared, one prefix
+    at a time (a caller may pause between them)."""
+    for prefix in dict.fromkeys(prefixes):
+        yield compare(prefix, intent(prefix), table.get(prefix, ()), egress_by_next_hop, knows_use)
+
+
 def compare_table(
     intent: Callable[[str], PrefixDecision | None],
     prefixes: Iterable[str],
@@ -131,11 +144,8 @@ def compare_table(
     egress_by_next_hop: Mapping[str, str],
     knows_use: bool = True,
 ) -> list[Drift]:
-    """Every prefix bgpsteer announces or the core holds (``prefixes``, duplicates allowed), compared."""
-    out: list[Drift] = []
-    for prefix in dict.fromkeys(prefixes):
-        out += compare(prefix, intent(prefix), table.get(prefix, ()), egress_by_next_hop, knows_use)
-    return out
+    """``each_prefix``'s differences, all at once."""
+    return [d for found in each_prefix(intent, prefixes, table, egress_by_next_hop, knows_use) for d in found]
 
 
 @dataclass

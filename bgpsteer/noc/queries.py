@@ -321,9 +321,7 @@ def explain(
 
 def _core_view(view: CoreView, prefix: str, drift: Mapping[tuple[str, str], CoreDrift]) -> list[dict[str, Any]]:
     """What each monitored core holds for the prefix at its last reading, and whether that is as intended."""
-    by_nh = {e.next_hop: e.id for e in view.config.egresses} | {
-        e.next_hop6: e.id for e in view.config.egresses if e.next_hop6
-    }
+    by_nh = view.config.egress_by_next_hop
     out: list[dict[str, Any]] = []
     for c in view.config.core_routers:
         for source in c.monitor.sources if c.monitor is not None else ():

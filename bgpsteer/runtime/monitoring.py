@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Mapping
 
-from bgpsteer.core.drift import CorePath, Drift, Tracker, compare
+from bgpsteer.core.drift import CorePath, Drift, Tracker, each_prefix
 from bgpsteer.core.model import CoreRouter
 from bgpsteer.noc.port import CoreDrift
 from bgpsteer.runtime.host import Host
@@ -56,12 +56,12 @@ class Monitoring:
 async def _differences(self: Host, core: CoreRouter, table: Mapping[str, list[CorePath]], uses: bool) -> list[Drift]:
     """Every prefix bgpsteer announces or the core holds, compared (core/drift.py), a slice at a time."""
     view = self.view
-    egress_by_nh = {e.next_hop: e.id for e in self.engine.config.egresses}
-    egress_by_nh.update({e.next_hop6: e.id for e in self.engine.config.egresses if e.next_hop6})
     found: list[Drift] = []
     started_at = time.perf_counter()
-    for n, prefix in enumerate(dict.fromkeys([*self.engine.rib, *table])):
-        found += compare(prefix, view.decision(prefix, core.scope), table.get(prefix, ()), egress_by_nh, uses)
+    prefixes = [*self.engine.rib, *table]
+    by_nh = self.engine.config.egress_by_next_hop
+    for n, here in enumerate(each_prefix(lambda p: view.decision(p, core.scope), prefixes, table, by_nh, uses)):
+        found += here
         if n % 256 == 0 and time.perf_counter() - started_at > SLICE:
             await asyncio.sleep(0)  # the RIB may change meanwhile: a difference that brief is within the window
             started_at = time.perf_counter()
