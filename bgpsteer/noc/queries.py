@@ -7,6 +7,7 @@ Every answer is a JSON-ready dict; the CLI renders it as a table or JSON.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -309,7 +310,13 @@ def explain(
     site = _site(view, target, ledger)
     if site is not None:
         return site
-    prefix = _resolve(view, target)
+    try:
+        prefix = _resolve(view, target)
+    except QueryError as exc:
+        held = _core_only(view, target, drift or {}) if exc.code == ExitCode.NOT_FOUND else None
+        if held is None:
+            raise
+        return held
     ex = view.explain(prefix, scope)
     assert ex is not None
     for item in ex["announced"] + ex["ranking"]:
@@ -317,6 +324,18 @@ def explain(
     ex["return"] = view.return_of(prefix)
     ex["core_view"] = _core_view(view, prefix, drift or {})
     return ex
+
+
+def _core_only(view: CoreView, target: str, drift: Mapping[tuple[str, str], CoreDrift]) -> dict[str, Any] | None:
+    """A prefix bgpsteer announces nothing for that a monitored core still holds or drifts on (a path left stale
+    after a restart): the core's view alone, so explain answers where the traffic goes.  None: no core holds it."""
+    network = ipaddress.ip_network(target, strict=False)  # _resolve has parsed it already
+    known = [s for s in drift.values() if s.read_at is not None and not s.error]
+    for length in range(network.prefixlen, -1, -1):  # longest match over what the cores hold: a lookup a length
+        prefix = str(network.supernet(new_prefix=length))
+        if any(prefix in s.held or any(d.prefix == prefix for d in s.drift) for s in known):
+            return {"match": prefix, "core_only": True, "core_view": _core_view(view, prefix, drift)}
+    return None
 
 
 def _core_view(view: CoreView, prefix: str, drift: Mapping[tuple[str, str], CoreDrift]) -> list[dict[str, Any]]:

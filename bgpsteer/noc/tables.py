@@ -234,6 +234,16 @@ def site_text(x: dict[str, Any]) -> str:
 def explain_text(x: dict[str, Any], target: str | None) -> str:
     if "site_prefix" in x:
         return site_text(x)
+    if x.get("core_only"):
+        return "\n".join(
+            [
+                click.style(x["match"], bold=True)
+                + (f" (longest match for {target})" if x["match"] != target else "")
+                + ": bgpsteer announces nothing for it, yet a core holds it",
+                "\nwhat the core holds (closed loop, last reading):",
+                *(_core_line(c) for c in x["core_view"]),
+            ]
+        )
     out = [
         click.style(f"{x['match']}", bold=True)
         + (f" (longest match for {target})" if x["match"] != target else "")

@@ -68,6 +68,29 @@ def test_explain_says_what_each_core_holds_and_whether_it_is_as_intended() -> No
     assert [c["why"] for c in none] == ["no reading yet", "no reading yet"]
 
 
+def test_explain_answers_for_a_prefix_only_a_core_holds() -> None:
+    """bgpsteer announces nothing for 10.99.0.0/16 but the core keeps a stale path for it (left after a restart):
+    explain shows the core's view (longest match for an address), not "no route"; nothing held: still not found."""
+    s = states()
+    stale = "the core keeps a stale path via fra (graceful restart: the session it came from is down)"
+    s["core1", "cli"].held = dict(s["core1", "cli"].held) | {"10.99.0.0/16": [CorePath("10.255.0.1", 100, True, True)]}
+    s["core1", "cli"].drift = [*s["core1", "cli"].drift, Drift("10.99.0.0/16", "stale", stale)]
+    x = queries.explain(view(), "10.99.7.1", drift=s)
+    assert (x["match"], x["core_only"]) == ("10.99.0.0/16", True)
+    assert [(c["source"], c["state"], c["drift"]) for c in x["core_view"]] == [
+        ("cli", "NOT as intended", [stale]),
+        ("bmp", "unknown", []),
+    ]
+    text = click.unstyle(tables.explain_text(x, "10.99.7.1"))
+    assert "10.99.0.0/16 (longest match for 10.99.7.1): bgpsteer announces nothing for it, yet a core holds it" in text
+    assert f"core1 (cli): NOT as intended: {stale}" in text
+    for missing in ("10.98.0.1", "10.98.0.0/16"):
+        with pytest.raises(queries.QueryError, match="no route in bgpsteer's RIB covers it"):
+            queries.explain(view(), missing, drift=s)
+    with pytest.raises(queries.QueryError, match="not an address or prefix"):
+        queries.explain(view(), "nowhere", drift=s)
+
+
 def test_check_says_when_a_monitor_source_cannot_work_on_this_machine() -> None:
     core = "{name: core1, address: 10.0.0.2, asn: 65000, families: [ipv4, ipv6]}"
     text = BASE.replace(
