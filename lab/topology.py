@@ -218,14 +218,17 @@ class Topology:
     def gcp_announce(self, routes: list[str]) -> None:
         self.gcp.reconfigure(bird_config("10.250.2.2", 16550, "10.250.2.2", "10.250.2.1", routes))
 
-    def restart_exabgp(self, sig: int = signal.SIGTERM) -> None:
-        """Stop ExaBGP (and with it its helper), as systemd or a package upgrade does, and start it again."""
+    def restart_exabgp(self, sig: int = signal.SIGTERM, meanwhile: Callable[[], None] | None = None) -> None:
+        """Stop ExaBGP (and with it its helper), as systemd or a package upgrade does, and start it again;
+        ``meanwhile`` runs while it is stopped (the network changing under a route server that is down)."""
         self.exabgp.send_signal(sig)
         try:
             self.exabgp.wait(15)
         except subprocess.TimeoutExpired:
             self.exabgp.kill()
             self.exabgp.wait(5)
+        if meanwhile is not None:
+            meanwhile()
         n = len(list(self.lab.workdir.glob("exabgp.log.*"))) + 1
         self.lab.path("exabgp.log").rename(self.lab.path(f"exabgp.log.{n}"))
         self.exabgp = self.lab.spawn("rs", self.exabgp_args, "exabgp.log", env=self.exabgp_env)

@@ -8,69 +8,36 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
-import sys
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lab.closedloop import NEIGHBOR, PREFIX, core_config, drift_of, drop_update, monitored, route_map_local_pref, verify
 from lab.netlab import lab, wait_for
 from lab.textedit import named, yaml_edited
-from lab.topology import LAB_CONFIG, Topology, build
+from lab.topology import AWS_ROUTES, GCP_ROUTES, Topology
 from tests.integration.needs import lab_tools
 
 pytestmark = pytest.mark.integration
 lab_tools()
 
-PREFIX = "10.10.0.0/16"  # via fra (local-pref 200) and ams (100)
-NEIGHBOR = "router bgp 65000\n address-family ipv4 unicast\n  "  # then a neighbor statement of the core's
 RESYNC = 4  # s: BMP drift this old makes the station ask the core for its table again
-FOUND_WITHIN = 10.0  # interval 1 s + window 2 s, and the slack of a reading and of the core's own processing
-BMP_FOUND_WITHIN = 15.0  # FRR sends BMP after its own processing: 3.5 s idle, 8.4 s with both cores busy
+# Bounds that end a test, not speed claims (speed is printed here and measured by bench/drift.py): found within
+# interval 1 s + window 2 s and a reading's slack when idle; a loaded machine stretches each reading and the
+# verify command's own start, so the bound is generous.  BMP comes after FRR's own processing.
+FOUND_WITHIN = 45.0
+BMP_FOUND_WITHIN = 45.0
 
 
 @pytest.fixture(scope="module")
 def topo() -> Iterator[Topology]:
     with lab() as lb:
-        command = ["vtysh", "--vty_socket", str(lb.path("frr-core")), "-c", "show bgp ipv4 unicast json"]
-
-        def monitored(d: dict[str, Any]) -> None:
-            core = named(d["core_routers"], "core1", key="name")
-            core["monitor"] = {
-                "cli": "frr",
-                "command": command,
-                "netns": lb.ns("core"),
-                "interval": 1,
-                "window": 2,
-                "bmp": {"listen": "10.250.0.1", "port": 11019, "resync_interval": RESYNC},
-            }
-
-        source = lb.path("drift-source.yaml")
-        source.write_text(yaml_edited(LAB_CONFIG.read_text(), monitored))
-        t = build(lb, source)
-        rendered = subprocess.run(
-            [sys.executable, "-m", "bgpsteer", "core-config", str(source), "--target", "frr-bmp"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        t.core.vtysh("configure terminal\n" + rendered)
-        with open(t.core.rundir / "frr.conf", "a") as conf:  # kept across a restart of the core's bgpd
-            conf.write(rendered)
-        yield t
-
-
-def verify(t: Topology) -> tuple[int, dict[str, Any]]:
-    p = t.cli("verify", "--json")
-    return p.returncode, json.loads(p.stdout) if p.stdout else {}
-
-
-def drift_of(t: Topology, kind: str, source: str = "cli") -> set[str]:
-    _, r = verify(t)
-    return {d["prefix"] for c in r.get("cores", []) if c["source"] == source for d in c["drift"] if d["kind"] == kind}
+        yield monitored(lb, resync=RESYNC)
 
 
 def sessions(t: Topology) -> int:
@@ -98,11 +65,6 @@ def ended(t: Topology) -> None:
         raise AssertionError(f"{exc}: {verify(t)}") from exc
 
 
-def core_config(t: Topology, lines: str) -> None:
-    t.core.vtysh("configure terminal\n" + lines)
-    t.core.vtysh("clear bgp ipv4 unicast * soft in")
-
-
 def test_a_core_as_intended_verifies(topo: Topology) -> None:
     wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
     code, r = verify(topo)
@@ -114,12 +76,7 @@ def test_a_core_as_intended_verifies(topo: Topology) -> None:
 
 
 def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: Topology) -> None:
-    core_config(
-        topo,
-        f"ip prefix-list DRIFT seq 5 permit {PREFIX}\n"
-        "route-map DRIFT permit 10\n match ip address prefix-list DRIFT\n set local-preference 7\n"
-        "route-map DRIFT permit 20\n" + NEIGHBOR + "neighbor 10.250.0.1 route-map DRIFT in\n",
-    )
+    route_map_local_pref(topo, True)
     t0 = time.monotonic()
     try:
         wait_for("local-pref drift", lambda: PREFIX in drift_of(topo, "local-pref"), timeout=FOUND_WITHIN, interval=0.2)
@@ -144,9 +101,7 @@ def test_a_route_map_on_the_core_overriding_local_pref_is_found_and_ends(topo: T
         assert [r["prefix"] for r in shown["routes"]] == [PREFIX]  # only the prefix the route-map touches
         assert "DRIFT local-pref" in topo.cli("history", PREFIX).stdout  # the journal has it
     finally:
-        core_config(
-            topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 route-map DRIFT in\n"
-        )
+        route_map_local_pref(topo, False)
     ended(topo)
 
 
@@ -168,50 +123,130 @@ def test_a_next_hop_the_core_cannot_resolve_is_found(topo: Topology) -> None:
         wait_for("unresolved drift", lambda: PREFIX in drift_of(topo, "unresolved"), timeout=FOUND_WITHIN)
         assert PREFIX in drift_of(topo, "other-egress")  # and the core uses ams meanwhile
     finally:
-        core_config(
-            topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 prefix-list NONH in\n"
-        )
+        core_config(topo, NEIGHBOR + "no neighbor 10.250.0.1 prefix-list NONH in\n")
     ended(topo)  # within ENDED_WITHIN: a BMP resync included
     print(f"BMP resynchronisations during the test: {sessions(topo) - resyncs}")
 
 
-def test_a_failover_is_not_drift(topo: Topology) -> None:
-    """An egress failing moves paths on the core: differences for a moment, never for the window."""
+def journal_drift(t: Topology, offset: int) -> list[str]:
+    """The drift episodes the agent journalled after ``offset`` bytes: what an operator's history would show."""
+    path = Path(t.settings.state_dir) / "journal.jsonl"
+    with path.open("rb") as f:
+        f.seek(offset)
+        records = [json.loads(line) for line in f.read().splitlines() if line.strip()]
+    return [
+        f"{r['source']}: {r['prefix']} {r['drift']} ({r['reason']})"
+        for r in records
+        if r.get("kind") == "drift" and r.get("state") == "started"
+    ]
+
+
+def journal_size(t: Topology) -> int:
+    return (Path(t.settings.state_dir) / "journal.jsonl").stat().st_size
+
+
+def watch(t: Topology, seconds: float, seen: set[str]) -> None:
+    """Poll verify for ``seconds`` (bounded), adding every difference any source shows to ``seen``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen |= {f"{c['source']}: {d['prefix']} {d['kind']}" for c in verify(t)[1]["cores"] for d in c["drift"]}
+        time.sleep(0.3)
+
+
+def fra_below_ams(d: dict[str, Any]) -> None:
+    """fra's import statement loses its preference: the primary of the AWS prefixes moves to ams."""
+    named(d["policy"]["import"]["statements"], "aws-direct-via-fra", key="name")["set"]["local_pref"] = 100
+
+
+def test_normal_operations_are_not_drift(topo: Topology) -> None:
+    """Everything an operator and the agent do on purpose moves paths on the core: an egress failing and
+    returning, a drain and an undrain, a reload that changes the primary, a relief move and its return, and a
+    helper restart.  Differences last a moment, never the window: in one run, no difference is shown by verify
+    and none is journalled (the journal also catches what falls between verify's polls)."""
     wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
-    false_alarms: set[str] = set()
+    offset = journal_size(topo)
+    seen: set[str] = set()
+    steps: list[str] = []
+
+    def step(what: str, seconds: float) -> None:  # settle for more than the window, polling throughout
+        watch(topo, seconds, seen)
+        steps.append(what)
+
     topo.block_probes("gcp", True)
     try:
-        deadline = time.monotonic() + 5  # the failover (0.3 s), then more than the window (2 s) of settled state
-        while time.monotonic() < deadline:  # bounded: 0.3 s polls through the failover and after
-            false_alarms |= {d["prefix"] for c in verify(topo)[1]["cores"] for d in c["drift"]}
-            time.sleep(0.3)
+        step("ams fails (probes)", 5)  # the failover (0.3 s), then more than the window (2 s) of settled state
     finally:
         topo.block_probes("gcp", False)
-    deadline = time.monotonic() + 14  # its return after rise and the hold-down (5 s), and a window more
-    while time.monotonic() < deadline:  # bounded: and its return after the hold-down
-        false_alarms |= {d["prefix"] for c in verify(topo)[1]["cores"] for d in c["drift"]}
-        time.sleep(0.3)
-    assert false_alarms == set()
+    step("ams returns", 14)  # rise, the hold-down (5 s), and a window more
+    assert topo.cli("drain", "fra").returncode == 0
+    step("fra drained", 6)
+    assert topo.cli("undrain", "fra").returncode == 0
+    step("fra undrained", 6)
+    original = topo.config.read_text()
+    try:
+        topo.config.write_text(yaml_edited(original, fra_below_ams))
+        assert topo.cli("reload").returncode == 0
+        step("reload: fra below ams", 6)
+    finally:
+        topo.config.write_text(original)
+        assert topo.cli("reload").returncode == 0
+    step("reload: as before", 6)
+    assert topo.cli("load", "--egress", "fra=900", "--egress", "ams=100", "--prefix", f"{PREFIX}=300").returncode == 0
+    wait_for("the relief move", lambda: json.loads(topo.cli("explain", PREFIX, "--json").stdout)["relief"], 30)
+    step("relief: moved to ams", 6)
+    assert topo.cli("load", "--egress", "fra=100", "--egress", "ams=100").returncode == 0
+    wait_for("its return", lambda: not json.loads(topo.cli("explain", PREFIX, "--json").stdout)["relief"], 30)
+    step("relief: back on fra", 6)
+    old = topo.helper_pid()
+    os.kill(old, signal.SIGKILL)
+    topo.wait_started(old, timeout=90)
+    step("helper killed and back", 6)
+    journalled = journal_drift(topo, offset)
+    print(f"normal operations ({', '.join(steps)}): {len(seen)} shown, {len(journalled)} journalled")
+    assert (seen, journalled) == (set(), [])
+
+
+def test_a_path_left_stale_after_an_exabgp_restart_is_found_and_ends(topo: Topology) -> None:
+    """ExaBGP restarts (graceful restart towards the core) while both clouds stop announcing PREFIX: nothing
+    re-announces its two paths, and FRR 8.4 removes only one of several stale ADD-PATH paths of a prefix at
+    End-of-RIB (docs/correctness.md), so one stays stale until the restart time (120 s) runs out.  Found; when
+    the clouds announce PREFIX again bgpsteer's paths replace the stale one and the drift ends."""
+    wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
+    aws, gcp = [r for r in AWS_ROUTES if r != PREFIX], [r for r in GCP_ROUTES if r != PREFIX]
+    old = topo.helper_pid()
+
+    def withdrawn() -> None:
+        topo.aws_announce(aws)
+        topo.gcp_announce(gcp)
+
+    try:
+        topo.restart_exabgp(meanwhile=withdrawn)
+        topo.wait_started(old, timeout=90)
+        t0 = time.monotonic()
+        wait_for("the stale path", lambda: PREFIX in drift_of(topo, "stale"), timeout=FOUND_WITHIN)
+        print(f"a path left stale after an ExaBGP restart found {time.monotonic() - t0:.1f}s after End-of-RIB")
+        held = [p for p in topo.core.routes().get(PREFIX, []) if p.get("stale")]
+        assert held, "the core no longer keeps a stale path: FRR's behaviour changed"
+        details = {d["detail"] for c in verify(topo)[1]["cores"] for d in c["drift"] if d["prefix"] == PREFIX}
+        assert any("stale path via " in d and "graceful restart" in d for d in details), details
+        assert "NOT as intended: the core keeps a stale path via" in topo.cli("explain", PREFIX).stdout
+    finally:
+        topo.aws_announce(AWS_ROUTES)
+        topo.gcp_announce(GCP_ROUTES)
+    ended(topo)
 
 
 def test_an_update_the_core_drops_on_input_is_missing_by_both_sources(topo: Topology) -> None:
     """The core never takes the prefix in (an inbound filter: as if the UPDATE had not arrived)."""
     wait_for("a clean verify", lambda: verify(topo)[0] == 0, timeout=60)
-    core_config(
-        topo,
-        f"ip prefix-list DROP seq 5 deny {PREFIX}\nip prefix-list DROP seq 10 permit 0.0.0.0/0 le 32\n"
-        + NEIGHBOR
-        + "neighbor 10.250.0.1 prefix-list DROP in\n",
-    )
+    drop_update(topo, True)
     t0 = time.monotonic()
     try:
         for source in ("bmp", "cli"):
             wait_for(f"missing by {source}", functools.partial(missing, topo, source), timeout=BMP_FOUND_WITHIN)
             print(f"an UPDATE dropped on the core's input: missing by {source} after {time.monotonic() - t0:.1f}s")
     finally:
-        core_config(
-            topo, "router bgp 65000\n address-family ipv4 unicast\n  no neighbor 10.250.0.1 prefix-list DROP in\n"
-        )
+        drop_update(topo, False)
     ended(topo)
 
 

@@ -21,7 +21,9 @@ from tests.integration.needs import lab_tools
 pytestmark = pytest.mark.integration
 lab_tools()
 
-FOUND_WITHIN = 10.0  # interval 1 s + window 2 s, and the slack of a reading
+# ends the test, not a speed claim (found in interval 1 s + window 2 s and a reading's slack when idle, printed
+# here; bench/drift.py measures it): well inside the restart time (120 s) for which the core keeps stale paths
+FOUND_WITHIN = 45.0
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +45,20 @@ def drift(p: Pair) -> tuple[int, list[dict[str, Any]]]:
     return r.returncode, [d for c in json.loads(r.stdout)["cores"] for d in c["drift"]] if r.stdout else []
 
 
+def partner_paths(p: Pair) -> list[str]:
+    """The NH_E/32 routes (next-hop itself) the core holds from the partner route server."""
+    rsb = RS_ADDRESS["rsb"]
+    return [
+        prefix
+        for prefix, paths in p.core.routes().items()
+        if prefix.endswith("/32") and any(h.get("ip") == rsb for v in paths for h in v.get("nexthops", []))
+    ]
+
+
 def test_a_dead_partners_stale_paths_are_found_and_end_when_it_returns(pair: Pair) -> None:
     wait_for("a clean verify", lambda: drift(pair)[0] == 0, timeout=90)
+    # the partner's own paths on the core first: its session can be up before its table is sent
+    wait_for("the partner's next-hop routes on the core", lambda: len(partner_paths(pair)) >= 2, timeout=90)
     t0 = time.monotonic()
     pair.kill("rsb")
     wait_for(
