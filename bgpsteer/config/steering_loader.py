@@ -10,6 +10,7 @@ from typing import cast
 from bgpsteer.config.nodes import PORT_MAX, Cursor
 from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.model import (
+    CLI_COMMANDS,
     AppClass,
     BmpStation,
     Compliance,
@@ -171,11 +172,11 @@ def monitor(cur: Cursor) -> CoreMonitor | None:
     if "cli" not in m and "bmp" not in m:
         cur.error("a monitor reads the core by 'cli', by 'bmp', or both: give at least one")
         return None
-    cli = m["cli"].choice(("frr",)) if "cli" in m else None
+    cli = m["cli"].choice(tuple(CLI_COMMANDS)) if "cli" in m else None
     bmp = bmp_station(m["bmp"]) if "bmp" in m else None
     if ("cli" in m and cli is None) or ("bmp" in m and bmp is None):
         return None
-    command: tuple[str, ...] | None = default(CoreMonitor, "command")
+    command: tuple[str, ...] | None = CLI_COMMANDS[cli or "frr"]
     if "command" in m:
         words = [w for w in (c.string() for c in m["command"].items(allow_scalar=True)) if w is not None]
         if len(words) == 1:

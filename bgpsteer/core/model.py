@@ -172,8 +172,9 @@ class CoreMonitor:
     """How bgpsteer reads what a core router holds (core/drift.py compares it with intent): by its CLI (what it
     holds and uses), by BMP (what it holds after its import policy, as it changes), or both."""
 
-    cli: Literal["frr"] | None  # the format the command prints: FRR's 'show bgp ipv4 unicast json' (None: no CLI)
-    command: tuple[str, ...] = ("vtysh", "-c", "show bgp ipv4 unicast json")
+    # the format the command prints: FRR's 'show bgp ipv4 unicast json', BIRD's 'show route all' (None: no CLI)
+    cli: Literal["frr", "bird"] | None
+    command: tuple[str, ...] = ("vtysh", "-c", "show bgp ipv4 unicast json")  # the default for "bird": CLI_COMMANDS
     netns: str | None = None  # run the command in this network namespace (None: the agent's own)
     interval: float = 10.0  # seconds between readings
     window: float = 10.0  # a difference is drift once it has lasted this long (convergence)
@@ -183,6 +184,12 @@ class CoreMonitor:
     def sources(self) -> tuple[str, ...]:
         """The readings this core gives: "cli", "bmp" or both."""
         return tuple(s for s, on in (("cli", self.cli is not None), ("bmp", self.bmp is not None)) if on)
+
+
+CLI_COMMANDS: dict[str, tuple[str, ...]] = {  # core_routers[].monitor.command when not given, by cli
+    "frr": CoreMonitor.command,
+    "bird": ("birdc", "-r", "show", "route", "all", "table", "master4"),
+}
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,7 @@ from typing import Any
 import orjson
 
 from bgpsteer.core.drift import CorePath
-
-
-class ReadError(Exception):
-    """The core's table could not be read, for the stated reason."""
+from bgpsteer.monitor.errors import ReadError
 
 
 def parse(data: bytes) -> dict[str, list[CorePath]]:

@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from bgpsteer.core.drift import CorePath
 from bgpsteer.core.model import BmpStation, CoreRouter
-from bgpsteer.monitor import frr
+from bgpsteer.monitor import bird, frr
 from bgpsteer.monitor.bmp.station import Station
+from bgpsteer.monitor.errors import ReadError
 
 log = logging.getLogger("bgpsteer.monitor")
 READ_TIMEOUT = 30.0  # seconds for one reading of a whole table
@@ -36,18 +37,18 @@ async def read(core: CoreRouter) -> dict[str, list[CorePath]]:
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL
         )
     except OSError as exc:
-        raise frr.ReadError(f"cannot run {argv[0]}: {exc}") from exc
+        raise ReadError(f"cannot run {argv[0]}: {exc}") from exc
     try:
         out, err = await asyncio.wait_for(proc.communicate(), READ_TIMEOUT)
     except TimeoutError as exc:
         proc.kill()
         await proc.wait()
-        raise frr.ReadError(f"no answer within {READ_TIMEOUT:g}s") from exc
+        raise ReadError(f"no answer within {READ_TIMEOUT:g}s") from exc
     if proc.returncode != 0:
-        raise frr.ReadError(err.decode(errors="replace").strip() or f"exit {proc.returncode}")
+        raise ReadError(err.decode(errors="replace").strip() or f"exit {proc.returncode}")
     if len(out) > MAX_OUTPUT:
-        raise frr.ReadError(f"{len(out)} bytes: larger than {MAX_OUTPUT} (use BMP for tables this large)")
-    return await asyncio.to_thread(frr.parse, out)
+        raise ReadError(f"{len(out)} bytes: larger than {MAX_OUTPUT} (use BMP for tables this large)")
+    return await asyncio.to_thread(bird.parse if m.cli == "bird" else frr.parse, out)
 
 
 class MonitorRunner:
@@ -88,7 +89,7 @@ class MonitorRunner:
         while True:
             try:
                 table = await read(core)
-            except frr.ReadError as exc:
+            except ReadError as exc:
                 await self.report(core.name, "cli", None, str(exc))
             except Exception as exc:  # whatever the table holds, the reader goes on: the core is unreadable
                 log.exception("reading core router %s", core.name)

@@ -12,6 +12,7 @@ import pytest
 from bgpsteer.core.drift import CorePath
 from bgpsteer.core.model import CoreMonitor, CoreRouter
 from bgpsteer.monitor import frr
+from bgpsteer.monitor.errors import ReadError
 from bgpsteer.monitor.runner import read
 
 TABLE = {
@@ -52,14 +53,14 @@ def test_frrs_table_is_read_path_by_path() -> None:
     ],
 )
 def test_what_is_not_frrs_table_is_a_read_error(data: bytes, words: str) -> None:
-    with pytest.raises(frr.ReadError, match=words):
+    with pytest.raises(ReadError, match=words):
         frr.parse(data)
 
 
 def test_the_command_is_run_and_its_failures_are_reasons() -> None:
     printed = core(sys.executable, "-c", f"print({json.dumps(json.dumps(TABLE))})")
     assert list(asyncio.run(read(printed))) == ["10.10.0.0/16"]
-    with pytest.raises(frr.ReadError, match="boom"):  # its stderr is the reason
+    with pytest.raises(ReadError, match="boom"):  # its stderr is the reason
         asyncio.run(read(core(sys.executable, "-c", "import sys; sys.stderr.write('boom'); sys.exit(3)")))
-    with pytest.raises(frr.ReadError, match="cannot run"):
+    with pytest.raises(ReadError, match="cannot run"):
         asyncio.run(read(core("/nonexistent/vtysh")))
