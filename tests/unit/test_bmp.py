@@ -164,7 +164,7 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
     """The station ends the session itself (resync): no unreadable report meanwhile; the core's new session,
     once whole, is reported again."""
 
-    async def main() -> tuple[list[tuple[bool, str]], bool]:
+    async def main() -> tuple[list[tuple[bool, str]], bool, list[str]]:
         reports: list[tuple[bool, str]] = []
         station, task, port, w = await connected(reports)
         for _ in range(100):  # bounded: 5 s
@@ -174,6 +174,7 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
         resynced = station.resync("a test")
         mark = len(reports)
         await asyncio.sleep(0.3)  # several intervals without a session
+        whys = [station.closed_why]
         _, w2 = await asyncio.open_connection("127.0.0.1", port)
         w2.write(CAPTURE)
         await w2.drain()
@@ -181,13 +182,22 @@ def test_a_resync_keeps_the_last_whole_reading_until_the_new_table_is_whole() ->
             if len(reports) > mark and reports[-1][0]:
                 break
             await asyncio.sleep(0.05)
+        after = reports[mark:]
+        w2.close()  # and then the core ends the new session itself
+        for _ in range(100):
+            if "ended" in station.closed_why:
+                break
+            await asyncio.sleep(0.05)
+        whys.append(station.closed_why)
         task.cancel()
         await station.aclose()
         w.close()
-        w2.close()
-        return reports[mark:], resynced
+        return after, resynced, whys
 
-    after, resynced = asyncio.run(main())
+    after, resynced, whys = asyncio.run(main())
+    assert whys[0] == "resynchronising (a test)"
+    assert whys[1].startswith("the BMP session from "), whys
+    assert "ended (closed by the core)" in whys[1], whys
     assert resynced
     assert after, "the new session's whole table was never reported"
     assert all(ok for ok, _ in after), after  # nothing unreadable while the station resynchronised

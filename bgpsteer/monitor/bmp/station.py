@@ -46,6 +46,7 @@ class Station:
         self.sessions = 0
         self.closed_why = "no BMP session from the core yet"
         self.resyncing_since: float | None = None  # when the station ended the session itself, to resync
+        self._ended_by_us = False  # the current session is being ended by resync(), not by the core
         self._server: asyncio.Server | None = None
         self._current: asyncio.StreamWriter | None = None
 
@@ -116,7 +117,9 @@ class Station:
             if self._current is writer:
                 self._current = None
                 self.table = None
-                if not self.closed_why.startswith("resynchronising"):
+                if self._ended_by_us:  # closed_why says why we ended it
+                    self._ended_by_us = False
+                else:
                     self.closed_why = f"the BMP session from {peer} ended ({why}); waiting for the core to reconnect"
                 log.warning("BMP session for %s from %s ended: %s", self.core, peer, why)
             writer.close()
@@ -131,6 +134,7 @@ class Station:
             return False
         log.warning("BMP: ending the session for %s so that it sends its table again: %s", self.core, why)
         self.closed_why = f"resynchronising ({why})"
+        self._ended_by_us = True
         self.resyncing_since = time.monotonic()
         self._current.close()
         return True
