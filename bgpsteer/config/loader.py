@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar, cast
 
-from bgpsteer.config import site_loader, steering_loader
+from bgpsteer.config import site_loader, steering_loader, utilization_loader
 from bgpsteer.config.nodes import PORT_MAX, Cursor, Issue, Issues, load_yaml
 from bgpsteer.config.policy_loader import RETURN_REFUSED, Context, Sets, load_policy, load_sets
 from bgpsteer.core.attrs import U32_MAX
@@ -246,6 +246,7 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
         "gateway6": False,
         "capacity_mbps": False,
         "tunnel": False,
+        "utilization": False,
     }
     for i, e in enumerate(cur.items()):
         m = e.mapping(keys)
@@ -295,8 +296,11 @@ def _egresses(cur: Cursor, hops: dict[str, Cursor], shadow: dict[str, set[str]])
                     gateway6=gw6 or "self",
                     capacity_mbps=m["capacity_mbps"].number(0.001) if "capacity_mbps" in m else None,
                     tunnel=steering_loader.tunnel(m["tunnel"]) if "tunnel" in m else None,
+                    utilization=utilization_loader.utilization(m["utilization"]) if "utilization" in m else None,
                 )
             )
+            if "utilization" in m and "capacity_mbps" not in m:
+                m["utilization"].error("utilization is read against capacity_mbps: give the egress's capacity_mbps")
     if not out and not cur.issues:
         cur.error("at least one egress is required")
     return out

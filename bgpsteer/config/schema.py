@@ -56,6 +56,9 @@ egresses:
             timeout: 0.08, min_up: 1, window: 300}
     health: {rise: 3, fall: 3, hold_down: 10, dampening: {penalty: 1000, half_life: 60, suppress: 3000, reuse: 750}}
     tunnel: {type: ipsec, ike: fra, child: fra-c, vici: /var/run/charon.vici}
+    capacity_mbps: 500
+    utilization: {type: snmp, host: 10.252.1.2, device: eth1, port: 161, community: public, direction: out,
+                  interval: 5, stale_after: 15, timeout: 1, retries: 1}
   - id: ams
     region: eu-west
     jurisdiction: EU
@@ -67,6 +70,9 @@ egresses:
     capacity_mbps: 1000
     tunnel: {type: wireguard, device: wg-ams, peer: "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=", netns: vpn-ams,
              interval: 0.5, reject_after: 180, key_max_age: 600}
+    utilization: {type: netlink, device: wg-ams, netns: vpn-ams}
+  - {id: lon, region: uk, jurisdiction: UK, next_hop: 10.255.0.3, capacity_mbps: 200,
+     utilization: {type: snmp, host: 10.252.2.2, if_index: 3}}
 cloud_peers:
   - {name: aws, address: 10.250.1.2, local_address: 10.250.1.1, asn: 64512, egress: fra, provider: aws,
      region: eu-central-1, families: [ipv4, ipv6], password: secret, max_prefix: {limit: 5000, action: teardown},
@@ -146,6 +152,7 @@ MODELS: dict[str, type] = {
     "egresses[].health": model.Health,
     "egresses[].health.dampening": model.Dampening,
     "egresses[].tunnel": model.Tunnel,
+    "egresses[].utilization": model.Utilization,
     "cloud_peers[]": model.CloudPeer,
     "core_routers[]": model.CoreRouter,
     "core_routers[].monitor": model.CoreMonitor,
@@ -161,6 +168,7 @@ DOC_SECTIONS = {
     "### egresses[].probe": "egresses[].probe",
     "### egresses[].health": "egresses[].health",
     "### egresses[].tunnel": "egresses[].tunnel",
+    "### egresses[].utilization": "egresses[].utilization",
     "## compliance": "compliance[]",
     "## classes": "classes[]",
     "## steering": "steering",

@@ -380,11 +380,18 @@ class Engine(Ingest):
         """What a cloud session is to hold for a site prefix now (None: nothing)."""
         return self._return.wanted(peer, prefix)
 
-    def report_load(self, utilization: dict[str, float], volumes: dict[str, float], now: float) -> list[Effect]:
+    def report_load(
+        self,
+        utilization: dict[str, float],
+        volumes: dict[str, float],
+        now: float,
+        source: str = "pushed",
+        max_age: float | None = None,
+    ) -> list[Effect]:
         """Measured utilization per egress and volume per prefix (Mbit/s), for relief (core/relief.py)."""
         if self._relief is None:
             return [Log("warning", "load reported but steering.relief is not configured; ignored", {})]
-        self._relief.report(utilization, volumes, now)
+        self._relief.report(utilization, volumes, now, source, max_age)
         return self._relief_step(now)
 
     def core_order_of(self, prefix: str) -> list[str]:

@@ -75,10 +75,13 @@ class TunnelReading:
 
 @dataclass(frozen=True, slots=True)
 class LoadReport:
-    """Utilization per egress and volume per prefix, Mbit/s (relief)."""
+    """Utilization per egress and volume per prefix, Mbit/s (relief), from ``source`` ("pushed": bgpsteer load;
+    "counter": an interface's counters), holding for ``max_age`` seconds (None: until the next)."""
 
     utilization: Mapping[str, float]
     volumes: Mapping[str, float]
+    source: str = "pushed"
+    max_age: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +144,8 @@ def apply(engine: Engine, inp: Input, now: float) -> list[Effect]:  # noqa: C901
             return engine.probe_round(egress, samples, now)
         case TunnelReading(facts):
             return engine.tunnel(facts, now)
-        case LoadReport(utilization, volumes):
-            return engine.report_load(dict(utilization), dict(volumes), now)
+        case LoadReport(utilization, volumes, source, max_age):
+            return engine.report_load(dict(utilization), dict(volumes), now, source, max_age)
         case DrainChange(egress, on):
             return engine.drain(egress, on, now, decide=False)
         case ConfigSwap(config, _):

@@ -74,6 +74,32 @@ class Tunnel:
     vici: str = "/var/run/charon.vici"  # ipsec: strongSwan's VICI socket
 
 
+CounterKind = Literal["netlink", "snmp"]
+
+
+@dataclass(frozen=True)
+class Utilization:
+    """Where an egress's utilization is read without anyone pushing it: an interface's octet counters, turned
+    into Mbit/s against ``capacity_mbps`` (core/counters.py) for relief and the views."""
+
+    kind: CounterKind  # netlink: a device on this host (or in a namespace); snmp: IF-MIB on a remote router
+    device: str | None = None  # netlink: the interface; snmp: its ifName (or ifDescr), unless if_index is given
+    netns: str | None = None  # netlink: the namespace the device is in (None: the agent's own)
+    host: str | None = None  # snmp: the agent's address
+    if_index: int | None = None  # snmp: the interface's ifIndex (instead of its name)
+    port: int = 161  # snmp
+    community: str = "public"  # snmp v2c
+    direction: Literal["out", "in"] = "out"  # which counter: octets sent (towards the cloud) or received
+    interval: float = 5.0  # seconds between readings
+    stale_after: float | None = None  # a rate older than this is unknown, never zero (None: 3 x interval)
+    timeout: float = 1.0  # snmp: seconds per request
+    retries: int = 1  # snmp: requests again after a timeout
+
+    @property
+    def max_age(self) -> float:
+        return self.stale_after if self.stale_after is not None else 3 * self.interval
+
+
 @dataclass(frozen=True)
 class Dampening:
     """Flap dampening (RFC 2439 style): each failure adds penalty, which halves every half_life."""
@@ -109,6 +135,7 @@ class Egress:
     gateway6: str = "self"
     capacity_mbps: float | None = None  # what it can carry: multipath weights (steering.multipath)
     tunnel: Tunnel | None = None  # its encrypted tunnel, whose state takes it out of service at once
+    utilization: Utilization | None = None  # read from its interface counters (None: pushed, or not known)
 
     def next_hop_for(self, afi: int) -> str | None:
         return self.next_hop if afi == IPV4 else self.next_hop6

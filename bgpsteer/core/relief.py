@@ -17,6 +17,11 @@ moves go out as return values.  The rules, once:
   where the core sends it anyway).
 
 A projection is the last reported utilization, minus what moved away since that report, plus what moved in.
+
+Each report says where it came from (``source``: "counter" for interface counters, "pushed" for ``bgpsteer
+load``) and how long it holds (``max_age``; None: until the next, as pushed numbers do).  A report older than
+that is unknown, never zero: its egress is not overloaded (nothing is moved off it on old numbers) and is no
+target (nothing is moved onto an egress whose load is not known), and the views show no load for it.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ class ReliefState:
         self.relief = relief
         self.capacity = {eid: e.capacity_mbps for eid, e in egresses.items() if e.capacity_mbps}
         self.util: dict[str, tuple[float, float]] = {}  # egress -> (Mbit/s, reported at)
+        self.source: dict[str, str] = {}  # egress -> where its utilization came from ("counter", "pushed")
+        self.expires: dict[str, float] = {}  # egress -> when its report stops holding (absent: never)
         self.over_since: dict[str, float] = {}
         self.volumes: dict[str, float] = {}
         self.moved: dict[str, Move] = {}  # prefix -> its move
@@ -53,14 +60,27 @@ class ReliefState:
         c = ReliefState.__new__(ReliefState)
         c.relief, c.capacity, c.returned = self.relief, self.capacity, self.returned
         c.util, c.over_since, c.volumes = dict(self.util), dict(self.over_since), dict(self.volumes)
+        c.source, c.expires = dict(self.source), dict(self.expires)
         c.moved, c.last_move = dict(self.moved), dict(self.last_move)
         return c
 
-    def report(self, utilization: Mapping[str, float], volumes: Mapping[str, float], now: float) -> None:
+    def report(
+        self,
+        utilization: Mapping[str, float],
+        volumes: Mapping[str, float],
+        now: float,
+        source: str = "pushed",
+        max_age: float | None = None,
+    ) -> None:
         for eid, mbps in utilization.items():
             if eid not in self.capacity:
                 continue
             self.util[eid] = (mbps, now)
+            self.source[eid] = source
+            if max_age is None:
+                self.expires.pop(eid, None)
+            else:
+                self.expires[eid] = now + max_age
             if mbps > self.limit(eid):
                 self.over_since.setdefault(eid, now)
             else:
@@ -77,9 +97,13 @@ class ReliefState:
                 mbps += m.volume_mbps if m.target == eid else -m.volume_mbps if m.source == eid else 0.0
         return mbps
 
-    def share(self, eid: str) -> float | None:
-        """Projected utilization as a percentage of capacity (None: no capacity or no report)."""
-        if eid not in self.capacity or eid not in self.util:
+    def fresh(self, eid: str, now: float | None) -> bool:
+        """Its utilization is known at ``now`` (None: whenever it was reported)."""
+        return eid in self.util and (now is None or now <= self.expires.get(eid, now))
+
+    def share(self, eid: str, now: float | None = None) -> float | None:
+        """Projected utilization as a percentage of capacity (None: no capacity, no report, or stale at now)."""
+        if eid not in self.capacity or not self.fresh(eid, now):
             return None
         return 100 * self.projected(eid) / self.capacity[eid]
 
@@ -89,6 +113,8 @@ class ReliefState:
         returns = self._returns(now, order)
         moves: list[Move] = []
         r = self.relief
+        for eid in [e for e in self.over_since if not self.fresh(e, now)]:
+            del self.over_since[eid]  # unknown is not overloaded: it must be over again, for hold, on new numbers
         for eid in sorted(self.over_since):
             if now - self.over_since[eid] < r.hold or now - self.last_move.get(eid, -r.hold) < r.hold:
                 continue
@@ -101,7 +127,12 @@ class ReliefState:
                 if not usable or usable[0] != eid:
                     continue  # not carried by this egress
                 target = next(
-                    (t for t in usable[1:] if t in self.capacity and self.projected(t) + vol <= self.limit(t)), None
+                    (
+                        t
+                        for t in usable[1:]
+                        if t in self.capacity and self.fresh(t, now) and self.projected(t) + vol <= self.limit(t)
+                    ),
+                    None,
                 )
                 if target is None:
                     continue  # nowhere with room (or no compliant egress at all): it stays

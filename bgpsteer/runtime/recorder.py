@@ -60,7 +60,7 @@ RELEARN = "E"  # [peer]: its route refresh went out (what it sends from now coun
 FLUSH = "F"  # [limit|null]: a decision pass over at most limit dirty prefixes
 TICK = "T"  # []: timers (hold-downs, dampening, relief)
 PROBE = "P"  # [egress, [[target, ok, rtt_ms, reason], ...], pushed]: one probe round or pushed measurements
-LOAD = "U"  # [{egress: mbps}, {prefix: mbps}]: a load report (relief)
+LOAD = "U"  # [{egress: mbps}, {prefix: mbps}, source, max_age]: a load report (relief; older: the first two)
 TUNNEL = "W"  # [egress, readable, present, link_up, stamp, age, detail, expires_in]: a tunnel reading
 DRAIN = "D"  # [egress, on]
 CONFIG = "C"  # [digest, file]: a config swapped in (reload); text in config-DIGEST.yaml
@@ -89,8 +89,8 @@ def encode(inp: Input) -> tuple[str, list[Any]] | None:  # noqa: PLR0911 - one c
             return TICK, []
         case ProbeRound(egress, samples, pushed):
             return PROBE, [egress, [[x.target, x.ok, x.rtt_ms, x.reason] for x in samples], pushed]
-        case LoadReport(utilization, volumes):
-            return LOAD, [dict(utilization), dict(volumes)]
+        case LoadReport(utilization, volumes, source, max_age):
+            return LOAD, [dict(utilization), dict(volumes), source, max_age]
         case TunnelReading(f):
             stamp, age = f.handshake_stamp, f.handshake_age
             return TUNNEL, [f.egress, f.readable, f.present, f.link_up, stamp, age, f.detail, f.expires_in]
@@ -111,7 +111,7 @@ DECODE: dict[str, Callable[[list[Any]], Input]] = {
     FLUSH: lambda p: DecisionPass(p[0]),
     TICK: lambda p: Tick(),
     PROBE: lambda p: ProbeRound(p[0], tuple(Sample(s[0], s[1], s[2], s[3]) for s in p[1]), bool(p[2:3] and p[2])),
-    LOAD: lambda p: LoadReport(p[0], p[1]),
+    LOAD: lambda p: LoadReport(p[0], p[1], *p[2:4]),
     TUNNEL: lambda p: TunnelReading(TunnelFacts(*p)),
     DRAIN: lambda p: DrainChange(p[0], p[1]),
     RESTORE: lambda p: Restore(p[0], p[1]),
