@@ -214,15 +214,31 @@ class CoreView:
         changed; and what relief would move at a reported load."""
         return simulate(self._engine, fail, now, config, degrade, load)
 
-    def load(self) -> list[EgressLoad]:
-        """Per egress with a capacity: its load and what relief moved off it (empty without steering.relief)."""
+    def load(self, now: float | None = None) -> list[EgressLoad]:
+        """Per egress with a capacity: its load, where it came from, and what relief moved off it (empty without
+        steering.relief).  At ``now``, a report older than its max age shows as unknown (None), never as zero."""
         r = self._engine.relief
         if r is None:
             return []
         moved: dict[str, int] = {}
         for m in r.moved.values():
             moved[m.source] = moved.get(m.source, 0) + 1
-        return [EgressLoad(eid, cap, r.share(eid), moved.get(eid, 0)) for eid, cap in sorted(r.capacity.items())]
+        out = []
+        for eid, cap in sorted(r.capacity.items()):
+            fresh = r.fresh(eid, now)
+            mbps, at = r.util.get(eid, (None, None))
+            out.append(
+                EgressLoad(
+                    eid,
+                    cap,
+                    r.share(eid, now),
+                    moved.get(eid, 0),
+                    mbps if fresh else None,
+                    r.source.get(eid),
+                    round(now - at, 1) if now is not None and at is not None else None,
+                )
+            )
+        return out
 
     def explain_site(self, target: str) -> dict[str, Any] | None:
         """For a site address or prefix: what each cloud session is sent covering it, and the session each cloud

@@ -96,8 +96,11 @@ class PrefixDecision:
 class EgressLoad:
     egress: str
     capacity_mbps: float
-    load_pct: float | None  # projected utilization / capacity (None: no report yet)
+    load_pct: float | None  # projected utilization / capacity (None: no report yet, or stale)
     moved_off: int  # prefixes relief has moved off it
+    mbps: float | None = None  # the last reported utilization (None: none, or stale)
+    source: str | None = None  # where it came from: "counter" (interface counters) or "pushed" (bgpsteer load)
+    age_s: float | None = None  # seconds since it was reported
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from bgpsteer.core.drift import KINDS
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.model import CoreRouter
 from bgpsteer.core.view import EgressView, PeerView, ReturnSession
-from bgpsteer.noc.port import AgentPort, CoreDrift
+from bgpsteer.core.viewtypes import EgressLoad
+from bgpsteer.noc.port import AgentPort, CoreDrift, CounterState
 
 HEALTH_STATES = ("up", "down", "recovering")
 TUNNEL_STATES = ("up", "down", "unknown")
@@ -87,18 +88,8 @@ class _State(Collector):
         for rule, egresses in view.compliance_usable().items():
             usable.add_metric([rule], len(egresses))
         yield usable
-        load = GaugeMetricFamily(
-            "bgpsteer_egress_load_ratio", "Projected utilization / capacity_mbps (steering.relief)", labels=["egress"]
-        )
-        moved = GaugeMetricFamily(
-            "bgpsteer_relief_moved_prefixes", "Prefixes relief has moved off the egress", labels=["egress"]
-        )
-        for el in view.load():
-            if el.load_pct is not None:
-                load.add_metric([el.egress], el.load_pct / 100)
-            moved.add_metric([el.egress], el.moved_off)
-        yield load
-        yield moved
+        yield from self._load(view.load(now))
+        yield from self._counters(self.agent.counters())
         yield GaugeMetricFamily(
             "bgpsteer_moves_held", "Class moves the move budget holds now", value=len(view.held_moves())
         )
@@ -213,6 +204,48 @@ class _State(Collector):
             "The running configuration",
             value={"digest": view.config.digest, "file": view.config.source},
         )
+
+    @staticmethod
+    def _load(loads: Iterable[EgressLoad]) -> Iterator[GaugeMetricFamily]:
+        """Relief's view of each egress with a capacity: its load, where the number came from, what moved off."""
+        load = GaugeMetricFamily(
+            "bgpsteer_egress_load_ratio", "Projected utilization / capacity_mbps (steering.relief)", labels=["egress"]
+        )
+        moved = GaugeMetricFamily(
+            "bgpsteer_relief_moved_prefixes", "Prefixes relief has moved off the egress", labels=["egress"]
+        )
+        mbps = GaugeMetricFamily(
+            "bgpsteer_egress_utilization_mbps",
+            "Utilization relief uses, Mbit/s, by where it came from (counter, pushed); absent when unknown or stale",
+            labels=["egress", "source"],
+        )
+        for el in loads:
+            if el.load_pct is not None:
+                load.add_metric([el.egress], el.load_pct / 100)
+            if el.mbps is not None:
+                mbps.add_metric([el.egress, el.source or "pushed"], el.mbps)
+            moved.add_metric([el.egress], el.moved_off)
+        yield from (load, mbps, moved)
+
+    @staticmethod
+    def _counters(states: Mapping[str, CounterState]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Each interface counter reader (egresses[].utilization): whether it gives a rate now, and its troubles."""
+        rate = GaugeMetricFamily(
+            "bgpsteer_utilization_counter_rate",
+            "1 while the egress's interface counter gives a rate, 0 while it is unknown (unreachable, reset, first)",
+            labels=["egress"],
+        )
+        failures = CounterMetricFamily(
+            "bgpsteer_utilization_counter_failures", "Counter readings that failed", labels=["egress"]
+        )
+        resets = CounterMetricFamily(
+            "bgpsteer_utilization_counter_resets", "Counter resets seen (reboot, device made again)", labels=["egress"]
+        )
+        for egress, s in sorted(states.items()):
+            rate.add_metric([egress], 0.0 if s.mbps is None else 1.0)
+            failures.add_metric([egress], float(s.failures))
+            resets.add_metric([egress], float(s.resets))
+        yield from (rate, failures, resets)
 
     @staticmethod
     def _drift(states: Mapping[tuple[str, str], CoreDrift], cores: Iterable[CoreRouter]) -> Iterator[GaugeMetricFamily]:

@@ -77,6 +77,21 @@ class CoreDrift:
     resync_session: int = 0  # the station's session count then: a higher one is a table read since
 
 
+@dataclass
+class CounterState:
+    """An egress's utilization read from its interface counter (egresses[].utilization, core/counters.py)."""
+
+    egress: str
+    where: str  # e.g. "netlink efra5 in core out", "snmp 10.252.1.2:161 eth1 in"
+    mbps: float | None = None  # the last rate (None: none yet, or the last reading gave none)
+    why: str = "no reading yet"  # why there is no rate now ("": there is one)
+    read_at: float | None = None  # the agent's clock at the last reading, good or not
+    rate_at: float | None = None  # ... at the last rate
+    readings: int = 0
+    failures: int = 0  # readings that failed (unreachable agent, missing device, timeout)
+    resets: int = 0  # counter resets seen (a reboot, a device made again, counters cleared)
+
+
 class AgentPort(Protocol):
     @property
     def view(self) -> CoreView: ...
@@ -97,6 +112,10 @@ class AgentPort(Protocol):
 
     def core_drift(self) -> Mapping[tuple[str, str], CoreDrift]:
         """Monitored core routers by name: what their last reading showed (core/drift.py)."""
+        ...
+
+    def counters(self) -> Mapping[str, CounterState]:
+        """Egresses whose utilization is read from interface counters, by egress."""
         ...
 
     def core_sessions(self) -> Mapping[str, str]:

@@ -83,6 +83,45 @@ def _cores(port: AgentPort, full: bool) -> list[dict[str, Any]]:
     ]
 
 
+def load(view: CoreView, now: float) -> list[dict[str, Any]]:
+    """Relief's view of each egress with a capacity: its load now, and where that number came from."""
+    return [
+        {
+            "egress": e.egress,
+            "capacity_mbps": e.capacity_mbps,
+            "load_pct": e.load_pct,
+            "mbps": e.mbps,
+            "source": e.source,
+            "age_s": e.age_s,
+            "moved_off": e.moved_off,
+        }
+        for e in view.load(now)
+    ]
+
+
+def utilization(port: AgentPort) -> list[dict[str, Any]]:
+    """Per egress with a capacity: relief's number and, where its interface counter is read, the reader's word."""
+    view, now, counters = port.view, port.clock(), port.counters()
+    out = []
+    for e in load(view, now):
+        c = counters.get(e["egress"])
+        e["counter"] = (
+            None
+            if c is None
+            else {
+                "where": c.where,
+                "mbps": c.mbps,
+                "why": c.why,
+                "read_ago_s": round(now - c.read_at, 1) if c.read_at is not None else None,
+                "readings": c.readings,
+                "failures": c.failures,
+                "resets": c.resets,
+            }
+        )
+        out.append(e)
+    return out
+
+
 def status(port: AgentPort) -> dict[str, Any]:
     view, now = port.view, port.clock()
     c, pipe, rt = view.counters(), port.pipe(), port.runtime()
@@ -129,6 +168,7 @@ def status(port: AgentPort) -> dict[str, Any]:
             {"egress": e.id, "health": e.health, "in_service": e.in_service, "drained": e.drained, "paths": e.paths}
             for e in view.egresses(now)
         ],
+        "utilization": utilization(port),
         "routes": {"prefixes": c.prefixes, "received": c.routes_received, "announced_paths": c.announced_paths},
         "drift": {
             f"{r['core']} ({r['source']})": {"prefixes": len({d["prefix"] for d in r["drift"]}), "error": r["error"]}

@@ -229,18 +229,20 @@ class ControlServer:
             raise queries.QueryError("steering.relief is not configured: load reports are not used", ExitCode.USAGE)
         for egress in utilization:
             queries.require_egress(view, egress)
+        counted = sorted(e.id for e in view.config.egresses if e.utilization is not None and e.id in utilization)
+        if counted:  # two sources for one number would take turns: the counters are the network's own word
+            raise queries.QueryError(
+                f"{', '.join(counted)}: utilization is read from interface counters (egresses[].utilization); "
+                "pushed numbers for it are refused (volumes may still be pushed)",
+                ExitCode.USAGE,
+            )
         for prefix in volumes:
             try:
                 parse_prefix(prefix)
             except ValueError:
                 raise queries.QueryError(f"not a prefix: {prefix!r}", ExitCode.USAGE) from None
         self.agent.report_load({k: float(v) for k, v in utilization.items()}, {k: float(v) for k, v in volumes.items()})
-        return {
-            "load": [
-                {"egress": e.egress, "capacity_mbps": e.capacity_mbps, "load_pct": e.load_pct, "moved_off": e.moved_off}
-                for e in view.load()
-            ]
-        }
+        return {"load": queries.load(view, self.agent.clock())}
 
     async def _reload(self) -> dict[str, Any]:
         try:

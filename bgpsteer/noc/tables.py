@@ -111,6 +111,8 @@ def status_text(s: dict[str, Any]) -> str:
             ["EGRESS", "HEALTH", "SERVICE", "DRAINED", "PATHS"],
         ),
     ]
+    if s.get("utilization"):
+        out += ["", table([_load_row(e) for e in s["utilization"]], LOAD_HEADER)]
     out += [
         "",
         table(
@@ -433,19 +435,29 @@ def history_text(r: dict[str, Any], prefix: str | None) -> str:
     return table(rows, ["TIME", "DECISION", "EGRESS", "CHANGE", "REASON"])
 
 
+LOAD_HEADER = ["EGRESS", "CAPACITY MBIT/S", "LOAD", "FROM", "PREFIXES MOVED OFF"]
+
+
+def _load_row(e: dict[str, Any]) -> list[str]:
+    """An egress's load, and where the number came from: its counter (and why it gives none), or a push."""
+    if e["load_pct"] is not None:
+        load = (
+            f"{e['load_pct']:.0f}% ({e['mbps']:.3g} Mbit/s)" if e.get("mbps") is not None else f"{e['load_pct']:.0f}%"
+        )
+    else:
+        load = "unknown"
+    c = e.get("counter")
+    if c is not None:
+        origin = f"counter: {c['where']}" + (f" ({c['why']})" if c["why"] else "")
+    elif e.get("source"):
+        origin = f"{e['source']}, {e['age_s']:g}s ago" if e.get("age_s") is not None else str(e["source"])
+    else:
+        origin = "-"
+    return [e["egress"], f"{e['capacity_mbps']:g}", load, origin, str(e["moved_off"])]
+
+
 def load_text(r: dict[str, Any]) -> str:
-    return table(
-        [
-            [
-                e["egress"],
-                f"{e['capacity_mbps']:g}",
-                "-" if e["load_pct"] is None else f"{e['load_pct']:.0f}%",
-                str(e["moved_off"]),
-            ]
-            for e in r["load"]
-        ],
-        ["EGRESS", "CAPACITY MBIT/S", "LOAD", "PREFIXES MOVED OFF"],
-    )
+    return table([_load_row(e) for e in r["load"]], LOAD_HEADER)
 
 
 def _return_path(sessions: list[dict[str, Any]]) -> list[str]:

@@ -38,9 +38,10 @@ from bgpsteer.core.reconcile import SETTLE, Reconciler
 from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.exabgp import codec
 from bgpsteer.monitor.runner import MonitorRunner
-from bgpsteer.noc.port import CoreDrift, MetricsSink, NocSide
+from bgpsteer.noc.port import CoreDrift, CounterState, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.journal import Journal
+from bgpsteer.runtime.loadreading import LoadReading
 from bgpsteer.runtime.monitoring import Monitoring
 from bgpsteer.runtime.noc_side import NocPortSide
 from bgpsteer.runtime.persistence import Persistence
@@ -49,6 +50,7 @@ from bgpsteer.runtime.reloading import TAP_LIMIT, Reloading
 from bgpsteer.runtime.slicing import Slicing
 from bgpsteer.runtime.startup import Startup
 from bgpsteer.tunnels.runner import TunnelRunner
+from bgpsteer.utilization.runner import UtilizationRunner
 
 log = logging.getLogger("bgpsteer")
 
@@ -65,7 +67,7 @@ TICK_SECONDS = (
 )
 
 
-class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring):
+class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring, LoadReading):
     """ExaBGP's helper: the pipe protocol and ack pairing here; what the NOC asks of it (noc_side.py), decisions in
     slices under flow control (slicing.py), what it keeps on disk (persistence.py), its start (startup.py) and
     reload (reloading.py) in parts of their own."""
@@ -120,6 +122,8 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring):
         self.core_state: dict[str, str] = {}  # core router address -> ExaBGP session state
         self.drift_state: dict[tuple[str, str], CoreDrift] = {}  # monitored core router -> its last reading's drift
         self.monitors: MonitorRunner | None = None
+        self.utilization: UtilizationRunner | None = None
+        self.counter_state: dict[str, CounterState] = {}  # egress -> its interface counter reader's last word
         self.started_at = clock()
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None  # the flight recorder: every input of the engine (runtime/recorder.py)

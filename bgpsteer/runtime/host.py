@@ -20,11 +20,12 @@ from bgpsteer.core.measure import Sample
 from bgpsteer.core.reconcile import Held, Reconciler
 from bgpsteer.exabgp.codec import Decoder
 from bgpsteer.monitor.runner import MonitorRunner
-from bgpsteer.noc.port import AgentPort, CoreDrift, MetricsSink, NocSide
+from bgpsteer.noc.port import AgentPort, CoreDrift, CounterState, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
 from bgpsteer.runtime.journal import Journal
 from bgpsteer.runtime.recorder import Recorder
 from bgpsteer.tunnels.runner import TunnelRunner
+from bgpsteer.utilization.runner import UtilizationRunner
 
 
 class Host(AgentPort, Protocol):
@@ -46,6 +47,8 @@ class Host(AgentPort, Protocol):
     core_state: dict[str, str]
     drift_state: dict[tuple[str, str], CoreDrift]
     monitors: MonitorRunner | None
+    utilization: UtilizationRunner | None
+    counter_state: dict[str, CounterState]
     reconciler: Reconciler | None
     reconcile_waiting: frozenset[str] | None
     decoder: Decoder

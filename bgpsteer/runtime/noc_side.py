@@ -10,7 +10,7 @@ from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.inputs import DrainChange, LoadReport
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.view import CoreView
-from bgpsteer.noc.port import CoreDrift, PipeCounters, RuntimeInfo
+from bgpsteer.noc.port import CoreDrift, CounterState, PipeCounters, RuntimeInfo
 from bgpsteer.runtime import journal, netstat
 from bgpsteer.runtime.host import Host
 
@@ -25,6 +25,9 @@ class NocPortSide:
 
     def core_drift(self: Host) -> dict[tuple[str, str], CoreDrift]:
         return self.drift_state
+
+    def counters(self: Host) -> dict[str, CounterState]:
+        return self.counter_state
 
     def history(self: Host, prefix: str, limit: int) -> list[dict[str, Any]]:
         return journal.history(self.journal_path, prefix, limit)

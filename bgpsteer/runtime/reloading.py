@@ -89,6 +89,8 @@ class Reloading:
             self.tunnels.start(config.egresses)
         if self.monitors is not None:
             self.monitors.start(config.core_routers)
+        if self.utilization is not None:
+            self.utilization.start(config.egresses)
         if self.journal is not None:
             self.journal.egress_of = config.egress_of
 

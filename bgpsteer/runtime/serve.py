@@ -24,6 +24,7 @@ from bgpsteer.runtime import pipekeeper, statefile
 from bgpsteer.runtime.agent import LINE_LIMIT, SHUTDOWN_GRACE, TICK_SECONDS, Agent
 from bgpsteer.runtime.slicing import DECISION_CHUNK
 from bgpsteer.tunnels.runner import TunnelRunner
+from bgpsteer.utilization.runner import UtilizationRunner
 
 log = logging.getLogger("bgpsteer")
 
@@ -57,14 +58,7 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     agent.start()
 
     control = await _listen(agent, noc)
-    agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
-    agent.probes.start(agent.engine.config.egresses)
-    agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
-    agent.tunnels.start(agent.engine.config.egresses)
-    agent.monitors = MonitorRunner(
-        lambda core, source, table, why: _guard_async(agent.on_core_table(core, source, table, why))
-    )
-    agent.monitors.start(agent.engine.config.core_routers)
+    _start_readers(agent)
 
     def tick() -> None:
         _guard(agent.tick)
@@ -112,11 +106,29 @@ async def _serve(agent: Agent, noc: NocSide) -> None:
     for task in (reading, stopping, watching):
         task.cancel()
     await asyncio.gather(reading, stopping, watching, return_exceptions=True)
-    await agent.probes.aclose()
-    await agent.tunnels.aclose()
-    await agent.monitors.aclose()
+    await _stop_readers(agent)
     control.close()
     await shutdown(agent)
+
+
+def _start_readers(agent: Agent) -> None:
+    """What the agent reads besides ExaBGP's pipe: probes, tunnels, the core routers' tables, interface counters."""
+    agent.probes = ProbeRunner(lambda egress, samples: _guard(agent.on_probe, egress, samples))
+    agent.probes.start(agent.engine.config.egresses)
+    agent.tunnels = TunnelRunner(lambda facts: _guard(agent.on_tunnel, facts))
+    agent.tunnels.start(agent.engine.config.egresses)
+    agent.monitors = MonitorRunner(
+        lambda core, source, table, why: _guard_async(agent.on_core_table(core, source, table, why))
+    )
+    agent.monitors.start(agent.engine.config.core_routers)
+    agent.utilization = UtilizationRunner(lambda *reading: _guard(agent.on_utilization, *reading))
+    agent.utilization.start(agent.engine.config.egresses)
+
+
+async def _stop_readers(agent: Agent) -> None:
+    for runner in (agent.probes, agent.tunnels, agent.monitors, agent.utilization):
+        if runner is not None:
+            await runner.aclose()
 
 
 LAG_PERIOD = 0.05  # seconds between the watchdog's wake-ups

@@ -257,9 +257,12 @@ def test_load_reports_over_the_socket(tmp_path: Path) -> None:
         return out
 
     out = asyncio.run(asyncio.wait_for(scenario(), 10))
-    assert out["ok"]["load"] == [
-        {"egress": "ams", "capacity_mbps": 500.0, "load_pct": 20.0, "moved_off": 0},
-        {"egress": "fra", "capacity_mbps": 1000.0, "load_pct": 25.0, "moved_off": 0},
+    assert [
+        {k: e[k] for k in ("egress", "capacity_mbps", "load_pct", "mbps", "source", "moved_off")}
+        for e in out["ok"]["load"]
+    ] == [
+        {"egress": "ams", "capacity_mbps": 500.0, "load_pct": 20.0, "mbps": 100.0, "source": "pushed", "moved_off": 0},
+        {"egress": "fra", "capacity_mbps": 1000.0, "load_pct": 25.0, "mbps": 250.0, "source": "pushed", "moved_off": 0},
     ]
     assert {k: c for k, (c, _) in out["errors"].items()} == {"egress": 2, "prefix": 2, "negative": 2, "type": 2}
     assert "unknown egress 'nope'" in out["errors"]["egress"][1]
