@@ -103,6 +103,13 @@ BENCHES = (
         True,
         "a silent blackhole found by probes only; a WireGuard rekey",
     ),
+    Bench(
+        "drift",
+        ("--runs", "3"),
+        ("--runs", "1", "--causes", "route-map"),
+        True,
+        "the core's own log time of the change (vtysh)",
+    ),
 )
 
 
