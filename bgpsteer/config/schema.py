@@ -103,7 +103,10 @@ compliance:
   - {name: gdpr, prefixes: eu, jurisdictions: [EU]}
   - {name: gdpr-too, prefixes: eu, jurisdictions: EU}
 steering: {fail_static: true, max_down: 1, cost_tiebreak: true, multipath: {prefixes: eu, weights: equal},
-           relief: {threshold_pct: 85, release_pct: 70, hold: 60, max_moves: 50}, reason_communities: false,
+           relief: {threshold_pct: 85, release_pct: 70, hold: 60, max_moves: 50,
+             flows: {listen: 10.0.0.1, port: 2055, window: 10, interval: 1, max_datagrams: 2000,
+                     exporters: [{address: 10.0.0.2, sampling: 100}]}},
+           reason_communities: false,
            move_budget: {moves: 2, interval: 300}}
 sets:
   prefix:

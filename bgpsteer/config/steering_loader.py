@@ -17,6 +17,8 @@ from bgpsteer.core.model import (
     CoreMonitor,
     Dampening,
     Egress,
+    FlowExporter,
+    Flows,
     Health,
     MoveBudget,
     Multipath,
@@ -300,10 +302,11 @@ def move_budget(cur: Cursor) -> MoveBudget | None:
 
 
 def relief(cur: Cursor, egresses: list[Egress]) -> Relief | None:
-    m = cur.mapping({"threshold_pct": False, "release_pct": False, "hold": False, "max_moves": False})
+    m = cur.mapping({"threshold_pct": False, "release_pct": False, "hold": False, "max_moves": False, "flows": False})
     if m is None:
         return None
     d = Relief()
+    flow_export = flows(m["flows"]) if "flows" in m else None
     threshold = m["threshold_pct"].number(1) if "threshold_pct" in m else d.threshold_pct
     release = m["release_pct"].number(0) if "release_pct" in m else d.release_pct
     hold = m["hold"].number(0) if "hold" in m else d.hold
@@ -321,9 +324,44 @@ def relief(cur: Cursor, egresses: list[Egress]) -> Relief | None:
     if not any(e.capacity_mbps for e in egresses):
         cur.error("relief needs capacity_mbps on the egresses it should relieve (and on those it moves traffic to)")
         return None
-    if threshold is None or release is None or hold is None or moves is None:
+    if threshold is None or release is None or hold is None or moves is None or ("flows" in m and not flow_export):
         return None
-    return Relief(threshold, release, hold, moves)
+    return Relief(threshold, release, hold, moves, flow_export)
+
+
+def flows(cur: Cursor) -> Flows | None:
+    """``steering.relief.flows``: the flow collector (core/model.py Flows)."""
+    errors_before = len(cur.issues.items)
+    m = cur.mapping(
+        {"listen": True, "port": False, "exporters": True, "window": False, "interval": False, "max_datagrams": False}
+    )
+    if m is None or "listen" not in m or "exporters" not in m:
+        return None
+    listen = m["listen"].parsed(lambda t: str(ipaddress.ip_address(t)))
+    port = m["port"].integer(1, PORT_MAX) if "port" in m else default(Flows, "port")
+    window = m["window"].number(1) if "window" in m else default(Flows, "window")
+    interval = m["interval"].number(0.1) if "interval" in m else default(Flows, "interval")
+    queued = m["max_datagrams"].integer(10, 1_000_000) if "max_datagrams" in m else default(Flows, "max_datagrams")
+    if window is not None and interval is not None and interval > window:
+        m["interval"].error(f"interval {interval:g} is longer than window {window:g}: volumes would be stale")
+    exporters: list[FlowExporter] = []
+    seen: set[str] = set()
+    for item in m["exporters"].items():
+        e = item.mapping({"address": True, "sampling": False})
+        if e is None or "address" not in e:
+            continue
+        address = e["address"].parsed(lambda t: str(ipaddress.ip_address(t)))
+        sampling = e["sampling"].integer(1, 2**32 - 1) if "sampling" in e else None
+        if address in seen:
+            e["address"].error(f"exporter {address} is listed twice")
+        elif address is not None:
+            seen.add(address)
+            exporters.append(FlowExporter(address, sampling))
+    if not exporters and len(cur.issues.items) == errors_before:
+        m["exporters"].error("no exporter: list the routers whose flow export is read (others are dropped)")
+    if listen is None or None in (port, window, interval, queued) or len(cur.issues.items) > errors_before:
+        return None
+    return Flows(listen, tuple(exporters), port, window, interval, queued)  # type: ignore[arg-type]
 
 
 def multipath(cur: Cursor, egresses: list[Egress], sets: Sets) -> Multipath | None:

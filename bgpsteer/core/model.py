@@ -302,6 +302,30 @@ class Multipath:
 
 
 @dataclass(frozen=True)
+class FlowExporter:
+    """A router (or probe) allowed to send flow export to the collector; datagrams from anyone else are dropped."""
+
+    address: str
+    sampling: int | None = None  # 1 in N, for an exporter that does not say (None: what it says, else unsampled)
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Per-prefix volumes read from NetFlow v9 / IPFIX sent by the site-facing side of the core (bgpsteer/flows/):
+    octets per destination, matched to the longest RIB prefix, over the last ``window`` seconds, in Mbit/s."""
+
+    listen: str  # the address the collector binds
+    exporters: tuple[FlowExporter, ...]
+    port: int = 2055
+    # seconds of flow records added up; at least the exporters' active timeout (softflowd maxlife, a router's
+    # "cache timeout active"), or a long flow is seen only when its record arrives.  No record from any exporter
+    # within it: the volumes are unknown, never zero.
+    window: float = 10.0
+    interval: float = 1.0  # seconds between the volumes handed to relief
+    max_datagrams: int = 2000  # queued, not yet read; beyond it datagrams are dropped and counted (a flood)
+
+
+@dataclass(frozen=True)
 class Relief:
     """Relief of an overloaded egress (core/relief.py): thresholds on utilization / capacity_mbps."""
 
@@ -309,6 +333,7 @@ class Relief:
     release_pct: float = 70.0  # a moved prefix returns once its egress stays below this with it back
     hold: float = 60.0  # seconds over the threshold before moving; the least time a move stays; between moves
     max_moves: int = 50  # prefixes moved in one step
+    flows: Flows | None = None  # per-prefix volumes from flow export (None: pushed with bgpsteer load)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,12 @@ moves go out as return values.  The rules, once:
 
 A projection is the last reported utilization, minus what moved away since that report, plus what moved in.
 
-Each report says where it came from (``source``: "counter" for interface counters, "pushed" for ``bgpsteer
-load``) and how long it holds (``max_age``; None: until the next, as pushed numbers do).  A report older than
-that is unknown, never zero: its egress is not overloaded (nothing is moved off it on old numbers) and is no
-target (nothing is moved onto an egress whose load is not known), and the views show no load for it.
+Each report says where it came from (``source``: "counter" for interface counters, "flow" for flow export,
+"pushed" for ``bgpsteer load``) and how long it holds (``max_age``; None: until the next, as pushed numbers do).
+A report older than that is unknown, never zero: its egress is not overloaded (nothing is moved off it on old
+numbers) and is no target (nothing is moved onto an egress whose load is not known), and the views show no load
+for it.  Volumes from flow export are replaced whole by each report (what it leaves out carried nothing) and
+expire the same way: with the exporters silent, no prefix has a known volume and nothing is moved.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class ReliefState:
         self.expires: dict[str, float] = {}  # egress -> when its report stops holding (absent: never)
         self.over_since: dict[str, float] = {}
         self.volumes: dict[str, float] = {}
+        self.volume_source = "pushed"  # where the volumes came from ("pushed", "flow")
+        self.volumes_expire: float | None = None  # when they stop holding (None: never)
         self.moved: dict[str, Move] = {}  # prefix -> its move
         self.last_move: dict[str, float] = {}  # egress -> time of the last move off it
         self.returned = 0
@@ -61,6 +65,7 @@ class ReliefState:
         c.relief, c.capacity, c.returned = self.relief, self.capacity, self.returned
         c.util, c.over_since, c.volumes = dict(self.util), dict(self.over_since), dict(self.volumes)
         c.source, c.expires = dict(self.source), dict(self.expires)
+        c.volume_source, c.volumes_expire = self.volume_source, self.volumes_expire
         c.moved, c.last_move = dict(self.moved), dict(self.last_move)
         return c
 
@@ -85,7 +90,19 @@ class ReliefState:
                 self.over_since.setdefault(eid, now)
             else:
                 self.over_since.pop(eid, None)
-        self.volumes.update(volumes)
+        if source == "flow":
+            # a flow report is the whole picture of its window: a prefix it leaves out carried nothing
+            self.volumes = dict(volumes)
+            self.volume_source, self.volumes_expire = source, None if max_age is None else now + max_age
+        elif volumes:
+            self.volumes.update(volumes)
+            self.volume_source, self.volumes_expire = source, None
+
+    def known_volumes(self, now: float | None) -> Mapping[str, float]:
+        """The per-prefix volumes that hold at ``now`` (none once flow export has been silent too long: unknown)."""
+        if now is not None and self.volumes_expire is not None and now > self.volumes_expire:
+            return {}
+        return self.volumes
 
     def limit(self, eid: str, pct: float | None = None) -> float:
         return self.capacity[eid] * (self.relief.threshold_pct if pct is None else pct) / 100
@@ -118,7 +135,7 @@ class ReliefState:
         for eid in sorted(self.over_since):
             if now - self.over_since[eid] < r.hold or now - self.last_move.get(eid, -r.hold) < r.hold:
                 continue
-            for prefix, vol in sorted(self.volumes.items(), key=lambda pv: (-pv[1], pv[0])):
+            for prefix, vol in sorted(self.known_volumes(now).items(), key=lambda pv: (-pv[1], pv[0])):
                 if self.projected(eid) <= self.limit(eid) or len(moves) >= r.max_moves:
                     break
                 if prefix in self.moved or vol <= 0:
@@ -144,7 +161,8 @@ class ReliefState:
                     vol,
                     now,
                     f"relief: egress {eid} at {share:.0f}% of {self.capacity[eid]:g} Mbit/s "
-                    f"(threshold {r.threshold_pct:g}% for {r.hold:g}s); {vol:g} Mbit/s moved to {target}",
+                    f"({self.source.get(eid, 'pushed')}; threshold {r.threshold_pct:g}% for {r.hold:g}s); "
+                    f"{vol:g} Mbit/s ({self.volume_source}) moved to {target}",
                 )
                 self.moved[prefix] = m
                 moves.append(m)

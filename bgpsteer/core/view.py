@@ -240,6 +240,13 @@ class CoreView:
             )
         return out
 
+    def volumes(self, now: float | None = None) -> tuple[str, dict[str, float]]:
+        """Where relief's per-prefix volumes came from ("pushed", "flow") and those that hold at ``now`` (Mbit/s)."""
+        r = self._engine.relief
+        if r is None:
+            return "pushed", {}
+        return r.volume_source, dict(r.known_volumes(now))
+
     def explain_site(self, target: str) -> dict[str, Any] | None:
         """For a site address or prefix: what each cloud session is sent covering it, and the session each cloud
         picks by its provider's order (None: not a site prefix)."""

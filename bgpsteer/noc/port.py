@@ -21,6 +21,7 @@ from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.ledger import Ledger
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.view import CoreView
+from bgpsteer.flows.collector import CollectorState
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,10 @@ class AgentPort(Protocol):
 
     def counters(self) -> Mapping[str, CounterState]:
         """Egresses whose utilization is read from interface counters, by egress."""
+        ...
+
+    def flow_collector(self) -> CollectorState | None:
+        """What the flow collector saw (None: steering.relief.flows is not configured)."""
         ...
 
     def core_sessions(self) -> Mapping[str, str]:

@@ -122,6 +122,55 @@ def utilization(port: AgentPort) -> list[dict[str, Any]]:
     return out
 
 
+def flows(port: AgentPort) -> dict[str, Any] | None:
+    """The flow collector's word (None: not configured): per exporter what came and when, what was dropped and
+    why, and per egress the volume flows saw beside what its counter reads (two sources that should agree)."""
+    s = port.flow_collector()
+    if s is None:
+        return None
+    view, now = port.view, port.clock()
+    relief = view.config.steering.relief
+    window = relief.flows.window if relief is not None and relief.flows is not None else 0.0
+    source, volumes = view.volumes(now)
+    by_egress: dict[str, float] = {}
+    for prefix, mbps in volumes.items():
+        d = view.decision(prefix)
+        if d is not None and d.primary is not None:
+            by_egress[d.primary] = by_egress.get(d.primary, 0.0) + mbps
+    counted = {e["egress"]: e["mbps"] for e in load(view, now)}
+    st = s.decoder
+    return {
+        "listen": s.listen,
+        "error": s.error,
+        "exporters": [
+            {
+                "address": e.address,
+                "datagrams": e.datagrams,
+                "flows": e.flows,
+                "sampling": e.sampling,
+                "last_ago_s": None if e.last_at is None else round(now - e.last_at, 1),
+                "silent": e.last_at is None or now - e.last_at > window,
+            }
+            for e in s.exporters.values()
+        ],
+        "volumes": {"known": source == "flow" and bool(volumes), "prefixes": len(volumes) if source == "flow" else 0},
+        "per_egress": [
+            {"egress": eid, "flow_mbps": round(by_egress.get(eid, 0.0), 4), "counter_mbps": counted.get(eid)}
+            for eid in sorted(set(by_egress) | {k for k, v in counted.items() if v is not None})
+        ],
+        "dropped": {
+            "unlisted_exporter": s.unlisted,
+            "queue_full": s.flooded,
+            "malformed": st.malformed,
+            "no_template": st.expired,
+        },
+        "templates": st.templates,
+        "held_for_template": st.held,
+        "decoded_late": st.late,
+        "unmatched_octets": s.unmatched_octets,
+    }
+
+
 def status(port: AgentPort) -> dict[str, Any]:
     view, now = port.view, port.clock()
     c, pipe, rt = view.counters(), port.pipe(), port.runtime()
@@ -169,6 +218,7 @@ def status(port: AgentPort) -> dict[str, Any]:
             for e in view.egresses(now)
         ],
         "utilization": utilization(port),
+        "flows": flows(port),
         "routes": {"prefixes": c.prefixes, "received": c.routes_received, "announced_paths": c.announced_paths},
         "drift": {
             f"{r['core']} ({r['source']})": {"prefixes": len({d["prefix"] for d in r["drift"]}), "error": r["error"]}

@@ -236,6 +236,11 @@ class ControlServer:
                 "pushed numbers for it are refused (volumes may still be pushed)",
                 ExitCode.USAGE,
             )
+        relief = view.config.steering.relief
+        if volumes and relief is not None and relief.flows is not None:
+            raise queries.QueryError(
+                "volumes are read from flow export (steering.relief.flows); pushed volumes are refused", ExitCode.USAGE
+            )
         for prefix in volumes:
             try:
                 parse_prefix(prefix)

@@ -113,6 +113,8 @@ def status_text(s: dict[str, Any]) -> str:
     ]
     if s.get("utilization"):
         out += ["", table([_load_row(e) for e in s["utilization"]], LOAD_HEADER)]
+    if s.get("flows"):
+        out += ["", *_flows(s["flows"])]
     out += [
         "",
         table(
@@ -454,6 +456,44 @@ def _load_row(e: dict[str, Any]) -> list[str]:
     else:
         origin = "-"
     return [e["egress"], f"{e['capacity_mbps']:g}", load, origin, str(e["moved_off"])]
+
+
+def _flows(f: dict[str, Any]) -> list[str]:
+    """The flow collector: its exporters, what it dropped, and flows beside counters per egress."""
+    head = f"flow collector {f['listen']}" + (f": {f['error']}" if f["error"] else "")
+    d = f["dropped"]
+    known = f"known for {f['volumes']['prefixes']} prefixes" if f["volumes"]["known"] else "unknown"
+    head += (
+        f"; volumes {known}"
+        f"; dropped: {d['unlisted_exporter']} unlisted, {d['queue_full']} queue full, {d['malformed']} malformed, "
+        f"{d['no_template']} without template"
+    )
+    rows = [
+        [
+            e["address"],
+            str(e["datagrams"]),
+            str(e["flows"]),
+            f"1 in {e['sampling']}" if e["sampling"] else "-",
+            "never" if e["last_ago_s"] is None else f"{e['last_ago_s']:g}s ago" + (" (silent)" if e["silent"] else ""),
+        ]
+        for e in f["exporters"]
+    ]
+    out = [head, table(rows, ["EXPORTER", "DATAGRAMS", "FLOWS", "SAMPLING", "LAST"])]
+    if f["per_egress"]:
+        out.append(
+            table(
+                [
+                    [
+                        p["egress"],
+                        f"{p['flow_mbps']:.3g}",
+                        "-" if p["counter_mbps"] is None else f"{p['counter_mbps']:.3g}",
+                    ]
+                    for p in f["per_egress"]
+                ],
+                ["EGRESS", "FLOWS MBIT/S", "COUNTER MBIT/S"],
+            )
+        )
+    return out
 
 
 def load_text(r: dict[str, Any]) -> str:

@@ -37,6 +37,7 @@ from bgpsteer.core.model import FAMILY_AFI
 from bgpsteer.core.reconcile import SETTLE, Reconciler
 from bgpsteer.core.tunnel import TunnelFacts
 from bgpsteer.exabgp import codec
+from bgpsteer.flows.collector import FlowCollector
 from bgpsteer.monitor.runner import MonitorRunner
 from bgpsteer.noc.port import CoreDrift, CounterState, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
@@ -124,6 +125,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring, L
         self.monitors: MonitorRunner | None = None
         self.utilization: UtilizationRunner | None = None
         self.counter_state: dict[str, CounterState] = {}  # egress -> its interface counter reader's last word
+        self.flows: FlowCollector | None = None  # per-prefix volumes from flow export (steering.relief.flows)
         self.started_at = clock()
         self.journal: Journal | None = None
         self.recorder: Recorder | None = None  # the flight recorder: every input of the engine (runtime/recorder.py)

@@ -19,6 +19,7 @@ from bgpsteer.core.inputs import Input
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.reconcile import Held, Reconciler
 from bgpsteer.exabgp.codec import Decoder
+from bgpsteer.flows.collector import FlowCollector
 from bgpsteer.monitor.runner import MonitorRunner
 from bgpsteer.noc.port import AgentPort, CoreDrift, CounterState, MetricsSink, NocSide
 from bgpsteer.probes.runner import ProbeRunner
@@ -49,6 +50,7 @@ class Host(AgentPort, Protocol):
     monitors: MonitorRunner | None
     utilization: UtilizationRunner | None
     counter_state: dict[str, CounterState]
+    flows: FlowCollector | None
     reconciler: Reconciler | None
     reconcile_waiting: frozenset[str] | None
     decoder: Decoder

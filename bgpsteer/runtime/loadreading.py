@@ -1,6 +1,7 @@
-"""Utilization read from the egresses' interface counters (bgpsteer/utilization/): each rate goes to the engine as a
-load report from source "counter", holding for the egress's ``stale_after`` (a rate older than that is unknown to
-relief, never zero); what each reader last did is kept for ``status``, ``explain`` and the metrics."""
+"""Utilization read from the egresses' interface counters (bgpsteer/utilization/) and per-prefix volumes from flow
+export (bgpsteer/flows/): each goes to the engine as a load report from source "counter" or "flow", holding for
+a while (a number older than that is unknown to relief, never zero); what each reader last did is kept for
+``status``, ``explain`` and the metrics."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ class LoadReading:
         state.mbps, state.rate_at = mbps, now
         if self.engine.config.steering.relief is not None:
             self.apply(self.feed(LoadReport({egress: mbps}, {}, "counter", e.utilization.max_age), now))
+
+    def on_flows(self: Host, volumes: dict[str, float] | None) -> None:
+        """The flow collector's per-prefix volumes over its window (None: no exporter sent a record within it, so
+        nothing is reported and the last volumes expire to unknown)."""
+        relief = self.engine.config.steering.relief
+        if volumes is None or relief is None or relief.flows is None:
+            return
+        # they hold for three reports: one late report is not yet unknown
+        self.apply(self.feed(LoadReport({}, volumes, "flow", 3 * relief.flows.interval), self.clock()))

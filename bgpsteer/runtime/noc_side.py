@@ -10,6 +10,7 @@ from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.inputs import DrainChange, LoadReport
 from bgpsteer.core.measure import Sample
 from bgpsteer.core.view import CoreView
+from bgpsteer.flows.collector import CollectorState
 from bgpsteer.noc.port import CoreDrift, CounterState, PipeCounters, RuntimeInfo
 from bgpsteer.runtime import journal, netstat
 from bgpsteer.runtime.host import Host
@@ -28,6 +29,9 @@ class NocPortSide:
 
     def counters(self: Host) -> dict[str, CounterState]:
         return self.counter_state
+
+    def flow_collector(self: Host) -> CollectorState | None:
+        return self.flows.state if self.flows is not None and self.flows.cfg is not None else None
 
     def history(self: Host, prefix: str, limit: int) -> list[dict[str, Any]]:
         return journal.history(self.journal_path, prefix, limit)

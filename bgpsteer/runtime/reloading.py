@@ -91,6 +91,8 @@ class Reloading:
             self.monitors.start(config.core_routers)
         if self.utilization is not None:
             self.utilization.start(config.egresses)
+        if self.flows is not None:
+            self.flows.start(config.steering.relief.flows if config.steering.relief else None)
         if self.journal is not None:
             self.journal.egress_of = config.egress_of
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from bgpsteer.config.loader import ConfigError, load_text
 from bgpsteer.core.reconcile import SETTLE
+from bgpsteer.flows.collector import FlowCollector
 from bgpsteer.monitor.runner import MonitorRunner
 from bgpsteer.noc.port import ControlSocket, NocSide
 from bgpsteer.probes.runner import ProbeRunner
@@ -123,10 +124,13 @@ def _start_readers(agent: Agent) -> None:
     agent.monitors.start(agent.engine.config.core_routers)
     agent.utilization = UtilizationRunner(lambda *reading: _guard(agent.on_utilization, *reading))
     agent.utilization.start(agent.engine.config.egresses)
+    agent.flows = FlowCollector(lambda volumes: _guard(agent.on_flows, volumes), lambda: agent.engine.rib.keys())
+    relief = agent.engine.config.steering.relief
+    agent.flows.start(relief.flows if relief else None)
 
 
 async def _stop_readers(agent: Agent) -> None:
-    for runner in (agent.probes, agent.tunnels, agent.monitors, agent.utilization):
+    for runner in (agent.probes, agent.tunnels, agent.monitors, agent.utilization, agent.flows):
         if runner is not None:
             await runner.aclose()
 

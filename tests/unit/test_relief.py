@@ -93,7 +93,8 @@ def test_the_fewest_prefixes_largest_first_move_to_the_next_egress_and_never_abr
     }
     logs = [e for e in effects if isinstance(e, Log)]
     assert logs[0].message == (
-        "10.10.8.0/24: relief: egress fra at 95% of 1000 Mbit/s (threshold 80% for 10s); 500 Mbit/s moved to ams"
+        "10.10.8.0/24: relief: egress fra at 95% of 1000 Mbit/s (pushed; threshold 80% for 10s); "
+        "500 Mbit/s (pushed) moved to ams"
     )
     changed = [e for e in effects if isinstance(e, Changed)]
     assert len(changed) == 1
@@ -161,6 +162,14 @@ def test_without_relief_configured_a_report_is_refused_in_words() -> None:
         ("{threshold_pct: 120}", "expected at most 100, got 120"),
         ("{hold: -1}", "steering.relief.hold"),
         ("{max_moves: 0}", "steering.relief.max_moves"),
+        ("{flows: {listen: 10.0.0.1}}", "steering.relief.flows.exporters: required key is missing"),
+        ("{flows: {listen: x, exporters: [{address: 10.0.0.2}]}}", "steering.relief.flows.listen"),
+        ("{flows: {listen: 10.0.0.1, exporters: []}}", "no exporter: list the routers"),
+        (
+            "{flows: {listen: 10.0.0.1, exporters: [{address: 10.0.0.2}, {address: 10.0.0.2, sampling: 0}]}}",
+            "steering.relief.flows.exporters[1].sampling",
+        ),
+        ("{flows: {listen: 10.0.0.1, window: 2, interval: 5, exporters: [{address: 10.0.0.2}]}}", "longer than"),
     ],
 )
 def test_config_errors(relief: str, message: str) -> None:
@@ -205,7 +214,8 @@ def test_simulate_predicts_the_moves_and_touches_nothing() -> None:
             "from": "fra",
             "to": "ams",
             "volume_mbps": 500.0,
-            "reason": "relief: egress fra at 95% of 1000 Mbit/s (threshold 80% for 10s); 500 Mbit/s moved to ams",
+            "reason": "relief: egress fra at 95% of 1000 Mbit/s (pushed; threshold 80% for 10s); "
+            "500 Mbit/s (pushed) moved to ams",
         }
     ]
     assert sim["relief"]["load_pct_after"]["fra"] == 45.0
@@ -226,3 +236,26 @@ def test_a_move_lands_on_the_egress_relief_chose_when_the_next_one_has_no_room()
     assert (m.source, m.target) == ("fra", "ams")
     assert primary(eng, "10.20.1.0/24") == "ams"
     assert eng.core_order_of("10.20.1.0/24") == ["ams", "lon", "fra"]
+
+
+FLOWS = "{threshold_pct: 80, release_pct: 60, hold: 10, flows: {listen: 10.0.0.1, exporters: [{address: 10.0.0.2}]}}"
+
+
+def test_flow_volumes_replace_the_last_and_expire_to_unknown_never_zero() -> None:
+    eng = engine(replaced(CONFIG, ("{threshold_pct: 80, release_pct: 60, hold: 10}", FLOWS)))
+    cfg = eng.config.steering.relief
+    assert cfg is not None
+    assert cfg.flows is not None
+    assert cfg.flows.exporters[0].address == "10.0.0.2"
+    eng.report_load({}, {"10.20.3.0/24": 100.0}, 0.0, "flow", 3.0)
+    eng.report_load({}, {"10.20.1.0/24": 400.0}, 1.0, "flow", 3.0)  # the whole picture: 10.20.3.0/24 carried nothing
+    eng.report_load({"fra": 950.0, "ams": 0.0, "lon": 0.0}, {}, 1.0, "counter", 30.0)
+    state = eng._relief
+    assert state is not None
+    assert dict(state.known_volumes(2.0)) == {"10.20.1.0/24": 400.0}
+    assert state.known_volumes(4.1) == {}  # the exporter went silent: no volume is known
+    assert eng.tick(11.0) == []  # overloaded for the hold, but no known volume: nothing is moved on old numbers
+    assert primary(eng, "10.20.1.0/24") == "fra"
+    logs = [e for e in eng.report_load({}, {"10.20.1.0/24": 400.0}, 11.5, "flow", 3.0) if isinstance(e, Log)]
+    assert logs
+    assert "(counter; threshold 80% for 10s); 400 Mbit/s (flow) moved to" in logs[0].message
