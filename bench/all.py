@@ -61,6 +61,13 @@ BENCHES = (
         False,
         "ExaBGP's own UPDATE parser on the same messages; the pipe while idle",
     ),
+    Bench(
+        "flows",
+        ("--prefixes", "100000"),
+        ("--prefixes", "1000", "--flows", "3000", "--flood", "2000", "--flood-seconds", "3"),
+        False,
+        "the socket's own receive rate; softflowd's real datagrams",
+    ),
     Bench("soak", (), ("--updates", "2000", "--prefixes", "100", "--every", "2"), False, "RSS over time"),
     Bench("relief", ("--prefixes", "2000"), ("--prefixes", "100", "--loads", "1.5", "--seconds", "20"), False, "ideal"),
     Bench("series", ("--prefixes", "2000"), ("--prefixes", "20"), False, "series with and without routes"),

@@ -9,6 +9,7 @@ volume at all (unknown), never zero: ``rates`` says so by returning None.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable
 
 
@@ -47,9 +48,14 @@ def parse(prefix: str) -> tuple[bool, int, int]:
 
 
 class VolumeWindow:
+    """Octets per prefix over the last ``window`` seconds: one slice per second (prefix -> octets) and a running
+    total per prefix.  A second that leaves the window is subtracted from the totals, so ``rates`` costs what left
+    plus one pass over the prefixes that carry traffic, not a walk over every (prefix, second) kept."""
+
     def __init__(self, window: float) -> None:
         self.window = window
-        self.buckets: dict[str, dict[int, int]] = {}  # prefix -> {second: octets}
+        self.slices: dict[int, dict[str, int]] = {}  # second -> {prefix: octets}
+        self.totals: dict[str, int] = {}  # prefix -> octets within the window
         self.unmatched = 0  # octets to addresses no prefix holds
         self.last_record: float | None = None
 
@@ -59,19 +65,27 @@ class VolumeWindow:
             self.unmatched += octets
             return
         second = int(now)
-        b = self.buckets.setdefault(prefix, {})
-        b[second] = b.get(second, 0) + octets
+        s = self.slices.get(second)
+        if s is None:
+            s = self.slices[second] = {}
+        s[prefix] = s.get(prefix, 0) + octets
+        self.totals[prefix] = self.totals.get(prefix, 0) + octets
 
     def rates(self, now: float) -> dict[str, float] | None:
         """Mbit/s per prefix over the window; None when no record came within it (unknown, not zero).  Prefixes with
         nothing in the window are left out (zero)."""
-        oldest = int(now - self.window)
-        for prefix in list(self.buckets):
-            b = self.buckets[prefix]
-            for s in [s for s in b if s <= oldest]:
-                del b[s]
-            if not b:
-                del self.buckets[prefix]
+        # whole seconds: the slice of the second the window starts in is kept, and the rate is over the span the
+        # kept slices cover (window to window + 1 s), so a record is never dropped before it is window seconds old
+        oldest = math.floor(now - self.window)
+        totals = self.totals
+        for second in [s for s in self.slices if s < oldest]:
+            for prefix, octets in self.slices.pop(second).items():
+                left = totals[prefix] - octets
+                if left:
+                    totals[prefix] = left
+                else:
+                    del totals[prefix]
         if self.last_record is None or now - self.last_record > self.window:
             return None
-        return {p: sum(b.values()) * 8 / self.window / 1e6 for p, b in self.buckets.items()}
+        scale = 8 / (now - oldest) / 1e6
+        return {p: t * scale for p, t in totals.items()}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Collection
@@ -25,6 +27,9 @@ from bgpsteer.flows.decode import Decoder, Stats
 log = logging.getLogger("bgpsteer.flows")
 
 SLICE = 0.02  # seconds of decoding before the loop is given back
+RCVBUF = 4 << 20  # bytes asked of the kernel for the socket's receive buffer
+BATCH = 256  # datagrams taken off the socket per wake-up
+SO_MEMINFO = 55  # Linux socket option (not in Python's socket module): nine u32, the last the socket's drops
 REBUILD = 30.0  # seconds: the prefix matcher is built again at least this often
 
 
@@ -45,6 +50,7 @@ class CollectorState:
     exporters: dict[str, ExporterState] = field(default_factory=dict)
     unlisted: int = 0  # datagrams from addresses not in exporters: dropped
     flooded: int = 0  # datagrams dropped with the queue full
+    socket_dropped: int = 0  # datagrams the kernel dropped with the socket's buffer full (SO_MEMINFO)
     decoder: Stats = field(default_factory=Stats)
     unmatched_octets: int = 0  # to addresses no RIB prefix holds
     prefixes: int = 0  # prefixes with a volume in the last report
@@ -56,12 +62,13 @@ Report = Callable[[dict[str, float] | None], None]  # per-prefix Mbit/s, or None
 Prefixes = Callable[[], Collection[str]]  # the RIB's prefixes
 
 
-class _Receiver(asyncio.DatagramProtocol):
-    def __init__(self, collector: FlowCollector) -> None:
-        self.collector = collector
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.collector.received(str(addr[0]), int(addr[1]), data)
+def socket_drops(sock: socket.socket, before: int) -> int:
+    """Datagrams the kernel dropped for this socket with its buffer full (SO_MEMINFO; ``before`` where the kernel
+    does not tell)."""
+    try:
+        return int(struct.unpack("9I", sock.getsockopt(socket.SOL_SOCKET, SO_MEMINFO, 36))[8])
+    except (OSError, struct.error):
+        return before
 
 
 class FlowCollector:
@@ -69,10 +76,11 @@ class FlowCollector:
         self.report, self.prefixes, self.clock = report, prefixes, clock
         self.cfg: Flows | None = None
         self.state = CollectorState("")
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.queue: deque[tuple[str, int, bytes, float]] = deque()
         self.wake = asyncio.Event()
+        self.matcher_ready = asyncio.Event()  # no datagram is matched before the RIB's prefixes are (they queue)
         self.decoder = Decoder()
         self.window = VolumeWindow(10.0)
         self.match = PrefixMatch(())
@@ -98,20 +106,43 @@ class FlowCollector:
         for e in cfg.exporters:
             self.state.exporters[e.address] = ExporterState(e.address, sampling=e.sampling)
         self.decoder = Decoder()
+        self.matcher_ready.clear()
         self.decoder.default_sampling = {e.address: e.sampling for e in cfg.exporters if e.sampling}
         self.state.decoder = self.decoder.stats
         self.window = VolumeWindow(cfg.window)
-        loop = asyncio.get_running_loop()
+        sock = socket.socket(socket.AF_INET6 if ":" in cfg.listen else socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self.transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Receiver(self), local_addr=(cfg.listen, cfg.port)
-            )
+            # room for a burst between two loop turns (the kernel caps it at net.core.rmem_max)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            sock.setblocking(False)
+            sock.bind((cfg.listen, cfg.port))
         except OSError as exc:
+            sock.close()
             self.state.error = f"cannot listen on {cfg.listen}:{cfg.port}: {exc.strerror or exc}"
             log.error("flow collector: %s", self.state.error)
             return
+        self.sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._drain)
         log.info("flow collector listening on %s:%d for %d exporter(s)", cfg.listen, cfg.port, len(cfg.exporters))
         self.tasks = [asyncio.ensure_future(self._read()), asyncio.ensure_future(self._reports(cfg.interval))]
+
+    def _drain(self) -> None:
+        """The socket is readable: take up to BATCH datagrams into the queue (asyncio's own datagram transport
+        takes one per loop turn, which leaves a flood in the kernel's buffer, lost without a count)."""
+        sock = self.sock
+        if sock is None:
+            return
+        for _ in range(BATCH):
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:  # an ICMP error queued on the socket, say: not fatal to the collector
+                log.debug("flow socket: %s", exc)
+                break
+            self.received(str(addr[0]), int(addr[1]), data)
+        self.state.socket_dropped = socket_drops(sock, self.state.socket_dropped)
 
     def received(self, address: str, port: int, data: bytes) -> None:
         if address not in self.state.exporters:
@@ -124,6 +155,7 @@ class FlowCollector:
         self.wake.set()
 
     async def _read(self) -> None:
+        await self.matcher_ready.wait()
         while True:
             await self.wake.wait()
             self.wake.clear()
@@ -158,8 +190,11 @@ class FlowCollector:
                 keys = list(prefixes)
                 self.match = await asyncio.to_thread(PrefixMatch, keys)
                 self.matched_size, built = len(keys), self.clock()
+                self.matcher_ready.set()
             await asyncio.sleep(interval)
             volumes = self.window.rates(self.clock())
+            if self.sock is not None:  # drops after the last datagram read show too
+                self.state.socket_dropped = socket_drops(self.sock, self.state.socket_dropped)
             self.state.prefixes = len(volumes or {})
             self.state.total_mbps = None if volumes is None else sum(volumes.values())
             self.report(volumes)
@@ -178,7 +213,9 @@ class FlowCollector:
         for t in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
-        if self.transport is not None:
-            self.transport.close()
-            self.transport = None
+        if self.sock is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
         self.queue.clear()

@@ -23,6 +23,7 @@ from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.model import CoreRouter
 from bgpsteer.core.view import EgressView, PeerView, ReturnSession
 from bgpsteer.core.viewtypes import EgressLoad
+from bgpsteer.flows.collector import CollectorState
 from bgpsteer.noc.port import AgentPort, CoreDrift, CounterState
 
 HEALTH_STATES = ("up", "down", "recovering")
@@ -90,6 +91,7 @@ class _State(Collector):
         yield usable
         yield from self._load(view.load(now))
         yield from self._counters(self.agent.counters())
+        yield from self._flows(self.agent.flow_collector(), now)
         yield GaugeMetricFamily(
             "bgpsteer_moves_held", "Class moves the move budget holds now", value=len(view.held_moves())
         )
@@ -226,6 +228,47 @@ class _State(Collector):
                 mbps.add_metric([el.egress, el.source or "pushed"], el.mbps)
             moved.add_metric([el.egress], el.moved_off)
         yield from (load, mbps, moved)
+
+    @staticmethod
+    def _flows(s: CollectorState | None, now: float) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The flow collector (steering.relief.flows): per exporter what came and how long ago, and what it dropped."""
+        if s is None:
+            return
+        datagrams = CounterMetricFamily(
+            "bgpsteer_flow_datagrams", "Flow export datagrams read, per listed exporter", labels=["exporter"]
+        )
+        records = CounterMetricFamily(
+            "bgpsteer_flow_records", "Flow records decoded, per exporter", labels=["exporter"]
+        )
+        age = GaugeMetricFamily(
+            "bgpsteer_flow_exporter_age_seconds",
+            "Seconds since the exporter's last datagram (absent: nothing came yet)",
+            labels=["exporter"],
+        )
+        for e in sorted(s.exporters.values(), key=lambda e: e.address):
+            datagrams.add_metric([e.address], float(e.datagrams))
+            records.add_metric([e.address], float(e.flows))
+            if e.last_at is not None:
+                age.add_metric([e.address], max(0.0, now - e.last_at))
+        dropped = CounterMetricFamily(
+            "bgpsteer_flow_dropped",
+            "Flow export dropped, by reason (datagrams; sets for malformed and no_template)",
+            labels=["reason"],
+        )
+        for reason, n in (
+            ("unlisted_exporter", s.unlisted),
+            ("queue_full", s.flooded),
+            ("socket_full", s.socket_dropped),
+            ("malformed", s.decoder.malformed),
+            ("no_template", s.decoder.expired),
+        ):
+            dropped.add_metric([reason], float(n))
+        volume = GaugeMetricFamily(
+            "bgpsteer_flow_volume_mbps", "Sum of the per-prefix volumes in the collector's last report (Mbit/s)"
+        )
+        if s.total_mbps is not None:
+            volume.add_metric([], s.total_mbps)
+        yield from (datagrams, records, age, dropped, volume)
 
     @staticmethod
     def _counters(states: Mapping[str, CounterState]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:

@@ -161,6 +161,7 @@ def flows(port: AgentPort) -> dict[str, Any] | None:
         "dropped": {
             "unlisted_exporter": s.unlisted,
             "queue_full": s.flooded,
+            "socket_full": s.socket_dropped,
             "malformed": st.malformed,
             "no_template": st.expired,
         },

@@ -465,7 +465,8 @@ def _flows(f: dict[str, Any]) -> list[str]:
     known = f"known for {f['volumes']['prefixes']} prefixes" if f["volumes"]["known"] else "unknown"
     head += (
         f"; volumes {known}"
-        f"; dropped: {d['unlisted_exporter']} unlisted, {d['queue_full']} queue full, {d['malformed']} malformed, "
+        f"; dropped: {d['unlisted_exporter']} unlisted, {d['queue_full']} queue full, {d['socket_full']} socket full, "
+        f"{d['malformed']} malformed, "
         f"{d['no_template']} without template"
     )
     rows = [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bgpsteer.core.model import FlowExporter, Flows
 from bgpsteer.flows.collector import FlowCollector
+from bgpsteer.noc.metrics import _State
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "flows"
 RIB = ["10.20.0.0/16", "10.20.200.0/24", "fd20::/48", "10.99.0.0/16"]
@@ -88,3 +89,39 @@ def test_a_flood_is_bounded_by_the_queue_and_read_in_slices_that_give_the_loop_b
     assert any(reports)
     # the reader gives the loop back every SLICE (20 ms) of decoding: what held it is one slice, not the burst
     print(f"flood: 2000 read, 8000 dropped at the queue; the loop was held at most {worst * 1000:.0f} ms at a time")
+
+
+def test_every_datagram_of_a_socket_flood_is_read_or_counted_where_it_was_dropped() -> None:
+    """Sent while the loop cannot read: the kernel's buffer fills (its drops counted by SO_RXQ_OVFL), the queue
+    fills (counted), and what was read is decoded: the three add up to what was sent.  The metrics say the same."""
+    one, sent = capture("v10-s1")[0], 20_000
+
+    async def main() -> FlowCollector:
+        c = FlowCollector(lambda _: None, lambda: RIB)
+        port = free_port()
+        c.start(Flows("127.0.0.1", (FlowExporter("127.0.0.1"),), port, 5.0, 0.2, 2000))
+        await asyncio.sleep(0.3)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for _ in range(sent):  # the loop is not given back meanwhile: all of it lands before any read
+                tx.sendto(one, ("127.0.0.1", port))
+        t = time.monotonic()
+        while time.monotonic() - t < 20:  # bounded: until every datagram is accounted for
+            await asyncio.sleep(0.1)
+            e = c.state.exporters["127.0.0.1"]
+            if not c.queue and e.datagrams + c.state.flooded + c.state.socket_dropped == sent:
+                break
+        await c.aclose()
+        return c
+
+    c = asyncio.run(main())
+    e = c.state.exporters["127.0.0.1"]
+    assert c.state.socket_dropped > 0  # 20,000 datagrams do not fit the socket's buffer
+    assert e.datagrams + c.state.flooded + c.state.socket_dropped == sent
+    families = {f.name: f for f in _State._flows(c.state, time.monotonic())}
+    dropped = {
+        s.labels["reason"]: s.value for s in families["bgpsteer_flow_dropped"].samples if s.name.endswith("_total")
+    }
+    assert dropped["socket_full"] == c.state.socket_dropped
+    assert dropped["queue_full"] == c.state.flooded
+    datagrams = [s.value for s in families["bgpsteer_flow_datagrams"].samples if s.name.endswith("_total")]
+    assert datagrams == [e.datagrams]
