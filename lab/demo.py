@@ -5,8 +5,9 @@
 Namespaces: rs (ExaBGP + bgpsteer), core (FRR: the default table, bulk traffic),
 corert (FRR: the core's realtime VRF), aws and gcp (BIRD cloud gateways, and a
 UDP reflector each that the egress probes measure and that injects delay).
-Then the data-plane lab (lab/dataplane.py): real packets per class, counted at each egress; then the return-path
-lab (lab/returnlab.py): a cloud's answers moving when the egress they came back by fails.
+Then the data-plane lab (lab/dataplane.py): real packets per class, counted at each egress; the same lab with its
+load read from the network (lab/loadlab.py): real congestion relieved with no one pushing a number; then the
+return-path lab (lab/returnlab.py): a cloud's answers moving when the egress they came back by fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lab import dataplane, returnlab
+from lab import dataplane, loadlab, returnlab
 from lab.netlab import Frr, lab, wait_for
 from lab.topology import NH_ROUTES, Topology, best_paths, build
 
@@ -106,6 +107,7 @@ def main() -> None:
         cli(topo, "history", "10.30.0.0/16")
         print("\ntearing down the lab (all namespaces removed)")
     traffic_demo()
+    relief_demo()
     return_demo()
 
 
@@ -167,6 +169,49 @@ def traffic_demo() -> None:
         print("   EU-bound packets never leave through lon: with fra gone they have no compliant egress at all")
         dp.fail("fra", on=False)
         print("\ntearing down the data-plane lab (all namespaces removed)")
+
+
+def relief_demo() -> None:
+    """Relief on real load: counters by netlink and SNMP, volumes by softflowd's NetFlow, nothing pushed."""
+    with lab() as lb:
+        print(
+            "\n\nbuilding the data-plane lab with its load read from the network: fra's counter by netlink, lon's by "
+            "SNMP (snmpd on\nthe lon router), per-prefix volumes by NetFlow v9 from softflowd on the core; each egress "
+            f"policed to {loadlab.CAPACITY_MBPS:g} Mbit/s ..."
+        )
+        ll = loadlab.build_counted(lb)
+        d = ll.dp
+        wait_for("both counters give rates", lambda: all(u["mbps"] is not None for u in ll.utilization().values()), 30)
+        print("\n== 0.53 Mbit/s offered to fra's 0.4 (unclassified and EU-bound UDP); each second, as read:")
+        print(
+            f"   {'s':>3} {'fra Mbit/s (netlink)':>21} {'lon Mbit/s (snmp)':>18} {'flow volumes':>13}  10.10.0.0/16 via"
+        )
+        wait = d.traffic(25.0, rate=300.0, kinds=("other", "sovereign"))
+        t0, moved = time.monotonic(), False
+        while time.monotonic() - t0 < 20:  # bounded
+            time.sleep(1.0)
+            u, f = ll.utilization(), ll.flows()
+            known = f"{f['volumes']['prefixes']} prefixes" if f["volumes"]["known"] else "unknown"
+            via = d.core_egress("other")
+            fra, lon = u["fra"]["mbps"], u["lon"]["mbps"]
+            print(
+                f"   {time.monotonic() - t0:>3.0f} {'-' if fra is None else f'{fra:.3f}':>21} "
+                f"{'-' if lon is None else f'{lon:.3f}':>18} {known:>13}  {via}"
+            )
+            if via == "lon" and not moved:
+                moved = True
+                reason = d.cli_json("explain", "10.10.0.0/16")["relief"]
+                if reason:
+                    print(f"   explain 10.10.0.0/16: {reason['reason']}")
+                print(f"   EU-bound 10.10.8.0/24 stays on fra: {d.core_egress('sovereign')} (never to the UK)")
+                break
+        wait()
+        if not moved:
+            print("   (no move within 20 s: see status)")
+        wait_for("10.10.0.0/16 back on fra", lambda: d.core_egress("other") == "fra", 30)
+        print("   load gone: fra's counter reads it below release, and 10.10.0.0/16 returned to fra")
+        ll.stop()
+        print("\ntearing down the load lab (all namespaces removed)")
 
 
 def return_demo() -> None:

@@ -162,7 +162,7 @@ class ReliefState:
                     now,
                     f"relief: egress {eid} at {share:.0f}% of {self.capacity[eid]:g} Mbit/s "
                     f"({self.source.get(eid, 'pushed')}; threshold {r.threshold_pct:g}% for {r.hold:g}s); "
-                    f"{vol:g} Mbit/s ({self.volume_source}) moved to {target}",
+                    f"{vol:.4g} Mbit/s ({self.volume_source}) moved to {target}",
                 )
                 self.moved[prefix] = m
                 moves.append(m)
