@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from bgpsteer.core.flowvolume import PrefixMatch, VolumeWindow
 from bgpsteer.core.model import Flows
 from bgpsteer.flows.decode import Decoder, Stats
+from bgpsteer.tasks import cancel_and_wait
 
 log = logging.getLogger("bgpsteer.flows")
 
@@ -208,11 +209,7 @@ class FlowCollector:
 
     async def _close(self) -> None:
         tasks, self.tasks = self.tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)
         if self.sock is not None:
             with contextlib.suppress(RuntimeError):  # the loop may already be closed
                 asyncio.get_running_loop().remove_reader(self.sock.fileno())

@@ -7,7 +7,6 @@ path nor validity (policies/README.md, core_routers[].monitor)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -17,6 +16,7 @@ from bgpsteer.core.model import BmpStation, CoreRouter
 from bgpsteer.monitor import bird, frr
 from bgpsteer.monitor.bmp.station import Station
 from bgpsteer.monitor.errors import ReadError
+from bgpsteer.tasks import cancel_and_wait
 
 log = logging.getLogger("bgpsteer.monitor")
 READ_TIMEOUT = 30.0  # seconds for one reading of a whole table
@@ -104,8 +104,4 @@ class MonitorRunner:
             tasks.append(task)
             await station.aclose()
         self.stations.clear()
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)

@@ -5,13 +5,13 @@ egress; a reading that fails or hangs is a reason, never an exception out of the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 
 from bgpsteer.core.counters import CounterRate
 from bgpsteer.core.model import Egress, Utilization
+from bgpsteer.tasks import cancel_and_wait
 from bgpsteer.utilization.errors import ReadError
 from bgpsteer.utilization.netlink import NetlinkReader
 from bgpsteer.utilization.snmp import SnmpReader
@@ -77,8 +77,4 @@ class UtilizationRunner:
 
     async def aclose(self) -> None:
         tasks, self.tasks = self.tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_and_wait(tasks)
