@@ -123,8 +123,7 @@ def decode_rate(grams: list[bytes], passes: int) -> tuple[float, int]:
 
 def full_rate(grams: list[bytes], match: PrefixMatch, passes: int) -> tuple[float, int]:
     """Decode, longest match and window, as the collector's reader does per datagram."""
-    best, unmatched = float("inf"), 0
-    flows = 0
+    best, unmatched, flows = float("inf"), 0, 0
     for _ in range(passes):
         dec, window = Decoder(), VolumeWindow(10.0)
         dec.feed("10.0.0.1", 2055, template(), 0.0)

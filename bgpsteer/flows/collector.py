@@ -143,7 +143,6 @@ class FlowCollector:
                 log.debug("flow socket: %s", exc)
                 break
             self.received(str(addr[0]), int(addr[1]), data)
-        self.state.socket_dropped = socket_drops(sock, self.state.socket_dropped)
 
     def received(self, address: str, port: int, data: bytes) -> None:
         if address not in self.state.exporters:
@@ -194,7 +193,7 @@ class FlowCollector:
                 self.matcher_ready.set()
             await asyncio.sleep(interval)
             volumes = self.window.rates(self.clock())
-            if self.sock is not None:  # drops after the last datagram read show too
+            if self.sock is not None:  # once per report, not per wake-up: a syscall off the datagrams' path
                 self.state.socket_dropped = socket_drops(self.sock, self.state.socket_dropped)
             self.state.prefixes = len(volumes or {})
             self.state.total_mbps = None if volumes is None else sum(volumes.values())

@@ -466,8 +466,7 @@ def _flows(f: dict[str, Any]) -> list[str]:
     head += (
         f"; volumes {known}"
         f"; dropped: {d['unlisted_exporter']} unlisted, {d['queue_full']} queue full, {d['socket_full']} socket full, "
-        f"{d['malformed']} malformed, "
-        f"{d['no_template']} without template"
+        f"{d['malformed']} malformed, {d['no_template']} without template"
     )
     rows = [
         [
