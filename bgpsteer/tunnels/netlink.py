@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.rtnl import RTMGRP_LINK
 
 from bgpsteer.core.tunnel import TunnelFacts
 
@@ -63,7 +64,7 @@ class LinkWatcher:
         # flags=0: open the namespace, never create it (pyroute2 would make a missing one by default)
         ipr = AsyncIPRoute(netns=self.netns, flags=0) if self.netns else AsyncIPRoute()
         try:
-            await ipr.bind()
+            await ipr.bind(groups=RTMGRP_LINK)  # link events only: the namespace's route and address churn is not ours
             seen: dict[str, Mapping[str, Any]] = {}
             async for msg in await ipr.link("dump"):
                 name = msg.get("ifname")
@@ -74,10 +75,11 @@ class LinkWatcher:
             self.failing = False
             for device, egress in self.devices.items():
                 self.report(reading(egress, seen.get(device), device))
-            async for msg in ipr.get():
-                event, name = msg.get("event"), msg.get("ifname")
-                if name not in self.devices or event not in (NEWLINK, DELLINK):
-                    continue
-                self.report(reading(self.devices[name], msg if event == NEWLINK else None, name))
+            while True:  # pyroute2's get() ends after each batch of broadcasts; the socket queues the next ones
+                async for msg in ipr.get():
+                    event, name = msg.get("event"), msg.get("ifname")
+                    if name not in self.devices or event not in (NEWLINK, DELLINK):
+                        continue
+                    self.report(reading(self.devices[name], msg if event == NEWLINK else None, name))
         finally:
             ipr.close()

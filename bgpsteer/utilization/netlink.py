@@ -26,7 +26,7 @@ class NetlinkReader:
             # flags=0: open the namespace, never create it (pyroute2 would make a missing one by default)
             ipr = AsyncIPRoute(netns=self.netns, flags=0) if self.netns else AsyncIPRoute()
             try:
-                await ipr.bind()
+                await ipr.bind(groups=0)  # requests only: broadcasts subscribed to and never read pile up unbounded
             except (OSError, NetlinkError) as exc:
                 ipr.close()
                 where = f"namespace {self.netns}" if self.netns else "this namespace"
