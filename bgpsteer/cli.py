@@ -154,6 +154,12 @@ def check(config: str, as_json: bool) -> None:
         )
     if cfg.site is not None:
         click.echo(f"  site         {len(cfg.site.prefixes)} prefix(es) to the clouds: " + _clouds(cfg))
+        if (learn := cfg.site.learn) is not None:
+            routers = ", ".join(learn.routers) or "every core router"
+            click.echo(
+                f"               and up to {learn.max} learned from {routers} inside prefix set {learn.prefixes.name}"
+                + (f" tagged with community set {learn.community_set}" if learn.community_set else "")
+            )
     for name, pol in (("import", cfg.import_policy), ("export", cfg.export_policy)):
         click.echo(
             f"  {name:<12} {len(pol.statements)} statement(s), default {pol.default}: "

@@ -277,11 +277,23 @@ def with_tunnels(d: dict[str, Any], kind: str, wg: dict[str, WgTunnel]) -> None:
                 e["tunnel"].update(peer=t.key_b, interval=0.05)
 
 
-def build(lb: Lab, python: str = sys.executable, split: bool = True, tunnel: str | None = None) -> ReturnLab:
+LEARNED = "10.102.0.0/16"  # a site network the core announces when site.learn is on (learn=True)
+
+
+def learning(d: dict[str, Any]) -> None:
+    """The config edit for ``learn=True``: site prefixes also learned from core1, inside 10.102.0.0/15."""
+    d.setdefault("sets", {}).setdefault("prefix", {})["site-nets"] = ["10.102.0.0/15 le 24"]
+    d["site"]["learn"] = {"prefix": "site-nets", "from": ["core1"], "hold": 30}
+
+
+def build(
+    lb: Lab, python: str = sys.executable, split: bool = True, tunnel: str | None = None, learn: bool = False
+) -> ReturnLab:
     """The lab; ``split=False``: the site without halves (the return path then moves only when the failed
     egress's withdrawal arrives).  ``tunnel``: the TGW's two egresses run through real WireGuard tunnels
     (lab/wgtunnel.py, over veth underlays 192.168.10.0/30 and 192.168.11.0/30), and each egress's config names its
-    tunnel as a health input of this type (``interface`` or ``wireguard``); None: plain veths."""
+    tunnel as a health input of this type (``interface`` or ``wireguard``); None: plain veths.  ``learn``: the
+    agent also learns site prefixes from the core (``learning``), which then holds a route for ``LEARNED``."""
     lb.link("rs", "10.250.0.1/30", "core", "10.250.0.2/30")
     wg: dict[str, WgTunnel] = {}
     if tunnel is None:
@@ -323,6 +335,9 @@ def build(lb: Lab, python: str = sys.executable, split: bool = True, tunnel: str
     text = CONFIG.format(state=lb.path("state"), site=", ".join(SITE), extra=extra)
     if tunnel is not None:
         text = yaml_edited(text, lambda d: with_tunnels(d, tunnel, wg))
+    if learn:
+        text = yaml_edited(text, learning)
+        sh("ip", "route", "add", "blackhole", LEARNED, ns=lb.ns("core"))  # a network statement needs a route
     config.write_text(text)
     proc, _, _ = start_exabgp(lb, config, python)
     wait_for("core session", lambda: lb.alive(proc, "exabgp.log") and core.established("10.250.0.1"), timeout=60)

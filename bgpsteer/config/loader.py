@@ -527,7 +527,7 @@ def parse_with(text: str, issues: Issues) -> Config:
         else []
     )
     classes = steering_loader.app_classes(top["classes"], sets, egresses) if "classes" in top else []
-    site = site_loader.site(top.get("site"), {p.group for p in peers})
+    site = site_loader.site(top.get("site"), {p.group for p in peers}, sets, tuple(cores))
     warnings += site_loader.site_warnings(site, peers, filename)
     warnings += _monitor_warnings(cores, filename)
     if return_policy is not None and site is None:

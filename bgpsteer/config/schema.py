@@ -81,7 +81,8 @@ cloud_peers:
      cloud: gcp-europe, max_routes: 200, hold_time: 60}
   - {name: colo, address: 10.250.3.2, asn: 65010, egress: ams, provider: colo, region: fra1, ttl_security: true}
 site: {prefixes: [10.100.0.0/16, 10.101.0.0/16], preferred_med: 100, backup_med: 200, prepend: 3, split: true,
-       communities: ["65000:10", no-export], clouds: [gcp-europe]}
+       communities: ["65000:10", no-export], clouds: [gcp-europe],
+       learn: {prefix: site-nets, from: [core1], community: site-tag, max: 50, hold: 120}}
 core_routers:
   - {name: core1, address: 10.250.0.2, local_address: 10.250.0.1, asn: 65000, families: [ipv4, ipv6], password: secret,
      monitor: {cli: frr, command: "vtysh -c 'show bgp ipv4 unicast json'", netns: core, interval: 10, window: 10,
@@ -111,8 +112,10 @@ steering: {fail_static: true, max_down: 1, cost_tiebreak: true, multipath: {pref
 sets:
   prefix:
     eu: ["10.10.8.0/21 le 24"]
+    site-nets: ["10.100.0.0/14 le 24"]
   community:
     gshut: ["graceful-shutdown"]
+    site-tag: ["65000:500"]
     tags: ["65000:100"]
   large_community:
     steered: ["65000:1:0"]

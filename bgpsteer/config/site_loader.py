@@ -6,8 +6,9 @@ from __future__ import annotations
 from yaml.nodes import ScalarNode
 
 from bgpsteer.config.nodes import Cursor, scalar_value
+from bgpsteer.config.policy_loader import Sets
 from bgpsteer.core.attrs import parse_community
-from bgpsteer.core.model import CloudPeer, Site, default
+from bgpsteer.core.model import CloudPeer, CoreRouter, Site, SiteLearn, default
 from bgpsteer.core.prefix import format_prefix, parse_prefix
 from bgpsteer.core.providers import Provider, inside_problem, profile
 from bgpsteer.core.returnpath import limit
@@ -15,36 +16,34 @@ from bgpsteer.core.returnpath import limit
 MED_MAX = 0xFFFFFFFF
 PREPEND_MAX = 10  # more says nothing more to any gateway, and long AS paths are dropped by some
 HOLD_MIN = 3  # RFC 4271: 0 or at least 3
+LEARN_MAX = 4000  # Azure's limit, the highest of the providers' (core/providers.py)
 
 
-def site(cur: Cursor | None, clouds_known: set[str]) -> Site | None:
-    """``clouds_known``: the clouds the cloud peers form (``CloudPeer.group``), which ``site.clouds`` may name."""
+def site(
+    cur: Cursor | None, clouds_known: set[str], sets: Sets | None = None, cores: tuple[CoreRouter, ...] = ()
+) -> Site | None:
+    """``clouds_known``: the clouds the cloud peers form (``CloudPeer.group``), which ``site.clouds`` may name;
+    ``sets`` and ``cores``: what ``site.learn`` may name."""
     if cur is None:
         return None
     keys = {
-        "prefixes": True,
+        "prefixes": False,
         "preferred_med": False,
         "backup_med": False,
         "prepend": False,
         "split": False,
         "communities": False,
         "clouds": False,
+        "learn": False,
     }
     m = cur.mapping(keys)
-    if m is None or "prefixes" not in m:
+    if m is None:
         return None
-    prefixes: list[str] = []
-    for item in m["prefixes"].items():
-        parsed = item.parsed(parse_prefix)
-        if parsed is None:
-            continue
-        text = format_prefix(parsed)
-        if text in prefixes:
-            item.error(f"{text} is listed twice")
-            continue
-        prefixes.append(text)
-    if not prefixes and not cur.issues:
-        m["prefixes"].error("at least one site prefix is required")
+    learn = _learn(m["learn"], sets or Sets(), cores) if "learn" in m else None
+    if "prefixes" not in m and "learn" not in m:
+        cur.error("needs prefixes, learn, or both: the site's prefixes to announce to the clouds")
+        return None
+    prefixes = _prefixes(m["prefixes"]) if "prefixes" in m else []
     preferred = m["preferred_med"].integer(0, MED_MAX) if "preferred_med" in m else default(Site, "preferred_med")
     backup = m["backup_med"].integer(0, MED_MAX) if "backup_med" in m else default(Site, "backup_med")
     if preferred is not None and backup is not None and backup <= preferred:
@@ -65,9 +64,73 @@ def site(cur: Cursor | None, clouds_known: set[str]) -> Site | None:
             item.error(f"undefined cloud {name!r}; defined: {', '.join(sorted(clouds_known)) or 'none'}")
         elif name is not None:
             clouds.append(name)
-    if None in (preferred, backup, prepend, split):
+    if None in (preferred, backup, prepend, split) or ("learn" in m and learn is None):
         return None
-    return Site(tuple(prefixes), preferred or 0, backup or 0, prepend or 0, bool(split), communities, tuple(clouds))
+    return Site(
+        tuple(prefixes), preferred or 0, backup or 0, prepend or 0, bool(split), communities, tuple(clouds), learn
+    )
+
+
+def _prefixes(cur: Cursor) -> list[str]:
+    prefixes: list[str] = []
+    for item in cur.items():
+        parsed = item.parsed(parse_prefix)
+        if parsed is None:
+            continue
+        text = format_prefix(parsed)
+        if text in prefixes:
+            item.error(f"{text} is listed twice")
+            continue
+        prefixes.append(text)
+    if not prefixes and not cur.issues:
+        cur.error("at least one site prefix is required (or leave it out and learn them: site.learn)")
+    return prefixes
+
+
+def _learn(cur: Cursor, sets: Sets, cores: tuple[CoreRouter, ...]) -> SiteLearn | None:
+    """``site.learn``: the core routers' routes taken as site prefixes (core/sitelearn.py)."""
+    m = cur.mapping({"prefix": True, "from": False, "community": False, "max": False, "hold": False})
+    if m is None or "prefix" not in m:
+        return None
+    ok = True
+    name = m["prefix"].string()
+    prefix_set = sets.prefix.get(name) if name is not None else None
+    if name is not None and prefix_set is None:
+        m["prefix"].error(
+            f"undefined prefix set {name!r}"
+            + (f"; defined: {', '.join(sorted(sets.prefix))}" if sets.prefix else "; none are defined under sets")
+        )
+    elif prefix_set is not None and any(r.prefix[2] == 0 for r in prefix_set.ranges):
+        m["prefix"].error(f"prefix set {name!r} holds a default route range: the site would be the whole Internet")
+        ok = False
+    communities: frozenset[tuple[int, int]] = frozenset()
+    community_set = ""
+    if "community" in m and (cname := m["community"].string()) is not None:
+        if cname not in sets.community:
+            m["community"].error(
+                f"undefined community set {cname!r}"
+                + (f"; defined: {', '.join(sorted(sets.community))}" if sets.community else "")
+            )
+            ok = False
+        else:
+            communities, community_set = sets.community[cname], cname
+    known = {c.name for c in cores}
+    routers: list[str] = []
+    for item in m["from"].items(allow_scalar=True) if "from" in m else ():
+        router = item.string()
+        if router is not None and router not in known:
+            item.error(f"no core router named {router!r}; known: {', '.join(sorted(known)) or 'none'}")
+            ok = False
+        elif router is not None:
+            routers.append(router)
+    if not cores:
+        cur.error("no core_routers to learn from")
+        ok = False
+    top = m["max"].integer(1, LEARN_MAX) if "max" in m else default(SiteLearn, "max")
+    hold = m["hold"].number(0) if "hold" in m else default(SiteLearn, "hold")
+    if prefix_set is None or top is None or hold is None or not ok:
+        return None
+    return SiteLearn(prefix_set, tuple(routers), communities, community_set, top, hold)
 
 
 def peer_facts(m: dict[str, Cursor], local_asn: int | None) -> dict[str, object]:
@@ -143,5 +206,11 @@ def site_warnings(s: Site | None, peers: list[CloudPeer], filename: str) -> list
             out.append(
                 f"{filename}: site.prefixes: {len(s.prefixes)} prefixes, but cloud peer {p.name} takes at most "
                 f"{cap} routes: the last {len(s.prefixes) - cap} are never announced to it"
+            )
+        elif cap is not None and s.learn is not None and len(s.prefixes) + s.learn.max > cap:
+            out.append(
+                f"{filename}: site.learn.max: up to {len(s.prefixes)} + {s.learn.max} site prefixes, but cloud peer "
+                f"{p.name} takes at most {cap} routes: learned prefixes past {cap - len(s.prefixes)} are not "
+                "announced to it"
             )
     return out

@@ -34,6 +34,7 @@ from bgpsteer.core.relief import ReliefState
 from bgpsteer.core.returnpath import Order, ReturnPlan
 from bgpsteer.core.returnstate import ReturnState
 from bgpsteer.core.rib import Entry, PeerInfo, Stats
+from bgpsteer.core.sitelearn import SiteLearner, learner_for
 from bgpsteer.core.steering import SteeringState, nh_routes
 from bgpsteer.core.tunnel import TunnelFacts
 
@@ -53,6 +54,7 @@ class Engine(Ingest):
         self._more_triggers = 0
         self._steering = SteeringState(config, now, self.next_decision)
         self._return = ReturnState()
+        self._learner: SiteLearner | None = None
         self._install(config)
 
     # Read-only faces of the engine's state for the views (core/view.py, explain, simulate) and the runtime: only the
@@ -98,6 +100,11 @@ class Engine(Ingest):
     def relief(self) -> ReliefState | None:
         return self._relief
 
+    @property
+    def site_learner(self) -> SiteLearner | None:
+        """Site prefixes learned from the core routers (None: ``site.learn`` is not configured)."""
+        return self._learner
+
     def next_decision(self) -> int:
         self._stats.decision_id += 1
         return self._stats.decision_id
@@ -126,6 +133,7 @@ class Engine(Ingest):
             next_hops,
             config.steering.multipath,
         )
+        self._learner = learner_for(config, self._learner)
         # a reload starts relief afresh: every prefix is re-decided anyway, and moves follow the new thresholds
         self._relief = ReliefState(config.steering.relief, self._egresses) if config.steering.relief else None
         old = self._peers
@@ -340,19 +348,28 @@ class Engine(Ingest):
         saved (now, less the time the agent was not running)."""
         effects = self._steering.restore(data.get("steering") or {}, saved_at)
         self._exporter.set_drained(frozenset(self._steering.drained))
+        if self._learner is not None:
+            self._learner.restore(data.get("site_learned"))
         last = data.get("decision_id")
         if isinstance(last, int) and last > self._stats.decision_id:
             self._stats.decision_id = last
         return effects
 
     def persist(self, now: float) -> dict[str, Any]:
-        return {"steering": self._steering.persist(now), "decision_id": self._stats.decision_id}
+        out: dict[str, Any] = {"steering": self._steering.persist(now), "decision_id": self._stats.decision_id}
+        if self._learner is not None:
+            out["site_learned"] = self._learner.persist()
+        return out
 
     def probe_round(self, egress: str, samples: Iterable[Sample], now: float) -> list[Effect]:
         return self._steering.probe_round(egress, samples, now) + self._return_effects()
 
     def tick(self, now: float) -> list[Effect]:
-        return self._steering.tick(now) + self._relief_step(now) + self._return_effects()
+        effects = self._steering.tick(now) + self._relief_step(now)
+        if self._learner is not None:
+            for prefix in self._learner.expire(now):
+                effects.append(Log("warning", f"site prefix {prefix} dropped: its core session stayed down", {}))
+        return effects + self._return_effects()
 
     def tunnel(self, facts: TunnelFacts, now: float) -> list[Effect]:
         return self._steering.tunnel(facts, now) + self._return_effects()
@@ -364,7 +381,10 @@ class Engine(Ingest):
         return self._steering.usable(egress) and egress not in self._steering.drained
 
     def _return_effects(self) -> list[Effect]:
-        return self._return.effects(self._config, self.returning)
+        learner, site = self._learner, self._config.site
+        if learner is None or site is None:
+            return self._return.effects(self._config, self.returning)
+        return self._return.effects(self._config, self.returning, learner.prefixes(site.prefixes), learner.version)
 
     @property
     def return_plan(self) -> ReturnPlan:

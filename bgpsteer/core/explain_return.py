@@ -7,6 +7,7 @@ then the provider's attributes).  For a cloud prefix: the egress its cloud is to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bgpsteer.core.config import Config
@@ -19,20 +20,21 @@ def _target(text: str) -> tuple[int, int, int]:
     return parse_prefix(text if "/" in text else f"{text}/{32 if ':' not in text else 128}")
 
 
-def site_prefix(config: Config, target: str) -> str | None:
-    """The site prefix that covers an address or prefix (None: not the site's)."""
+def site_prefix(config: Config, plan: ReturnPlan, target: str) -> str | None:
+    """The most specific site prefix (listed or learned) that covers an address or prefix (None: not the site's)."""
     if config.site is None:
         return None
     t = _target(target)
-    for p in config.site.prefixes:
-        if covers(parse_prefix(p), t):
-            return p
-    return None
+    covering = [p for p in plan.prefixes or config.site.prefixes if covers(parse_prefix(p), t)]
+    return max(covering, key=lambda p: parse_prefix(p)[2]) if covering else None
 
 
-def explain_site(config: Config, plan: ReturnPlan, target: str) -> dict[str, Any] | None:
-    """Per cloud and session, the routes covering ``target`` and the session the cloud uses for it."""
-    prefix = site_prefix(config, target)
+def explain_site(
+    config: Config, plan: ReturnPlan, target: str, origin: Callable[[str], str | None] = lambda _: None
+) -> dict[str, Any] | None:
+    """Per cloud and session, the routes covering ``target`` and the session the cloud uses for it.  ``origin``:
+    where a learned site prefix comes from (core/sitelearn.py)."""
+    prefix = site_prefix(config, plan, target)
     if prefix is None:
         return None
     t = _target(target)
@@ -88,7 +90,9 @@ def explain_site(config: Config, plan: ReturnPlan, target: str) -> dict[str, Any
                 "sessions": sessions,
             }
         )
-    return {"site_prefix": prefix, "target": target, "clouds": clouds}
+    listed = config.site is not None and prefix in config.site.prefixes
+    source = "listed in site.prefixes" if listed else origin(prefix) or "learned from the core"
+    return {"site_prefix": prefix, "target": target, "origin": source, "clouds": clouds}
 
 
 def return_of(config: Config, plan: ReturnPlan, peer_groups: set[str]) -> list[dict[str, Any]]:

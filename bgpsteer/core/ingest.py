@@ -27,6 +27,7 @@ from bgpsteer.core.importer import ImportStage
 from bgpsteer.core.model import Egress, MaxPrefix
 from bgpsteer.core.policy import Verdict
 from bgpsteer.core.rib import Entry, PeerInfo, Stats, check_prefix, path_of, store
+from bgpsteer.core.sitelearn import SiteLearner
 
 MAX_TRIGGERS = 8  # reasons kept per decision pass; the rest are counted
 
@@ -43,6 +44,7 @@ class Ingest:
     _generation: int
     _triggers: dict[str, str]
     _more_triggers: int
+    _learner: SiteLearner | None
 
     def _trigger(self, kind: str, reason: str) -> None:
         if reason in self._triggers:
@@ -53,6 +55,9 @@ class Ingest:
             self._more_triggers += 1
 
     def handle(self, event: Event, now: float) -> list[Effect]:
+        learner = self._learner
+        if learner is not None and event.peer not in self._peers and learner.learns_from(event.peer):
+            return self._from_core(learner, event, now)
         if isinstance(event, RoutesAnnounced):
             return self._announced(event, now)
         if isinstance(event, RoutesWithdrawn):
@@ -75,6 +80,32 @@ class Ingest:
                 )
             ]
         return []  # pragma: no cover - Event is a closed union
+
+    def _from_core(self, learner: SiteLearner, event: Event, now: float) -> list[Effect]:
+        """A core router's update, session change or table end: the site prefixes it teaches (core/sitelearn.py)."""
+        name = learner.routers[event.peer]
+        if isinstance(event, RoutesAnnounced):
+            if learner.announced(event.peer, event.prefixes, event.attrs):
+                self._trigger("site", f"site prefixes from core router {name}")
+                return self._return_effects()
+        elif isinstance(event, RoutesWithdrawn):
+            if learner.withdrawn(event.peer, event.prefixes):
+                self._trigger("site", f"site prefixes withdrawn by core router {name}")
+                return self._return_effects()
+        elif isinstance(event, PeerState) and event.state == "down":
+            learner.session_down(event.peer, now)
+            return [Log("warning", f"core router {name} down: its site prefixes held for {learner.learn.hold:g}s", {})]
+        elif isinstance(event, EndOfRib) or (isinstance(event, RefreshMarker) and event.end):
+            gone = learner.table_complete(event.peer)
+            if gone:
+                self._trigger("site", f"core router {name}'s table no longer holds {len(gone)} site prefixes")
+                log = Log("info", f"site prefixes gone from core router {name}: {', '.join(gone[:8])}", {})
+                return [log, *self._return_effects()]
+        return []
+
+    def _return_effects(self) -> list[Effect]:
+        """What the clouds are to be sent now (the engine's return path, core/returnstate.py)."""
+        return []
 
     def _refresh_marker(self, ev: RefreshMarker) -> list[Effect]:
         """Begin / end of a peer's re-advertisement (enhanced route refresh): the end says its table is complete."""

@@ -172,16 +172,30 @@ class CloudPeer:
 
 
 @dataclass(frozen=True)
+class SiteLearn:
+    """Site prefixes learned from the core routers (core/sitelearn.py): the routes they announce that lie in a
+    prefix set (and carry one of a community set's communities, if one is named)."""
+
+    prefixes: PrefixSet  # the filter: only routes inside it are site prefixes
+    routers: tuple[str, ...] = ()  # the core routers (names) learned from; empty: every core router
+    communities: frozenset[tuple[int, int]] = frozenset()  # empty: no community required
+    community_set: str = ""  # its name, for the reasons
+    max: int = 100  # at most this many learned prefixes are announced (the shortest first)
+    hold: float = 120.0  # seconds what a core router taught is kept after its session went down
+
+
+@dataclass(frozen=True)
 class Site:
     """The site's prefixes announced to the clouds, so replies come back through the egress requests left by."""
 
-    prefixes: tuple[str, ...]  # in priority order: under a route limit, the earlier ones are kept
+    prefixes: tuple[str, ...]  # in priority order: under a route limit, the earlier ones are kept (learned last)
     preferred_med: int = 100  # on the preferred session (providers whose knob is MED)
     backup_med: int = 200  # on every other session
     prepend: int = 3  # our AS prepended this many times more on every other session (providers whose knob is it)
     split: bool = True  # fast failover: halves of each prefix on the preferred session while an egress is out
     communities: tuple[tuple[int, int], ...] = ()  # on every route to the clouds
     clouds: tuple[str, ...] = ()  # the clouds (CloudPeer.group) announced to; empty: every cloud
+    learn: SiteLearn | None = None  # more site prefixes, learned from the core routers
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ For each cloud (its sessions through several egresses: ``CloudPeer.group``):
 5. **The return policy** (``policy.return``, the policy language of core/policy.py): applied last to each
    route, per session; it may set MED, prepend, communities, or reject a route (left out, with its trace).
 6. **Route limits**: never more routes on a session than its limit (the peer's ``max_routes``, else the
-   provider's).  Halves are left out first, then whole prefixes from the end of ``site.prefixes``: the list's
-   order is the priority.
+   provider's).  Halves are left out first, then whole prefixes from the end of ``site.prefixes``, then of the
+   learned ones (core/sitelearn.py): the list's order is the priority.
 
 If every egress of a cloud (allowed for a prefix) is out of service, the prefix is announced on all of them as
 if all were in service (fail static: withdrawing would cut the cloud off from the site altogether).
@@ -73,6 +73,7 @@ class ReturnPlan:
     clouds: dict[str, CloudPlan] = field(default_factory=dict)
     routes: dict[str, dict[str, Route]] = field(default_factory=dict)  # peer address -> prefix -> route
     left_out: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # peer address -> (prefix, why)
+    prefixes: tuple[str, ...] = ()  # the site's prefixes in priority order: ``site.prefixes``, then learned ones
 
 
 def limit(peer: CloudPeer) -> int | None:
@@ -133,29 +134,42 @@ def cloud_order(peers: list[CloudPeer], counts: Counter[Order], usable: Callable
     return tuple(ranked), f"{votes[top]} of its {total} prefixes leave through {top}"
 
 
-def plan(config: Config, usable: Callable[[str], bool], outbound: Mapping[str, Counter[Order]]) -> ReturnPlan:
+def plan(
+    config: Config, usable: Callable[[str], bool], outbound: Mapping[str, Counter[Order]], learned: tuple[str, ...] = ()
+) -> ReturnPlan:
     """What each cloud session is sent.  ``outbound``: per cloud, how many of its prefixes the core ranks in each
-    order; ``usable``: whether an egress is in service (the default sessions' view)."""
-    out = ReturnPlan()
+    order; ``usable``: whether an egress is in service (the default sessions' view); ``learned``: site prefixes
+    learned from the core routers (core/sitelearn.py), after ``site.prefixes`` in priority."""
     site = config.site
     if site is None:
-        return out
+        return ReturnPlan()
+    prefixes = site.prefixes + tuple(p for p in learned if p not in site.prefixes)
+    out = ReturnPlan(prefixes=prefixes)
     egresses = {e.id: e for e in config.egresses}
-    bound = {prefix: allowed_for(parse_prefix(prefix), config.compliance) for prefix in site.prefixes}
+    bound = {prefix: allowed_for(parse_prefix(prefix), config.compliance) for prefix in prefixes}
     for name, members in clouds_of(site, config.cloud_peers).items():
         order, why = cloud_order(members, outbound.get(name, Counter()), usable)
         live = [e for e in order if usable(e)]
         split = site.split and bool(live) and len(live) < len(set(order))
         provider = profile(members[0].provider)
         ctx = _Cloud(
-            site, provider, order, usable, egresses, bound, config.agent.local_asn, split, config.return_policy
+            site,
+            prefixes,
+            provider,
+            order,
+            usable,
+            egresses,
+            bound,
+            config.agent.local_asn,
+            split,
+            config.return_policy,
         )
         for peer in members:
             routes, left = _session(ctx, peer)
             out.routes[peer.address] = routes
             out.left_out[peer.address] = left
         preferred = live[0] if live else None
-        asymmetric = tuple(p for p in site.prefixes if picks(provider, members, out.routes, p) != [preferred])
+        asymmetric = tuple(p for p in prefixes if picks(provider, members, out.routes, p) != [preferred])
         out.clouds[name] = CloudPlan(
             name, provider.name, order, preferred, why, split, tuple(p.address for p in members), asymmetric
         )
@@ -181,6 +195,7 @@ class _Cloud:
     """What every session of one cloud is planned from."""
 
     site: Site
+    prefixes: tuple[str, ...]  # the site's, learned ones included
     provider: Provider
     order: Order
     usable: Callable[[str], bool]
@@ -215,7 +230,7 @@ def _session(ctx: _Cloud, peer: CloudPeer) -> tuple[dict[str, Route], list[tuple
     wholes: list[tuple[str, Route]] = []
     extra: list[tuple[str, Route]] = []
     left: list[tuple[str, str]] = []
-    for prefix in site.prefixes:
+    for prefix in ctx.prefixes:
         allowed, rules = bound[prefix]
         if allowed is not None and jurisdiction not in allowed:
             left.append(

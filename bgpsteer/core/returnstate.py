@@ -26,7 +26,7 @@ class ReturnState:
         self.sent: dict[str, dict[str, Attrs]] = {}  # cloud peer address -> prefix -> attributes announced
         self.plan = ReturnPlan()
         self._version = 0
-        self._key: tuple[int, frozenset[str], str] | None = None
+        self._key: tuple[int, frozenset[str], str, int] | None = None
 
     def note(self, prefix: str, entry: Entry | None, egress_of: dict[int, str]) -> None:
         """A prefix's decision changed (``entry`` None: it left the RIB)."""
@@ -53,18 +53,21 @@ class ReturnState:
         for prefix, entry in rib.items():
             self.note(prefix, entry, egress_of)
 
-    def effects(self, config: Config, usable: Callable[[str], bool]) -> list[Effect]:
+    def effects(
+        self, config: Config, usable: Callable[[str], bool], learned: tuple[str, ...] = (), learned_version: int = 0
+    ) -> list[Effect]:
         """The plan for the current state, as the announcements and withdrawals that turn what each cloud session
-        was sent into it (nothing when nothing it depends on changed)."""
+        was sent into it (nothing when nothing it depends on changed).  ``learned``: site prefixes learned from
+        the core routers (core/sitelearn.py), ``learned_version`` changes with them."""
         site = config.site
         if site is None:
             return []
         live = frozenset(e.id for e in config.egresses if usable(e.id))
-        key = (self._version, live, config.digest)
+        key = (self._version, live, config.digest, learned_version)
         if key == self._key:
             return []
         self._key = key
-        self.plan = plan(config, lambda e: e in live, self.counts)
+        self.plan = plan(config, lambda e: e in live, self.counts, learned)
         effects: list[Effect] = []
         for peer in config.cloud_peers:
             wanted = {prefix: r.attrs for prefix, r in self.plan.routes.get(peer.address, {}).items()}

@@ -30,6 +30,7 @@ from bgpsteer.core.viewtypes import PeerView as PeerView
 from bgpsteer.core.viewtypes import PrefixDecision as PrefixDecision
 from bgpsteer.core.viewtypes import RankedPath as RankedPath
 from bgpsteer.core.viewtypes import ReturnSession as ReturnSession
+from bgpsteer.core.viewtypes import SiteLearning as SiteLearning
 from bgpsteer.core.viewtypes import UnknownName as UnknownName
 
 if TYPE_CHECKING:
@@ -250,7 +251,30 @@ class CoreView:
     def explain_site(self, target: str) -> dict[str, Any] | None:
         """For a site address or prefix: what each cloud session is sent covering it, and the session each cloud
         picks by its provider's order (None: not a site prefix)."""
-        return explain_site(self._engine.config, self._engine.return_plan, target)
+        learner = self._engine.site_learner
+        origin = learner.origin if learner is not None else (lambda _: None)
+        return explain_site(self._engine.config, self._engine.return_plan, target, origin)
+
+    def site_learning(self) -> SiteLearning | None:
+        """What the site learns from the core routers (None: ``site.learn`` is not configured)."""
+        learner, site = self._engine.site_learner, self._engine.config.site
+        if learner is None or site is None:
+            return None
+        announced = learner.prefixes(site.prefixes)
+        held = sum(1 for p in announced if not learner.current(p))
+        st = learner.stats
+        return SiteLearning(
+            tuple(sorted(set(learner.routers.values()))),
+            learner.learn.prefixes.name,
+            tuple((p, learner.origin(p) or "") for p in announced),
+            tuple(learner.over_max(site.prefixes)),
+            held,
+            st.accepted,
+            st.refused,
+            st.last_refused,
+            st.expired,
+            st.unconfirmed,
+        )
 
     def return_of(self, prefix: str) -> list[dict[str, Any]]:
         """For a cloud prefix: the egress its cloud(s) answer the site through, and why (empty without a site)."""

@@ -136,3 +136,19 @@ class ReturnSession:
     limit: int | None
     left_out: tuple[tuple[str, str], ...]
     asymmetric: tuple[str, ...] = ()  # its cloud's site prefixes whose replies cannot follow the outbound egress
+
+
+@dataclass(frozen=True)
+class SiteLearning:
+    """The site's prefixes learned from the core routers (core/sitelearn.py)."""
+
+    routers: tuple[str, ...]  # the core routers learned from
+    prefix_set: str
+    announced: tuple[tuple[str, str], ...]  # (prefix, where it comes from) announced to the clouds, in priority
+    over_max: tuple[str, ...]  # learned but left out by ``max``
+    held: int  # of those announced, held after their core session went down, or restored and not yet announced again
+    accepted: int
+    refused: int
+    last_refused: str
+    expired: int
+    unconfirmed: int

@@ -10,6 +10,7 @@ from pathlib import Path
 from bgpsteer.core.config import Config
 from bgpsteer.core.model import CloudPeer, CoreRouter
 from bgpsteer.core.providers import graceful_restart
+from bgpsteer.core.sitelearn import learns_from
 
 # Environment ExaBGP needs to run bgpsteer well (bench/announce.py measures the reactor speed; docs/design.md).
 EXABGP_ENV = {
@@ -27,10 +28,11 @@ def _quote(text: str) -> str:
 
 def _neighbor(config: Config, peer: CloudPeer | CoreRouter, description: str, core: bool) -> list[str]:
     """A neighbor block: a cloud peer (bgpsteer receives its routes) or a core router (bgpsteer announces to it,
-    with ADD-PATH send).  Graceful restart, if configured, with End-of-RIB sent by bgpsteer: towards the core, and
-    towards a cloud whose provider documents it (core/providers.py)."""
+    with ADD-PATH send, and receives its routes only to learn the site's prefixes).  Graceful restart, if
+    configured, with End-of-RIB sent by bgpsteer: towards the core, and towards a cloud whose provider documents
+    it (core/providers.py)."""
     address, asn, local, password, families = peer.address, peer.asn, peer.local_address, peer.password, peer.families
-    receive, add_path = not core, core
+    receive, add_path = not core or learns_from(config, peer.address), core
     graceful = config.agent.graceful_restart if graceful_restart(peer) else 0
     a = config.agent
     lines = [f"neighbor {address} {{", f"  description {_quote(description)};", f"  router-id {a.router_id};"]

@@ -21,7 +21,7 @@ from bgpsteer.core.bounded import BoundedCache
 from bgpsteer.core.drift import KINDS
 from bgpsteer.core.events import Changed, EgressChanged
 from bgpsteer.core.model import CoreRouter
-from bgpsteer.core.view import EgressView, PeerView, ReturnSession
+from bgpsteer.core.view import EgressView, PeerView, ReturnSession, SiteLearning
 from bgpsteer.core.viewtypes import EgressLoad
 from bgpsteer.flows.collector import CollectorState
 from bgpsteer.noc.port import AgentPort, CoreDrift, CounterState
@@ -68,6 +68,25 @@ class _State(Collector):
         yield cap
         yield via
 
+    @staticmethod
+    def _site_learning(s: SiteLearning | None) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """The site's prefixes learned from the core routers (nothing without ``site.learn``)."""
+        if s is None:
+            return
+        learned = GaugeMetricFamily(
+            "bgpsteer_site_learned_prefixes",
+            "Site prefixes learned from the core routers, by state (announced: to the clouds; held: announced, its "
+            "core session down or restored and not yet announced again; over_max: left out by learn.max)",
+            labels=["state"],
+        )
+        learned.add_metric(["announced"], len(s.announced))
+        learned.add_metric(["held"], s.held)
+        learned.add_metric(["over_max"], len(s.over_max))
+        yield learned
+        yield CounterMetricFamily(
+            "bgpsteer_site_learn_refused", "Core routes the site.learn filter refused", value=s.refused
+        )
+
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily]:
         a = self.agent
         view, now = a.view, a.clock()
@@ -96,6 +115,7 @@ class _State(Collector):
             "bgpsteer_moves_held", "Class moves the move budget holds now", value=len(view.held_moves())
         )
         yield from self._return_path(view.return_path())
+        yield from self._site_learning(view.site_learning())
         c, pipe = view.counters(), a.pipe()
         yield GaugeMetricFamily("bgpsteer_prefixes", "Prefixes in the RIB", value=c.prefixes)
         by = CounterMetricFamily(

@@ -194,6 +194,7 @@ def status(port: AgentPort) -> dict[str, Any]:
             for h in view.held_moves()
         ],
         "cloud_peers": [_peer(p, False) for p in view.peers()],
+        "site_learning": _site_learning(view),
         "return_path": [
             {
                 "peer": r.peer,
@@ -454,6 +455,24 @@ def _core_view(view: CoreView, prefix: str, drift: Mapping[tuple[str, str], Core
             state = "NOT as intended" if mine else "as intended"
             out.append({"core": c.name, "source": source, "state": state, "why": "", "held": held, "drift": mine})
     return out
+
+
+def _site_learning(view: CoreView) -> dict[str, Any] | None:
+    s = view.site_learning()
+    if s is None:
+        return None
+    return {
+        "routers": list(s.routers),
+        "prefix_set": s.prefix_set,
+        "announced": [{"prefix": p, "origin": o} for p, o in s.announced],
+        "over_max": list(s.over_max),
+        "held": s.held,
+        "accepted": s.accepted,
+        "refused": s.refused,
+        "last_refused": s.last_refused,
+        "expired": s.expired,
+        "unconfirmed": s.unconfirmed,
+    }
 
 
 def _site(view: CoreView, target: str, ledger: Ledger | None) -> dict[str, Any] | None:

@@ -87,6 +87,7 @@ def status_text(s: dict[str, Any]) -> str:
             )
         )
     out += [click.style(f"HELD: {h['reason']}", fg="yellow") for h in s.get("held_moves", [])]
+    out += _site_learning(s.get("site_learning"))
     out += _return_path(s.get("return_path", []))
     for core, d in sorted(s.get("drift", {}).items()):
         if d["error"]:
@@ -211,7 +212,8 @@ def peers_text(r: dict[str, Any]) -> str:
 
 def site_text(x: dict[str, Any]) -> str:
     """explain for the site's own prefixes: per cloud, each session's routes and the session the cloud picks."""
-    out = [click.style(f"{x['target']}", bold=True) + f": site prefix {x['site_prefix']} (the return path)"]
+    origin = f"; {x['origin']}" if x.get("origin") else ""
+    out = [click.style(f"{x['target']}", bold=True) + f": site prefix {x['site_prefix']} (the return path{origin})"]
     for c in x["clouds"]:
         picks = ", ".join(c["cloud_picks"]) or "none of our sessions"
         out.append(
@@ -498,6 +500,29 @@ def _flows(f: dict[str, Any]) -> list[str]:
 
 def load_text(r: dict[str, Any]) -> str:
     return table([_load_row(e) for e in r["load"]], LOAD_HEADER)
+
+
+def _site_learning(x: dict[str, Any] | None) -> list[str]:
+    """The site's prefixes learned from the core: what is announced, held, refused."""
+    if not x:
+        return []
+    learned = ", ".join(a["prefix"] for a in x["announced"]) or "none"
+    out = [
+        "",
+        f"site learned from {', '.join(x['routers'])} (prefix set {x['prefix_set']}): {len(x['announced'])} "
+        f"announced ({learned})",
+    ]
+    if x["held"]:
+        out.append(
+            click.style(
+                f"  {x['held']} held: their core session is down, or restored and not yet announced again", fg="yellow"
+            )
+        )
+    if x["over_max"]:
+        out.append(click.style(f"  left out by learn.max: {', '.join(x['over_max'])}", fg="yellow"))
+    if x["refused"]:
+        out.append(f"  refused {x['refused']} core routes; last: {x['last_refused']}")
+    return out
 
 
 def _return_path(sessions: list[dict[str, Any]]) -> list[str]:

@@ -88,6 +88,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring, L
         self.out = out
         self.clock = clock
         self.malformed = 0
+        self.learned_saved = 0  # the site learner's version last written to the state file
         self.ignored = 0
         self.commands_sent = 0
         self.reload_failures = 0
@@ -179,6 +180,10 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring, L
                 self.log(e)
             else:
                 self._record(e)
+        learner = self.engine.site_learner
+        if learner is not None and learner.version != self.learned_saved:
+            self.learned_saved = learner.version
+            self.save_state()  # the site prefixes learned from the core: a restarted helper must not lose them
 
     def _record(self, e: Changed | EgressChanged) -> None:
         """A decision's record: into the answers that wait for it (reload, drain), the journal, the metrics."""
@@ -284,6 +289,7 @@ class Agent(NocPortSide, Slicing, Persistence, Startup, Reloading, Monitoring, L
                     )
         else:
             self.core_session(row.peer, row.state)
+            self.refresh_site_learning(row.peer)  # the site prefixes it teaches: ExaBGP replays none to a new helper
 
     def _relearning(self, peer: str) -> None:
         self.feed(Relearning(peer), self.clock())

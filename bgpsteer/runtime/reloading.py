@@ -83,6 +83,7 @@ class Reloading:
         under the new config."""
         self.apply(self.feed(ConfigSwap(config, text), self.clock()))
         self.schedule()
+        self.refresh_site_learning()  # a changed filter may take routes the core sent before
         if self.probes is not None:
             self.probes.start(config.egresses)
         if self.tunnels is not None:

@@ -9,9 +9,11 @@ import logging
 
 from bgpsteer.core import returnstate
 from bgpsteer.core.events import Changed, Effect, Withdraw
-from bgpsteer.core.model import CloudPeer, CoreRouter
+from bgpsteer.core.model import FAMILY_AFI, CloudPeer, CoreRouter
 from bgpsteer.core.providers import graceful_restart
 from bgpsteer.core.reconcile import Held, Reconciler, peer_ready, stale_toward
+from bgpsteer.core.sitelearn import learns_from
+from bgpsteer.exabgp import codec
 from bgpsteer.runtime import recorder
 from bgpsteer.runtime.host import Host
 
@@ -28,6 +30,18 @@ class Startup:
         if state == "up" and self.converged:
             # a core session that (re)comes up once the table is complete: ExaBGP re-sends what it holds, then this
             self.send_eor(address)
+
+    def refresh_site_learning(self: Host, address: str | None = None) -> None:
+        """Ask the core routers the site's prefixes are learned from (or one of them) for their table again: after
+        a helper restart (ExaBGP replays nothing) and a reload (the filter may take more now).  Their answer's end
+        drops what was restored from the state file and is no longer there (core/sitelearn.py)."""
+        config = self.engine.config
+        for c in config.core_routers:
+            if address not in (None, c.address) or not learns_from(config, c.address):
+                continue
+            if self.core_state.get(c.address) == "up":
+                for fam in c.families:
+                    self.send_barrier(codec.route_refresh(c.address, FAMILY_AFI[fam]))
 
     def cloud_session(self: Host, address: str, state: str) -> None:
         if state == "up" and self.reconciler is None:
