@@ -153,6 +153,27 @@ router bgp 16550
 """
 
 
+CLAB_DIR = Path(__file__).resolve().parent / "clab" / "returnpath"
+
+
+def clab_files() -> dict[str, str]:
+    """The files lab/returnpath.clab.yml binds, as this lab renders them (tests/unit/test_clab.py keeps them equal;
+    write them again with ``python -c 'from lab.returnlab import write_clab; write_clab()'``)."""
+    networks = "".join(f"  network {p}\n" for p in CLOUD)
+    return {
+        "bgpsteer.yaml": CONFIG.format(state="/var/lib/bgpsteer", site=", ".join(SITE), extra=""),
+        "tgw.conf": TGW.format(networks=networks),
+        "vnet.conf": AZURE,
+        "cr.conf": GCP,
+    }
+
+
+def write_clab() -> None:
+    CLAB_DIR.mkdir(parents=True, exist_ok=True)
+    for name, text in clab_files().items():
+        (CLAB_DIR / name).write_text(text)
+
+
 def best_of(paths: list[dict[str, Any]]) -> list[str]:
     """The peers (our session's address) of an FRR route's valid best path(s)."""
     return sorted(p["peerId"] for p in paths if p.get("bestpath") and p.get("valid"))

@@ -73,6 +73,7 @@ EXPECT_KEYS = {
     "max_changes",
     "compliance",
     "in_service",
+    "answers",
 }
 
 
@@ -139,6 +140,16 @@ def _step(path: Path, raw: Any, errors: list[str]) -> Step | None:
             parse_prefix(str(prefix))
         except ValueError as exc:
             errors.append(f"{path}:{line}: {kind}: {exc}")
+    answers = args.get("answers") or {}
+    if not isinstance(answers, dict) or not all(isinstance(v, dict) for v in answers.values()):
+        errors.append(f"{path}:{line}: {kind}.answers: {{gateway node: {{address: egress, [egresses] or none}}}}")
+    else:
+        for wants in answers.values():
+            for address in wants:
+                try:
+                    parse_prefix(f"{address}/32")
+                except ValueError as exc:
+                    errors.append(f"{path}:{line}: {kind}.answers: {address!r} is not an IPv4 address ({exc})")
     return Step(str(kind), args, int(line))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load as load_config
 from bgpsteer.core.config import Config
-from bgpsteer.core.prefix import parse_prefix
+from bgpsteer.core.prefix import covers, parse_prefix
 from lab.clab import Deployed
 from lab.netlab import drop_probes, sh
 from lab.scenario_packets import Packets, bird_best
@@ -88,8 +88,19 @@ class Lab:
         for node in d.topo.nodes:
             for line in sh("ip", "-o", "-4", "addr", "show", ns=d.lab.ns(node)).splitlines():
                 addresses[line.split()[3].split("/")[0]] = node
+        # an egress's gateway: the node holding its probes' target (one cloud reached through several egresses has
+        # a session per egress on each gateway), else the node holding its cloud peer's address
         self.gateway = {p.egress: addresses[p.address] for p in self.config.cloud_peers if p.address in addresses}
         self.source = {p.egress: p.local_address for p in self.config.cloud_peers}
+        for e in self.config.egresses:
+            targets = e.probe.targets if e.probe else ()
+            held = [addresses[t] for t in targets if t in addresses]
+            if held:
+                self.gateway[e.id] = held[0]
+                peer = next((p for p in self.config.cloud_peers if p.egress == e.id and p.address in targets), None)
+                if peer is not None:
+                    self.source[e.id] = peer.local_address
+        self.by_session = {p.local_address: p.egress for p in self.config.cloud_peers if p.local_address}
         routers = {e.id: addresses[e.gateway] for e in self.config.egresses if e.gateway in addresses}
         self.packets = Packets(d, routers)
         self.timeline = Timeline()
@@ -113,6 +124,26 @@ class Lab:
             best = [p["nexthops"][0]["ip"] for p in paths if p.get("bestpath") and p.get("valid")]
             out[prefix] = self.by_next_hop.get(best[0], best[0]) if best else NONE
         return out
+
+    def answers(self, node: str, address: str) -> list[str]:
+        """The egresses a cloud gateway sends a packet for ``address`` through (the return path): the valid best
+        path(s) of its longest matching route, by our address on each session; empty without a route."""
+        target = parse_prefix(f"{address}/32")
+        if node in self.d.bird:
+            best = {p: nh for p, nh in bird_best(self.d.bird[node].cmd("show", "route", "all")).items() if nh}
+            match = max(
+                (p for p in best if covers(parse_prefix(p), target)), key=lambda p: parse_prefix(p)[2], default=None
+            )
+            return [self.by_session.get(best[match], best[match])] if match else []
+        routes = self.d.frr[node].routes()
+        live = {p: paths for p, paths in routes.items() if any(x.get("bestpath") and x.get("valid") for x in paths)}
+        match = max(
+            (p for p in live if covers(parse_prefix(p), target)), key=lambda p: parse_prefix(p)[2], default=None
+        )
+        if match is None:
+            return []
+        used = [x for x in live[match] if x.get("valid") and (x.get("bestpath") or x.get("multipath"))]
+        return sorted({self.by_session.get(str(x.get("peerId")), str(x.get("peerId"))) for x in used})
 
     def agent(self, *args: str) -> Any:
         p = self.d.cli(*args, "--json")
@@ -248,6 +279,13 @@ class Lab:
             wrong += self.compliance(now)
         if a.get("forwarded") or a.get("never_forwarded"):
             wrong += self.packets.check(dict(a.get("forwarded") or {}), dict(a.get("never_forwarded") or {}))
+        for node, wants in (a.get("answers") or {}).items():
+            for address, want in wants.items():
+                expected = sorted(want) if isinstance(want, list) else ([] if want == NONE else [str(want)])
+                via = self.answers(str(node), str(address))
+                if via != expected:
+                    shown = ", ".join(via) or NONE
+                    wrong.append(f"{node} answers {address} via {shown}, expected {', '.join(expected) or NONE}")
         if a.get("in_service"):
             status = self.agent("status") or {"egresses": []}
             have = {e["egress"]: e["in_service"] for e in status["egresses"]}

@@ -38,7 +38,7 @@ def test_the_report_is_self_contained(tmp_path: Path) -> None:
     assert RESULTS, "the scenarios ran first"
     page = write(RESULTS, tmp_path).read_text()
     topologies = {r.scenario.topology for r in RESULTS}
-    assert len(topologies) == 2
+    assert len(topologies) == 3  # the routing lab, the data-plane lab, the return-path lab
     assert page.count("data:image/png;base64,") == len(RESULTS) + len(topologies)  # each topology, each timeline
     assert 'src="http' not in page  # nothing fetched from elsewhere
     for r in RESULTS:

@@ -14,6 +14,7 @@ import yaml
 
 from lab.clab import ClabError, load
 from lab.dataplane import CLOUD_ROUTES, CORE_DEFAULT_SESSION, COUNTERS, DATAPLANE_CONFIG
+from lab.returnlab import clab_files
 from lab.scenario_packets import bird_best
 from lab.textedit import replaced
 from lab.topology import AWS_ROUTES, FRR, GCP_ROUTES, LAB_CONFIG, bird_config
@@ -68,6 +69,20 @@ def test_the_bound_configs_are_the_python_labs() -> None:
         n = "1" if name == "aws" else "2"
         body = path.read_text().split("\n", 1)[1]  # after the comment line
         assert body == bird_config(f"10.250.{n}.2", asn, f"10.250.{n}.2", f"10.250.{n}.1", routes).lstrip("\n")
+
+
+def test_the_return_path_topology_binds_what_the_return_lab_renders() -> None:
+    topo = load(LAB / "returnpath.clab.yml")
+    files = clab_files()
+    for node, name in (("rs", "bgpsteer.yaml"), ("tgw", "tgw.conf"), ("vnet", "vnet.conf"), ("cr", "cr.conf")):
+        conf = topo.nodes[node].config
+        assert conf is not None
+        assert conf.read_text() == files[name], (
+            f"{name}: python -c 'from lab.returnlab import write_clab; write_clab()'"
+        )
+    core = topo.nodes["core"].config
+    assert core is not None
+    assert core.read_text() == FRR
 
 
 def test_a_bad_topology_gets_every_problem_at_once(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ def test_a_bad_scenario_gets_every_problem_with_its_line(tmp_path: Path) -> None
         "  - blackhole: {}\n"  # line 3: egress missing
         "  - explode: {egress: fra}\n"  # line 4: unknown step
         "  - expect: {routes: {10.0.0.0/33: fra}, soon: 1}\n"  # line 5: bad prefix, unknown key
+        "  - expect: {answers: {tgw: {10.1.2.300: fra}}}\n"  # line 6: not an address
+        "  - expect: {answers: {tgw: fra}}\n"  # line 7: not {node: {address: egress}}
     )
     with pytest.raises(ScenarioError) as err:
         parse(bad)
@@ -41,6 +43,8 @@ def test_a_bad_scenario_gets_every_problem_with_its_line(tmp_path: Path) -> None
         f"{bad}:4: explode: unknown step",
         f"{bad}:5: expect.soon: unknown key",
         f"{bad}:5: expect: ",
+        f"{bad}:6: expect.answers: '10.1.2.300' is not an IPv4 address",
+        f"{bad}:7: expect.answers: {{gateway node: {{address: egress",
     ):
         assert needle in text, text
 
