@@ -1,6 +1,7 @@
 """The return path on real daemons (lab/returnlab.py): an FRR playing an AWS Transit Gateway, reached through two
 egresses, answers the site through the egress its prefixes leave by; when that egress's tunnel blackholes (BGP
-stays up) it moves to the other by the halves; it comes back after the hold-down; nothing more than the limit."""
+stays up) it moves to the other by the halves; it comes back after the hold-down; nothing more than the limit.
+The agent also learns site prefixes from the core (``site.learn``): the last tests have the core announce one."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from lab.netlab import lab, wait_for
-from lab.returnlab import AZURE_INSIDE, GCP_INSIDE, INSIDE, SITE, ReturnLab, best_of, build
+from lab.netlab import lab, sh, wait_for
+from lab.returnlab import AZURE_INSIDE, GCP_INSIDE, INSIDE, LEARNED, SITE, ReturnLab, best_of, build
 from lab.textedit import named, yaml_edited
 from tests.integration.needs import lab_tools
 
@@ -26,7 +28,7 @@ FRA, AMS = INSIDE["fra"][0], INSIDE["ams"][0]  # our addresses on the two tunnel
 @pytest.fixture(scope="module")
 def rl() -> Iterator[ReturnLab]:
     with lab() as lb:
-        r = build(lb)
+        r = build(lb, learn=True)
         wait_for("the site at the TGW over both tunnels", lambda: all(len(r.tgw_paths(p)) == 2 for p in SITE), 90)
         yield r
 
@@ -228,3 +230,72 @@ def test_google_picks_by_med_and_keeps_the_site_while_exabgp_restarts(rl: Return
     assert gaps == 0  # the Cloud Router never lost the site
     assert best_of(paths) == [cr_fra]
     wait_for("the site back at the TGW", lambda: rl.tgw_best(SITE[0]) == [FRA], timeout=60)
+
+
+LEAK = "192.0.2.0/24"  # a core network outside the site's prefix set
+
+
+def core_network(r: ReturnLab, prefix: str, on: bool = True) -> None:
+    r.core.vtysh(
+        f"configure terminal\nrouter bgp 65000\naddress-family ipv4 unicast\n{'' if on else 'no '}network {prefix}\n"
+    )
+
+
+def learning(r: ReturnLab) -> dict[str, Any]:
+    p = r.ctl("status", "--json")
+    assert p.returncode == 0, p.stderr
+    out: dict[str, Any] = json.loads(p.stdout)["site_learning"]
+    return out
+
+
+def test_a_core_network_reaches_the_cloud_with_the_return_path_s_rules_and_leaves_with_it(rl: ReturnLab) -> None:
+    """site.learn: the core announces a site network; the TGW gets it by the return path's rules, never a core
+    network outside the prefix set, and loses it when the core withdraws it."""
+    sh("ip", "route", "add", "blackhole", LEAK, ns=rl.lab.ns("core"))
+    core_network(rl, LEAK)
+    t0 = time.monotonic()
+    core_network(rl, LEARNED)
+    wait_for("the learned site network at the TGW", lambda: len(rl.tgw_paths(LEARNED)) == 2, timeout=20)
+    print(f"core network -> TGW holds it: {time.monotonic() - t0:.2f} s")
+    paths = rl.tgw_paths(LEARNED)
+    assert paths["169.254.10.1"]["med"] == 100  # fra preferred (the outbound majority), ams the backup
+    assert paths["169.254.11.1"]["med"] == 200
+    assert LEAK not in rl.tgw.routes()
+    s = learning(rl)
+    assert [a["prefix"] for a in s["announced"]] == [LEARNED]
+    assert s["refused"] >= 1
+    assert LEAK in s["last_refused"]
+    x = rl.ctl("explain", "10.102.3.4")
+    assert "site prefix 10.102.0.0/16 (the return path; learned from core router core1)" in x.stdout, x.stdout
+    t0 = time.monotonic()
+    core_network(rl, LEARNED, on=False)
+    wait_for("the TGW without it", lambda: LEARNED not in rl.tgw.routes(), timeout=20)
+    print(f"core withdraws -> TGW without it: {time.monotonic() - t0:.2f} s")
+    assert all(len(rl.tgw_paths(p)) == 2 for p in SITE)  # the listed site is untouched
+
+
+def _present_throughout(rl: ReturnLab, seconds: float) -> set[bool]:
+    seen = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:  # bounded: 0.2 s polls
+        seen.add(len(rl.tgw_paths(LEARNED)) == 2)
+        time.sleep(0.2)
+    return seen
+
+
+def test_a_helper_restart_and_a_core_session_reset_change_nothing_at_the_cloud(rl: ReturnLab) -> None:
+    """A learned site network survives a helper kill (the state file, then the core's refresh confirms it) and a
+    reset of the core's session (held, then announced again)."""
+    core_network(rl, LEARNED)
+    wait_for("the learned site network at the TGW", lambda: len(rl.tgw_paths(LEARNED)) == 2, timeout=20)
+    old = rl.helper_pid()
+    os.kill(old, signal.SIGKILL)
+    wait_for("a new helper", lambda: rl.helper_pid() != old, timeout=60)
+    assert _present_throughout(rl, 8) == {True}  # restored from the state file, never withdrawn
+    wait_for("the core's table confirms it", lambda: learning(rl)["held"] == 0, timeout=30)
+    assert [a["origin"] for a in learning(rl)["announced"]] == ["learned from core router core1"]
+    rl.core.vtysh("clear bgp ipv4 unicast 10.250.0.1")  # the core resets its session to us
+    assert _present_throughout(rl, 6) == {True}  # held while the session is down, current once it is back
+    wait_for("learned again", lambda: learning(rl)["held"] == 0, timeout=30)
+    core_network(rl, LEARNED, on=False)
+    wait_for("the TGW without it", lambda: LEARNED not in rl.tgw.routes(), timeout=20)
