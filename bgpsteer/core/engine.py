@@ -380,11 +380,15 @@ class Engine(Ingest):
         """Whether the clouds may answer through this egress: in service for the default sessions, not drained."""
         return self._steering.usable(egress) and egress not in self._steering.drained
 
-    def _return_effects(self) -> list[Effect]:
+    @property
+    def site_learned(self) -> tuple[str, ...]:
+        """The site prefixes learned from the core routers that the return path announces (core/sitelearn.py)."""
         learner, site = self._learner, self._config.site
-        if learner is None or site is None:
-            return self._return.effects(self._config, self.returning)
-        return self._return.effects(self._config, self.returning, learner.prefixes(site.prefixes), learner.version)
+        return learner.prefixes(site.prefixes) if learner is not None and site is not None else ()
+
+    def _return_effects(self) -> list[Effect]:
+        version = self._learner.version if self._learner is not None else 0
+        return self._return.effects(self._config, self.returning, self.site_learned, version)
 
     @property
     def return_plan(self) -> ReturnPlan:

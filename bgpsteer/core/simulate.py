@@ -186,7 +186,7 @@ def return_after(engine: Engine, config: Config, usable_after: set[str]) -> list
         return []
     drained = engine.steering.drained
     before = engine.return_plan
-    after = plan(config, lambda e: e in usable_after and e not in drained, engine.return_counts)
+    after = plan(config, lambda e: e in usable_after and e not in drained, engine.return_counts, engine.site_learned)
     out = []
     for name, cloud in after.clouds.items():
         was = before.clouds.get(name)

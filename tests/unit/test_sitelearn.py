@@ -14,6 +14,7 @@ from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
 from bgpsteer.core.events import EndOfRib, PeerState, RefreshMarker, RoutesAnnounced, RoutesWithdrawn
+from bgpsteer.core.simulate import return_after
 from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.render import render
 from lab.textedit import yaml_edited
@@ -226,3 +227,14 @@ def test_only_learned_from_core_sessions_deliver_routes_to_bgpsteer() -> None:
     assert "receive" not in blocks["10.0.0.3"]
     assert "add-path send" in blocks["10.0.0.2"]  # still the core's session: bgpsteer announces to it
     assert "receive" not in render(parse(CONFIG, "t.yaml"), "t.yaml").split("neighbor 10.0.0.2", 1)[1]
+
+
+def test_simulate_predicts_the_learned_prefixes_moving_too() -> None:
+    """One rule for the return path: simulate plans with the learned prefixes as the agent does (a learned
+    prefix left out would show as a withdrawal of it in the prediction)."""
+    eng, _ = started(learning())
+    core_says(eng, ["10.200.1.0/24"])
+    tgw = next(c for c in return_after(eng, eng.config, {"ams", "lon"}) if c["cloud"] == "tgw")
+    # fra's session: 2 site prefixes + the learned one withdrawn; ams's: the 3 become preferred, plus 6 halves
+    assert tgw["route_changes"] == 3 + 3 + 6
+    assert tgw["answers_through_after"] == "ams"
