@@ -61,6 +61,8 @@ protocol bgp up4 {{
   local {local} as {asn};
   neighbor {peer} as 65000;
   hold time 30;
+  connect retry time 5;
+  error wait time 5, 30;
   ipv4 {{ import none; export filter out_attrs; }};
 }}
 """
