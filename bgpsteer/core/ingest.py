@@ -56,7 +56,12 @@ class Ingest:
 
     def handle(self, event: Event, now: float) -> list[Effect]:
         learner = self._learner
-        if learner is not None and event.peer not in self._peers and learner.learns_from(event.peer):
+        if (
+            learner is not None
+            and not isinstance(event, NotificationReceived)  # logged below, as from any peer
+            and event.peer not in self._peers
+            and learner.learns_from(event.peer)
+        ):
             return self._from_core(learner, event, now)
         if isinstance(event, RoutesAnnounced):
             return self._announced(event, now)

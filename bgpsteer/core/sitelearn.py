@@ -3,8 +3,8 @@ what the core routes to the site, so a site network added or removed on the core
 bgpsteer config change.
 
 The import filter is deliberately narrow: a learned route is a site prefix only when it lies inside the named
-prefix set (and carries one of the named communities, if any are named), arrives from a core router listed in
-``learn.from``, and the set's family matches.  What the clouds are told is set by the return path (preferred or
+prefix set (and carries one of the named communities, if any are named) and arrives from a core router listed
+in ``learn.from``.  What the clouds are told is set by the return path (preferred or
 backup, halves, the return policy), not by the core's attributes.
 
 A core session that goes down does not take the site away from the clouds: what it taught is held for
@@ -12,8 +12,8 @@ A core session that goes down does not take the site away from the clouds: what 
 server's session to the core is gone) and dropped then, unless the session is back and the core has announced it
 again.  A restarted helper reads what was learned back from its state file and asks the core for its table
 again; what the core's complete table no longer holds is dropped then.  At most ``learn.max`` learned prefixes
-are used, the shortest first (then by address): a core that leaks
-its whole table cannot push the clouds past their route limits or crowd out ``site.prefixes``.
+are used, the shortest first (then by address): a core that leaks its whole table cannot push the clouds past
+their route limits or crowd out ``site.prefixes``.
 
 Pure: updates and the time come in; ``version`` changes whenever the learned set does.
 """

@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 from bgpsteer.config.loader import ConfigError, parse
 from bgpsteer.core.attrs import Attrs
 from bgpsteer.core.engine import Engine
-from bgpsteer.core.events import EndOfRib, PeerState, RefreshMarker, RoutesAnnounced, RoutesWithdrawn
+from bgpsteer.core.events import (
+    EndOfRib,
+    Log,
+    NotificationReceived,
+    PeerState,
+    RefreshMarker,
+    RoutesAnnounced,
+    RoutesWithdrawn,
+)
 from bgpsteer.core.simulate import return_after
 from bgpsteer.core.view import CoreView
 from bgpsteer.exabgp.render import render
@@ -238,3 +246,9 @@ def test_simulate_predicts_the_learned_prefixes_moving_too() -> None:
     # fra's session: 2 site prefixes + the learned one withdrawn; ams's: the 3 become preferred, plus 6 halves
     assert tgw["route_changes"] == 3 + 3 + 6
     assert tgw["answers_through_after"] == "ams"
+
+
+def test_a_notification_from_a_learned_core_router_is_still_logged() -> None:
+    eng, _ = started(learning())
+    effects = eng.handle(NotificationReceived(CORE, 6, 2, "administrative shutdown"), 1.0)
+    assert [e.message for e in effects if isinstance(e, Log)] == ["notification received"]
