@@ -15,8 +15,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectType,
     SnmpEngine,
     UdpTransportTarget,
+    bulk_walk_cmd,
     get_cmd,
-    walk_cmd,
 )
 
 from bgpsteer.core.counters import Reading
@@ -27,6 +27,7 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"  # hundredths of a second
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
 IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
 HC_OCTETS = {"in": "1.3.6.1.2.1.31.1.1.1.6", "out": "1.3.6.1.2.1.31.1.1.1.10"}
+BULK_ROWS = 64  # rows asked for per GETBULK while looking an interface up
 MISSING = ("NoSuchObject", "NoSuchInstance", "EndOfMibView")
 
 
@@ -42,8 +43,9 @@ class SnmpReader:
         self.target: Any = None
 
     async def read(self, now: float) -> Reading:
-        if self.engine is None:
-            self.engine = SnmpEngine()
+        if self.target is None:  # set only once made: a read cancelled while making it makes it again next time
+            if self.engine is None:
+                self.engine = SnmpEngine()
             self.target = await UdpTransportTarget.create(
                 (self.u.host, self.u.port), timeout=self.u.timeout, retries=self.u.retries
             )
@@ -77,11 +79,14 @@ class SnmpReader:
         """The ifIndex of the interface named ``device``: ifName first, then ifDescr."""
         name = self.u.device
         for table in (IF_NAME, IF_DESCR):
-            async for error, status, _, binds in walk_cmd(
+            # GETBULK: a table in one or two round trips, not one per interface (a read is bounded by its interval)
+            async for error, status, _, binds in bulk_walk_cmd(
                 self.engine,
                 CommunityData(self.u.community, mpModel=1),
                 self.target,
                 ContextData(),
+                0,
+                BULK_ROWS,
                 ObjectType(ObjectIdentity(table)),
                 lexicographicMode=False,
             ):
@@ -96,3 +101,4 @@ class SnmpReader:
         if self.engine is not None:
             self.engine.close_dispatcher()
             self.engine = None
+        self.target = None
