@@ -16,11 +16,13 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bgpsteer.core.prefix import covers, parse_prefix
 
 FRR_DIR = Path("/usr/lib/frr")
 
@@ -62,6 +64,13 @@ def nft_counters(nsname: str, table: str, field: str = "packets") -> dict[str, i
     """The named counters of an nftables table in a namespace: name -> packets (or bytes)."""
     data = json.loads(sh("nft", "-j", "list", "counters", "table", "inet", table, ns=nsname))
     return {item["counter"]["name"]: int(item["counter"][field]) for item in data["nftables"] if "counter" in item}
+
+
+def longest_route(prefixes: Iterable[str], address: str) -> str | None:
+    """The longest of ``prefixes`` covering an IPv4 address (what a FIB forwards it by); None: none covers it."""
+    target = parse_prefix(f"{address}/32")
+    covering = [p for p in prefixes if covers(parse_prefix(p), target)]
+    return max(covering, key=lambda p: parse_prefix(p)[2]) if covering else None
 
 
 def wait_for(what: str, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:

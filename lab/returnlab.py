@@ -38,7 +38,7 @@ from typing import Any
 
 from bgpsteer.config.loader import load
 from bgpsteer.core.prefix import covers, parse_prefix
-from lab.netlab import Frr, Lab, drop_probes, nft_counters, sh, wait_for
+from lab.netlab import Frr, Lab, drop_probes, longest_route, nft_counters, sh, wait_for
 from lab.streams import udp_stream
 from lab.textedit import yaml_edited
 from lab.topology import FRR, helper_pid, start_exabgp
@@ -261,13 +261,9 @@ class ReturnLab:
     def answers_via(self, address: str) -> list[str]:
         """The session(s) the TGW sends a packet for ``address`` through: the best path of its longest matching
         route (what its FIB does), as our address on that tunnel; empty without a route."""
-        target = parse_prefix(f"{address}/32")
         routes = self.tgw.routes()
-        covering = [p for p in routes if covers(parse_prefix(p), target)]
-        if not covering:
-            return []
-        longest = max(covering, key=lambda p: parse_prefix(p)[2])
-        return best_of(routes[longest])
+        longest = longest_route(routes, address)
+        return best_of(routes[longest]) if longest is not None else []
 
     def blackhole(self, egress: str, on: bool, everything: bool = False) -> None:
         """At the TGW, drop what arrives over one tunnel from us: our probes only (the egress fails, its BGP

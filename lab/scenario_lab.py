@@ -13,9 +13,9 @@ from typing import Any
 
 from bgpsteer.config.loader import load as load_config
 from bgpsteer.core.config import Config
-from bgpsteer.core.prefix import covers, parse_prefix
+from bgpsteer.core.prefix import parse_prefix
 from lab.clab import Deployed
-from lab.netlab import drop_probes, sh
+from lab.netlab import drop_probes, longest_route, sh
 from lab.scenario_packets import Packets, bird_best
 
 NONE = "none"  # an expected egress: no usable path on the core
@@ -128,18 +128,13 @@ class Lab:
     def answers(self, node: str, address: str) -> list[str]:
         """The egresses a cloud gateway sends a packet for ``address`` through (the return path): the valid best
         path(s) of its longest matching route, by our address on each session; empty without a route."""
-        target = parse_prefix(f"{address}/32")
         if node in self.d.bird:
             best = {p: nh for p, nh in bird_best(self.d.bird[node].cmd("show", "route", "all")).items() if nh}
-            match = max(
-                (p for p in best if covers(parse_prefix(p), target)), key=lambda p: parse_prefix(p)[2], default=None
-            )
+            match = longest_route(best, address)
             return [self.by_session.get(best[match], best[match])] if match else []
         routes = self.d.frr[node].routes()
         live = {p: paths for p, paths in routes.items() if any(x.get("bestpath") and x.get("valid") for x in paths)}
-        match = max(
-            (p for p in live if covers(parse_prefix(p), target)), key=lambda p: parse_prefix(p)[2], default=None
-        )
+        match = longest_route(live, address)
         if match is None:
             return []
         used = [x for x in live[match] if x.get("valid") and (x.get("bestpath") or x.get("multipath"))]

@@ -131,14 +131,19 @@ class SiteLearner:
         from the state file, or held from before its session went down, and not announced since is gone from the
         core.  The prefixes no router holds now."""
         name = self.routers[address]
-        return self._sweep(lambda n, h: n == name and (h.restored or h.stale_since is not None), "unconfirmed")
+        gone = self._sweep(lambda n, h: n == name and (h.restored or h.stale_since is not None))
+        self.stats.unconfirmed += len(gone)
+        return gone
 
     def expire(self, now: float) -> list[str]:
         """Drop what was held stale for longer than ``hold``; the prefixes no router holds any more."""
         hold = self.learn.hold
-        return self._sweep(lambda _, h: h.stale_since is not None and now - h.stale_since >= hold, "expired")
+        gone = self._sweep(lambda _, h: h.stale_since is not None and now - h.stale_since >= hold)
+        self.stats.expired += len(gone)
+        return gone
 
-    def _sweep(self, dead: Callable[[str, Hold], bool], counter: str) -> list[str]:
+    def _sweep(self, dead: Callable[[str, Hold], bool]) -> list[str]:
+        """Drop the routes ``dead`` names; the prefixes no router holds any more."""
         gone: list[str] = []
         for prefix, holds in list(self.table.items()):
             for name, h in list(holds.items()):
@@ -148,7 +153,6 @@ class SiteLearner:
                 del self.table[prefix]
                 gone.append(prefix)
         if gone:
-            setattr(self.stats, counter, getattr(self.stats, counter) + len(gone))
             self._changed()
         return gone
 
@@ -173,14 +177,17 @@ class SiteLearner:
             self._ordered = tuple(k[3] for k in keyed)
         return self._ordered
 
+    def _beyond(self, static: tuple[str, ...]) -> list[str]:
+        """The learned prefixes not already in ``site.prefixes``, in order."""
+        return [p for p in self.ordered() if p not in static]
+
     def prefixes(self, static: tuple[str, ...]) -> tuple[str, ...]:
         """The learned prefixes the site announces: those not already in ``site.prefixes``, at most ``max``."""
-        fresh = [p for p in self.ordered() if p not in static]
-        return tuple(fresh[: self.learn.max])
+        return tuple(self._beyond(static)[: self.learn.max])
 
     def over_max(self, static: tuple[str, ...]) -> list[str]:
         """Learned prefixes left out by ``max``."""
-        return [p for p in self.ordered() if p not in static][self.learn.max :]
+        return self._beyond(static)[self.learn.max :]
 
     def current(self, prefix: str) -> bool:
         """Some core router announces it now (not only held stale or restored)."""
